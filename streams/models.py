@@ -1,0 +1,554 @@
+"""Value streams, their leadership, their work, its history and its readiness to ship.
+
+The transition history (`StateTransition`) is the source of truth for flow. The
+`started_at`/`finished_at` columns of `BacklogItem` are derived from it by
+`streams.services` and never written anywhere else.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from teams.models import Discipline, Person, Team
+
+from .fields import ChoiceListField
+from .periods import validate_period
+from .querysets import BacklogItemQuerySet, ValueStreamQuerySet
+
+PERCENT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+def _percent_check(field: str, name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__gte": 0}) & Q(**{f"{field}__lte": 100}),
+        name=name,
+        violation_error_message=f"{field.replace('_', ' ').capitalize()} must be between 0 and 100.",
+    )
+
+
+class FlowType(models.TextChoices):
+    """The four Flow Framework item types."""
+
+    FEATURE = "feature", "Feature"
+    DEFECT = "defect", "Defect"
+    RISK = "risk", "Risk"
+    DEBT = "debt", "Debt"
+
+
+class ValueStream(models.Model):
+    """A value stream, run as a micro-business with its own customers and P&L."""
+
+    class Customer(models.TextChoices):
+        EXTERNAL = "external", "External (customer-facing)"
+        INTERNAL = "internal", "Internal (value-enabling)"
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    class PnlPeriod(models.TextChoices):
+        MONTH = "month", "Month"
+        QUARTER = "quarter", "Quarter"
+        YEAR = "year", "Year"
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    customer = models.CharField(max_length=16, choices=Customer.choices, default=Customer.EXTERNAL)
+    industry = models.CharField(max_length=80, blank=True, help_text="Industry or product family.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    pnl_period = models.CharField(
+        max_length=8, choices=PnlPeriod.choices, default=PnlPeriod.QUARTER, help_text="Period of revenue and cost."
+    )
+    teams = models.ManyToManyField(Team, blank=True, related_name="streams", help_text="Teams that serve the stream.")
+    required_disciplines = models.ManyToManyField(
+        Discipline, blank=True, related_name="streams_needing", help_text="Disciplines the stream's teams must cover."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ValueStreamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(revenue__isnull=True) | Q(revenue__gte=0), name="stream_revenue_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(cost__isnull=True) | Q(cost__gte=0), name="stream_cost_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:streams_valuestream_change", args=[self.pk])
+
+
+class TargetMix(models.Model):
+    """The share of one flow item type that a stream's leaders aim for in a quarter."""
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="target_mix")
+    period = models.CharField(max_length=7, validators=[validate_period], help_text="Quarter, e.g. 2026-Q4.")
+    flow_type = models.CharField(max_length=8, choices=FlowType.choices)
+    percent = models.PositiveSmallIntegerField(validators=PERCENT_VALIDATORS)
+
+    class Meta:
+        ordering = ["stream__name", "-period", "flow_type"]
+        verbose_name_plural = "target mix"
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "period", "flow_type"], name="target_mix_unique"),
+            _percent_check("percent", "target_mix_percent_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} {self.period}: {self.percent}% {self.get_flow_type_display()}"
+
+
+class LeadershipAssignment(models.Model):
+    """A person leading a stream, with what makes the role real rather than nominal.
+
+    At most one active (no end date) product director per stream, enforced by the database.
+    """
+
+    class Role(models.TextChoices):
+        PRODUCT_DIRECTOR = "product_director", "Product director"
+        VALUE_STREAM_MANAGER = "value_stream_manager", "Value stream manager"
+
+    class Kind(models.TextChoices):
+        DEDICATED = "dedicated", "Dedicated"
+        DUAL_ROLE = "dual_role", "Dual-role executive"
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="leadership_assignments")
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="leadership_assignments")
+    role = models.CharField(max_length=24, choices=Role.choices, default=Role.PRODUCT_DIRECTOR)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.DEDICATED)
+    time_share_percent = models.PositiveSmallIntegerField(
+        default=100, validators=PERCENT_VALIDATORS, help_text="Share of the person's time given to this stream."
+    )
+    digital_experience_years = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="Years of digital product experience.",
+    )
+    owns_pnl = models.BooleanField("owns the P&L", default=False)
+    induction_completed = models.BooleanField(default=False)
+    mentor = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentored_assignments"
+    )
+    strengths = models.TextField(blank=True, help_text="Noted at selection.")
+    weaknesses = models.TextField(blank=True, help_text="Noted at selection.")
+    start_date = models.DateField()
+    review_date = models.DateField(
+        null=True, blank=True, help_text="A dual-role appointment is reviewed early and replaced if it is not working."
+    )
+    end_date = models.DateField(null=True, blank=True, help_text="Empty while the assignment is active.")
+
+    class Meta:
+        ordering = ["stream__name", "role", "-start_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream"],
+                condition=Q(role="product_director", end_date__isnull=True),
+                name="one_active_director_per_stream",
+                violation_error_message=(
+                    "This stream already has an active product director; end that assignment first."
+                ),
+            ),
+            _percent_check("time_share_percent", "leadership_time_share_0_100"),
+            models.CheckConstraint(
+                condition=Q(digital_experience_years__gte=0), name="leadership_experience_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="leadership_end_after_start",
+                violation_error_message="The end date cannot be before the start date.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(mentor=F("person")),
+                name="leadership_mentor_not_self",
+                violation_error_message="A leader cannot be their own mentor.",
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "end_date"], name="leadership_person_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.get_role_display()} of {self.stream}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.end_date is None
+
+
+class WorkflowState(models.Model):
+    """A column of a stream's workflow. Its category, never its name, drives every metric."""
+
+    class Category(models.TextChoices):
+        BACKLOG = "backlog", "Backlog"
+        ACTIVE = "active", "Active"
+        WAITING = "waiting", "Waiting"
+        DONE = "done", "Done"
+        REMOVED = "removed", "Removed"
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="states")
+    name = models.CharField(max_length=60)
+    category = models.CharField(max_length=8, choices=Category.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+    wip_limit = models.PositiveIntegerField(null=True, blank=True)
+
+    IN_PROGRESS = (Category.ACTIVE, Category.WAITING)
+
+    class Meta:
+        ordering = ["stream", "order", "pk"]
+        constraints = [models.UniqueConstraint(fields=["stream", "name"], name="workflow_state_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_category_display()})"
+
+
+class BacklogItem(models.Model):
+    """A unit of work in a stream's backlog.
+
+    `state` is the latest transition's target; `started_at`/`finished_at` follow the DESIGN
+    definitions and are kept consistent with the history by `streams.services` alone.
+    """
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="items")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    flow_type = models.CharField(max_length=8, choices=FlowType.choices, default=FlowType.FEATURE)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    size = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Relative size (e.g. story points).")
+    rank = models.FloatField(default=0, help_text="Lower ranks come first in the backlog.")
+    state = models.ForeignKey(WorkflowState, on_delete=models.PROTECT, related_name="items")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    source = models.CharField(max_length=16, blank=True, help_text="Where the item was imported from.")
+    external_key = models.CharField(max_length=100, blank=True, help_text="The item's key in its source tool.")
+    target_date = models.DateField(null=True, blank=True)
+    customer_facing = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BacklogItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["stream", "rank", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_key"],
+                condition=~Q(external_key=""),
+                name="item_source_external_key_unique",
+                violation_error_message="An item with this source and external key already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(started_at__lte=F("finished_at")),
+                name="item_started_before_finished",
+            ),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="item_not_own_parent"),
+        ]
+        indexes = [
+            models.Index(fields=["stream", "state"], name="item_stream_state_idx"),
+            models.Index(fields=["stream", "finished_at"], name="item_stream_finished_idx"),
+            models.Index(fields=["stream", "started_at"], name="item_stream_started_idx"),
+            models.Index(fields=["team", "state"], name="item_team_state_idx"),
+            models.Index(fields=["stream", "rank"], name="item_stream_rank_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:streams_backlogitem_change", args=[self.pk])
+
+    @property
+    def key(self) -> str:
+        return self.external_key or f"#{self.pk}"
+
+
+class StateTransition(models.Model):
+    """One move of an item into a workflow state; the history that flow is measured from."""
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.ForeignKey(
+        WorkflowState,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for the item's entry into the workflow.",
+    )
+    to_state = models.ForeignKey(WorkflowState, on_delete=models.PROTECT, related_name="transitions_in")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=16, blank=True, help_text="admin, page, api, import, webhook or seed.")
+
+    class Meta:
+        ordering = ["item", "at", "pk"]
+        indexes = [
+            models.Index(fields=["item", "at"], name="transition_item_at_idx"),
+            models.Index(fields=["to_state", "at"], name="transition_to_state_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.from_state or '∅'} → {self.to_state} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class BlockedPeriod(models.Model):
+    """A span during which an item was flagged blocked; open while `ended_at` is empty."""
+
+    class Reason(models.TextChoices):
+        DEPENDENCY = "dependency", "Waiting on a dependency"
+        APPROVAL = "approval", "Waiting on an approval"
+        CAPACITY = "capacity", "Waiting on capacity"
+        OTHER = "other", "Other"
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="blocked_periods")
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.OTHER)
+    note = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["item", "started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="blocked_period_end_after_start",
+                violation_error_message="A blocked period cannot end before it starts.",
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "started_at"], name="blocked_item_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} blocked ({self.get_reason_display()}) from {self.started_at:%Y-%m-%d}"
+
+
+class Dependency(models.Model):
+    """`item` cannot progress until `blocked_by` is done; may cross teams and streams."""
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="dependencies")
+    blocked_by = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="dependents")
+    created_at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name_plural = "dependencies"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "blocked_by"], name="dependency_unique"),
+            models.CheckConstraint(
+                condition=~Q(item=F("blocked_by")),
+                name="dependency_not_self",
+                violation_error_message="An item cannot depend on itself.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} blocked by {self.blocked_by_id}"
+
+
+class ReadinessCriterion(models.Model):
+    """A business-operations acceptance criterion ("support team trained") owned by a team.
+
+    Applies to the chosen streams (or every stream) and flow item types.
+    """
+
+    name = models.CharField(max_length=160)
+    description = models.TextField(blank=True)
+    owner_team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="readiness_criteria")
+    all_streams = models.BooleanField(default=False, help_text="Applies to every value stream.")
+    streams = models.ManyToManyField(ValueStream, blank=True, related_name="readiness_criteria")
+    flow_types = ChoiceListField(choices=FlowType.choices, blank=False, help_text="Flow item types it applies to.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["owner_team__name", "name"]
+        verbose_name_plural = "readiness criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["owner_team", "name"], name="readiness_criterion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def applies_to(self, item: BacklogItem, stream_ids: set[int] | None = None) -> bool:
+        """Whether the criterion applies to the item; pass the criterion's stream ids to skip a query."""
+        if not self.active or item.flow_type not in self.flow_types:
+            return False
+        if self.all_streams:
+            return True
+        if stream_ids is None:
+            stream_ids = set(self.streams.values_list("pk", flat=True))
+        return item.stream_id in stream_ids
+
+
+class ReadinessCheck(models.Model):
+    """Whether one item meets one readiness criterion; pending checks hold the release gate."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        MET = "met", "Met"
+        WAIVED = "waived", "Waived"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+    item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="readiness_checks")
+    criterion = models.ForeignKey(ReadinessCriterion, on_delete=models.CASCADE, related_name="checks")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True, help_text="Required when waived.")
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "criterion__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "criterion"], name="readiness_check_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="waived") | ~Q(reason=""),
+                name="readiness_waiver_needs_reason",
+                violation_error_message="A waived check needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(signed_off_at__isnull=False),
+                name="readiness_signed_off_when_decided",
+                violation_error_message="A decided check records when it was signed off.",
+            ),
+        ]
+        indexes = [models.Index(fields=["criterion", "status"], name="readiness_criterion_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.criterion} for {self.item_id}: {self.get_status_display()}"
+
+
+class ValueStreamMap(models.Model):
+    """A drawn value stream map (current, target or future state) as of a date."""
+
+    class Kind(models.TextChoices):
+        CURRENT = "current", "Current state"
+        TARGET = "target", "Target state"
+        FUTURE = "future", "Future state"
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="maps")
+    name = models.CharField(max_length=160)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CURRENT)
+    as_of = models.DateField()
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["stream__name", "kind", "-as_of"]
+
+    def __str__(self) -> str:
+        return f"{self.stream}: {self.name} ({self.get_kind_display()}, {self.as_of})"
+
+
+class Waste(models.TextChoices):
+    """The eight DOWNTIME wastes of lean."""
+
+    DEFECTS = "defects", "Defects"
+    OVERPRODUCTION = "overproduction", "Overproduction"
+    WAITING = "waiting", "Waiting"
+    NON_UTILISED_TALENT = "talent", "Non-utilised talent"
+    TRANSPORTATION = "transportation", "Transportation"
+    INVENTORY = "inventory", "Inventory"
+    MOTION = "motion", "Motion"
+    EXTRA_PROCESSING = "extra_processing", "Extra processing"
+
+
+class ProcessBlock(models.Model):
+    """One activity of a value stream map. Times are in hours of calendar time."""
+
+    map = models.ForeignKey(ValueStreamMap, on_delete=models.CASCADE, related_name="blocks")
+    order = models.PositiveSmallIntegerField(default=0)
+    activity = models.CharField(max_length=160)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="process_blocks")
+    people = models.PositiveSmallIntegerField(default=1)
+    process_time_hours = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
+    lead_time_hours = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
+    queue_before = models.PositiveIntegerField(default=0, help_text="Items waiting before this activity.")
+    percent_complete_accurate = models.PositiveSmallIntegerField(
+        "%C&A",
+        default=100,
+        validators=PERCENT_VALIDATORS,
+        help_text="Share of work leaving the activity that the next one can use as is.",
+    )
+    barriers = models.TextField(blank=True)
+    wastes = ChoiceListField(choices=Waste.choices, help_text="DOWNTIME wastes seen here.")
+
+    class Meta:
+        ordering = ["map", "order", "pk"]
+        constraints = [
+            _percent_check("percent_complete_accurate", "process_block_pca_0_100"),
+            models.CheckConstraint(
+                condition=Q(process_time_hours__gte=0) & Q(lead_time_hours__gte=F("process_time_hours")),
+                name="process_block_times_consistent",
+                violation_error_message="Process time must be at least 0 and no longer than lead time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.activity}"
+
+
+class ImprovementExperiment(models.Model):
+    """A hypothesis about a change to a stream, judged later from flow data."""
+
+    class Metric(models.TextChoices):
+        FLOW_TIME = "flow_time", "Flow time"
+        THROUGHPUT = "throughput", "Flow velocity (throughput)"
+        EFFICIENCY = "efficiency", "Flow efficiency"
+        WIP = "wip", "Flow load (WIP)"
+
+    class Direction(models.TextChoices):
+        DECREASE = "decrease", "Decrease"
+        INCREASE = "increase", "Increase"
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IMPROVED = "improved", "Improved"
+        NO_EVIDENCE = "no_evidence", "No evidence"
+        WORSE = "worse", "Worse"
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="experiments")
+    title = models.CharField(max_length=200)
+    hypothesis = models.TextField(help_text="If we change X, flow time of features will drop by 20% by date D.")
+    change = models.TextField(help_text="What is changed.")
+    target_metric = models.CharField(max_length=12, choices=Metric.choices, default=Metric.FLOW_TIME)
+    flow_type = models.CharField(
+        max_length=8, choices=FlowType.choices, blank=True, help_text="Limit to one flow item type; empty for all."
+    )
+    expected_direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.DECREASE)
+    expected_size_percent = models.PositiveSmallIntegerField(validators=PERCENT_VALIDATORS, default=20)
+    start_date = models.DateField()
+    review_date = models.DateField()
+    baseline = models.JSONField(
+        null=True, blank=True, editable=False, help_text="Computed from the weeks before start."
+    )
+    result = models.JSONField(null=True, blank=True, editable=False, help_text="Computed on the review date.")
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.PENDING, editable=False)
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-start_date"]
+        constraints = [
+            _percent_check("expected_size_percent", "experiment_size_0_100"),
+            models.CheckConstraint(
+                condition=Q(review_date__gt=F("start_date")),
+                name="experiment_review_after_start",
+                violation_error_message="The review date must be after the start date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
