@@ -1,0 +1,213 @@
+"""Writes to backlog items and their history.
+
+`item_change_state` is the only way an item changes state: admin, pages, API, imports and
+webhooks all call it. It records the transition, re-derives started/finished from the
+history, and holds the release gate, in one transaction with the item's row locked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from teams.errors import DomainError
+
+from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, StateTransition, WorkflowState
+
+Category = WorkflowState.Category
+
+
+class StateChangeError(DomainError):
+    """A state change was refused; the message says why."""
+
+
+class ReleaseGateError(StateChangeError):
+    """Entering a done state was refused because readiness checks are pending."""
+
+    def __init__(self, item: BacklogItem, to_state: WorkflowState, pending: list[ReadinessCheck]):
+        self.item = item
+        self.to_state = to_state
+        self.pending = pending
+        names = "; ".join(f"{check.criterion.name} (owned by {check.criterion.owner_team.name})" for check in pending)
+        super().__init__(
+            f"{item.key} cannot move to {to_state.name}: {len(pending)} readiness "
+            f"check{'s are' if len(pending) != 1 else ' is'} still pending: {names}. "
+            "The owning teams must mark each one met, waived or not applicable first.",
+            field="state",
+            code="release_gate",
+        )
+
+
+# --- Deriving started/finished from the history ----------------------------------------------
+
+
+def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
+    """Set started/finished of the given items from their transition history, in the database.
+
+    Start = first entry into an active or waiting state; finish = last entry into a done state
+    if the item is in a done state now; an item that reached done without passing through
+    active or waiting starts when it finishes. Used by the state service for one item and by
+    seeds and imports for many. Returns the number of items updated.
+    """
+    history = StateTransition.objects.filter(item=OuterRef("pk"))
+    first_start = Subquery(
+        history.filter(to_state__category__in=WorkflowState.IN_PROGRESS).order_by("at", "pk").values("at")[:1]
+    )
+    last_done = Subquery(history.filter(to_state__category=Category.DONE).order_by("-at", "-pk").values("at")[:1])
+    # update() may filter across a join but not read one, hence one update per kind of state.
+    done = items.filter(state__category=Category.DONE)
+    not_done = items.exclude(state__category=Category.DONE)
+    updated = done.update(finished_at=last_done, started_at=first_start)
+    # Items done without ever being in progress: flow time 0.
+    done.filter(started_at__isnull=True).update(started_at=last_done)
+    # A done item re-entering progress after its last finish cannot have started after it finished.
+    updated += not_done.update(finished_at=None, started_at=first_start)
+    return updated
+
+
+# --- Readiness checks -------------------------------------------------------------------------
+
+
+def applicable_criteria(item: BacklogItem) -> QuerySet[ReadinessCriterion]:
+    """Active criteria that apply to the item's stream and flow type."""
+    return (
+        ReadinessCriterion.objects.filter(active=True, flow_types__contains=item.flow_type)
+        .filter(Q(all_streams=True) | Q(streams=item.stream_id))
+        .distinct()
+    )
+
+
+def item_readiness_checks_sync(*, item: BacklogItem) -> int:
+    """Create a pending check for every applicable criterion the item has none for (idempotent)."""
+    missing = applicable_criteria(item).exclude(
+        Exists(ReadinessCheck.objects.filter(item=item, criterion=OuterRef("pk")))
+    )
+    checks = [ReadinessCheck(item=item, criterion=criterion) for criterion in missing]
+    ReadinessCheck.objects.bulk_create(checks, ignore_conflicts=True)
+    return len(checks)
+
+
+def pending_checks(item: BacklogItem) -> list[ReadinessCheck]:
+    """The item's pending checks whose criterion still applies to it: what holds the gate."""
+    applicable = applicable_criteria(item).values("pk")
+    return list(
+        ReadinessCheck.objects.filter(item=item, status=ReadinessCheck.Status.PENDING, criterion__in=applicable)
+        .select_related("criterion__owner_team")
+        .order_by("criterion__name")
+    )
+
+
+# --- Creating items and changing their state ------------------------------------------------
+
+
+def _validate_target(item: BacklogItem, to_state: WorkflowState, at: dt.datetime, last_at: dt.datetime | None) -> None:
+    if to_state.stream_id != item.stream_id:
+        raise StateChangeError(
+            f"{to_state.name} is a state of another value stream; choose one of this item's stream's states.",
+            field="state",
+        )
+    if last_at is not None and at < last_at:
+        raise StateChangeError(
+            f"A state change cannot be dated {at:%Y-%m-%d %H:%M}, before the item's last change "
+            f"({last_at:%Y-%m-%d %H:%M}).",
+            field="at",
+        )
+    if to_state.category == Category.DONE:
+        pending = pending_checks(item)
+        if pending:
+            raise ReleaseGateError(item, to_state, pending)
+
+
+def item_state_change_validate(*, item: BacklogItem, to_state: WorkflowState) -> None:
+    """Raise the error `item_change_state` would raise now, without writing anything.
+
+    Forms call it to show the refusal next to the field; the service checks again under lock.
+    """
+    if to_state.pk == item.state_id:
+        return
+    last_at = item.transitions.order_by("-at").values_list("at", flat=True).first()
+    _validate_target(item, to_state, max(timezone.now(), last_at or timezone.now()), last_at)
+
+
+@transaction.atomic
+def item_change_state(
+    *,
+    item: BacklogItem | int,
+    to_state: WorkflowState,
+    at: dt.datetime | None = None,
+    actor=None,
+    source: str = "page",
+) -> StateTransition:
+    """Move an item to `to_state` at `at` (default: now) and return the recorded transition.
+
+    The item row is locked (SELECT ... FOR UPDATE) so concurrent changes of one item are
+    serialised and each records the state the other left. Raises `StateChangeError` (or its
+    `ReleaseGateError`) and writes nothing when the change is refused.
+    """
+    item_pk = item.pk if isinstance(item, BacklogItem) else item
+    locked = BacklogItem.objects.select_for_update().get(pk=item_pk)
+    if to_state.pk == locked.state_id:
+        raise StateChangeError(f"{locked.key} is already in {to_state.name}.", field="state", code="no_change")
+    last_at = locked.transitions.order_by("-at").values_list("at", flat=True).first()
+    at = at or timezone.now()
+    _validate_target(locked, to_state, at, last_at)
+    transition = StateTransition.objects.create(
+        item=locked, from_state_id=locked.state_id, to_state=to_state, at=at, actor=actor, source=source
+    )
+    BacklogItem.objects.filter(pk=locked.pk).update(state=to_state, updated_at=timezone.now())
+    items_refresh_flow_dates(BacklogItem.objects.filter(pk=locked.pk))
+    if isinstance(item, BacklogItem):
+        item.refresh_from_db(fields=["state", "started_at", "finished_at", "updated_at"])
+    return transition
+
+
+def initial_state(stream_id: int) -> WorkflowState:
+    """The first backlog state of a stream (or its first state if it has no backlog state)."""
+    states = WorkflowState.objects.filter(stream_id=stream_id).order_by("order", "pk")
+    state = states.filter(category=Category.BACKLOG).first() or states.first()
+    if state is None:
+        raise DomainError("This value stream has no workflow states yet; add them before adding items.", field="stream")
+    return state
+
+
+@transaction.atomic
+def item_create(
+    *,
+    stream_id: int,
+    title: str,
+    flow_type: str,
+    state: WorkflowState | None = None,
+    created_at: dt.datetime | None = None,
+    actor=None,
+    source: str = "page",
+    **fields,
+) -> BacklogItem:
+    """Create an item, record its entry into the workflow, and create its readiness checks.
+
+    An item created straight into a done state passes the release gate like any other.
+    """
+    created_at = created_at or timezone.now()
+    state = state or initial_state(stream_id)
+    if state.stream_id != stream_id:
+        raise StateChangeError(
+            f"{state.name} is a state of another value stream; choose one of this stream's states.", field="state"
+        )
+    item = BacklogItem(
+        stream_id=stream_id, title=title, flow_type=flow_type, state=state, created_at=created_at, **fields
+    )
+    item.full_clean(exclude=["state"])
+    item.save()
+    item_readiness_checks_sync(item=item)
+    if state.category == Category.DONE:
+        pending = pending_checks(item)
+        if pending:
+            raise ReleaseGateError(item, state, pending)
+    StateTransition.objects.create(
+        item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=source
+    )
+    items_refresh_flow_dates(BacklogItem.objects.filter(pk=item.pk))
+    item.refresh_from_db(fields=["started_at", "finished_at"])
+    return item
