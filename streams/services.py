@@ -139,9 +139,11 @@ def item_change_state(
     to_state: WorkflowState,
     at: dt.datetime | None = None,
     actor=None,
-    source: str = "page",
+    via: str = "page",
 ) -> StateTransition:
     """Move an item to `to_state` at `at` (default: now) and return the recorded transition.
+
+    `via` records which door the change came through (admin, page, api, import, webhook).
 
     The item row is locked (SELECT ... FOR UPDATE) so concurrent changes of one item are
     serialised and each records the state the other left. Raises `StateChangeError` (or its
@@ -155,7 +157,7 @@ def item_change_state(
     at = at or timezone.now()
     _validate_target(locked, to_state, at, last_at)
     transition = StateTransition.objects.create(
-        item=locked, from_state_id=locked.state_id, to_state=to_state, at=at, actor=actor, source=source
+        item=locked, from_state_id=locked.state_id, to_state=to_state, at=at, actor=actor, source=via
     )
     BacklogItem.objects.filter(pk=locked.pk).update(state=to_state, updated_at=timezone.now())
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=locked.pk))
@@ -182,10 +184,13 @@ def item_create(
     state: WorkflowState | None = None,
     created_at: dt.datetime | None = None,
     actor=None,
-    source: str = "page",
+    via: str = "page",
     **fields,
 ) -> BacklogItem:
     """Create an item, record its entry into the workflow, and create its readiness checks.
+
+    `via` is the transition's door (as for `item_change_state`); `fields` are item columns,
+    including `source` and `external_key` for imported items.
 
     An item created straight into a done state passes the release gate like any other.
     """
@@ -206,7 +211,7 @@ def item_create(
         if pending:
             raise ReleaseGateError(item, state, pending)
     StateTransition.objects.create(
-        item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=source
+        item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=via
     )
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=item.pk))
     item.refresh_from_db(fields=["started_at", "finished_at"])

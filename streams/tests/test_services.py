@@ -52,7 +52,7 @@ def test_item_create_records_its_entry_into_the_workflow(item, stream):
 
 
 def test_state_change_records_transition_from_previous_state(item, stream):
-    transition = move(item, stream, "In progress", days(1), source="admin")
+    transition = move(item, stream, "In progress", days(1), via="admin")
     assert transition.from_state == state(stream, "Backlog")
     assert transition.to_state == state(stream, "In progress")
     assert transition.source == "admin"
