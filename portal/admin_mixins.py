@@ -1,0 +1,101 @@
+"""What every admin screen of the portal shares: permissions from `teams.access` and the site's name.
+
+Django's admin asks the `has_*_permission` methods before it shows a list, a form or a
+button; routing them through `access.may` keeps the admin, the pages and the API on one rule.
+"""
+
+from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
+from django.core.exceptions import PermissionDenied
+
+from teams import access
+
+# The site is configured here because every app's admin module imports this one.
+admin.site.site_header = "Product Operating Model Portal admin"
+admin.site.site_title = "Portal admin"
+admin.site.index_title = "Data entry"
+
+
+class AccessMixin:
+    """Answer the admin's permission questions with `teams.access.may`.
+
+    For a ModelAdmin, `obj` is the row (or None for "some row of this model"). An inline
+    receives its parent instead, so it asks about its own model: Django already requires the
+    right to change the parent before any inline is editable, and `PortalModelAdmin` checks
+    each saved inline row on its own.
+    """
+
+    def _may(self, request, action: str, obj=None) -> bool:
+        target = self.model if obj is None or isinstance(self, InlineModelAdmin) else obj
+        return access.may(request.user, action, target)
+
+    def has_module_permission(self, request) -> bool:
+        return self._may(request, access.VIEW)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._may(request, access.VIEW, obj)
+
+    # ModelAdmin calls it without `obj`; InlineModelAdmin passes the parent.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._may(request, access.ADD, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may(request, access.CHANGE, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._may(request, access.DELETE, obj)
+
+
+def require(request, action: str, obj) -> None:
+    """Refuse with 403 unless the user may perform `action` on `obj` as it is about to be saved."""
+    if not access.may(request.user, action, obj):
+        raise PermissionDenied
+
+
+class PortalModelAdmin(AccessMixin, admin.ModelAdmin):
+    """A ModelAdmin whose saves are checked row by row.
+
+    Model-level "add" or "change" lets a director open the form, but the form lets them pick
+    any stream; the row is checked again with the values it is saved with.
+    """
+
+    list_per_page = 50
+    # A filtered list would otherwise count the whole table too, a scan on the large ones.
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        require(request, access.CHANGE if change else access.ADD, obj)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        deleted = set(formset.deleted_forms)
+        for row in formset.forms:
+            if row in deleted:
+                if row.instance.pk:
+                    require(request, access.DELETE, row.instance)
+            elif row.has_changed():
+                # A new row learns its parent only when saved; the check needs it now.
+                setattr(row.instance, formset.fk.name, formset.instance)
+                require(request, access.CHANGE if row.instance.pk else access.ADD, row.instance)
+        super().save_formset(request, form, formset, change)
+
+
+class PortalTabularInline(AccessMixin, admin.TabularInline):
+    extra = 0
+
+
+class PortalStackedInline(AccessMixin, admin.StackedInline):
+    extra = 0
+
+
+class ReadOnlyMixin:
+    """An admin or inline that only shows rows, for a history that only a service writes."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

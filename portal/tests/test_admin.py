@@ -1,0 +1,501 @@
+"""The admin: every screen loads with bounded queries, items move only through the services,
+the release gate and bad rows are refused with a message, and permissions follow `teams.access`."""
+
+import datetime as dt
+from decimal import Decimal
+import itertools
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.forms import MultiWidget
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+import pytest
+
+from okrs.models import CheckIn, KeyResult, Objective
+from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
+from streams import services
+from streams.models import (
+    BacklogItem,
+    BlockedPeriod,
+    Dependency,
+    FlowType,
+    ImprovementExperiment,
+    LeadershipAssignment,
+    ProcessBlock,
+    ReadinessCheck,
+    ReadinessCriterion,
+    StateTransition,
+    TargetMix,
+    ValueStream,
+    ValueStreamMap,
+    Waste,
+    WorkflowState,
+)
+from streams.tests.factories import (
+    BacklogItemFactory,
+    LeadershipAssignmentFactory,
+    ReadinessCheckFactory,
+    ReadinessCriterionFactory,
+    ValueStreamFactory,
+    state,
+)
+from teams import access
+from teams.models import Discipline, Membership, Person, Team
+from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+_serial = itertools.count()
+
+
+def _transition() -> StateTransition:
+    stream = ValueStreamFactory()
+    item = services.item_create(stream_id=stream.pk, title="Moved", flow_type=FlowType.FEATURE)
+    return services.item_change_state(item=item, to_state=state(stream, "In progress"), actor=UserFactory())
+
+
+def _map() -> ValueStreamMap:
+    stream = ValueStreamFactory(workflow=False)
+    return ValueStreamMap.objects.create(stream=stream, name="Checkout", as_of=dt.date.today())
+
+
+# One row (with its foreign keys filled in, so every list column is exercised) per registered model.
+ROW_FACTORIES = {
+    Discipline: DisciplineFactory,
+    Person: lambda: PersonFactory(user=UserFactory()),
+    Team: lambda: MembershipFactory().team,
+    Membership: MembershipFactory,
+    ValueStream: lambda: ValueStreamFactory(workflow=False),
+    TargetMix: lambda: TargetMix.objects.create(
+        stream=ValueStreamFactory(workflow=False), period="2026-Q1", flow_type=FlowType.FEATURE, percent=60
+    ),
+    LeadershipAssignment: lambda: LeadershipAssignmentFactory(mentor=PersonFactory()),
+    WorkflowState: lambda: ValueStreamFactory().states.first(),
+    BacklogItem: lambda: BacklogItemFactory(team=TeamFactory()),
+    StateTransition: _transition,
+    BlockedPeriod: lambda: BlockedPeriod.objects.create(item=BacklogItemFactory(), started_at=timezone.now()),
+    Dependency: lambda: Dependency.objects.create(
+        item=BacklogItemFactory(), blocked_by=BacklogItemFactory(), created_at=timezone.now()
+    ),
+    ReadinessCriterion: ReadinessCriterionFactory,
+    ReadinessCheck: lambda: ReadinessCheckFactory(
+        status=ReadinessCheck.Status.MET, signed_off_by=UserFactory(), signed_off_at=timezone.now()
+    ),
+    ValueStreamMap: _map,
+    ProcessBlock: lambda: ProcessBlock.objects.create(
+        map=_map(), activity="Review", team=TeamFactory(), process_time_hours=2, lead_time_hours=10,
+        wastes=[Waste.WAITING, Waste.MOTION],
+    ),
+    ImprovementExperiment: lambda: ImprovementExperiment.objects.create(
+        stream=ValueStreamFactory(workflow=False), title="Smaller batches", hypothesis="Flow time drops",
+        change="Split stories", start_date=dt.date(2026, 1, 1), review_date=dt.date(2026, 3, 1),
+    ),
+    Objective: lambda: ObjectiveFactory(
+        level=Objective.Level.TEAM, team=TeamFactory(), owner=PersonFactory(), parent=ObjectiveFactory()
+    ),
+    KeyResult: KeyResultFactory,
+    CheckIn: lambda: CheckInFactory(author=UserFactory()),
+    UserFactory._meta.model: UserFactory,
+    Group: lambda: Group.objects.create(name=f"Group {next(_serial)}"),
+}
+
+REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def _url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def _count_queries(client, url: str):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response, [query["sql"] for query in queries.captured_queries]
+
+
+def _form_data(response) -> dict:
+    """The change form and its inlines as a browser would submit them untouched."""
+    data = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): value for name, value in management.initial.items()})
+        forms.extend(inline.formset.forms)
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if isinstance(field.field.widget, MultiWidget):
+                for index, part in enumerate(field.field.widget.decompress(value)):
+                    data[f"{field.html_name}_{index}"] = "" if part is None else part
+            elif value is True:
+                data[field.html_name] = "on"
+            elif value is not None and value is not False:  # 0 is a value, an unticked box is none
+                data[field.html_name] = value
+    return data
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+# --- Every screen loads, with a query count that does not grow with rows ---------------------
+
+
+def test_every_registered_model_has_a_row_factory():
+    assert set(REGISTERED) <= set(ROW_FACTORIES), "add a row factory for each new admin"
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
+def test_changelist_query_count_does_not_grow_with_rows(admin_client, model):
+    url = _url(model, "changelist")
+    ROW_FACTORIES[model]()
+    admin_client.get(url)  # first request fills per-process caches (content types)
+    response, one_row = _count_queries(admin_client, url)
+    for _ in range(5):
+        ROW_FACTORIES[model]()
+    more_response, many_rows = _count_queries(admin_client, url)
+
+    assert more_response.context["cl"].result_count > response.context["cl"].result_count
+    assert len(many_rows) == len(one_row), "\n".join(many_rows)
+
+
+def test_backlog_item_changelist_queries_are_named(admin_client, django_assert_num_queries):
+    for _ in range(3):
+        BacklogItemFactory(team=TeamFactory())
+    url = _url(BacklogItem, "changelist")
+    admin_client.get(url)
+    # session, user, streams for the stream filter, item count, item page with stream/team/state joined
+    with django_assert_num_queries(5):
+        admin_client.get(url)
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
+def test_add_page_loads_for_a_superuser(admin_client, model):
+    response = admin_client.get(_url(model, "add"))
+
+    # The transition history is written only by the services.
+    assert response.status_code == (403 if model is StateTransition else 200)
+
+
+def test_transition_admin_is_read_only(admin_client):
+    transition = _transition()
+    response = admin_client.get(_url(StateTransition, "change", transition.pk))
+
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+    assert admin_client.post(_url(StateTransition, "change", transition.pk), {}).status_code == 403
+    assert admin_client.post(_url(StateTransition, "delete", transition.pk), {"post": "yes"}).status_code == 403
+
+
+# --- Backlog items go through the services ----------------------------------------------------
+
+
+@pytest.fixture
+def stream():
+    return ValueStreamFactory()
+
+
+@pytest.fixture
+def item(stream):
+    return services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
+
+
+def test_item_change_page_shows_transitions_read_only_and_only_its_streams_states(admin_client, stream, item):
+    services.item_change_state(item=item, to_state=state(stream, "In progress"))
+    ValueStreamFactory()  # another stream's states must not be offered
+
+    response = admin_client.get(_url(BacklogItem, "change", item.pk))
+
+    assert response.status_code == 200
+    (transitions,) = [i for i in response.context["inline_admin_formsets"] if i.opts.model is StateTransition]
+    assert len(transitions.formset.forms) == 2
+    assert transitions.has_view_permission
+    assert not transitions.has_add_permission
+    assert not transitions.has_change_permission
+    assert not transitions.has_delete_permission
+    offered = set(response.context["adminform"].form.fields["state"].queryset)
+    assert offered == set(stream.states.all())
+
+
+def test_changing_the_state_in_admin_records_an_admin_transition(admin_client, admin_user, stream, item):
+    url = _url(BacklogItem, "change", item.pk)
+    data = _form_data(admin_client.get(url))
+    data["state"] = state(stream, "In progress").pk
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    transition = item.transitions.latest("pk")
+    assert (transition.from_state.name, transition.to_state.name) == ("Backlog", "In progress")
+    assert (transition.source, transition.actor) == ("admin", admin_user)
+    item.refresh_from_db()
+    assert item.state.name == "In progress"
+    assert item.started_at == transition.at
+
+
+def test_moving_to_done_with_a_pending_check_is_refused_until_it_is_waived(admin_client, admin_user, stream):
+    ReadinessCriterionFactory(name="Support team trained")
+    item = services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
+    url = _url(BacklogItem, "change", item.pk)
+    data = _form_data(admin_client.get(url))
+    data["state"] = state(stream, "Done").pk
+
+    refused = admin_client.post(url, data)
+
+    assert refused.status_code == 200
+    assert "Support team trained" in refused.context["adminform"].form.errors["state"][0]
+    assert any("Support team trained" in message for message in _messages(refused))
+    assert item.transitions.count() == 1
+    item.refresh_from_db()
+    assert item.state.name == "Backlog"
+
+    check = item.readiness_checks.get()
+    check_url = _url(ReadinessCheck, "change", check.pk)
+    check_data = _form_data(admin_client.get(check_url))
+    check_data.update(status=ReadinessCheck.Status.WAIVED, reason="Support agreed to train after launch.")
+    assert admin_client.post(check_url, check_data).status_code == 302
+    check.refresh_from_db()
+    assert check.signed_off_by == admin_user
+    assert check.signed_off_at is not None
+
+    accepted = admin_client.post(url, data)
+
+    assert accepted.status_code == 302
+    item.refresh_from_db()
+    assert item.state.name == "Done"
+    assert item.finished_at == item.transitions.latest("pk").at
+
+
+def test_deciding_a_check_in_the_item_inline_records_the_sign_off(admin_client, admin_user, stream):
+    ReadinessCriterionFactory(name="Runbook updated")
+    item = services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
+    url = _url(BacklogItem, "change", item.pk)
+    data = _form_data(admin_client.get(url))
+    data["readiness_checks-0-status"] = ReadinessCheck.Status.MET
+
+    assert admin_client.post(url, data).status_code == 302
+
+    check = item.readiness_checks.get()
+    assert (check.status, check.signed_off_by) == (ReadinessCheck.Status.MET, admin_user)
+    assert check.signed_off_at is not None
+
+
+def test_waiving_a_check_without_a_reason_is_a_field_error(admin_client, item):
+    check = ReadinessCheckFactory(item=item)
+    url = _url(ReadinessCheck, "change", check.pk)
+    data = _form_data(admin_client.get(url))
+    data.update(status=ReadinessCheck.Status.WAIVED, reason="  ")
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["reason"] == ["A waived check needs a reason."]
+    check.refresh_from_db()
+    assert check.status == ReadinessCheck.Status.PENDING
+
+
+def test_a_state_change_refused_at_save_is_reported_and_other_edits_kept(admin_client, stream, item, monkeypatch):
+    def refuse(**kwargs):
+        raise services.StateChangeError("Someone else moved this item a moment ago.", field="state")
+
+    monkeypatch.setattr(services, "item_change_state", refuse)
+    url = _url(BacklogItem, "change", item.pk)
+    data = _form_data(admin_client.get(url))
+    data.update(state=state(stream, "In progress").pk, title="Pay by link, v2")
+
+    response = admin_client.post(url, data, follow=True)
+
+    assert "Someone else moved this item a moment ago." in _messages(response)
+    item.refresh_from_db()
+    assert (item.title, item.state.name) == ("Pay by link, v2", "Backlog")
+    assert item.transitions.count() == 1
+
+
+def _add_item_data(stream, **overrides) -> dict:
+    return {"stream": stream.pk, "title": "Refunds", "flow_type": FlowType.FEATURE, "rank": "0", **overrides}
+
+
+def test_adding_an_item_records_its_entry_and_readiness_checks(admin_client, admin_user, stream):
+    ReadinessCriterionFactory(name="Legal review")
+
+    response = admin_client.post(_url(BacklogItem, "add"), _add_item_data(stream, source="jira", external_key="PAY-7"))
+
+    assert response.status_code == 302
+    item = BacklogItem.objects.get()
+    assert (item.source, item.external_key) == ("jira", "PAY-7")
+    assert item.state == state(stream, "Backlog")
+    entry = item.transitions.get()
+    assert (entry.from_state, entry.to_state, entry.source, entry.actor) == (None, item.state, "admin", admin_user)
+    assert item.readiness_checks.get().criterion.name == "Legal review"
+
+
+def test_adding_an_item_straight_into_done_with_pending_checks_is_refused(admin_client, stream):
+    ReadinessCriterionFactory(name="Legal review")
+
+    response = admin_client.post(_url(BacklogItem, "add"), _add_item_data(stream, state=state(stream, "Done").pk))
+
+    assert response.status_code == 200
+    assert "Legal review" in response.context["adminform"].form.errors["state"][0]
+    assert any("Legal review" in message for message in _messages(response))
+    assert not BacklogItem.objects.exists()
+    assert not ReadinessCheck.objects.exists()
+
+
+def test_an_item_create_refused_at_save_writes_nothing_and_is_reported(admin_client, stream, monkeypatch):
+    calls = []
+    item_create = services.item_create
+
+    def refuse_when_saving(**kwargs):
+        calls.append(kwargs)
+        if len(calls) > 1:  # the form's dry run passes; the real create finds the data changed
+            raise services.StateChangeError("The workflow changed while you typed.", field="state")
+        return item_create(**kwargs)
+
+    monkeypatch.setattr(services, "item_create", refuse_when_saving)
+
+    response = admin_client.post(_url(BacklogItem, "add"), _add_item_data(stream), follow=True)
+
+    assert response.redirect_chain == [(_url(BacklogItem, "add"), 302)]
+    assert "The workflow changed while you typed." in _messages(response)
+    assert not BacklogItem.objects.exists()
+
+
+def test_adding_an_item_in_another_streams_state_is_a_field_error(admin_client, stream):
+    other = ValueStreamFactory()
+
+    response = admin_client.post(_url(BacklogItem, "add"), _add_item_data(stream, state=state(other, "Ready").pk))
+
+    assert response.status_code == 200
+    assert "another value stream" in response.context["adminform"].form.errors["state"][0]
+    assert not BacklogItem.objects.exists()
+
+
+# --- Bad rows are refused field by field -----------------------------------------------------
+
+
+def test_allocation_above_100_percent_is_a_field_error(admin_client):
+    person, team = PersonFactory(), TeamFactory()
+
+    response = admin_client.post(
+        _url(Membership, "add"),
+        {"person": person.pk, "team": team.pk, "role": Membership.Role.MEMBER, "allocation_percent": "150"},
+    )
+
+    assert response.status_code == 200
+    assert "allocation_percent" in response.context["adminform"].form.errors
+    assert not Membership.objects.exists()
+
+
+def test_confidence_above_1_is_a_field_error(admin_client):
+    key_result = KeyResultFactory()
+
+    response = admin_client.post(
+        _url(CheckIn, "add"),
+        {"key_result": key_result.pk, "value": "50", "confidence": "1.5", "date": "2026-02-01"},
+    )
+
+    assert response.status_code == 200
+    assert "confidence" in response.context["adminform"].form.errors
+    assert not CheckIn.objects.exists()
+
+
+def test_a_violated_constraint_shows_its_message(admin_client):
+    team = TeamFactory()
+
+    response = admin_client.post(
+        _url(Objective, "add"),
+        {
+            "title": "Grow", "level": Objective.Level.COMPANY, "period": "2026-Q1", "team": team.pk,
+            "key_results-TOTAL_FORMS": "0", "key_results-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "A company objective has no stream or team" in response.content.decode()
+    assert not Objective.objects.exists()
+
+
+def test_choice_list_values_are_shown_by_label_and_filtered_by_code(admin_client):
+    ReadinessCriterionFactory(name="Pricing page", flow_types=[FlowType.FEATURE, FlowType.DEFECT])
+    ReadinessCriterionFactory(name="Support trained", flow_types=[FlowType.FEATURE])
+
+    response = admin_client.get(_url(ReadinessCriterion, "changelist") + f"?flow_type={FlowType.DEFECT}")
+
+    assert [criterion.name for criterion in response.context["cl"].result_list] == ["Pricing page"]
+    assert "Feature, Defect" in response.content.decode()
+
+
+def test_a_map_is_entered_with_its_process_blocks(admin_client, stream):
+    response = admin_client.post(
+        _url(ValueStreamMap, "add"),
+        {
+            "stream": stream.pk, "name": "Checkout today", "kind": ValueStreamMap.Kind.CURRENT, "as_of": "2026-02-01",
+            "blocks-TOTAL_FORMS": "1", "blocks-INITIAL_FORMS": "0",
+            "blocks-0-order": "1", "blocks-0-activity": "Code review", "blocks-0-people": "2",
+            "blocks-0-process_time_hours": "2", "blocks-0-lead_time_hours": "30", "blocks-0-queue_before": "4",
+            "blocks-0-percent_complete_accurate": "80", "blocks-0-wastes": [Waste.WAITING, Waste.DEFECTS],
+        },
+    )
+
+    assert response.status_code == 302
+    block = ProcessBlock.objects.get(map__stream=stream)
+    assert (block.activity, block.wastes) == ("Code review", [Waste.WAITING, Waste.DEFECTS])
+
+
+# --- Permissions follow teams.access ----------------------------------------------------------
+
+
+def test_a_staff_viewer_may_read_but_not_add(client):
+    client.force_login(UserFactory(is_staff=True, roles=[access.VIEWER]))
+    BacklogItemFactory()
+
+    assert client.get(_url(BacklogItem, "changelist")).status_code == 200
+    assert client.get(_url(BacklogItem, "add")).status_code == 403
+
+
+def test_a_director_edits_only_the_streams_they_lead(client):
+    user = UserFactory(is_staff=True, roles=[access.PRODUCT_DIRECTOR])
+    led, other = ValueStreamFactory(), ValueStreamFactory()
+    LeadershipAssignmentFactory(person=PersonFactory(user=user), stream=led)
+    client.force_login(user)
+    row = {"name": "Security review", "category": WorkflowState.Category.WAITING, "order": "9"}
+
+    assert client.post(_url(WorkflowState, "add"), {**row, "stream": led.pk}).status_code == 302
+    assert client.post(_url(WorkflowState, "add"), {**row, "stream": other.pk}).status_code == 403
+    assert not other.states.filter(name="Security review").exists()
+    foreign_state = state(other, "Review")
+    assert client.post(_url(WorkflowState, "change", foreign_state.pk), {**row, "stream": other.pk}).status_code == 403
+
+
+def test_only_the_owning_operations_team_signs_off_a_check(client, item):
+    owner = UserFactory(is_staff=True, roles=[access.OPERATIONS])
+    outsider = UserFactory(is_staff=True, roles=[access.OPERATIONS])
+    check = ReadinessCheckFactory(item=item)
+    MembershipFactory(person=PersonFactory(user=owner), team=check.criterion.owner_team)
+    MembershipFactory(person=PersonFactory(user=outsider))
+    url = _url(ReadinessCheck, "change", check.pk)
+    decision = {"status": ReadinessCheck.Status.MET, "reason": ""}
+
+    client.force_login(outsider)
+    assert client.post(url, decision).status_code == 403
+    client.force_login(owner)
+    assert client.post(url, decision).status_code == 302
+
+    check.refresh_from_db()
+    assert (check.status, check.signed_off_by) == (ReadinessCheck.Status.MET, owner)
+
+
+def test_a_check_in_on_a_team_objective_follows_the_teams_product_owner(client):
+    user = UserFactory(is_staff=True, roles=[access.PRODUCT_OWNER])
+    own_team = MembershipFactory(person=PersonFactory(user=user)).team
+    own = KeyResultFactory(objective=ObjectiveFactory(level=Objective.Level.TEAM, team=own_team))
+    foreign = KeyResultFactory(objective=ObjectiveFactory(level=Objective.Level.TEAM, team=TeamFactory()))
+    client.force_login(user)
+    row = {"value": "55", "confidence": "0.8", "date": "2026-02-01"}
+
+    assert client.post(_url(CheckIn, "add"), {**row, "key_result": own.pk}).status_code == 302
+    assert client.post(_url(CheckIn, "add"), {**row, "key_result": foreign.pk}).status_code == 403
+    assert list(CheckIn.objects.values_list("key_result", "value")) == [(own.pk, Decimal("55"))]

@@ -1,0 +1,499 @@
+"""Admin data entry for value streams, their leadership, workflow, backlog, readiness and maps.
+
+Backlog items are created and moved only through `streams.services`, so the admin records the
+same history, derives the same dates and holds the same release gate as every other caller.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.utils import timezone
+
+from portal.admin_mixins import (
+    PortalModelAdmin,
+    PortalStackedInline,
+    PortalTabularInline,
+    ReadOnlyMixin,
+    require,
+)
+from teams import access
+from teams.errors import DomainError
+
+from . import services
+from .models import (
+    BacklogItem,
+    BlockedPeriod,
+    Dependency,
+    FlowType,
+    ImprovementExperiment,
+    LeadershipAssignment,
+    ProcessBlock,
+    ReadinessCheck,
+    ReadinessCriterion,
+    StateTransition,
+    TargetMix,
+    ValueStream,
+    ValueStreamMap,
+    Waste,
+    WorkflowState,
+)
+
+
+def _choice_list_display(obj, field_name: str) -> str:
+    # ChoiceListField holds a list, which Django's display_for_field cannot label.
+    return obj._meta.get_field(field_name).get_choices_display(getattr(obj, field_name))
+
+
+class ChoiceListFilter(admin.SimpleListFilter):
+    """Filter on one code of a ChoiceListField; the field's exact value is a whole list."""
+
+    field_name = ""
+    options: list[tuple[str, str]] = []
+
+    def lookups(self, request, model_admin):
+        return self.options
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.field_name}__contains": self.value()})
+        return queryset
+
+
+class FlowTypesFilter(ChoiceListFilter):
+    title = "flow type"
+    parameter_name = "flow_type"
+    field_name = "flow_types"
+    options = FlowType.choices
+
+
+class WasteFilter(ChoiceListFilter):
+    title = "waste"
+    parameter_name = "waste"
+    field_name = "wastes"
+    options = Waste.choices
+
+
+class OpenFilter(admin.SimpleListFilter):
+    """Rows still running (no end date) or ended; `end_field` names the end column."""
+
+    title = "open"
+    parameter_name = "open"
+    end_field = ""
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open"), ("no", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(**{f"{self.end_field}__isnull": self.value() == "yes"})
+        return queryset
+
+
+class ActiveAssignmentFilter(OpenFilter):
+    title = "active"
+    parameter_name = "active"
+    end_field = "end_date"
+
+
+class OpenBlockFilter(OpenFilter):
+    end_field = "ended_at"
+
+
+# --- Value streams and their leadership --------------------------------------------------------
+
+
+class WorkflowStateInline(PortalTabularInline):
+    model = WorkflowState
+    fields = ["order", "name", "category", "wip_limit"]
+
+
+class TargetMixInline(PortalTabularInline):
+    model = TargetMix
+    fields = ["period", "flow_type", "percent"]
+
+
+class LeadershipAssignmentInline(PortalTabularInline):
+    model = LeadershipAssignment
+    fields = ["person", "role", "kind", "time_share_percent", "owns_pnl", "start_date", "review_date", "end_date"]
+    autocomplete_fields = ["person"]
+
+
+@admin.register(ValueStream)
+class ValueStreamAdmin(PortalModelAdmin):
+    list_display = ["name", "customer", "status", "industry", "revenue", "cost", "pnl_period"]
+    list_filter = ["status", "customer", "pnl_period"]
+    search_fields = ["name", "slug", "industry"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["teams", "required_disciplines"]
+    inlines = [WorkflowStateInline, TargetMixInline, LeadershipAssignmentInline]
+
+
+@admin.register(TargetMix)
+class TargetMixAdmin(PortalModelAdmin):
+    list_display = ["stream", "period", "flow_type", "percent"]
+    list_filter = ["period", "flow_type", "stream"]
+    search_fields = ["stream__name", "period"]
+    list_select_related = ["stream"]
+    autocomplete_fields = ["stream"]
+
+
+@admin.register(LeadershipAssignment)
+class LeadershipAssignmentAdmin(PortalModelAdmin):
+    list_display = [
+        "person", "stream", "role", "kind", "time_share_percent", "owns_pnl", "induction_completed",
+        "start_date", "review_date", "is_active",
+    ]
+    list_filter = [ActiveAssignmentFilter, "role", "kind", "owns_pnl", "induction_completed"]
+    search_fields = ["person__name", "stream__name"]
+    list_select_related = ["person", "stream"]
+    autocomplete_fields = ["person", "stream", "mentor"]
+
+    @admin.display(boolean=True, description="active", ordering="end_date")
+    def is_active(self, assignment: LeadershipAssignment) -> bool:
+        return assignment.is_active
+
+
+@admin.register(WorkflowState)
+class WorkflowStateAdmin(PortalModelAdmin):
+    list_display = ["name", "stream", "category", "order", "wip_limit"]
+    list_filter = ["category", "stream"]
+    search_fields = ["name", "stream__name"]
+    list_select_related = ["stream"]
+    autocomplete_fields = ["stream"]
+    ordering = ["stream__name", "order", "pk"]
+
+
+# --- Readiness ---------------------------------------------------------------------------------
+
+
+def _record_sign_off(request, check: ReadinessCheck) -> None:
+    """Stamp who decided the check and when; a check put back to pending has no sign-off."""
+    require(request, access.SIGN_OFF, check)
+    if check.status == ReadinessCheck.Status.PENDING:
+        check.signed_off_by, check.signed_off_at = None, None
+    else:
+        check.signed_off_by, check.signed_off_at = request.user, timezone.now()
+
+
+class ReadinessCheckForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        # The database refuses this too, but only a form error can point at the reason field.
+        if cleaned.get("status") == ReadinessCheck.Status.WAIVED and not cleaned.get("reason", "").strip():
+            self.add_error("reason", "A waived check needs a reason.")
+        return cleaned
+
+
+@admin.register(ReadinessCriterion)
+class ReadinessCriterionAdmin(PortalModelAdmin):
+    list_display = ["name", "owner_team", "all_streams", "flow_types_display", "active"]
+    list_filter = ["active", "all_streams", FlowTypesFilter]
+    search_fields = ["name", "owner_team__name"]
+    list_select_related = ["owner_team"]
+    autocomplete_fields = ["owner_team", "streams"]
+
+    @admin.display(description="flow types")
+    def flow_types_display(self, criterion: ReadinessCriterion) -> str:
+        return _choice_list_display(criterion, "flow_types")
+
+
+@admin.register(ReadinessCheck)
+class ReadinessCheckAdmin(PortalModelAdmin):
+    form = ReadinessCheckForm
+    list_display = ["item", "criterion", "status", "signed_off_by", "signed_off_at"]
+    list_filter = ["status", "criterion"]
+    search_fields = ["item__title", "item__external_key", "criterion__name"]
+    list_select_related = ["item", "criterion", "signed_off_by"]
+    autocomplete_fields = ["item", "criterion"]
+    fields = ["item", "criterion", "status", "reason", "signed_off_by", "signed_off_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A check belongs to one item and criterion for life; the sign-off is stamped on save.
+        return ["item", "criterion", "signed_off_by", "signed_off_at"] if obj else ["signed_off_by", "signed_off_at"]
+
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data:
+            _record_sign_off(request, obj)
+        super().save_model(request, obj, form, change)
+
+
+# --- Backlog items -----------------------------------------------------------------------------
+
+
+class ReadinessCheckInline(PortalTabularInline):
+    model = ReadinessCheck
+    form = ReadinessCheckForm
+    fields = ["criterion", "status", "reason", "signed_off_by", "signed_off_at"]
+    readonly_fields = ["criterion", "signed_off_by", "signed_off_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("criterion", "signed_off_by")
+
+    # Checks are created by the services when an item is created or retyped, never by hand.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class BlockedPeriodInline(PortalTabularInline):
+    model = BlockedPeriod
+    fields = ["reason", "note", "started_at", "ended_at"]
+
+
+class StateTransitionInline(ReadOnlyMixin, PortalTabularInline):
+    model = StateTransition
+    fields = ["at", "from_state", "to_state", "actor", "source"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_state", "to_state", "actor")
+
+
+class _DryRunDone(Exception):
+    """Unwinds the savepoint of a dry run that succeeded."""
+
+
+class _CreateRefused(Exception):
+    """Carries a refusal out of the admin's transaction, which it rolls back, to the add view."""
+
+
+def _item_create_from_form(cleaned: dict, *, actor) -> BacklogItem:
+    fields = dict(cleaned)
+    stream = fields.pop("stream")
+    return services.item_create(stream_id=stream.pk, actor=actor, via="admin", **fields)
+
+
+class BacklogItemForm(forms.ModelForm):
+    """The item form: on add it dry-runs `item_create`, on change it validates the state change.
+
+    `refusal` keeps a service's refusal so the admin can also show it at the top of the page.
+    """
+
+    refusal: DomainError | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "state" not in self.fields:  # a view-only form has no editable fields
+            return
+        state = self.fields["state"]
+        if self.instance.pk:
+            state.queryset = WorkflowState.objects.filter(stream_id=self.instance.stream_id)
+            return
+        # The stream is not chosen yet, so every state is offered, named with its stream.
+        state.required = False
+        state.help_text = "Empty for the stream's first backlog state."
+        state.queryset = WorkflowState.objects.select_related("stream").order_by("stream__name", "order", "pk")
+        state.label_from_instance = lambda s: f"{s.stream.name}: {s.name} ({s.get_category_display()})"
+        self.fields["created_at"].required = False
+        self.fields["created_at"].help_text = "Empty for now."
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            if self.instance.pk:
+                if "state" in self.changed_data:
+                    services.item_state_change_validate(item=self.instance, to_state=cleaned["state"])
+            else:
+                self._dry_run_create(cleaned)
+        except DomainError as error:
+            self.refusal = error
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        except ValidationError as error:  # from the service's full_clean, keyed by field
+            for field, errors in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+    @staticmethod
+    def _dry_run_create(cleaned: dict) -> None:
+        """Run `item_create` and roll it back, so its refusals become form errors before saving.
+
+        The service decides what an item needs (states, release gate); asking it beats copying
+        its rules here, and the savepoint leaves nothing behind.
+        """
+        try:
+            with transaction.atomic():
+                _item_create_from_form(cleaned, actor=None)
+                raise _DryRunDone
+        except _DryRunDone:
+            pass
+
+
+@admin.register(BacklogItem)
+class BacklogItemAdmin(PortalModelAdmin):
+    form = BacklogItemForm
+    list_display = [
+        "key", "title", "stream", "team", "flow_type", "state", "rank", "created_at", "started_at", "finished_at",
+    ]
+    list_display_links = ["key", "title"]
+    list_filter = ["flow_type", "state__category", "customer_facing", "stream"]
+    search_fields = ["title", "external_key"]
+    list_select_related = ["stream", "team", "state"]
+    autocomplete_fields = ["stream", "team", "parent"]
+    inlines = [ReadinessCheckInline, BlockedPeriodInline, StateTransitionInline]
+
+    _EDITABLE = [
+        "stream", "team", "title", "description", "flow_type", "parent", "size", "rank", "state", "target_date",
+        "customer_facing",
+    ]
+    # The dates come from the history, and source and key tie the item to its import.
+    _SHOWN_ON_CHANGE = ["created_at", "started_at", "finished_at", "source", "external_key", "updated_at"]
+
+    def get_fields(self, request, obj=None):
+        if obj:
+            return [*self._EDITABLE, *self._SHOWN_ON_CHANGE]
+        return [*self._EDITABLE, "created_at", "source", "external_key"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving an item to another stream would leave its history in the old stream's states.
+        return ["stream", *self._SHOWN_ON_CHANGE] if obj else []
+
+    def get_inlines(self, request, obj):
+        # Checks and history exist only once the service has created the item.
+        return self.inlines if obj else []
+
+    @admin.display(ordering="pk")
+    def key(self, item: BacklogItem) -> str:
+        return item.key
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        refusal = getattr(context["adminform"].form, "refusal", None)
+        if refusal is not None:
+            messages.error(request, str(refusal))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _CreateRefused as refused:
+            messages.error(request, str(refused.__cause__))
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        require(request, access.CHANGE if change else access.ADD, obj)
+        if not change:
+            self._create(request, obj, form)
+            return
+        state_changed = "state" in form.changed_data
+        if state_changed:
+            require(request, access.CHANGE_STATE, obj)
+        fields = [name for name in form.changed_data if name != "state"]
+        if fields:
+            # Only what the form changed: the state and its derived dates are the service's,
+            # and a concurrent state change must not be overwritten with this page's copy.
+            obj.save(update_fields=[*fields, "updated_at"])
+        if "flow_type" in fields:
+            services.item_readiness_checks_sync(item=obj)
+        if state_changed:
+            try:
+                services.item_change_state(item=obj, to_state=obj.state, actor=request.user, via="admin")
+            except DomainError as error:
+                # The form validated the change, but another writer got there first.
+                messages.error(request, str(error))
+                obj.refresh_from_db(fields=["state"])
+
+    def _create(self, request, obj: BacklogItem, form) -> None:
+        try:
+            item = _item_create_from_form(form.cleaned_data, actor=request.user)
+        except DomainError as error:
+            # The dry run passed, but the data changed since; the add view reports it.
+            raise _CreateRefused from error
+        # The admin goes on with the instance its form built; make it the row the service wrote.
+        obj.pk = item.pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is ReadinessCheck:
+            for row in formset.forms:
+                if "status" in row.changed_data:
+                    _record_sign_off(request, row.instance)
+        super().save_formset(request, form, formset, change)
+
+
+@admin.register(StateTransition)
+class StateTransitionAdmin(ReadOnlyMixin, PortalModelAdmin):
+    """The history is written by `streams.services` alone; here it is only read."""
+
+    list_display = ["item", "from_state", "to_state", "at", "actor", "source"]
+    list_filter = ["source", "to_state__category"]
+    search_fields = ["item__title", "item__external_key"]
+    list_select_related = ["item", "from_state", "to_state", "actor"]
+    # Newest recorded first: the primary key's index serves it on millions of rows.
+    ordering = ["-pk"]
+
+
+@admin.register(BlockedPeriod)
+class BlockedPeriodAdmin(PortalModelAdmin):
+    list_display = ["item", "reason", "started_at", "ended_at"]
+    list_filter = [OpenBlockFilter, "reason"]
+    search_fields = ["item__title", "item__external_key", "note"]
+    list_select_related = ["item"]
+    autocomplete_fields = ["item"]
+
+
+@admin.register(Dependency)
+class DependencyAdmin(PortalModelAdmin):
+    list_display = ["item", "blocked_by", "created_at", "note"]
+    list_filter = ["item__stream"]
+    search_fields = ["item__title", "blocked_by__title", "note"]
+    list_select_related = ["item", "blocked_by"]
+    autocomplete_fields = ["item", "blocked_by"]
+
+
+# --- Value stream maps and experiments ---------------------------------------------------------
+
+
+class ProcessBlockInline(PortalStackedInline):
+    model = ProcessBlock
+    fields = [
+        ("order", "activity", "team", "people"),
+        ("process_time_hours", "lead_time_hours", "queue_before", "percent_complete_accurate"),
+        "wastes",
+        "barriers",
+    ]
+    autocomplete_fields = ["team"]
+
+
+@admin.register(ValueStreamMap)
+class ValueStreamMapAdmin(PortalModelAdmin):
+    list_display = ["name", "stream", "kind", "as_of"]
+    list_filter = ["kind", "stream"]
+    search_fields = ["name", "stream__name"]
+    list_select_related = ["stream"]
+    autocomplete_fields = ["stream"]
+    inlines = [ProcessBlockInline]
+
+
+@admin.register(ProcessBlock)
+class ProcessBlockAdmin(PortalModelAdmin):
+    list_display = [
+        "activity", "map", "order", "team", "people", "process_time_hours", "lead_time_hours",
+        "percent_complete_accurate", "wastes_display",
+    ]
+    list_filter = [WasteFilter, "map__stream"]
+    search_fields = ["activity", "map__name", "map__stream__name"]
+    list_select_related = ["map__stream", "team"]
+    autocomplete_fields = ["map", "team"]
+
+    @admin.display(description="wastes")
+    def wastes_display(self, block: ProcessBlock) -> str:
+        return _choice_list_display(block, "wastes")
+
+
+@admin.register(ImprovementExperiment)
+class ImprovementExperimentAdmin(PortalModelAdmin):
+    list_display = [
+        "title", "stream", "target_metric", "flow_type", "expected_direction", "expected_size_percent",
+        "start_date", "review_date", "verdict",
+    ]
+    list_filter = ["verdict", "target_metric", "stream"]
+    search_fields = ["title", "hypothesis", "stream__name"]
+    list_select_related = ["stream"]
+    autocomplete_fields = ["stream"]
+    # Computed from flow data by the verdict job, never typed in.
+    readonly_fields = ["baseline", "result", "verdict", "decided_at"]
