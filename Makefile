@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+.PHONY: run test setup services lint benchmark-seed
+
+PY := .venv/bin/python
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+setup:
+	@bash scripts/setup.sh
+
+services:
+	@bash scripts/services.sh
+
+# Set up everything and start the portal on SQLite with demo data (tasks run in-process).
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "==> Portal at http://127.0.0.1:$(PORT)/ (stop with Ctrl-C)"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Run the whole test suite against PostgreSQL and Redis (started if they are down).
+test:
+	@bash scripts/setup.sh --browser
+	@bash scripts/services.sh
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+lint: setup
+	$(PY) -m ruff check .
