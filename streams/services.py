@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from teams.errors import DomainError
@@ -25,16 +26,16 @@ class StateChangeError(DomainError):
 
 
 class ReleaseGateError(StateChangeError):
-    """Entering a done state was refused because readiness checks are pending."""
+    """Entering a done state was refused because applicable readiness criteria are unmet."""
 
-    def __init__(self, item: BacklogItem, to_state: WorkflowState, pending: list[ReadinessCheck]):
+    def __init__(self, item: BacklogItem, to_state: WorkflowState, unmet: list[ReadinessCriterion]):
         self.item = item
         self.to_state = to_state
-        self.pending = pending
-        names = "; ".join(f"{check.criterion.name} (owned by {check.criterion.owner_team.name})" for check in pending)
+        self.unmet = unmet
+        names = "; ".join(f"{criterion.name} (owned by {criterion.owner_team.name})" for criterion in unmet)
         super().__init__(
-            f"{item.key} cannot move to {to_state.name}: {len(pending)} readiness "
-            f"check{'s are' if len(pending) != 1 else ' is'} still pending: {names}. "
+            f"{item.key} cannot move to {to_state.name}: {len(unmet)} readiness "
+            f"check{'s are' if len(unmet) != 1 else ' is'} still pending: {names}. "
             "The owning teams must mark each one met, waived or not applicable first.",
             field="state",
             code="release_gate",
@@ -58,13 +59,11 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
     )
     last_done = Subquery(history.filter(to_state__category=Category.DONE).order_by("-at", "-pk").values("at")[:1])
     # update() may filter across a join but not read one, hence one update per kind of state.
-    done = items.filter(state__category=Category.DONE)
-    not_done = items.exclude(state__category=Category.DONE)
-    updated = done.update(finished_at=last_done, started_at=first_start)
-    # Items done without ever being in progress: flow time 0.
-    done.filter(started_at__isnull=True).update(started_at=last_done)
-    # A done item re-entering progress after its last finish cannot have started after it finished.
-    updated += not_done.update(finished_at=None, started_at=first_start)
+    # A done item that never passed through progress starts when it finishes (flow time 0).
+    updated = items.filter(state__category=Category.DONE).update(
+        finished_at=last_done, started_at=Coalesce(first_start, last_done)
+    )
+    updated += items.exclude(state__category=Category.DONE).update(finished_at=None, started_at=first_start)
     return updated
 
 
@@ -90,14 +89,18 @@ def item_readiness_checks_sync(*, item: BacklogItem) -> int:
     return len(checks)
 
 
-def pending_checks(item: BacklogItem) -> list[ReadinessCheck]:
-    """The item's pending checks whose criterion still applies to it: what holds the gate."""
-    applicable = applicable_criteria(item).values("pk")
-    return list(
-        ReadinessCheck.objects.filter(item=item, status=ReadinessCheck.Status.PENDING, criterion__in=applicable)
-        .select_related("criterion__owner_team")
-        .order_by("criterion__name")
+def unmet_criteria(item: BacklogItem) -> list[ReadinessCriterion]:
+    """Applicable criteria the item has no decided check for: what holds the release gate.
+
+    A pending check holds it, and so does an applicable criterion with no check row at all
+    (one added or widened after the item was created), so the gate never depends on the
+    checks having been created in time.
+    """
+    # By id: an item being created has no pk yet, and then no check is decided.
+    decided = ReadinessCheck.objects.filter(item_id=item.pk, criterion=OuterRef("pk")).exclude(
+        status=ReadinessCheck.Status.PENDING
     )
+    return list(applicable_criteria(item).exclude(Exists(decided)).select_related("owner_team").order_by("name"))
 
 
 # --- Creating items and changing their state ------------------------------------------------
@@ -116,9 +119,9 @@ def _validate_target(item: BacklogItem, to_state: WorkflowState, at: dt.datetime
             field="at",
         )
     if to_state.category == Category.DONE:
-        pending = pending_checks(item)
-        if pending:
-            raise ReleaseGateError(item, to_state, pending)
+        unmet = unmet_criteria(item)
+        if unmet:
+            raise ReleaseGateError(item, to_state, unmet)
 
 
 def item_state_change_validate(*, item: BacklogItem, to_state: WorkflowState) -> None:
@@ -196,23 +199,14 @@ def item_create(
     """
     created_at = created_at or timezone.now()
     state = state or initial_state(stream_id)
-    if state.stream_id != stream_id:
-        raise StateChangeError(
-            f"{state.name} is a state of another value stream; choose one of this stream's states.", field="state"
-        )
     item = BacklogItem(
         stream_id=stream_id, title=title, flow_type=flow_type, state=state, created_at=created_at, **fields
     )
+    _validate_target(item, state, created_at, None)  # before writing: stream, and the gate
     item.full_clean(exclude=["state"])
     item.save()
     item_readiness_checks_sync(item=item)
-    if state.category == Category.DONE:
-        pending = pending_checks(item)
-        if pending:
-            raise ReleaseGateError(item, state, pending)
-    StateTransition.objects.create(
-        item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=via
-    )
+    StateTransition.objects.create(item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=via)
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=item.pk))
     item.refresh_from_db(fields=["started_at", "finished_at"])
     return item

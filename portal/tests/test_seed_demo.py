@@ -40,7 +40,7 @@ from streams.models import (
     WorkflowState,
 )
 from streams.periods import period_containing
-from streams.services import items_refresh_flow_dates, pending_checks
+from streams.services import items_refresh_flow_dates, unmet_criteria
 from teams import access
 from teams.models import Discipline, Membership, Person, Team
 
@@ -247,7 +247,7 @@ class TestSeededOrganisation:
         ).select_related("item", "criterion")
         assert [check for check in done_pending if check.criterion.applies_to(check.item)] == []
         for item in BacklogItem.objects.filter(state__category=Category.DONE, readiness_checks__isnull=False)[:25]:
-            assert pending_checks(item) == []
+            assert unmet_criteria(item) == []
         decided = ReadinessCheck.objects.exclude(status=ReadinessCheck.Status.PENDING)
         assert not decided.filter(signed_off_by__isnull=True).exists()
         assert not decided.filter(signed_off_at__isnull=True).exists()

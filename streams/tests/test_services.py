@@ -77,7 +77,8 @@ def test_reopen_clears_finish_keeps_start_and_history_then_refinishes(item, stre
     item.refresh_from_db()
     assert item.started_at == days(1)
     assert item.finished_at is None
-    assert item.transitions.count() == 4  # earlier dates kept, never wiped
+    # Earlier dates are kept, never wiped: the first finish is still in the history.
+    assert list(item.transitions.filter(to_state__category="done").values_list("at", flat=True)) == [days(4)]
     move(item, stream, "Done", days(9))
     item.refresh_from_db()
     assert (item.started_at, item.finished_at) == (days(1), days(9))
@@ -91,7 +92,8 @@ def test_done_without_passing_through_progress_starts_when_it_finishes(item, str
 
 def test_removed_item_has_no_finish(item, stream):
     move(item, stream, "In progress", days(1))
-    move(item, stream, "Removed", days(2))
+    move(item, stream, "Done", days(2))
+    move(item, stream, "Removed", days(3))  # e.g. shipped by mistake, then withdrawn
     item.refresh_from_db()
     assert item.finished_at is None
     assert item.state.category == "removed"
@@ -136,11 +138,19 @@ def test_gate_refuses_done_naming_every_pending_criterion_and_owner(item, stream
     assert "Support team trained (owned by Customer Support)" in message
     assert "Runbook updated" in message
     assert "Legal review" not in message
-    assert {check.criterion for check in error.value.pending} == {trained, runbook}
+    assert set(error.value.unmet) == {trained, runbook}
     item.refresh_from_db()
     assert item.state == state(stream, "In progress")
     assert item.finished_at is None
     assert item.transitions.count() == 2  # the refused transition was not written
+
+
+def test_gate_holds_for_a_criterion_added_after_the_item_without_a_check_row(item, stream):
+    move(item, stream, "In progress", days(1))
+    late = ReadinessCriterionFactory(name="Pricing page changed", flow_types=["feature"])
+    assert not ReadinessCheck.objects.filter(item=item, criterion=late).exists()
+    with pytest.raises(ReleaseGateError, match="Pricing page changed"):
+        move(item, stream, "Done", days(2))
 
 
 def test_gate_does_not_hold_non_done_states(item, stream, pending_criteria):
@@ -174,7 +184,7 @@ def test_readiness_sync_is_idempotent(item, pending_criteria):
     assert ReadinessCheck.objects.filter(item=item).count() == 2
 
 
-def test_creating_straight_into_done_passes_the_gate(stream, pending_criteria):
+def test_creating_straight_into_done_with_unmet_criteria_is_refused(stream, pending_criteria):
     before = BacklogItem.objects.count()
     with pytest.raises(ReleaseGateError):
         item_create(stream_id=stream.pk, title="Hotfix", flow_type="feature", state=state(stream, "Done"))
