@@ -67,6 +67,20 @@ class PortalModelAdmin(AccessMixin, admin.ModelAdmin):
         require(request, access.CHANGE if change else access.ADD, obj)
         super().save_model(request, obj, form, change)
 
+    def get_deleted_objects(self, objs, request):
+        """Let history that only services write (read-only admins) go with the row it belongs to.
+
+        Such rows can never be deleted on their own, but they must not block deleting their
+        item or stream: the permission to delete the parent decides.
+        """
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        read_only = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, ReadOnlyMixin)
+        }
+        return deleted, counts, perms_needed - read_only, protected
+
     def save_formset(self, request, form, formset, change):
         deleted = set(formset.deleted_forms)
         for row in formset.forms:

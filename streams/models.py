@@ -187,7 +187,10 @@ class LeadershipAssignment(models.Model):
 
 
 class WorkflowState(models.Model):
-    """A column of a stream's workflow. Its category, never its name, drives every metric."""
+    """A column of a stream's workflow. Its category, never its name, drives every metric.
+
+    A state that items or history refer to cannot be deleted on its own (RESTRICT), only
+    together with its stream."""
 
     class Category(models.TextChoices):
         BACKLOG = "backlog", "Backlog"
@@ -227,7 +230,7 @@ class BacklogItem(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
     size = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Relative size (e.g. story points).")
     rank = models.FloatField(default=0, help_text="Lower ranks come first in the backlog.")
-    state = models.ForeignKey(WorkflowState, on_delete=models.PROTECT, related_name="items")
+    state = models.ForeignKey(WorkflowState, on_delete=models.RESTRICT, related_name="items")
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -281,11 +284,11 @@ class StateTransition(models.Model):
         WorkflowState,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         related_name="+",
         help_text="Empty for the item's entry into the workflow.",
     )
-    to_state = models.ForeignKey(WorkflowState, on_delete=models.PROTECT, related_name="transitions_in")
+    to_state = models.ForeignKey(WorkflowState, on_delete=models.RESTRICT, related_name="transitions_in")
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -203,6 +203,17 @@ def item(stream):
     return services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
 
 
+def test_deleting_an_item_or_a_stream_takes_its_history_with_it(admin_client, stream, item):
+    response = admin_client.post(_url(BacklogItem, "delete", item.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not StateTransition.objects.filter(item_id=item.pk).exists()
+
+    services.item_create(stream_id=stream.pk, title="Refunds", flow_type=FlowType.FEATURE)
+    response = admin_client.post(_url(ValueStream, "delete", stream.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not BacklogItem.objects.filter(stream_id=stream.pk).exists()
+
+
 def test_item_change_page_shows_transitions_read_only_and_only_its_streams_states(admin_client, stream, item):
     services.item_change_state(item=item, to_state=state(stream, "In progress"))
     ValueStreamFactory()  # another stream's states must not be offered
