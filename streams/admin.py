@@ -129,6 +129,11 @@ class ValueStreamAdmin(PortalModelAdmin):
     autocomplete_fields = ["teams", "required_disciplines"]
     inlines = [WorkflowStateInline, TargetMixInline, LeadershipAssignmentInline]
 
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is WorkflowState and any("category" in row.changed_data for row in formset.forms):
+            services.workflow_state_category_changed(stream_id=form.instance.pk)
+
 
 @admin.register(TargetMix)
 class TargetMixAdmin(PortalModelAdmin):
@@ -142,8 +147,16 @@ class TargetMixAdmin(PortalModelAdmin):
 @admin.register(LeadershipAssignment)
 class LeadershipAssignmentAdmin(PortalModelAdmin):
     list_display = [
-        "person", "stream", "role", "kind", "time_share_percent", "owns_pnl", "induction_completed",
-        "start_date", "review_date", "is_active",
+        "person",
+        "stream",
+        "role",
+        "kind",
+        "time_share_percent",
+        "owns_pnl",
+        "induction_completed",
+        "start_date",
+        "review_date",
+        "is_active",
     ]
     list_filter = [ActiveAssignmentFilter, "role", "kind", "owns_pnl", "induction_completed"]
     search_fields = ["person__name", "stream__name"]
@@ -163,6 +176,15 @@ class WorkflowStateAdmin(PortalModelAdmin):
     list_select_related = ["stream"]
     autocomplete_fields = ["stream"]
     ordering = ["stream__name", "order", "pk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Items and history point at the state; it cannot move to another stream.
+        return ["stream"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "category" in form.changed_data:
+            services.workflow_state_category_changed(stream_id=obj.stream_id)
 
 
 # --- Readiness ---------------------------------------------------------------------------------
@@ -328,7 +350,16 @@ class BacklogItemForm(forms.ModelForm):
 class BacklogItemAdmin(PortalModelAdmin):
     form = BacklogItemForm
     list_display = [
-        "key", "title", "stream", "team", "flow_type", "state", "rank", "created_at", "started_at", "finished_at",
+        "key",
+        "title",
+        "stream",
+        "team",
+        "flow_type",
+        "state",
+        "rank",
+        "created_at",
+        "started_at",
+        "finished_at",
     ]
     list_display_links = ["key", "title"]
     list_filter = ["flow_type", "state__category", "customer_facing", "stream"]
@@ -338,7 +369,16 @@ class BacklogItemAdmin(PortalModelAdmin):
     inlines = [ReadinessCheckInline, BlockedPeriodInline, StateTransitionInline]
 
     _EDITABLE = [
-        "stream", "team", "title", "description", "flow_type", "parent", "size", "rank", "state", "target_date",
+        "stream",
+        "team",
+        "title",
+        "description",
+        "flow_type",
+        "parent",
+        "size",
+        "rank",
+        "state",
+        "target_date",
         "customer_facing",
     ]
     # The dates come from the history, and source and key tie the item to its import.
@@ -472,8 +512,15 @@ class ValueStreamMapAdmin(PortalModelAdmin):
 @admin.register(ProcessBlock)
 class ProcessBlockAdmin(PortalModelAdmin):
     list_display = [
-        "activity", "map", "order", "team", "people", "process_time_hours", "lead_time_hours",
-        "percent_complete_accurate", "wastes_display",
+        "activity",
+        "map",
+        "order",
+        "team",
+        "people",
+        "process_time_hours",
+        "lead_time_hours",
+        "percent_complete_accurate",
+        "wastes_display",
     ]
     list_filter = [WasteFilter, "map__stream"]
     search_fields = ["activity", "map__name", "map__stream__name"]
@@ -488,8 +535,15 @@ class ProcessBlockAdmin(PortalModelAdmin):
 @admin.register(ImprovementExperiment)
 class ImprovementExperimentAdmin(PortalModelAdmin):
     list_display = [
-        "title", "stream", "target_metric", "flow_type", "expected_direction", "expected_size_percent",
-        "start_date", "review_date", "verdict",
+        "title",
+        "stream",
+        "target_metric",
+        "flow_type",
+        "expected_direction",
+        "expected_size_percent",
+        "start_date",
+        "review_date",
+        "verdict",
     ]
     list_filter = ["verdict", "target_metric", "stream"]
     search_fields = ["title", "hypothesis", "stream__name"]

@@ -67,6 +67,25 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
     return updated
 
 
+@transaction.atomic
+def stream_refresh_flow_dates(*, stream_id: int) -> int:
+    """Re-derive started/finished of every item of a stream; returns the items updated.
+
+    The stream's items are locked first (in id order, as every locker takes them) so a state
+    change committing meanwhile cannot be overwritten by dates computed before it.
+    """
+    items = BacklogItem.objects.filter(stream_id=stream_id)
+    list(items.select_for_update().order_by("pk").values_list("pk", flat=True))
+    return items_refresh_flow_dates(items)
+
+
+def workflow_state_category_changed(*, stream_id: int) -> None:
+    """A state's category decides which dates its items have: refresh them after the commit."""
+    from .tasks import refresh_flow_dates  # tasks import this module
+
+    transaction.on_commit(lambda: refresh_flow_dates.delay(stream_id))
+
+
 # --- Readiness checks -------------------------------------------------------------------------
 
 

@@ -2,8 +2,7 @@
 
 from celery import shared_task
 
-from .models import BacklogItem
-from .services import items_refresh_flow_dates
+from .services import stream_refresh_flow_dates
 
 
 @shared_task(name="streams.refresh_flow_dates")
@@ -12,4 +11,4 @@ def refresh_flow_dates(stream_id: int) -> int:
 
     Safe to run any number of times: the result depends on the history alone.
     """
-    return items_refresh_flow_dates(BacklogItem.objects.filter(stream_id=stream_id))
+    return stream_refresh_flow_dates(stream_id=stream_id)

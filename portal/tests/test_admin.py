@@ -214,6 +214,23 @@ def test_deleting_an_item_or_a_stream_takes_its_history_with_it(admin_client, st
     assert not BacklogItem.objects.filter(stream_id=stream.pk).exists()
 
 
+def test_changing_a_states_category_refreshes_its_items_dates(
+    admin_client, stream, item, django_capture_on_commit_callbacks
+):
+    """Review was mapped as a waiting queue by mistake; remapping it as done finishes its items."""
+    review = state(stream, "Review")
+    services.item_change_state(item=item, to_state=review)
+    url = _url(WorkflowState, "change", review.pk)
+    data = _form_data(admin_client.get(url))
+    data["category"] = "done"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, data).status_code == 302
+
+    item.refresh_from_db()
+    assert item.finished_at is not None and item.finished_at == item.transitions.latest("at").at
+
+
 def test_item_change_page_shows_transitions_read_only_and_only_its_streams_states(admin_client, stream, item):
     services.item_change_state(item=item, to_state=state(stream, "In progress"))
     ValueStreamFactory()  # another stream's states must not be offered

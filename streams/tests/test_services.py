@@ -16,6 +16,7 @@ from streams.services import (
     item_readiness_checks_sync,
     item_state_change_validate,
     items_refresh_flow_dates,
+    stream_refresh_flow_dates,
 )
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.tests.factories import TeamFactory
@@ -198,6 +199,17 @@ def test_refresh_flow_dates_repairs_items_from_history(item, stream):
     assert items_refresh_flow_dates(BacklogItem.objects.filter(pk=item.pk)) == 1
     item.refresh_from_db()
     assert (item.started_at, item.finished_at) == (days(1), days(3))
+
+
+def test_stream_refresh_repairs_every_item_of_the_stream_only(item, stream):
+    move(item, stream, "In progress", days(1))
+    other = item_create(stream_id=ValueStreamFactory().pk, title="Elsewhere", flow_type="feature", created_at=T0)
+    BacklogItem.objects.update(started_at=days(99))
+    assert stream_refresh_flow_dates(stream_id=stream.pk) == 1
+    item.refresh_from_db()
+    other.refresh_from_db()
+    assert item.started_at == days(1)
+    assert other.started_at == days(99)  # another stream's items are untouched
 
 
 @pytest.mark.django_db(transaction=True)
