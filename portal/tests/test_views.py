@@ -38,12 +38,17 @@ def test_home_lists_streams_with_director_teams_and_work(viewer_client):
     LeadershipAssignmentFactory(stream=stream, person__name="Ada Director", kind="dual_role")
     stream.teams.add(TeamFactory(name="Checkout squad"))
     BacklogItemFactory(stream=stream, state=stream.states.get(name="In progress"))
+    BacklogItemFactory.create_batch(2, stream=stream)  # in the first (backlog) state
+    BacklogItemFactory(stream=stream, state=stream.states.get(name="Done"))  # counted in neither
     ValueStreamFactory(name="Lending")
-    html = viewer_client.get("/").content.decode()
+    response = viewer_client.get("/")
+    html = response.content.decode()
     assert "Payments" in html and "Lending" in html
     assert "Ada Director" in html and "Dual-role executive" in html
     assert "Checkout squad" in html
     assert "No director" in html  # Lending has none
+    payments = next(s for s in response.context["streams"] if s.name == "Payments")
+    assert (payments.name, payments.wip, payments.backlog) == ("Payments", 1, 2)
 
 
 def test_home_navigation_and_htmx_are_served_locally(viewer_client):
