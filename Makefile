@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
-.PHONY: run test setup services lint benchmark-seed
+.PHONY: run test setup services lint
 
 PY := .venv/bin/python
 PORT ?= 8000

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from streams.models import BacklogItem, ValueStream
-from streams.periods import parse_period, validate_period
+from streams.periods import validate_period
 from teams.models import Person, Team
 
 
@@ -58,10 +58,6 @@ class Objective(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.period})"
-
-    @property
-    def period_dates(self):
-        return parse_period(self.period)
 
 
 class KeyResult(models.Model):

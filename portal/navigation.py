@@ -5,6 +5,7 @@ to the admin screens where that section's data is entered, and other users don't
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.urls import NoReverseMatch, reverse
 
@@ -27,6 +28,7 @@ SECTIONS = (
 )
 
 
+@cache  # URL patterns are fixed for the life of the process
 def _url(name: str) -> str | None:
     try:
         return reverse(name)

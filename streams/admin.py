@@ -325,7 +325,9 @@ class BacklogItemForm(forms.ModelForm):
                 self._dry_run_create(cleaned)
         except DomainError as error:
             self.refusal = error
-            self.add_error(error.field if error.field in self.fields else None, str(error))
+            self.add_error(
+                error.field if error.field in self.fields else None, ValidationError(str(error), code=error.code)
+            )
         except ValidationError as error:  # from the service's full_clean, keyed by field
             for field, errors in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, errors)

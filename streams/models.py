@@ -14,7 +14,7 @@ from django.urls import reverse
 from teams.models import Discipline, Person, Team
 
 from .fields import ChoiceListField
-from .periods import validate_period
+from .periods import validate_quarter
 from .querysets import BacklogItemQuerySet, ValueStreamQuerySet
 
 PERCENT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(100)]
@@ -93,7 +93,7 @@ class TargetMix(models.Model):
     """The share of one flow item type that a stream's leaders aim for in a quarter."""
 
     stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="target_mix")
-    period = models.CharField(max_length=7, validators=[validate_period], help_text="Quarter, e.g. 2026-Q4.")
+    period = models.CharField(max_length=7, validators=[validate_quarter], help_text="Quarter, e.g. 2026-Q4.")
     flow_type = models.CharField(max_length=8, choices=FlowType.choices)
     percent = models.PositiveSmallIntegerField(validators=PERCENT_VALIDATORS)
 
@@ -279,6 +279,14 @@ class BacklogItem(models.Model):
 class StateTransition(models.Model):
     """One move of an item into a workflow state; the history that flow is measured from."""
 
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        PAGE = "page", "Page"
+        API = "api", "API"
+        IMPORT = "import", "Import"
+        WEBHOOK = "webhook", "Webhook"
+        SEED = "seed", "Demo or scale data"
+
     item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="transitions")
     from_state = models.ForeignKey(
         WorkflowState,
@@ -293,7 +301,7 @@ class StateTransition(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    source = models.CharField(max_length=16, blank=True, help_text="admin, page, api, import, webhook or seed.")
+    source = models.CharField(max_length=16, choices=Source.choices, help_text="Which door the change came through.")
 
     class Meta:
         ordering = ["item", "at", "pk"]

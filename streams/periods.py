@@ -58,6 +58,16 @@ def validate_period(label: str) -> None:
     parse_period(label)
 
 
+def validate_quarter(label: str) -> None:
+    """Accept a quarter only ("2026-Q4"): what target mixes are set for."""
+    if not parse_period(label).is_quarter:
+        raise ValidationError(
+            "%(label)r is a year; a target mix is set per quarter, e.g. %(label)s-Q1.",
+            params={"label": label},
+            code="not_a_quarter",
+        )
+
+
 def period_containing(day: dt.date, *, quarter: bool = True) -> Period:
     """The quarter (or year) that contains `day`."""
     if quarter:

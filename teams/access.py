@@ -49,7 +49,7 @@ _READINESS_MODELS = {"streams.readinesscriterion", "streams.readinesscheck"}
 
 @dataclass(frozen=True)
 class Scope:
-    """What a user's roles and positions give them, loaded once per request (two queries)."""
+    """What a user's roles and positions give them, loaded once per request (at most five queries)."""
 
     roles: frozenset[str] = frozenset()
     team_ids: frozenset[int] = frozenset()

@@ -79,10 +79,6 @@ class Team(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("admin:teams_team_change", args=[self.pk])
 
-    @property
-    def is_business_operations(self) -> bool:
-        return self.type == self.Type.BUSINESS_OPERATIONS
-
 
 class Membership(models.Model):
     """A person's place in a team and the share of their time it takes."""

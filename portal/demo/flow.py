@@ -104,13 +104,6 @@ class Life:
     def last_done_at(self) -> dt.datetime | None:
         return next((at for state, at in reversed(self.steps) if state.category == Category.DONE), None)
 
-    @property
-    def was_reopened(self) -> bool:
-        return any(
-            a.category == Category.DONE and b.category != Category.DONE
-            for (a, _), (b, _) in zip(self.steps, self.steps[1:], strict=False)
-        )
-
 
 def lognormal_days(rng: random.Random, median: float, sigma: float = 0.85) -> float:
     """A long-tailed duration: most items are quick, a few take many times the median."""
@@ -212,6 +205,7 @@ def _blocked_periods(rng: random.Random, life: Life, now: dt.datetime) -> list[B
         first, second = sorted((rng.uniform(0.05, 0.95), rng.uniform(0.05, 0.95)))
         periods.append(Blocked(start + length * first, start + length * second, rng.choice(BLOCK_REASONS)))
     if life.state.category == Category.ACTIVE and rng.random() < 0.25:
-        periods.append(Blocked(life.last_at + (now - life.last_at) * rng.uniform(0.1, 0.9), None,
-                               rng.choice(BLOCK_REASONS)))
+        periods.append(
+            Blocked(life.last_at + (now - life.last_at) * rng.uniform(0.1, 0.9), None, rng.choice(BLOCK_REASONS))
+        )
     return periods
