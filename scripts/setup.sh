@@ -27,7 +27,13 @@ as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 if [[ ! -x .venv/bin/python ]]; then
   py=$(pick_python)
   say "Creating .venv with $($py --version)"
-  "$py" -m venv .venv
+  if ! "$py" -m venv .venv 2>/dev/null; then
+    # Debian ships venv support separately (python3.X-venv).
+    rm -rf .venv
+    pkg="python$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')-venv"
+    as_root apt-get install -y "$pkg" >/dev/null || { as_root apt-get update >/dev/null && as_root apt-get install -y "$pkg" >/dev/null; }
+    "$py" -m venv .venv
+  fi
 fi
 req_stamp=.venv/.requirements.sha
 req_hash=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
