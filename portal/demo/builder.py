@@ -167,6 +167,8 @@ class _Plan:
     life: Life
     level: int  # 0 epic, 1 feature of an epic, 2 story of a feature, 3 standalone
 
+    # Used only to choose plausible sign-off dates and key-result links while generating; the
+    # stored dates are derived from the written history by `items_refresh_flow_dates`.
     @property
     def started_at(self) -> dt.datetime | None:
         return self.life.first_at(WorkflowState.IN_PROGRESS)
@@ -587,9 +589,7 @@ class _Builder:
         item, life = plan.item, plan.life
         checks = []
         for criterion in self.criteria:
-            if not criterion.active or item.flow_type not in criterion.flow_types:
-                continue
-            if not criterion.all_streams and item.stream_id not in self.criterion_streams[criterion.pk]:
+            if not criterion.applies_to(item, self.criterion_streams[criterion.pk]):
                 continue
             category = life.state.category
             first_done = life.first_at([Category.DONE])
