@@ -1,0 +1,696 @@
+"""The flow metrics engine: DESIGN.md's metric definitions, computed in the database.
+
+One call, `flow_report(scope=..., window=...)`, reads the transition history of the scope's
+items up to `window.as_of` once, with window functions, into temporary tables, and answers
+every metric with a fixed number of small aggregate queries over them. The same code runs on
+PostgreSQL and SQLite (`streams.sql.Dialect` spells the few differences).
+
+Definitions (all durations are calendar days with fractions, from the history):
+- start: first entry into an active or waiting state; finish: the last entry into a done
+  state, if the item is in a done state at `as_of`. An item that reaches done without being
+  in progress starts when it finishes. Items in a removed state at `as_of` count nowhere.
+- flow time = finish − start; lead time = finish − created.
+- active/waiting time: time inside [start, finish or as_of] in active/waiting states; time
+  flagged blocked while in an active state counts as waiting (overlapping blocked periods are
+  merged first, so no time counts twice). Reopens: moves out of a done state.
+- flow load (WIP) at an instant: items started and not finished then.
+- daily series are read at the end of each day of the window (the last one at its end).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+import datetime as dt
+import math
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from .models import FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
+from .periods import period_containing
+from .sql import Dialect
+
+DEFAULT_WEEKS = 12
+PERCENTILES = (0.50, 0.85, 0.95)
+LITTLE_GAP_WARNING = 0.25  # relative gap between measured and predicted WIP that is worth a look
+EFFICIENCY_CHECK_ABOVE = 0.5
+FLOW_TYPES = [code for code, _ in FlowType.choices]
+CATEGORIES = ("backlog", "active", "waiting", "done")
+
+
+# --- What to measure ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose work: a stream, a team, a product director's streams, or the whole portfolio."""
+
+    kind: str  # "stream" | "team" | "director" | "portfolio"
+    id: int | None = None
+    label: str = "Portfolio"
+
+    @classmethod
+    def stream(cls, stream) -> Scope:
+        return cls("stream", stream.pk, stream.name)
+
+    @classmethod
+    def team(cls, team) -> Scope:
+        return cls("team", team.pk, team.name)
+
+    @classmethod
+    def director(cls, person) -> Scope:
+        return cls("director", person.pk, f"Streams directed by {person.name}")
+
+    @classmethod
+    def portfolio(cls) -> Scope:
+        return cls("portfolio")
+
+    def item_filter_sql(self, alias: str = "i") -> str:
+        """SQL condition on backlog items (table alias `alias`); ids are integers, inlined."""
+        if self.kind == "stream":
+            return f"{alias}.stream_id = {int(self.id)}"
+        if self.kind == "team":
+            return f"{alias}.team_id = {int(self.id)}"
+        if self.kind == "director":
+            table = LeadershipAssignment._meta.db_table
+            return (
+                f"{alias}.stream_id IN (SELECT stream_id FROM {table} WHERE person_id = {int(self.id)} "
+                "AND role = 'product_director' AND end_date IS NULL)"
+            )
+        if self.kind == "portfolio":
+            return "1 = 1"
+        raise ValueError(f"unknown scope {self.kind!r}")
+
+    def stream_ids_query(self):
+        """The streams the scope covers, as a queryset of ids."""
+        streams = ValueStream.objects.all()
+        if self.kind == "stream":
+            streams = streams.filter(pk=self.id)
+        elif self.kind == "team":
+            streams = streams.filter(items__team_id=self.id).distinct()
+        elif self.kind == "director":
+            streams = streams.filter(
+                leadership_assignments__person_id=self.id,
+                leadership_assignments__role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
+                leadership_assignments__end_date__isnull=True,
+            )
+        return streams.values("pk")
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) of the period measured, and the instant the history is read up to."""
+
+    start: dt.datetime
+    end: dt.datetime
+    as_of: dt.datetime
+
+    @classmethod
+    def build(
+        cls, *, start: dt.date | None = None, end: dt.date | None = None, as_of: dt.datetime | None = None
+    ) -> Window:
+        """Whole UTC days from `start` to `end` inclusive; by default the 12 weeks up to `as_of`.
+
+        The window never reaches past `as_of`: the future has no history yet.
+        """
+        as_of = as_of or timezone.now()
+        if timezone.is_naive(as_of):
+            raise ValueError("as_of must carry a time zone")
+        end = end or as_of.astimezone(dt.UTC).date()
+        start = start or end - dt.timedelta(days=7 * DEFAULT_WEEKS - 1)
+        if start > end:
+            raise ValueError(f"the window starts ({start}) after it ends ({end})")
+        begin = dt.datetime.combine(start, dt.time(), dt.UTC)
+        finish = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), as_of)
+        if finish <= begin:
+            raise ValueError(f"the window starts ({start}) after the history ends ({as_of:%Y-%m-%d %H:%M})")
+        return cls(begin, finish, as_of)
+
+    @property
+    def days(self) -> int:
+        """Number of days in the series (the last one may be partial)."""
+        return math.ceil((self.end - self.start) / dt.timedelta(days=1))
+
+    @property
+    def weeks(self) -> int:
+        return math.ceil(self.days / 7)
+
+    def describe(self) -> str:
+        last = self.end - dt.timedelta(microseconds=1)
+        return (
+            f"{self.start:%Y-%m-%d} to {last:%Y-%m-%d} ({self.days} days), "
+            f"history as of {self.as_of:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+# --- What comes out -------------------------------------------------------------------------------
+
+
+@dataclass
+class Distribution:
+    """n and percentiles of a duration in days."""
+
+    n: int = 0
+    mean: float | None = None
+    p50: float | None = None
+    p85: float | None = None
+    p95: float | None = None
+
+
+@dataclass
+class ItemFacts:
+    """One item's flow facts. `flow_days` is set for finished items, `age_days` for WIP."""
+
+    item_id: int
+    key: str
+    title: str
+    flow_type: str
+    stream_id: int
+    team_id: int | None
+    created_at: dt.datetime
+    start: dt.datetime | None
+    finish: dt.datetime | None
+    category: str
+    flow_days: float | None
+    lead_days: float | None
+    age_days: float | None
+    active_days: float
+    waiting_days: float
+    blocked_days: float
+    reopens: int
+    pace: str | None = None  # WIP only: where its age falls among the finished items' flow times
+
+    @property
+    def efficiency(self) -> float | None:
+        total = self.active_days + self.waiting_days
+        return self.active_days / total if total > 0 else None
+
+
+@dataclass
+class FlowReport:
+    scope: Scope
+    window: Window
+    # Finished in the window.
+    throughput: int = 0
+    throughput_by_type: dict[str, int] = field(default_factory=dict)
+    weekly_throughput: list[dict] = field(default_factory=list)  # {week_start, feature: n, ...}
+    flow_time: Distribution = field(default_factory=Distribution)
+    lead_time: Distribution = field(default_factory=Distribution)
+    # Flow efficiency.
+    efficiency: float | None = None
+    efficiency_n: int = 0
+    efficiency_measurable: bool = False
+    efficiency_excluded_streams: list[str] = field(default_factory=list)
+    efficiency_histogram: list[int] = field(default_factory=list)  # ten bins of 10 percentage points
+    # Flow load.
+    wip: int = 0
+    wip_by_type: dict[str, int] = field(default_factory=dict)
+    wip_limit: int | None = None
+    daily: list[dict] = field(default_factory=list)  # {day, wip, backlog, active, waiting, done}
+    mean_wip: float | None = None
+    # Distribution against the target mix of the quarter the window ends in.
+    target_mix: dict[str, int] = field(default_factory=dict)
+    target_period: str = ""
+    # Bottleneck: share of finished items' flow time by state, largest first.
+    bottleneck: list[dict] = field(default_factory=list)
+    # Little's law.
+    littles_predicted_wip: float | None = None
+    littles_gap: float | None = None
+    # Daily throughput of the window, for forecasts (days with none included).
+    daily_throughput: list[int] = field(default_factory=list)
+    finished: list[ItemFacts] = field(default_factory=list)
+    in_progress: list[ItemFacts] = field(default_factory=list)
+
+    @property
+    def distribution_finished(self) -> dict[str, float]:
+        return _shares(self.throughput_by_type, self.throughput)
+
+    @property
+    def distribution_wip(self) -> dict[str, float]:
+        return _shares(self.wip_by_type, self.wip)
+
+    @property
+    def efficiency_needs_check(self) -> bool:
+        return self.efficiency is not None and self.efficiency > EFFICIENCY_CHECK_ABOVE
+
+    @property
+    def littles_warning(self) -> bool:
+        return self.littles_gap is not None and abs(self.littles_gap) > LITTLE_GAP_WARNING
+
+    @property
+    def throughput_per_week(self) -> float:
+        return self.throughput / (self.window.days / 7)
+
+
+def _shares(counts: dict[str, int], total: int) -> dict[str, float]:
+    return {flow_type: (counts.get(flow_type, 0) / total if total else 0.0) for flow_type in FLOW_TYPES}
+
+
+# --- The engine -------------------------------------------------------------------------------------
+
+
+def flow_report(*, scope: Scope, window: Window | None = None, with_items: bool = True) -> FlowReport:
+    """Every flow metric of DESIGN.md for the scope over the window, with per-item facts of
+    the items finished in it and in progress at its end (`with_items=False` skips those rows
+    when only the aggregates are wanted, as for the whole portfolio).
+
+    Runs a fixed number of queries whatever the volume: the history is read once into
+    temporary tables that the aggregate queries share, then dropped.
+    """
+    window = window or Window.build()
+    with transaction.atomic(), connection.cursor() as cursor:
+        engine = _Engine(cursor, Dialect(connection), scope, window, with_items=with_items)
+        try:
+            return engine.run()
+        finally:
+            engine.drop()
+
+
+class _Engine:
+    SEG, ITEM, BLOCK, STATE_TIME = "flow_seg", "flow_item", "flow_block", "flow_state_time"
+
+    def __init__(self, cursor, dialect: Dialect, scope: Scope, window: Window, *, with_items: bool = True):
+        self.cursor = cursor
+        self.with_items = with_items
+        self.sql = dialect
+        self.scope = scope
+        self.window = window
+        self.report = FlowReport(scope=scope, window=window)
+        # Window bounds as SQL literals (see Dialect.timestamp): every query below is plain text.
+        self.ws, self.we, self.as_of = (dialect.timestamp(t) for t in (window.start, window.end, window.as_of))
+        self.finished = f"f.finish >= {self.ws} AND f.finish < {self.we}"
+        # Items whose flow the aggregates look inside: finished in the window, or in progress.
+        self.measured = f"f.start IS NOT NULL AND (f.finish IS NULL OR ({self.finished}))"
+
+    def execute(self, sql: str) -> None:
+        self.cursor.execute(sql)
+
+    def create(self, name: str, select_sql: str) -> None:
+        """Materialise a temporary table, indexed by item, with planner statistics
+        (autovacuum never analyses temporary tables, and the plans depend on it)."""
+        self.execute(self.sql.temp_table(name, select_sql))
+        self.execute(f"CREATE INDEX {name}_item ON {name} (item_id)")
+        self.execute(f"ANALYZE {name}")
+
+    def fetchall(self, sql: str) -> list[tuple]:
+        self.cursor.execute(sql)
+        return self.cursor.fetchall()
+
+    def drop(self) -> None:
+        for name in (self.STATE_TIME, self.BLOCK, self.ITEM, self.SEG):
+            self.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def run(self) -> FlowReport:
+        self.drop()
+        self._build_segments()
+        self._build_items()
+        self._build_blocks()
+        self._build_state_time()
+        self._finished_stats()
+        self._weekly_and_daily_throughput()
+        self._efficiency()
+        self._wip()
+        if self.with_items:
+            self._items()
+        self._daily_series()
+        self._bottleneck()
+        self._targets_and_limits()
+        self._littles_law()
+        return self.report
+
+    # --- Temporary tables -------------------------------------------------------------------------
+
+    def _build_segments(self) -> None:
+        """Every stay of an item in a state up to as_of: one row per transition, ended by the next
+        (`next_at` is empty while the item is still there; `seg_end` is then as_of).
+
+        Items done before the window starts (and done still) cannot change anything inside it;
+        they are left out here and counted in the done band of the cumulative flow only.
+        """
+        where = self.scope.item_filter_sql("i")
+        select = f"""
+            SELECT item_id, state_id, category, seg_start, next_at, COALESCE(next_at, {self.as_of}) AS seg_end,
+                   prev_category
+            FROM (
+                SELECT t.item_id, t.to_state_id AS state_id, s.category, t.at AS seg_start,
+                       LEAD(t.at) OVER w AS next_at,
+                       LAG(s.category) OVER w AS prev_category
+                FROM streams_statetransition t
+                JOIN streams_workflowstate s ON s.id = t.to_state_id
+                JOIN streams_backlogitem i ON i.id = t.item_id
+                JOIN streams_workflowstate cs ON cs.id = i.state_id
+                WHERE {where} AND t.at <= {self.as_of} AND NOT (cs.category = 'done' AND i.finished_at < {self.ws})
+                WINDOW w AS (PARTITION BY t.item_id ORDER BY t.at, t.id)
+            ) stays
+        """
+        self.create(self.SEG, select)
+
+    def _build_items(self) -> None:
+        """Per item: start, finish, category and reopens as of as_of; removed items dropped.
+
+        `measurable` says whether the item's stream maps a waiting state (efficiency needs one).
+        """
+        select = f"""
+            SELECT a.item_id, i.stream_id, i.team_id, i.flow_type, i.created_at, i.title, i.external_key,
+                   a.category,
+                   CASE WHEN a.category = 'done' THEN a.last_at END AS finish,
+                   COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) AS start,
+                   a.reopens,
+                   CASE WHEN EXISTS (SELECT 1 FROM streams_workflowstate w
+                                     WHERE w.stream_id = i.stream_id AND w.category = 'waiting')
+                        THEN 1 ELSE 0 END AS measurable
+            FROM (
+                SELECT item_id,
+                       MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
+                       MAX(CASE WHEN next_at IS NULL THEN category END) AS category,
+                       MAX(CASE WHEN next_at IS NULL THEN seg_start END) AS last_at,
+                       SUM(CASE WHEN prev_category = 'done' AND category <> 'done' THEN 1 ELSE 0 END) AS reopens
+                FROM {self.SEG} GROUP BY item_id
+            ) a
+            JOIN streams_backlogitem i ON i.id = a.item_id
+            WHERE a.category <> 'removed'
+        """
+        self.create(self.ITEM, select)
+
+    def _build_blocks(self) -> None:
+        """Blocked periods of started items up to as_of, merged where they overlap (gaps and
+        islands), so that no blocked time is counted twice."""
+        open_end = self.sql.least(f"COALESCE(b.ended_at, {self.as_of})", self.as_of)
+        select = f"""
+            SELECT item_id, MIN(s) AS s, MAX(e) AS e FROM (
+                SELECT item_id, s, e,
+                       SUM(island) OVER (PARTITION BY item_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
+                FROM (
+                    SELECT item_id, s, e,
+                           CASE WHEN s <= MAX(e) OVER (PARTITION BY item_id ORDER BY s, e
+                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                                THEN 0 ELSE 1 END AS island
+                    FROM (
+                        SELECT b.item_id, b.started_at AS s, {open_end} AS e
+                        FROM streams_blockedperiod b JOIN {self.ITEM} f ON f.item_id = b.item_id
+                        WHERE {self.measured} AND b.started_at < {self.as_of}
+                    ) raw
+                ) marked
+            ) islands GROUP BY item_id, grp
+        """
+        self.create(self.BLOCK, select)
+
+    def _build_state_time(self) -> None:
+        """Days each started item spent in each state within its flow [start, finish or as_of],
+        and for active states the part of it flagged blocked (which counts as waiting)."""
+        sql = self.sql
+        flow_end = f"COALESCE(f.finish, {self.as_of})"
+        lo, hi = sql.greatest("g.seg_start", "f.start"), sql.least("g.seg_end", flow_end)
+        overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
+        select = f"""
+            SELECT item_id, state_id, category, SUM(days) AS days, SUM(blocked) AS blocked
+            FROM (
+                SELECT g.item_id, g.state_id, g.category,
+                       MAX({sql.days(hi, lo)}) AS days,
+                       CASE WHEN g.category = 'active'
+                            -- PostgreSQL's LEAST/GREATEST skip NULLs: rows without a block must add 0.
+                            THEN COALESCE(SUM(CASE WHEN b.item_id IS NOT NULL THEN {overlap} END), 0)
+                            ELSE 0 END AS blocked
+                FROM {self.SEG} g
+                JOIN {self.ITEM} f ON f.item_id = g.item_id
+                LEFT JOIN {self.BLOCK} b ON b.item_id = g.item_id AND b.s < {hi} AND b.e > {lo}
+                WHERE {self.measured} AND g.seg_start < {flow_end} AND g.seg_end > f.start
+                GROUP BY g.item_id, g.state_id, g.category, g.seg_start, g.seg_end, f.start, f.finish
+            ) stays
+            GROUP BY item_id, state_id, category
+        """
+        self.create(self.STATE_TIME, select)
+
+    # --- Aggregates -----------------------------------------------------------------------------
+
+    def _finished_stats(self) -> None:
+        sql = self.sql
+        flow = sql.days("f.finish", "f.start")
+        lead = sql.days("f.finish", "f.created_at")
+        pcts = ", ".join(
+            [sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES]
+        )
+        n, mean_flow, mean_lead, *p = self.fetchall(
+            f"SELECT COUNT(*), AVG({flow}), AVG({lead}), {pcts} FROM {self.ITEM} f WHERE {self.finished}"
+        )[0]
+        r = self.report
+        r.throughput = n
+        r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
+        r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
+
+    def _weekly_and_daily_throughput(self) -> None:
+        """Finished items per day of the window by type; weeks are summed from the days."""
+        day = self.sql.floor(self.sql.days("f.finish", self.ws))
+        rows = self.fetchall(
+            f"SELECT {day} AS day, flow_type, COUNT(*) FROM {self.ITEM} f WHERE {self.finished} GROUP BY day, flow_type"
+        )
+        r = self.report
+        weeks = [
+            {"week_start": (self.window.start + dt.timedelta(weeks=k)).date(), **dict.fromkeys(FLOW_TYPES, 0)}
+            for k in range(self.window.weeks)
+        ]
+        daily = [0] * self.window.days
+        by_type = dict.fromkeys(FLOW_TYPES, 0)
+        for day_index, flow_type, count in rows:
+            weeks[int(day_index) // 7][flow_type] += count
+            daily[int(day_index)] += count
+            by_type[flow_type] += count
+        r.weekly_throughput, r.daily_throughput, r.throughput_by_type = weeks, daily, by_type
+
+    def _efficiency(self) -> None:
+        """Σ active ÷ Σ flow time over finished items of streams that map a waiting state,
+        with the per-item efficiencies in ten bins."""
+        flow = self.sql.days("f.finish", "f.start")
+        rows = self.fetchall(
+            f"""
+            SELECT CASE WHEN flow > 0 THEN {self.sql.least(self.sql.floor("10 * active / flow"), "9")} END AS bin,
+                   COUNT(*), SUM(active), SUM(flow)
+            FROM (
+                SELECT f.item_id, {flow} AS flow,
+                       COALESCE(SUM(CASE WHEN t.category = 'active' THEN t.days - t.blocked ELSE 0 END), 0) AS active
+                FROM {self.ITEM} f LEFT JOIN {self.STATE_TIME} t ON t.item_id = f.item_id
+                WHERE {self.finished} AND f.measurable = 1
+                GROUP BY f.item_id, f.finish, f.start
+            ) per_item
+            GROUP BY bin
+            """
+        )
+        r = self.report
+        streams = ValueStream.objects.filter(pk__in=self.scope.stream_ids_query())
+        r.efficiency_excluded_streams = list(
+            streams.exclude(states__category=WorkflowState.Category.WAITING).values_list("name", flat=True)
+        )
+        r.efficiency_measurable = streams.filter(states__category=WorkflowState.Category.WAITING).exists()
+        histogram = [0] * 10
+        active = flow_total = 0.0
+        for bin_index, count, active_sum, flow_sum in rows:
+            r.efficiency_n += count
+            active += float(active_sum or 0)
+            flow_total += float(flow_sum or 0)
+            if bin_index is not None:
+                histogram[int(bin_index)] += count
+        r.efficiency_histogram = histogram
+        r.efficiency = active / flow_total if r.efficiency_measurable and flow_total > 0 else None
+
+    def _items(self) -> None:
+        """Per-item facts of the items finished in the window and of the WIP at as_of."""
+        sql = self.sql
+        flow_end = f"COALESCE(f.finish, {self.as_of})"
+        blocked = sql.days(sql.least("b.e", flow_end), sql.greatest("b.s", "f.start"))
+        rows = self.fetchall(
+            f"""
+            SELECT f.item_id, f.external_key, f.title, f.flow_type, f.stream_id, f.team_id, f.created_at,
+                   f.start, f.finish, f.category,
+                   CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.start")} END,
+                   CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.created_at")} END,
+                   CASE WHEN f.finish IS NULL THEN {sql.days(self.as_of, "f.start")} END,
+                   COALESCE(t.active, 0), COALESCE(t.waiting, 0), COALESCE(bl.days, 0), f.reopens
+            FROM {self.ITEM} f
+            LEFT JOIN (
+                SELECT item_id,
+                       SUM(CASE WHEN category = 'active' THEN days - blocked ELSE 0 END) AS active,
+                       SUM(CASE WHEN category = 'active' THEN blocked WHEN category = 'waiting' THEN days ELSE 0 END)
+                           AS waiting
+                FROM {self.STATE_TIME} GROUP BY item_id
+            ) t ON t.item_id = f.item_id
+            LEFT JOIN (
+                SELECT b.item_id, SUM({blocked}) AS days
+                FROM {self.BLOCK} b JOIN {self.ITEM} f ON f.item_id = b.item_id
+                WHERE b.e > f.start AND b.s < {flow_end}
+                GROUP BY b.item_id
+            ) bl ON bl.item_id = f.item_id
+            WHERE ({self.finished}) OR (f.start IS NOT NULL AND f.finish IS NULL)
+            ORDER BY f.finish, f.start, f.item_id
+            """
+        )
+        r = self.report
+        to_dt = sql.to_datetime
+        for row in rows:
+            facts = ItemFacts(
+                item_id=row[0],
+                key=row[1] or f"#{row[0]}",
+                title=row[2],
+                flow_type=row[3],
+                stream_id=row[4],
+                team_id=row[5],
+                created_at=to_dt(row[6]),
+                start=to_dt(row[7]),
+                finish=to_dt(row[8]),
+                category=row[9],
+                flow_days=_f(row[10]),
+                lead_days=_f(row[11]),
+                age_days=_f(row[12]),
+                active_days=_f(row[13]),
+                waiting_days=_f(row[14]),
+                blocked_days=_f(row[15]),
+                reopens=int(row[16] or 0),
+            )
+            if facts.finish is None:
+                facts.pace = _pace(facts.age_days, r.flow_time)
+                r.in_progress.append(facts)
+            else:
+                r.finished.append(facts)
+
+    def _wip(self) -> None:
+        """Flow load at as_of: items started and not finished, by type."""
+        rows = self.fetchall(
+            f"SELECT flow_type, COUNT(*) FROM {self.ITEM} f WHERE f.start IS NOT NULL AND f.finish IS NULL "
+            "GROUP BY flow_type"
+        )
+        r = self.report
+        r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0) | dict(rows)
+        r.wip = sum(r.wip_by_type.values())
+
+    def _daily_series(self) -> None:
+        """Cumulative flow (items per category) and WIP at the end of each day of the window.
+
+        A stay counts at day-end k (start + k days, the last clipped to the window's end) when
+        it began at or before it and ended after it. Each stay contributes +1 at the first
+        day-end it covers and −1 at the first it no longer covers; running sums of those steps
+        give every series in one pass over the stays.
+        """
+        sql = self.sql
+        days = self.window.days
+        first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
+        until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
+        # A stay in a backlog state after the item started is WIP too: started and not finished.
+        wip = (
+            "g.category IN ('active', 'waiting') "
+            "OR (g.category = 'backlog' AND f.start IS NOT NULL AND g.seg_start >= f.start)"
+        )
+        stays = f"""
+            SELECT g.category AS band, {first} AS k_from, {until} AS k_to, CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
+            FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
+        """
+        rows = self.fetchall(
+            f"""
+            WITH stays AS ({stays}),
+                 covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
+            SELECT band, k, SUM(delta) FROM (
+                SELECT band, k_from AS k, 1 AS delta FROM covering
+                UNION ALL SELECT band, k_to, -1 FROM covering WHERE k_to <= {days}
+                UNION ALL SELECT 'wip', k_from, 1 FROM covering WHERE is_wip = 1
+                UNION ALL SELECT 'wip', k_to, -1 FROM covering WHERE is_wip = 1 AND k_to <= {days}
+            ) steps GROUP BY band, k
+            """
+        )
+        # Items done before the window and done still sit in the done band throughout.
+        settled = self.fetchall(
+            f"""SELECT COUNT(*) FROM streams_backlogitem i JOIN streams_workflowstate cs ON cs.id = i.state_id
+                WHERE {self.scope.item_filter_sql("i")} AND cs.category = 'done' AND i.finished_at < {self.ws}"""
+        )[0][0]
+        steps: dict[str, dict[int, int]] = defaultdict(dict)
+        for band, k, delta in rows:
+            steps[band][int(k)] = int(delta)
+        running = dict.fromkeys((*CATEGORIES, "wip"), 0)
+        running["done"] = settled
+        series = []
+        for k in range(1, days + 1):
+            for band in running:
+                running[band] += steps[band].get(k, 0)
+            instant = min(self.window.start + dt.timedelta(days=k), self.window.end)
+            series.append({"day": (instant - dt.timedelta(microseconds=1)).date(), **running})
+        self.report.daily = series
+        self.report.mean_wip = sum(day["wip"] for day in series) / len(series) if series else None
+
+    def _bottleneck(self) -> None:
+        """Share of the finished items' flow time spent in each state, largest first."""
+        rows = self.fetchall(
+            f"""
+            SELECT s.name, s.category, v.name, SUM(t.days) AS days
+            FROM {self.STATE_TIME} t
+            JOIN {self.ITEM} f ON f.item_id = t.item_id
+            JOIN streams_workflowstate s ON s.id = t.state_id
+            JOIN streams_valuestream v ON v.id = s.stream_id
+            WHERE {self.finished}
+            GROUP BY s.id, s.name, s.category, v.name
+            ORDER BY days DESC, s.name
+            """
+        )
+        total = sum(float(days or 0) for *_, days in rows)
+        self.report.bottleneck = [
+            {
+                "state": name,
+                "category": category,
+                "stream": stream,
+                "days": float(days or 0),
+                "share": float(days or 0) / total if total else 0.0,
+            }
+            for name, category, stream, days in rows
+        ]
+
+    def _targets_and_limits(self) -> None:
+        """The stream's target mix for the quarter the window ends in, and the WIP limit that
+        applies: the team's, or the sum of the in-progress states' limits (else the serving
+        teams' limits) of the streams in scope."""
+        r = self.report
+        if self.scope.kind == "stream":
+            period = period_containing((self.window.end - dt.timedelta(microseconds=1)).date())
+            r.target_period = period.label
+            r.target_mix = dict(
+                TargetMix.objects.filter(stream_id=self.scope.id, period=period.label).values_list(
+                    "flow_type", "percent"
+                )
+            )
+        if self.scope.kind == "team":
+            from teams.models import Team
+
+            r.wip_limit = Team.objects.filter(pk=self.scope.id).values_list("wip_limit", flat=True).first()
+        elif self.scope.kind in ("stream", "director"):
+            streams = self.scope.stream_ids_query()
+            r.wip_limit = WorkflowState.objects.filter(
+                stream__in=streams, category__in=WorkflowState.IN_PROGRESS, wip_limit__isnull=False
+            ).aggregate(total=Sum("wip_limit"))["total"]
+            if r.wip_limit is None:
+                r.wip_limit = ValueStream.objects.filter(pk__in=streams, teams__wip_limit__isnull=False).aggregate(
+                    total=Sum("teams__wip_limit")
+                )["total"]
+
+    def _littles_law(self) -> None:
+        """Mean WIP against throughput per day × mean flow time over the window."""
+        r = self.report
+        if r.mean_wip is None or r.flow_time.mean is None or not r.throughput:
+            return
+        per_day = r.throughput / ((self.window.end - self.window.start) / dt.timedelta(days=1))
+        r.littles_predicted_wip = per_day * r.flow_time.mean
+        if r.littles_predicted_wip:
+            r.littles_gap = (r.mean_wip - r.littles_predicted_wip) / r.littles_predicted_wip
+
+
+def _f(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _pace(age: float | None, flow_time: Distribution) -> str | None:
+    """Where an in-progress item's age falls among the finished items' flow times."""
+    if age is None or flow_time.p50 is None:
+        return None
+    if age > flow_time.p95:
+        return "beyond 95th"
+    if age > flow_time.p85:
+        return "85th–95th"
+    if age > flow_time.p50:
+        return "50th–85th"
+    return "within 50th"

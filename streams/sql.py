@@ -1,0 +1,111 @@
+"""The few SQL spellings that differ between PostgreSQL and SQLite, for the flow engine.
+
+Each helper returns SQL text for the connection's vendor. Values are always passed as
+parameters; only column expressions go through these functions.
+"""
+
+import datetime as dt
+import math
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+class Dialect:
+    def __init__(self, connection: BaseDatabaseWrapper):
+        self.connection = connection
+        self.postgres = connection.vendor == "postgresql"
+
+    def days(self, later: str, earlier: str) -> str:
+        """Calendar days, with fractions, from `earlier` to `later`."""
+        if self.postgres:
+            return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
+        return f"(julianday({later}) - julianday({earlier}))"
+
+    def least(self, *exprs: str) -> str:
+        return f"{'LEAST' if self.postgres else 'MIN'}({', '.join(exprs)})"
+
+    def greatest(self, *exprs: str) -> str:
+        return f"{'GREATEST' if self.postgres else 'MAX'}({', '.join(exprs)})"
+
+    def floor(self, expr: str) -> str:
+        if self.postgres:
+            return f"FLOOR({expr})"
+        # CAST truncates toward zero; step down for negative non-integers.
+        return f"(CAST({expr} AS INTEGER) - (({expr}) < CAST({expr} AS INTEGER)))"
+
+    def ceil(self, expr: str) -> str:
+        if self.postgres:
+            return f"CEIL({expr})"
+        return f"(CAST({expr} AS INTEGER) + (({expr}) > CAST({expr} AS INTEGER)))"
+
+    def percentile(self, expr: str, fraction: float) -> str:
+        """Linear interpolation between closest ranks (PostgreSQL's percentile_cont)."""
+        if self.postgres:
+            return f"percentile_cont({fraction:.4f}) WITHIN GROUP (ORDER BY {expr})"
+        return f"percentile_cont({expr}, {fraction:.4f})"
+
+    def temp_table(self, name: str, select_sql: str) -> str:
+        return f"CREATE TEMP TABLE {name} AS {select_sql}"
+
+    def timestamp(self, value: dt.datetime) -> str:
+        """A SQL literal for an aware datetime our code computed (never text from a user).
+
+        Literals rather than placeholders: the helpers above repeat their arguments, and a
+        repeated placeholder would need its value passed as many times.
+        """
+        if not isinstance(value, dt.datetime) or timezone.is_naive(value):
+            raise TypeError(f"expected an aware datetime, got {value!r}")
+        utc = value.astimezone(dt.UTC)
+        if self.postgres:
+            return f"TIMESTAMPTZ '{utc.isoformat()}'"
+        # SQLite holds Django's naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        return f"'{self.connection.ops.adapt_datetimefield_value(value)}'"
+
+    @staticmethod
+    def to_datetime(value) -> dt.datetime | None:
+        """A timestamp read back from a raw query, as an aware datetime."""
+        if value is None or isinstance(value, dt.datetime):
+            if value is not None and timezone.is_naive(value):
+                return timezone.make_aware(value, dt.UTC)
+            return value
+        parsed = parse_datetime(str(value))
+        return timezone.make_aware(parsed, dt.UTC) if timezone.is_naive(parsed) else parsed
+
+
+class _PercentileCont:
+    """SQLite aggregate percentile_cont(value, fraction) with PostgreSQL's interpolation.
+
+    SQLite has no ordered-set aggregates; this keeps the computation inside the query.
+    """
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value, fraction):
+        if value is not None:
+            self.values.append(float(value))
+            self.fraction = float(fraction)
+
+    def finalize(self):
+        return percentile_cont(self.values, self.fraction)
+
+
+def percentile_cont(values: list[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks, as PostgreSQL and NumPy's default do."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@receiver(connection_created)
+def _register_sqlite_functions(sender, connection, **kwargs):
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("percentile_cont", 2, _PercentileCont)

@@ -1,0 +1,269 @@
+"""The flow engine against hand-computed expectations on a small, deliberately awkward history.
+
+Day d means T0 + d days (T0 = 2026-03-02 00:00 UTC). The window is the 14 days from T0;
+the history is read as of T0 + 14 days. Items:
+
+  A feature  back and forth: In progress d1, Waiting d3, In progress d4, Review d6, Done d8
+  B defect   reopened: In progress d1, Done d3, In progress d5, Done d7
+  C feature  removed: In progress d1, Removed d4                      -> counts nowhere
+  D risk     skipped a state: Review d2, Done d5
+  E debt     straight from backlog to done: Done d4                   -> flow time 0
+  F feature  never started
+  G feature  blocked while active: In progress d1, Done d6; blocked d2–d4 and d3–d5 (merged d2–d5)
+  H defect   same day: created d0 09:00, In progress d3 10:00, Done d3 16:00 -> 0.25 days
+  I feature  offsets: created 09:00+02:00 on d0, In progress 23:00-05:00 on d2 (d3 04:00 UTC), WIP
+  J debt     In progress d10, Waiting d12, WIP
+
+Every expected number below is worked out by hand in the comments.
+"""
+
+import datetime as dt
+
+import pytest
+
+from streams.flow import Scope, Window, flow_report
+from streams.models import BlockedPeriod
+from streams.services import item_change_state, item_create
+from streams.tests.factories import ValueStreamFactory, state
+from teams.tests.factories import PersonFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+WINDOW = Window.build(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 15), as_of=T0 + dt.timedelta(days=14))
+
+
+def d(days: float) -> dt.datetime:
+    return T0 + dt.timedelta(days=days)
+
+
+def make(stream, title, flow_type, moves, created=None, team=None):
+    item = item_create(
+        stream_id=stream.pk,
+        title=title,
+        flow_type=flow_type,
+        created_at=created or d(0),
+        team=team,
+        external_key=title,
+        source="test",
+    )
+    for name, at in moves:
+        item_change_state(item=item, to_state=state(stream, name), at=at)
+    return item
+
+
+@pytest.fixture
+def history():
+    team = TeamFactory(wip_limit=5)
+    stream = ValueStreamFactory(name="Payments")
+    stream.teams.add(team)
+    make(
+        stream,
+        "A",
+        "feature",
+        [("In progress", d(1)), ("Waiting for review", d(3)), ("In progress", d(4)), ("Review", d(6)), ("Done", d(8))],
+        team=team,
+    )
+    make(stream, "B", "defect", [("In progress", d(1)), ("Done", d(3)), ("In progress", d(5)), ("Done", d(7))])
+    make(stream, "C", "feature", [("In progress", d(1)), ("Removed", d(4))])
+    make(stream, "D", "risk", [("Review", d(2)), ("Done", d(5))])
+    make(stream, "E", "debt", [("Done", d(4))])
+    make(stream, "F", "feature", [])
+    g = make(stream, "G", "feature", [("In progress", d(1)), ("Done", d(6))])
+    BlockedPeriod.objects.create(item=g, reason="dependency", started_at=d(2), ended_at=d(4))
+    BlockedPeriod.objects.create(item=g, reason="approval", started_at=d(3), ended_at=d(5))
+    make(
+        stream,
+        "H",
+        "defect",
+        [("In progress", d(3) + dt.timedelta(hours=10)), ("Done", d(3) + dt.timedelta(hours=16))],
+        created=d(0) + dt.timedelta(hours=9),
+    )
+    plus2, minus5 = dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))
+    make(
+        stream,
+        "I",
+        "feature",
+        [("In progress", dt.datetime(2026, 3, 4, 23, 0, tzinfo=minus5))],
+        created=dt.datetime(2026, 3, 2, 9, 0, tzinfo=plus2),
+    )
+    make(stream, "J", "debt", [("In progress", d(10)), ("Waiting for review", d(12))])
+    return stream
+
+
+@pytest.fixture
+def report(history):
+    return flow_report(scope=Scope.stream(history), window=WINDOW)
+
+
+def by_key(items):
+    return {facts.key: facts for facts in items}
+
+
+def test_finished_items_and_their_flow_and_lead_times(report):
+    finished = by_key(report.finished)
+    assert sorted(finished) == ["A", "B", "D", "E", "G", "H"]  # C removed, F never started, I and J in progress
+    assert {key: round(f.flow_days, 4) for key, f in finished.items()} == {
+        "A": 7,
+        "B": 6,
+        "D": 3,
+        "E": 0,
+        "G": 5,
+        "H": 0.25,
+    }
+    assert {key: round(f.lead_days, 4) for key, f in finished.items()} == {
+        "A": 8,
+        "B": 7,
+        "D": 5,
+        "E": 4,
+        "G": 6,
+        "H": round(3 + 7 / 24, 4),
+    }
+    assert finished["B"].reopens == 1 and finished["A"].reopens == 0
+    assert finished["E"].start == finished["E"].finish == d(4)
+
+
+def test_flow_time_percentiles_interpolate_between_closest_ranks(report):
+    # Sorted flow times [0, 0.25, 3, 5, 6, 7]: p50 at rank 2.5 -> 3 + .5*2 = 4; p85 at 4.25 ->
+    # 6 + .25*1 = 6.25; p95 at 4.75 -> 6.75; mean 21.25 / 6.
+    flow = report.flow_time
+    assert flow.n == 6
+    assert (round(flow.mean, 4), round(flow.p50, 4), round(flow.p85, 4), round(flow.p95, 4)) == (
+        round(21.25 / 6, 4),
+        4.0,
+        6.25,
+        6.75,
+    )
+
+
+def test_throughput_by_type_and_by_week(report):
+    assert report.throughput == 6
+    assert report.throughput_by_type == {"feature": 2, "defect": 2, "risk": 1, "debt": 1}
+    week0, week1 = report.weekly_throughput
+    assert (week0["week_start"], week1["week_start"]) == (dt.date(2026, 3, 2), dt.date(2026, 3, 9))
+    # H d3.7, E d4, D d5, G d6 in the first week; B d7 and A d8 in the second.
+    assert {k: week0[k] for k in ("feature", "defect", "risk", "debt")} == {
+        "feature": 1,
+        "defect": 1,
+        "risk": 1,
+        "debt": 1,
+    }
+    assert {k: week1[k] for k in ("feature", "defect", "risk", "debt")} == {
+        "feature": 1,
+        "defect": 1,
+        "risk": 0,
+        "debt": 0,
+    }
+    assert sum(report.daily_throughput) == 6 and len(report.daily_throughput) == 14
+    assert report.daily_throughput[3] == 1 and report.daily_throughput[4] == 1  # H on d3, E on d4
+
+
+def test_active_waiting_and_blocked_time_per_item(report):
+    facts = by_key(report.finished + report.in_progress)
+    # A: active [1,3) + [4,6) + Review [6,8) = 6, waiting [3,4) = 1.
+    assert (round(facts["A"].active_days, 4), round(facts["A"].waiting_days, 4)) == (6, 1)
+    # B: active [1,3) + [5,7) = 4; its two days back in Done count in flow time only.
+    assert (round(facts["B"].active_days, 4), round(facts["B"].waiting_days, 4)) == (4, 0)
+    # G: in progress [1,6) with blocks d2–d4 and d3–d5 merged into 3 days, counted once, as waiting.
+    g = facts["G"]
+    assert (round(g.active_days, 4), round(g.waiting_days, 4), round(g.blocked_days, 4)) == (2, 3, 3)
+    # J, in progress: active [10,12), waiting [12,14).
+    assert (round(facts["J"].active_days, 4), round(facts["J"].waiting_days, 4)) == (2, 2)
+
+
+def test_flow_efficiency_is_active_over_flow_time(report):
+    # Σ active = 6 + 4 + 3 + 0 + 2 + 0.25 = 15.25 over Σ flow 21.25.
+    assert report.efficiency_measurable
+    assert round(report.efficiency, 4) == round(15.25 / 21.25, 4)
+    assert report.efficiency_needs_check  # above 50%: is every queue mapped to a waiting state?
+    assert report.efficiency_n == 6
+    assert sum(report.efficiency_histogram) == 5  # E's flow time is 0: no efficiency of its own
+
+
+def test_wip_at_as_of_with_age_and_pace(report):
+    wip = by_key(report.in_progress)
+    assert sorted(wip) == ["I", "J"] and report.wip == 2
+    assert report.wip_by_type == {"feature": 1, "defect": 0, "risk": 0, "debt": 1}
+    # I started 2026-03-04 23:00-05:00 = 03-05 04:00 UTC; as of 03-16 00:00 that is 10 d 20 h.
+    assert round(wip["I"].age_days, 4) == round(10 + 20 / 24, 4)
+    assert wip["I"].pace == "beyond 95th" and wip["J"].pace == "within 50th"  # 4 days = p50
+    assert report.wip_limit == 5  # no state limits: the serving team's
+
+
+def test_daily_wip_and_cumulative_flow(report):
+    # WIP at each day-end k = T0 + k days (worked out per item in the module docstring's terms).
+    assert [day["wip"] for day in report.daily] == [3, 4, 3, 4, 4, 3, 2, 1, 1, 2, 2, 2, 2, 2]
+    assert report.mean_wip == 35 / 14
+    done = [day["done"] for day in report.daily]
+    assert done[2] == 1 and done[3] == 3 and done[-1] == 6  # B; B, E, H; all six
+    assert report.daily[0]["day"] == dt.date(2026, 3, 2) and report.daily[-1]["day"] == dt.date(2026, 3, 15)
+    assert all(day["backlog"] >= 1 for day in report.daily)  # F never leaves it
+
+
+def test_littles_law_gap_is_flagged(report):
+    # Predicted WIP = 6/14 per day × 21.25/6 days = 1.518; measured 2.5: 65% above.
+    assert round(report.littles_predicted_wip, 4) == round(6 / 14 * 21.25 / 6, 4)
+    assert round(report.littles_gap, 3) == round((2.5 - 21.25 / 14) / (21.25 / 14), 3)
+    assert report.littles_warning
+
+
+def test_bottleneck_is_the_state_holding_most_flow_time(report):
+    shares = {row["state"]: round(row["share"], 4) for row in report.bottleneck}
+    # In progress 4 + 4 + 5 + 0.25 = 13.25; Review 2 + 3 = 5; Done 2 (B between its finishes);
+    # Waiting for review 1. Total 21.25 = Σ flow time.
+    assert report.bottleneck[0]["state"] == "In progress"
+    assert shares == {
+        "In progress": round(13.25 / 21.25, 4),
+        "Review": round(5 / 21.25, 4),
+        "Done": round(2 / 21.25, 4),
+        "Waiting for review": round(1 / 21.25, 4),
+    }
+
+
+def test_history_read_as_of_an_earlier_instant(history):
+    """As of d4.5, B is finished (its reopen comes at d5), D is still in review and C removed."""
+    window = Window.build(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 6), as_of=d(4.5))
+    report = flow_report(scope=Scope.stream(history), window=window)
+    assert window.end == d(4.5)
+    assert {f.key: round(f.flow_days, 4) for f in report.finished} == {"B": 2, "E": 0, "H": 0.25}
+    assert sorted(f.key for f in report.in_progress) == ["A", "D", "G", "I"]
+    assert report.daily[-1]["wip"] == 4
+
+
+def test_a_stream_without_a_waiting_state_has_no_measurable_efficiency():
+    stream = ValueStreamFactory(workflow=[("To do", "backlog"), ("Doing", "active"), ("Done", "done")])
+    make(stream, "X", "feature", [("Doing", d(1)), ("Done", d(3))])
+    report = flow_report(scope=Scope.stream(stream), window=WINDOW)
+    assert report.throughput == 1
+    assert not report.efficiency_measurable and report.efficiency is None
+    assert report.efficiency_excluded_streams == [stream.name]
+
+
+def test_team_director_and_portfolio_scopes(history):
+    other = ValueStreamFactory(name="Lending")
+    make(other, "L", "feature", [("In progress", d(1)), ("Done", d(2))])
+    team = history.teams.get()
+    assert flow_report(scope=Scope.team(team), window=WINDOW).throughput == 1  # only A is the team's
+    from streams.tests.factories import LeadershipAssignmentFactory
+
+    director = PersonFactory()
+    LeadershipAssignmentFactory(person=director, stream=other)
+    assert flow_report(scope=Scope.director(director), window=WINDOW).throughput == 1
+    portfolio = flow_report(scope=Scope.portfolio(), window=WINDOW, with_items=False)
+    assert portfolio.throughput == 7 and portfolio.wip == 2 and portfolio.finished == []
+
+
+def test_items_done_before_the_window_sit_in_the_done_band(history):
+    window = Window.build(start=dt.date(2026, 3, 12), end=dt.date(2026, 3, 15), as_of=T0 + dt.timedelta(days=14))
+    report = flow_report(scope=Scope.stream(history), window=window)
+    assert report.throughput == 0
+    assert all(day["done"] == 6 for day in report.daily)
+
+
+def test_the_query_count_does_not_grow_with_items(history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(40) as few:
+        flow_report(scope=Scope.stream(history), window=WINDOW)
+    for n in range(20):
+        make(history, f"extra-{n}", "feature", [("In progress", d(1)), ("Done", d(2 + n % 5))])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        flow_report(scope=Scope.stream(history), window=WINDOW)
