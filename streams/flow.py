@@ -244,6 +244,99 @@ class FlowReport:
         return self.throughput / (self.window.days / 7)
 
 
+ITEM_FIELDS = (
+    "key",
+    "title",
+    "flow_type",
+    "category",
+    "created_at",
+    "start",
+    "finish",
+    "flow_days",
+    "lead_days",
+    "age_days",
+    "active_days",
+    "waiting_days",
+    "blocked_days",
+    "reopens",
+    "pace",
+)
+
+
+def item_row(facts: ItemFacts) -> dict:
+    """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001)."""
+    row = {}
+    for name in ITEM_FIELDS:
+        value = getattr(facts, name)
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).isoformat()
+        elif isinstance(value, float):
+            value = round(value, 4)
+        row[name] = value
+    return row
+
+
+def report_dict(report: FlowReport) -> dict:
+    """The whole report as JSON-ready values: what the command prints and the API returns."""
+
+    def dist(d: Distribution) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.__dict__.items()}
+
+    def rounded(value):
+        return None if value is None else round(value, 4)
+
+    window = report.window
+    return {
+        "scope": {"kind": report.scope.kind, "id": report.scope.id, "label": report.scope.label},
+        "window": {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "as_of": window.as_of.isoformat(),
+            "days": window.days,
+        },
+        "throughput": {
+            "n": report.throughput,
+            "per_week": rounded(report.throughput_per_week),
+            "by_type": report.throughput_by_type,
+            "weekly": [{**week, "week_start": week["week_start"].isoformat()} for week in report.weekly_throughput],
+        },
+        "flow_time_days": dist(report.flow_time),
+        "lead_time_days": dist(report.lead_time),
+        "efficiency": {
+            "value": rounded(report.efficiency),
+            "n": report.efficiency_n,
+            "measurable": report.efficiency_measurable,
+            "needs_check": report.efficiency_needs_check,
+            "excluded_streams": report.efficiency_excluded_streams,
+            "histogram": report.efficiency_histogram,
+        },
+        "wip": {
+            "n": report.wip,
+            "by_type": report.wip_by_type,
+            "limit": report.wip_limit,
+            "mean": rounded(report.mean_wip),
+        },
+        "distribution": {
+            "finished": {k: rounded(v) for k, v in report.distribution_finished.items()},
+            "wip": {k: rounded(v) for k, v in report.distribution_wip.items()},
+            "target": report.target_mix,
+            "target_period": report.target_period,
+        },
+        "bottleneck": [
+            {**row, "days": round(row["days"], 4), "share": round(row["share"], 4)} for row in report.bottleneck
+        ],
+        "littles_law": {
+            "mean_wip": rounded(report.mean_wip),
+            "predicted_wip": rounded(report.littles_predicted_wip),
+            "gap": rounded(report.littles_gap),
+            "warning": report.littles_warning,
+        },
+        "daily": [{**day, "day": day["day"].isoformat()} for day in report.daily],
+        "daily_throughput": report.daily_throughput,
+        "items": [item_row(facts) for facts in report.finished + report.in_progress],
+    }
+
+
 def _shares(counts: dict[str, int], total: int) -> dict[str, float]:
     return {flow_type: (counts.get(flow_type, 0) / total if total else 0.0) for flow_type in FLOW_TYPES}
 

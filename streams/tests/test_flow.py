@@ -22,73 +22,16 @@ import datetime as dt
 import pytest
 
 from streams.flow import Scope, Window, flow_report
-from streams.models import BlockedPeriod
-from streams.services import item_change_state, item_create
-from streams.tests.factories import ValueStreamFactory, state
-from teams.tests.factories import PersonFactory, TeamFactory
+from streams.tests.factories import ValueStreamFactory
+from streams.tests.flow_history import T0, WINDOW, build_history, d, make
+from teams.tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
-
-T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
-WINDOW = Window.build(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 15), as_of=T0 + dt.timedelta(days=14))
-
-
-def d(days: float) -> dt.datetime:
-    return T0 + dt.timedelta(days=days)
-
-
-def make(stream, title, flow_type, moves, created=None, team=None):
-    item = item_create(
-        stream_id=stream.pk,
-        title=title,
-        flow_type=flow_type,
-        created_at=created or d(0),
-        team=team,
-        external_key=title,
-        source="test",
-    )
-    for name, at in moves:
-        item_change_state(item=item, to_state=state(stream, name), at=at)
-    return item
 
 
 @pytest.fixture
 def history():
-    team = TeamFactory(wip_limit=5)
-    stream = ValueStreamFactory(name="Payments")
-    stream.teams.add(team)
-    make(
-        stream,
-        "A",
-        "feature",
-        [("In progress", d(1)), ("Waiting for review", d(3)), ("In progress", d(4)), ("Review", d(6)), ("Done", d(8))],
-        team=team,
-    )
-    make(stream, "B", "defect", [("In progress", d(1)), ("Done", d(3)), ("In progress", d(5)), ("Done", d(7))])
-    make(stream, "C", "feature", [("In progress", d(1)), ("Removed", d(4))])
-    make(stream, "D", "risk", [("Review", d(2)), ("Done", d(5))])
-    make(stream, "E", "debt", [("Done", d(4))])
-    make(stream, "F", "feature", [])
-    g = make(stream, "G", "feature", [("In progress", d(1)), ("Done", d(6))])
-    BlockedPeriod.objects.create(item=g, reason="dependency", started_at=d(2), ended_at=d(4))
-    BlockedPeriod.objects.create(item=g, reason="approval", started_at=d(3), ended_at=d(5))
-    make(
-        stream,
-        "H",
-        "defect",
-        [("In progress", d(3) + dt.timedelta(hours=10)), ("Done", d(3) + dt.timedelta(hours=16))],
-        created=d(0) + dt.timedelta(hours=9),
-    )
-    plus2, minus5 = dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5))
-    make(
-        stream,
-        "I",
-        "feature",
-        [("In progress", dt.datetime(2026, 3, 4, 23, 0, tzinfo=minus5))],
-        created=dt.datetime(2026, 3, 2, 9, 0, tzinfo=plus2),
-    )
-    make(stream, "J", "debt", [("In progress", d(10)), ("Waiting for review", d(12))])
-    return stream
+    return build_history()
 
 
 @pytest.fixture

@@ -1,0 +1,114 @@
+"""`manage.py flow_metrics`: the flow metrics of a stream, team or the portfolio, as JSON or CSV.
+
+Prints the same numbers the pages show (both call `streams.flow.flow_report`).
+"""
+
+import csv
+import datetime as dt
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_date, parse_datetime
+
+from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict
+from streams.models import ValueStream
+from teams.models import Team
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        parsed = parse_date(value)
+    except ValueError as error:  # well formed but impossible, like month 13
+        raise CommandError(f"{option} {value!r} is not a date: {error}.") from error
+    if parsed is None:
+        raise CommandError(f"{option} {value!r} is not a date: write it as YYYY-MM-DD.")
+    return parsed
+
+
+def _datetime(value: str) -> dt.datetime:
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise CommandError(f"--as-of {value!r} is not a date and time: write it as 2026-11-21T17:00:00+00:00.")
+    if parsed.tzinfo is None:
+        raise CommandError(f"--as-of {value!r} has no UTC offset: add one, e.g. {value}+00:00.")
+    return parsed
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the flow metrics (DESIGN.md definitions) of a value stream, a team or the whole portfolio "
+        "over a window (default: the 12 weeks up to today), with per-item facts."
+    )
+
+    def add_arguments(self, parser):
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--stream", metavar="SLUG", help="A value stream's slug.")
+        target.add_argument("--team", metavar="SLUG", help="A team's slug.")
+        target.add_argument("--portfolio", action="store_true", help="Every stream.")
+        parser.add_argument("--from", dest="start", metavar="DATE", help="First day of the window (YYYY-MM-DD).")
+        parser.add_argument("--to", dest="end", metavar="DATE", help="Last day of the window (default: today).")
+        parser.add_argument("--as-of", metavar="DATETIME", help="Read the history up to this instant (ISO 8601).")
+        parser.add_argument("--format", choices=["json", "csv"], default="json")
+
+    def handle(
+        self, *args, stream=None, team=None, portfolio=False, start=None, end=None, as_of=None, format="json", **options
+    ):
+        scope = self._scope(stream, team)
+        try:
+            window = Window.build(
+                start=_date(start, "--from") if start else None,
+                end=_date(end, "--to") if end else None,
+                as_of=_datetime(as_of) if as_of else None,
+            )
+        except ValueError as error:
+            raise CommandError(f"The window is not valid: {error}.") from error
+        report = flow_report(scope=scope, window=window)
+        if format == "json":
+            self.stdout.write(json.dumps(report_dict(report), indent=2))
+        else:
+            self._csv(report)
+
+    def _scope(self, stream: str | None, team: str | None) -> Scope:
+        if stream:
+            found = ValueStream.objects.filter(slug=stream).first()
+            if found is None:
+                known = ", ".join(ValueStream.objects.order_by("slug").values_list("slug", flat=True)[:20])
+                raise CommandError(f"No value stream has the slug {stream!r}. Known slugs: {known or 'none yet'}.")
+            return Scope.stream(found)
+        if team:
+            found = Team.objects.filter(slug=team).first()
+            if found is None:
+                raise CommandError(f"No team has the slug {team!r}.")
+            return Scope.team(found)
+        return Scope.portfolio()
+
+    def _csv(self, report) -> None:
+        """Two tables: `metric,value` for the aggregates, a blank line, then one row per item."""
+        data = report_dict(report)
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow(["metric", "value"])
+        for name, value in _flatten(data, skip={"items", "daily", "daily_throughput", "bottleneck"}):
+            writer.writerow([name, value])
+        for row in data["bottleneck"]:
+            writer.writerow([f"bottleneck.{row['state']}.share", row["share"]])
+        self.stdout.write("\n")
+        items = csv.DictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
+        items.writeheader()
+        for facts in report.finished + report.in_progress:
+            items.writerow(item_row(facts))
+
+
+def _flatten(value, prefix: str = "", skip: frozenset | set = frozenset()):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not prefix and key in skip:
+                continue
+            yield from _flatten(inner, f"{prefix}{key}.", skip)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _flatten(inner, f"{prefix}{index}.", skip)
+    else:
+        yield prefix.rstrip("."), "" if value is None else value
