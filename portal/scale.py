@@ -35,6 +35,7 @@ import unicodedata
 from django.db import connection, connections, models, transaction
 
 from okrs.models import CheckIn, KeyResult, Objective
+from streams.bulk import RowWriter as _RowWriter
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -108,19 +109,61 @@ class ScaleReport:
 # Every generated workflow has the same eleven roles in board order; only the names differ.
 (BACKLOG, READY, ANALYSIS, BUILD, AWAIT_REVIEW, REVIEW, AWAIT_TEST, TEST, AWAIT_RELEASE, DONE, REMOVED) = range(11)
 ROLE_CATEGORIES = (
-    Category.BACKLOG, Category.BACKLOG, Category.ACTIVE, Category.ACTIVE, Category.WAITING, Category.ACTIVE,
-    Category.WAITING, Category.ACTIVE, Category.WAITING, Category.DONE, Category.REMOVED,
+    Category.BACKLOG,
+    Category.BACKLOG,
+    Category.ACTIVE,
+    Category.ACTIVE,
+    Category.WAITING,
+    Category.ACTIVE,
+    Category.WAITING,
+    Category.ACTIVE,
+    Category.WAITING,
+    Category.DONE,
+    Category.REMOVED,
 )
 _ACTIVE_ROLES = frozenset(r for r, c in enumerate(ROLE_CATEGORIES) if c == Category.ACTIVE)
 _IN_PROGRESS_ROLES = frozenset(r for r, c in enumerate(ROLE_CATEGORIES) if c in WorkflowState.IN_PROGRESS)
 _WAITING_ROLES = frozenset(r for r, c in enumerate(ROLE_CATEGORIES) if c == Category.WAITING)
 WORKFLOWS = (
-    ("Backlog", "Ready", "Analysis", "In development", "Awaiting review", "Code review", "Awaiting test",
-     "Testing", "Awaiting release", "Done", "Removed"),
-    ("Ideas", "Prioritised", "Discovery", "Build", "Waiting for feedback", "Validation", "Waiting for sign-off",
-     "Acceptance", "Ready to launch", "Launched", "Dropped"),
-    ("Intake", "Triaged", "Scoping", "Implementation", "Waiting for approval", "Peer check",
-     "Waiting for change window", "Verification", "Scheduled", "Closed", "Cancelled"),
+    (
+        "Backlog",
+        "Ready",
+        "Analysis",
+        "In development",
+        "Awaiting review",
+        "Code review",
+        "Awaiting test",
+        "Testing",
+        "Awaiting release",
+        "Done",
+        "Removed",
+    ),
+    (
+        "Ideas",
+        "Prioritised",
+        "Discovery",
+        "Build",
+        "Waiting for feedback",
+        "Validation",
+        "Waiting for sign-off",
+        "Acceptance",
+        "Ready to launch",
+        "Launched",
+        "Dropped",
+    ),
+    (
+        "Intake",
+        "Triaged",
+        "Scoping",
+        "Implementation",
+        "Waiting for approval",
+        "Peer check",
+        "Waiting for change window",
+        "Verification",
+        "Scheduled",
+        "Closed",
+        "Cancelled",
+    ),
 )
 
 
@@ -141,63 +184,231 @@ class _TypeProfile:
 
 
 PROFILES = {
-    FlowType.FEATURE: _TypeProfile(0.55, 21, 0.10, 0.07, 0.01, 0.60, 2.0, 0.04, 0.60,
-                                   ("Add", "Support", "Allow", "Launch", "Offer", "Introduce", "Enable")),
-    FlowType.DEFECT: _TypeProfile(0.25, 4, 0.05, 0.06, 0.05, 0.15, 0.8, 0.08, 0.15,
-                                  ("Fix", "Correct", "Repair", "Stop errors in", "Resolve failures in")),
-    FlowType.RISK: _TypeProfile(0.08, 12, 0.08, 0.05, 0.01, 0.50, 1.5, 0.03, 0.40,
-                                ("Audit", "Harden", "Comply with rules for", "Review access to", "Encrypt")),
-    FlowType.DEBT: _TypeProfile(0.12, 35, 0.20, 0.10, 0.01, 0.30, 1.6, 0.03, 0.25,
-                                ("Refactor", "Upgrade", "Simplify", "Remove legacy", "Migrate")),
+    FlowType.FEATURE: _TypeProfile(
+        0.55,
+        21,
+        0.10,
+        0.07,
+        0.01,
+        0.60,
+        2.0,
+        0.04,
+        0.60,
+        ("Add", "Support", "Allow", "Launch", "Offer", "Introduce", "Enable"),
+    ),
+    FlowType.DEFECT: _TypeProfile(
+        0.25,
+        4,
+        0.05,
+        0.06,
+        0.05,
+        0.15,
+        0.8,
+        0.08,
+        0.15,
+        ("Fix", "Correct", "Repair", "Stop errors in", "Resolve failures in"),
+    ),
+    FlowType.RISK: _TypeProfile(
+        0.08,
+        12,
+        0.08,
+        0.05,
+        0.01,
+        0.50,
+        1.5,
+        0.03,
+        0.40,
+        ("Audit", "Harden", "Comply with rules for", "Review access to", "Encrypt"),
+    ),
+    FlowType.DEBT: _TypeProfile(
+        0.12,
+        35,
+        0.20,
+        0.10,
+        0.01,
+        0.30,
+        1.6,
+        0.03,
+        0.25,
+        ("Refactor", "Upgrade", "Simplify", "Remove legacy", "Migrate"),
+    ),
 }
 FLOW_TYPES = tuple(PROFILES)
 
 _SUBJECTS = (
-    "card payments", "the checkout", "invoices", "account opening", "the mobile login", "search results",
-    "order tracking", "refunds", "customer notifications", "the pricing engine", "loyalty points",
-    "the partner API", "monthly statements", "identity checks", "the onboarding flow", "delivery slots",
-    "the reporting export", "direct debits", "address lookup", "the product catalogue", "claims handling",
-    "password reset", "the help centre", "fraud alerts", "the data warehouse feed", "the billing run",
+    "card payments",
+    "the checkout",
+    "invoices",
+    "account opening",
+    "the mobile login",
+    "search results",
+    "order tracking",
+    "refunds",
+    "customer notifications",
+    "the pricing engine",
+    "loyalty points",
+    "the partner API",
+    "monthly statements",
+    "identity checks",
+    "the onboarding flow",
+    "delivery slots",
+    "the reporting export",
+    "direct debits",
+    "address lookup",
+    "the product catalogue",
+    "claims handling",
+    "password reset",
+    "the help centre",
+    "fraud alerts",
+    "the data warehouse feed",
+    "the billing run",
 )
 _FIRST_NAMES = (
-    "Ada", "Ben", "Chloé", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jonas", "Kemi", "Lars", "Maya",
-    "Noor", "Oscar", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wen", "Xavier", "Yara", "Zoe",
-    "Aiko", "Bruno", "Carmen", "Dmitri", "Esther", "Felix", "Gita", "Hamid", "Ilse", "Jamal",
+    "Ada",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Lars",
+    "Maya",
+    "Noor",
+    "Oscar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Xavier",
+    "Yara",
+    "Zoe",
+    "Aiko",
+    "Bruno",
+    "Carmen",
+    "Dmitri",
+    "Esther",
+    "Felix",
+    "Gita",
+    "Hamid",
+    "Ilse",
+    "Jamal",
 )
 _LAST_NAMES = (
-    "Adeyemi", "Bakker", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Haddad", "Ivanova", "Jensen",
-    "Kowalski", "Lindqvist", "Moreau", "Nakamura", "O'Brien", "Petrov", "Quist", "Rossi", "Schmidt", "Tanaka",
-    "Uddin", "Varga", "Walsh", "Xu", "Yilmaz", "Zhang", "Almeida", "Brennan", "Chen", "Da Silva",
+    "Adeyemi",
+    "Bakker",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "O'Brien",
+    "Petrov",
+    "Quist",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Uddin",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Almeida",
+    "Brennan",
+    "Chen",
+    "Da Silva",
 )
 _FAMILIES = (
-    ("Payments", "Financial services"), ("Mortgages", "Retail banking"), ("Savings", "Retail banking"),
-    ("Cards", "Financial services"), ("Insurance claims", "Insurance"), ("Policy admin", "Insurance"),
-    ("E-commerce", "Retail"), ("Store operations", "Retail"), ("Supply chain", "Logistics"),
-    ("Fleet", "Logistics"), ("Customer identity", "Platform"), ("Data platform", "Platform"),
-    ("Billing", "Telecommunications"), ("Broadband", "Telecommunications"), ("Patient portal", "Healthcare"),
-    ("Scheduling", "Healthcare"), ("Learning", "Education"), ("HR services", "Internal services"),
-    ("Finance systems", "Internal services"), ("Developer platform", "Platform"),
+    ("Payments", "Financial services"),
+    ("Mortgages", "Retail banking"),
+    ("Savings", "Retail banking"),
+    ("Cards", "Financial services"),
+    ("Insurance claims", "Insurance"),
+    ("Policy admin", "Insurance"),
+    ("E-commerce", "Retail"),
+    ("Store operations", "Retail"),
+    ("Supply chain", "Logistics"),
+    ("Fleet", "Logistics"),
+    ("Customer identity", "Platform"),
+    ("Data platform", "Platform"),
+    ("Billing", "Telecommunications"),
+    ("Broadband", "Telecommunications"),
+    ("Patient portal", "Healthcare"),
+    ("Scheduling", "Healthcare"),
+    ("Learning", "Education"),
+    ("HR services", "Internal services"),
+    ("Finance systems", "Internal services"),
+    ("Developer platform", "Platform"),
 )
 _SEGMENTS = ("Retail", "Business", "Digital", "Europe", "Americas", "Asia-Pacific", "Partners", "Core")
 _TEAM_WORDS = (
-    "Aurora", "Beacon", "Comet", "Delta", "Ember", "Falcon", "Granite", "Harbour", "Iris", "Juniper", "Kestrel",
-    "Lumen", "Meridian", "Nova", "Orbit", "Pioneer", "Quartz", "Ridge", "Summit", "Tidal", "Umbra", "Vector",
-    "Willow", "Zenith",
+    "Aurora",
+    "Beacon",
+    "Comet",
+    "Delta",
+    "Ember",
+    "Falcon",
+    "Granite",
+    "Harbour",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Nova",
+    "Orbit",
+    "Pioneer",
+    "Quartz",
+    "Ridge",
+    "Summit",
+    "Tidal",
+    "Umbra",
+    "Vector",
+    "Willow",
+    "Zenith",
 )
 _DISCIPLINES = (
-    ("product", "Product", 0.08, "Product manager"), ("design", "Design", 0.08, "Designer"),
-    ("engineering", "Engineering", 0.50, "Software engineer"), ("qa", "QA", 0.12, "Test engineer"),
-    ("data", "Data", 0.08, "Data engineer"), ("operations", "Operations", 0.07, "Operations engineer"),
+    ("product", "Product", 0.08, "Product manager"),
+    ("design", "Design", 0.08, "Designer"),
+    ("engineering", "Engineering", 0.50, "Software engineer"),
+    ("qa", "QA", 0.12, "Test engineer"),
+    ("data", "Data", 0.08, "Data engineer"),
+    ("operations", "Operations", 0.07, "Operations engineer"),
     ("security", "Security", 0.03, "Security engineer"),
     ("business-analysis", "Business analysis", 0.04, "Business analyst"),
 )
 _TEAM_TYPES = (
-    (Team.Type.STREAM_ALIGNED, 0.70), (Team.Type.PLATFORM, 0.12), (Team.Type.COMPLICATED_SUBSYSTEM, 0.05),
-    (Team.Type.ENABLING, 0.05), (Team.Type.BUSINESS_OPERATIONS, 0.08),
+    (Team.Type.STREAM_ALIGNED, 0.70),
+    (Team.Type.PLATFORM, 0.12),
+    (Team.Type.COMPLICATED_SUBSYSTEM, 0.05),
+    (Team.Type.ENABLING, 0.05),
+    (Team.Type.BUSINESS_OPERATIONS, 0.08),
 )
 _CRITERIA = (
-    "Support team trained", "Runbook updated", "Pricing page changed", "Legal review", "Release notes published",
-    "Sales enablement done", "Accessibility review", "Data protection assessment", "Monitoring in place",
+    "Support team trained",
+    "Runbook updated",
+    "Pricing page changed",
+    "Legal review",
+    "Release notes published",
+    "Sales enablement done",
+    "Accessibility review",
+    "Data protection assessment",
+    "Monitoring in place",
     "Finance sign-off",
 )
 _BLOCK_REASONS = (
@@ -209,30 +420,6 @@ _BLOCK_REASONS = (
 
 
 # --- Writing rows -------------------------------------------------------------------------------
-
-
-class _RowWriter:
-    """Inserts rows given as tuples of attribute values: COPY on PostgreSQL, bulk_create elsewhere."""
-
-    def __init__(self, use_copy: bool | None = None):
-        self.use_copy = connection.vendor == "postgresql" if use_copy is None else use_copy
-
-    def write(self, model: type[models.Model], attnames: Sequence[str], rows: Iterable[tuple]) -> int:
-        if not self.use_copy:
-            objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
-            model._default_manager.bulk_create(objs, batch_size=1000)
-            return len(objs)
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(model._meta.get_field(name).column) for name in attnames)
-        count = 0
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-                write_row = copy.write_row
-                for row in rows:
-                    write_row(row)
-                    count += 1
-        return count
 
 
 def _reserve_ids(model: type[models.Model], count: int) -> int:
@@ -382,8 +569,23 @@ class _Chunk:
 
 
 ITEM_FIELDS = (
-    "id", "stream_id", "team_id", "title", "description", "flow_type", "parent_id", "size", "rank", "state_id",
-    "created_at", "started_at", "finished_at", "source", "external_key", "target_date", "customer_facing",
+    "id",
+    "stream_id",
+    "team_id",
+    "title",
+    "description",
+    "flow_type",
+    "parent_id",
+    "size",
+    "rank",
+    "state_id",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "source",
+    "external_key",
+    "target_date",
+    "customer_facing",
     "updated_at",
 )
 TRANSITION_FIELDS = ("item_id", "from_state_id", "to_state_id", "at", "source")
@@ -450,27 +652,39 @@ class _Generator:
             person_disciplines.append(set(slugs))
         people = self._bulk(Person, people)
         through = Person.disciplines.through
-        self._bulk(through, [
-            through(person_id=person.pk, discipline_id=disciplines[slug].pk)
-            for person, slugs in zip(people, person_disciplines, strict=True) for slug in sorted(slugs)
-        ])
+        self._bulk(
+            through,
+            [
+                through(person_id=person.pk, discipline_id=disciplines[slug].pk)
+                for person, slugs in zip(people, person_disciplines, strict=True)
+                for slug in sorted(slugs)
+            ],
+        )
         leaders, workers = people[:leader_count], people[leader_count:] or people
 
         # Teams, typed after Team Topologies in a realistic mix.
-        kinds = [kind for (kind, _), n in zip(_TEAM_TYPES, _largest_remainder(
-            spec.teams, [share for _, share in _TEAM_TYPES]), strict=True) for _ in range(n)]
-        rng.shuffle(kinds)
-        teams = self._bulk(Team, [
-            Team(
-                name=f"{_TEAM_WORDS[i % len(_TEAM_WORDS)]} {i + 1}",
-                slug=f"{SLUG_PREFIX}team-{i + 1}",
-                type=kind,
-                work_mode=rng.choices(list(Team.WorkMode), weights=(6, 2, 2))[0],
-                wip_limit=rng.choice((None, 5, 8, 10, 12, 15)),
-                description=f"{Team.Type(kind).label} team.",
+        kinds = [
+            kind
+            for (kind, _), n in zip(
+                _TEAM_TYPES, _largest_remainder(spec.teams, [share for _, share in _TEAM_TYPES]), strict=True
             )
-            for i, kind in enumerate(kinds)
-        ])
+            for _ in range(n)
+        ]
+        rng.shuffle(kinds)
+        teams = self._bulk(
+            Team,
+            [
+                Team(
+                    name=f"{_TEAM_WORDS[i % len(_TEAM_WORDS)]} {i + 1}",
+                    slug=f"{SLUG_PREFIX}team-{i + 1}",
+                    type=kind,
+                    work_mode=rng.choices(list(Team.WorkMode), weights=(6, 2, 2))[0],
+                    wip_limit=rng.choice((None, 5, 8, 10, 12, 15)),
+                    description=f"{Team.Type(kind).label} team.",
+                )
+                for i, kind in enumerate(kinds)
+            ],
+        )
         self._create_memberships(teams, workers)
 
         # Streams and their workflows; their sizes are long-tailed like real portfolios.
@@ -480,40 +694,57 @@ class _Generator:
             segment = _SEGMENTS[(i // len(_FAMILIES)) % len(_SEGMENTS)]
             external = rng.random() < 0.7
             revenue = Decimal(rng.randrange(200_000, 20_000_000)) if external else None
-            streams.append(ValueStream(
-                name=f"{family} {segment}" + (f" {i + 1}" if i >= len(_FAMILIES) * len(_SEGMENTS) else ""),
-                slug=f"{SLUG_PREFIX}stream-{i + 1}",
-                description=f"{family} for {segment.lower()} customers.",
-                customer=ValueStream.Customer.EXTERNAL if external else ValueStream.Customer.INTERNAL,
-                industry=industry,
-                revenue=revenue,
-                cost=Decimal(rng.randrange(100_000, 8_000_000)),
-            ))
-        streams = self._bulk(ValueStream, streams)
-        states = self._bulk(WorkflowState, [
-            WorkflowState(
-                stream=stream, name=name, category=ROLE_CATEGORIES[role], order=role,
-                wip_limit=rng.choice((None, 10, 20, 30)) if role in _ACTIVE_ROLES else None,
+            streams.append(
+                ValueStream(
+                    name=f"{family} {segment}" + (f" {i + 1}" if i >= len(_FAMILIES) * len(_SEGMENTS) else ""),
+                    slug=f"{SLUG_PREFIX}stream-{i + 1}",
+                    description=f"{family} for {segment.lower()} customers.",
+                    customer=ValueStream.Customer.EXTERNAL if external else ValueStream.Customer.INTERNAL,
+                    industry=industry,
+                    revenue=revenue,
+                    cost=Decimal(rng.randrange(100_000, 8_000_000)),
+                )
             )
-            for i, stream in enumerate(streams) for role, name in enumerate(WORKFLOWS[i % len(WORKFLOWS)])
-        ])
+        streams = self._bulk(ValueStream, streams)
+        states = self._bulk(
+            WorkflowState,
+            [
+                WorkflowState(
+                    stream=stream,
+                    name=name,
+                    category=ROLE_CATEGORIES[role],
+                    order=role,
+                    wip_limit=rng.choice((None, 10, 20, 30)) if role in _ACTIVE_ROLES else None,
+                )
+                for i, stream in enumerate(streams)
+                for role, name in enumerate(WORKFLOWS[i % len(WORKFLOWS)])
+            ],
+        )
         through = ValueStream.required_disciplines.through
-        self._bulk(through, [
-            through(valuestream_id=stream.pk, discipline_id=disciplines[slug].pk)
-            for stream in streams for slug in ("product", "design", "engineering", "qa")
-        ])
+        self._bulk(
+            through,
+            [
+                through(valuestream_id=stream.pk, discipline_id=disciplines[slug].pk)
+                for stream in streams
+                for slug in ("product", "design", "engineering", "qa")
+            ],
+        )
         weights = [rng.lognormvariate(0, 0.8) for _ in streams]
         self.cum_stream_weights = list(_accumulate(weights))
         for i, stream in enumerate(streams):
             mix = [PROFILES[t].share * rng.lognormvariate(0, 0.3) for t in FLOW_TYPES]
-            self.streams.append(_Stream(
-                pk=stream.pk,
-                # Letters then the stream's number: unique, and never a prefix of another key.
-                key=f"{''.join(w[0] for w in stream.name.split() if w[0].isalpha())[:3].upper()}{i + 1}",
-                external=stream.customer == ValueStream.Customer.EXTERNAL,
-                states=tuple(state.pk for state in states[i * len(ROLE_CATEGORIES):(i + 1) * len(ROLE_CATEGORIES)]),
-                cum_type_weights=list(_accumulate(mix)),
-            ))
+            self.streams.append(
+                _Stream(
+                    pk=stream.pk,
+                    # Letters then the stream's number: unique, and never a prefix of another key.
+                    key=f"{''.join(w[0] for w in stream.name.split() if w[0].isalpha())[:3].upper()}{i + 1}",
+                    external=stream.customer == ValueStream.Customer.EXTERNAL,
+                    states=tuple(
+                        state.pk for state in states[i * len(ROLE_CATEGORIES) : (i + 1) * len(ROLE_CATEGORIES)]
+                    ),
+                    cum_type_weights=list(_accumulate(mix)),
+                )
+            )
         self._create_service(teams, weights)
         directors = self._create_leadership(streams, leaders)
         self._create_target_mix(streams)
@@ -566,7 +797,9 @@ class _Generator:
             if team.type == Team.Type.STREAM_ALIGNED:
                 continue
             spread = {
-                Team.Type.PLATFORM: (2, 5), Team.Type.COMPLICATED_SUBSYSTEM: (1, 3), Team.Type.ENABLING: (3, 8),
+                Team.Type.PLATFORM: (2, 5),
+                Team.Type.COMPLICATED_SUBSYSTEM: (1, 3),
+                Team.Type.ENABLING: (3, 8),
                 Team.Type.BUSINESS_OPERATIONS: (max(1, count // 10), max(1, count // 3)),
             }[team.type]
             for s in rng.sample(range(count), min(count, rng.randint(*spread))):
@@ -587,32 +820,46 @@ class _Generator:
             dual = i >= len(leaders) or rng.random() < 0.35
             start = rng.randint(30, 700)
             mentor = leaders[(i + 1) % len(leaders)]
-            assignments.append(LeadershipAssignment(
-                person=person, stream=stream, role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
-                kind=LeadershipAssignment.Kind.DUAL_ROLE if dual else LeadershipAssignment.Kind.DEDICATED,
-                time_share_percent=rng.choice((20, 30, 40, 50)) if dual else rng.choice((70, 80, 90, 100, 100)),
-                digital_experience_years=Decimal(str(round(min(35.0, rng.lognormvariate(math.log(6), 0.6)), 1))),
-                owns_pnl=rng.random() < (0.3 if dual else 0.7),
-                induction_completed=rng.random() < 0.8,
-                mentor=mentor if mentor.pk != person.pk and rng.random() < 0.6 else None,
-                strengths=rng.choice(("Customer insight", "Commercial acumen", "Delivery track record", "")),
-                weaknesses=rng.choice(("New to digital products", "Little P&L experience", "")),
-                start_date=self._date(start),
-                review_date=self._date(start - 90) if dual else None,
-            ))
+            assignments.append(
+                LeadershipAssignment(
+                    person=person,
+                    stream=stream,
+                    role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
+                    kind=LeadershipAssignment.Kind.DUAL_ROLE if dual else LeadershipAssignment.Kind.DEDICATED,
+                    time_share_percent=rng.choice((20, 30, 40, 50)) if dual else rng.choice((70, 80, 90, 100, 100)),
+                    digital_experience_years=Decimal(str(round(min(35.0, rng.lognormvariate(math.log(6), 0.6)), 1))),
+                    owns_pnl=rng.random() < (0.3 if dual else 0.7),
+                    induction_completed=rng.random() < 0.8,
+                    mentor=mentor if mentor.pk != person.pk and rng.random() < 0.6 else None,
+                    strengths=rng.choice(("Customer insight", "Commercial acumen", "Delivery track record", "")),
+                    weaknesses=rng.choice(("New to digital products", "Little P&L experience", "")),
+                    start_date=self._date(start),
+                    review_date=self._date(start - 90) if dual else None,
+                )
+            )
             predecessor = leaders[(i + len(streams)) % len(leaders)]
             if rng.random() < 0.25 and predecessor.pk != person.pk:
-                assignments.append(LeadershipAssignment(
-                    person=predecessor, stream=stream, kind=LeadershipAssignment.Kind.DUAL_ROLE,
-                    time_share_percent=30, start_date=self._date(start + rng.randint(120, 500)),
-                    end_date=self._date(start + 1),
-                ))
+                assignments.append(
+                    LeadershipAssignment(
+                        person=predecessor,
+                        stream=stream,
+                        kind=LeadershipAssignment.Kind.DUAL_ROLE,
+                        time_share_percent=30,
+                        start_date=self._date(start + rng.randint(120, 500)),
+                        end_date=self._date(start + 1),
+                    )
+                )
             manager = leaders[(i + 2 * len(streams) // 3 + 1) % len(leaders)]
             if rng.random() < 0.6 and manager.pk != person.pk:
-                assignments.append(LeadershipAssignment(
-                    person=manager, stream=stream, role=LeadershipAssignment.Role.VALUE_STREAM_MANAGER,
-                    time_share_percent=rng.choice((50, 80, 100)), start_date=self._date(rng.randint(30, 600)),
-                ))
+                assignments.append(
+                    LeadershipAssignment(
+                        person=manager,
+                        stream=stream,
+                        role=LeadershipAssignment.Role.VALUE_STREAM_MANAGER,
+                        time_share_percent=rng.choice((50, 80, 100)),
+                        start_date=self._date(rng.randint(30, 600)),
+                    )
+                )
         self._bulk(LeadershipAssignment, assignments)
         return directors
 
@@ -623,31 +870,49 @@ class _Generator:
             for quarter in self.quarters:
                 feature, defect, risk = rng.randint(50, 65), rng.randint(15, 25), rng.randint(5, 10)
                 percents = (feature, defect, risk, 100 - feature - defect - risk)
-                rows += [TargetMix(stream=stream, period=quarter.label, flow_type=flow_type, percent=percent)
-                         for flow_type, percent in zip(FLOW_TYPES, percents, strict=True)]
+                rows += [
+                    TargetMix(stream=stream, period=quarter.label, flow_type=flow_type, percent=percent)
+                    for flow_type, percent in zip(FLOW_TYPES, percents, strict=True)
+                ]
         self._bulk(TargetMix, rows)
 
     def _create_okrs(self, streams: list[ValueStream], directors: list[Person], leaders: list[Person]) -> None:
         """Company objectives per quarter, two stream objectives under them, key results, check-ins."""
         rng = self.rng
         company, stream_objectives = [], []
-        themes = ("Grow digital revenue", "Delight our customers", "Run a safe, compliant business",
-                  "Make every team faster")
+        themes = (
+            "Grow digital revenue",
+            "Delight our customers",
+            "Run a safe, compliant business",
+            "Make every team faster",
+        )
         for q, quarter in enumerate(self.quarters):
             for n, theme in enumerate(themes[:3]):
-                company.append(Objective(title=f"{theme} in {quarter.label}", level=Objective.Level.COMPANY,
-                                         period=quarter.label, owner=leaders[(q + n) % len(leaders)],
-                                         description=SCALE_MARK))
+                company.append(
+                    Objective(
+                        title=f"{theme} in {quarter.label}",
+                        level=Objective.Level.COMPANY,
+                        period=quarter.label,
+                        owner=leaders[(q + n) % len(leaders)],
+                        description=SCALE_MARK,
+                    )
+                )
         company = self._bulk(Objective, company)
         titles = ("Win more customers", "Cut the time to value", "Raise customer satisfaction", "Reduce incidents")
         owners = []
         for q, quarter in enumerate(self.quarters):
             for i, stream in enumerate(streams):
                 for n in rng.sample(range(len(titles)), 2):
-                    stream_objectives.append(Objective(
-                        title=f"{titles[n]} in {stream.name}", level=Objective.Level.STREAM, period=quarter.label,
-                        stream=stream, owner=directors[i], parent=company[q * 3 + n % 3],
-                    ))
+                    stream_objectives.append(
+                        Objective(
+                            title=f"{titles[n]} in {stream.name}",
+                            level=Objective.Level.STREAM,
+                            period=quarter.label,
+                            stream=stream,
+                            owner=directors[i],
+                            parent=company[q * 3 + n % 3],
+                        )
+                    )
                     owners.append((q, i))
         stream_objectives = self._bulk(Objective, stream_objectives)
         key_results, placement = [], []
@@ -672,8 +937,15 @@ class _Generator:
             while day <= last:
                 step += 1
                 value = kr.start_value + (kr.current_value - kr.start_value) * Decimal(step) / Decimal(steps)
-                check_ins.append(CheckIn(key_result=kr, value=value.quantize(Decimal("0.01")), date=day,
-                                         confidence=Decimal(rng.randint(20, 95)) / 100, note=""))
+                check_ins.append(
+                    CheckIn(
+                        key_result=kr,
+                        value=value.quantize(Decimal("0.01")),
+                        date=day,
+                        confidence=Decimal(rng.randint(20, 95)) / 100,
+                        note="",
+                    )
+                )
                 day += dt.timedelta(days=rng.randint(14, 28))
         self._bulk(CheckIn, check_ins)
 
@@ -684,11 +956,20 @@ class _Generator:
         start = Decimal(rng.randint(0, 60))
         target = start + Decimal(rng.randint(5, 40))
         progress = Decimal(str(round(min(1.4, rng.lognormvariate(math.log(0.7), 0.4)) * elapsed, 2)))
-        kind, unit = rng.choice(((KeyResult.Kind.OUTCOME, "%"), (KeyResult.Kind.OUTCOME, "NPS points"),
-                                 (KeyResult.Kind.OUTPUT, "releases")))
-        return KeyResult(objective=objective, title=f"Move {unit} from {start} to {target}", kind=kind, unit=unit,
-                         start_value=start, target_value=target, current_value=start + (target - start) * progress,
-                         weight=Decimal(rng.choice((1, 1, 2))), order=order)
+        kind, unit = rng.choice(
+            ((KeyResult.Kind.OUTCOME, "%"), (KeyResult.Kind.OUTCOME, "NPS points"), (KeyResult.Kind.OUTPUT, "releases"))
+        )
+        return KeyResult(
+            objective=objective,
+            title=f"Move {unit} from {start} to {target}",
+            kind=kind,
+            unit=unit,
+            start_value=start,
+            target_value=target,
+            current_value=start + (target - start) * progress,
+            weight=Decimal(rng.choice((1, 1, 2))),
+            order=order,
+        )
 
     def _create_readiness(self, teams: list[Team]) -> None:
         """Criteria owned by business-operations teams, each introduced a few months ago."""
@@ -699,11 +980,19 @@ class _Generator:
                 continue
             served = sorted(s for s, t in self.serving if t == team.pk)
             for name in rng.sample(_CRITERIA, rng.randint(1, 2)):
-                types = rng.choice(([FlowType.FEATURE], [FlowType.FEATURE, FlowType.RISK],
-                                    [FlowType.FEATURE, FlowType.DEFECT]))
+                types = rng.choice(
+                    ([FlowType.FEATURE], [FlowType.FEATURE, FlowType.RISK], [FlowType.FEATURE, FlowType.DEFECT])
+                )
                 everywhere = rng.random() < 0.02
-                criteria.append(ReadinessCriterion(name=name, owner_team=team, all_streams=everywhere,
-                                                   flow_types=types, description=f"{name} before release."))
+                criteria.append(
+                    ReadinessCriterion(
+                        name=name,
+                        owner_team=team,
+                        all_streams=everywhere,
+                        flow_types=types,
+                        description=f"{name} before release.",
+                    )
+                )
                 chosen = range(len(self.streams)) if everywhere else rng.sample(served, min(len(served), 4))
                 since = self.as_of - rng.randint(20, 120) * _DAY
                 scopes.append((chosen, frozenset(types), since, everywhere))
@@ -778,7 +1067,7 @@ class _Generator:
         self.first_numbers = []
         for start in range(0, self.spec.items, self.spec.chunk_size):
             self.first_numbers.append(list(numbers))
-            for s in self.stream_of[start:start + self.spec.chunk_size]:
+            for s in self.stream_of[start : start + self.spec.chunk_size]:
                 numbers[s] += 1
 
     def _write_chunk(self, number: int, start: int, count: int, first_id: int, lock: threading.Lock) -> None:
@@ -886,8 +1175,7 @@ class _Generator:
                 blocker = rng.choice(recent[s])
                 if committed and rand() < 0.3:
                     blocker = first_id + rng.randrange(committed)
-                chunk.dependencies.append((item_id, blocker, _ts(min(as_of, created + 3600 + int(rand() * _DAY))),
-                                           ""))
+                chunk.dependencies.append((item_id, blocker, _ts(min(as_of, created + 3600 + int(rand() * _DAY))), ""))
             quarter = bisect.bisect_right(self.quarter_starts, started or created) - 1
             key_results = stream.key_results.get(quarter)
             if key_results and parent is None and rand() < profile.linked:
@@ -902,13 +1190,28 @@ class _Generator:
             target_date = None
             if flow_type == FlowType.FEATURE and rand() < 0.25:
                 target_date = _ts(created + int(lognorm(math.log(60), 0.5) * _DAY)).date()
-            chunk.items.append((
-                item_id, stream.pk, _item_team(rng, stream), f"{rng.choice(profile.verbs)} {rng.choice(_SUBJECTS)}",
-                "", flow_type.value, parent, size, round(rand() * 1_000_000, 3), states[last_role], _ts(created),
-                None if started is None else _ts(started), None if finished is None else _ts(finished),
-                ITEM_SOURCE, f"{stream.key}-{key_number}", target_date,
-                stream.external and flow_type in (FlowType.FEATURE, FlowType.DEFECT) and rand() < 0.7, _ts(updated),
-            ))
+            chunk.items.append(
+                (
+                    item_id,
+                    stream.pk,
+                    _item_team(rng, stream),
+                    f"{rng.choice(profile.verbs)} {rng.choice(_SUBJECTS)}",
+                    "",
+                    flow_type.value,
+                    parent,
+                    size,
+                    round(rand() * 1_000_000, 3),
+                    states[last_role],
+                    _ts(created),
+                    None if started is None else _ts(started),
+                    None if finished is None else _ts(finished),
+                    ITEM_SOURCE,
+                    f"{stream.key}-{key_number}",
+                    target_date,
+                    stream.external and flow_type in (FlowType.FEATURE, FlowType.DEFECT) and rand() < 0.7,
+                    _ts(updated),
+                )
+            )
             recent[s].append(item_id)
             if flow_type == FlowType.FEATURE and parent is None:
                 epics[s].append(item_id)
@@ -1011,14 +1314,20 @@ def _plan(rng: random.Random, profile: _TypeProfile, size_factor: float) -> list
     return path
 
 
-def _check(rng: random.Random, item_id: int, criterion: int, role: int, created: int, finished: int | None,
-           as_of: int) -> tuple:
+def _check(
+    rng: random.Random, item_id: int, criterion: int, role: int, created: int, finished: int | None, as_of: int
+) -> tuple:
     """A readiness check consistent with the release gate: a done item has no pending check."""
     status, reason, signed = ReadinessCheck.Status.PENDING, "", None
     draw = rng.random()
     if role == DONE:
-        status = (ReadinessCheck.Status.MET if draw < 0.85 else
-                  ReadinessCheck.Status.WAIVED if draw < 0.9 else ReadinessCheck.Status.NOT_APPLICABLE)
+        status = (
+            ReadinessCheck.Status.MET
+            if draw < 0.85
+            else ReadinessCheck.Status.WAIVED
+            if draw < 0.9
+            else ReadinessCheck.Status.NOT_APPLICABLE
+        )
         signed = created + int((finished - created) * rng.random())
     elif role == REMOVED:
         if draw < 0.5:
@@ -1065,8 +1374,14 @@ def scale_data_create(
     if connection.vendor == "postgresql":
         began = time.monotonic()
         with connection.cursor() as cursor:
-            for model in (BacklogItem, StateTransition, BlockedPeriod, Dependency, ReadinessCheck,
-                          KeyResult.items.through):
+            for model in (
+                BacklogItem,
+                StateTransition,
+                BlockedPeriod,
+                Dependency,
+                ReadinessCheck,
+                KeyResult.items.through,
+            ):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         report.timings["analyze"] = time.monotonic() - began
     return report

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from teams.errors import DomainError
@@ -50,21 +49,32 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
 
     Start = first entry into an active or waiting state; finish = last entry into a done state
     if the item is in a done state now; an item that reached done without passing through
-    active or waiting starts when it finishes. Used by the state service for one item and by
-    seeds and imports for many. Returns the number of items updated.
+    active or waiting starts when it finishes. One set-based UPDATE ... FROM over a per-item
+    aggregate (PostgreSQL, and SQLite from 3.33), so it serves one item (the state service)
+    and a whole import alike. Returns the number of items updated.
     """
-    history = StateTransition.objects.filter(item=OuterRef("pk"))
-    first_start = Subquery(
-        history.filter(to_state__category__in=WorkflowState.IN_PROGRESS).order_by("at", "pk").values("at")[:1]
-    )
-    last_done = Subquery(history.filter(to_state__category=Category.DONE).order_by("-at", "-pk").values("at")[:1])
-    # update() may filter across a join but not read one, hence one update per kind of state.
-    # A done item that never passed through progress starts when it finishes (flow time 0).
-    updated = items.filter(state__category=Category.DONE).update(
-        finished_at=last_done, started_at=Coalesce(first_start, last_done)
-    )
-    updated += items.exclude(state__category=Category.DONE).update(finished_at=None, started_at=first_start)
-    return updated
+    ids_sql, params = items.values("pk").query.sql_with_params()
+    item, transition, state = (m._meta.db_table for m in (BacklogItem, StateTransition, WorkflowState))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {item} SET
+                started_at = CASE WHEN cs.category = 'done' THEN COALESCE(a.first_start, a.last_done)
+                                  ELSE a.first_start END,
+                finished_at = CASE WHEN cs.category = 'done' THEN a.last_done END
+            FROM (
+                SELECT t.item_id,
+                       MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) AS first_start,
+                       MAX(CASE WHEN s.category = 'done' THEN t.at END) AS last_done
+                FROM {transition} t JOIN {state} s ON s.id = t.to_state_id
+                WHERE t.item_id IN ({ids_sql})
+                GROUP BY t.item_id
+            ) a, {state} cs
+            WHERE {item}.id = a.item_id AND cs.id = {item}.state_id
+            """,
+            params,
+        )
+        return cursor.rowcount
 
 
 @transaction.atomic

@@ -1,0 +1,33 @@
+"""Insert many rows fast: COPY on PostgreSQL, bulk_create elsewhere.
+
+Used where volume matters (imports, scale data). Rows are tuples of attribute values in the
+order of `attnames`; no model `save()` runs and no signal fires, so callers keep derived
+columns consistent themselves (e.g. with `items_refresh_flow_dates`).
+"""
+
+from collections.abc import Iterable, Sequence
+
+from django.db import connection, models
+
+
+class RowWriter:
+    def __init__(self, use_copy: bool | None = None):
+        self.use_copy = connection.vendor == "postgresql" if use_copy is None else use_copy
+
+    def write(self, model: type[models.Model], attnames: Sequence[str], rows: Iterable[tuple]) -> int:
+        """Insert the rows into the model's table and return how many were written."""
+        if not self.use_copy:
+            objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+            model._default_manager.bulk_create(objs, batch_size=1000)
+            return len(objs)
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(model._meta.get_field(name).column) for name in attnames)
+        count = 0
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+                    count += 1
+        return count
