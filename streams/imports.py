@@ -1,0 +1,407 @@
+"""Import a stream's workflow, items and history from the generic, toolchain-neutral CSV format.
+
+Three files (see README, "Importing flow history from CSV"):
+- states.csv       name,category,order
+- items.csv        key,title,type,created_at[,parent_key,team]
+- transitions.csv  key,to_state,at        (the first row of an item is its entry into the workflow)
+
+All three files are read and checked completely before anything is written; every problem is
+reported with its file, line and field, and then nothing is written. The writes happen in one
+transaction. Items are matched by (source "csv", key), states by name, so a second run with the
+same files changes nothing; an item whose history in the file differs from the stored one gets
+the file's history (the tool it came from is the source of truth for its history).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+import csv
+from dataclasses import dataclass, field
+import datetime as dt
+import time
+from typing import IO
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+
+from teams.errors import DomainError
+from teams.models import Team
+
+from .bulk import RowWriter
+from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
+from .services import item_readiness_checks_sync, items_refresh_flow_dates
+
+SOURCE = "csv"
+MAX_ERRORS = 50
+CATEGORIES = [code for code, _ in WorkflowState.Category.choices]
+FLOW_TYPES = [code for code, _ in FlowType.choices]
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line else self.file
+        return f"{where}, field '{self.field}': {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ImportRefused(DomainError):
+    """The files have problems; nothing was written. `errors` lists each one."""
+
+    def __init__(self, errors: list[RowError], more: int = 0):
+        self.errors = errors
+        lines = "\n".join(f"  - {error}" for error in errors)
+        extra = f"\n  ... and {more} more" if more else ""
+        super().__init__(
+            f"The import was refused and nothing was written: {len(errors) + more} problem(s).\n{lines}{extra}",
+            code="import_refused",
+        )
+
+
+@dataclass
+class ImportResult:
+    stream: ValueStream
+    stream_created: bool = False
+    states_created: int = 0
+    states_updated: int = 0
+    items_created: int = 0
+    items_updated: int = 0
+    items_unchanged: int = 0
+    histories_written: int = 0
+    transitions_written: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{'Created' if self.stream_created else 'Updated'} stream {self.stream.slug}: "
+            f"states {self.states_created} new, {self.states_updated} changed; "
+            f"items {self.items_created} new, {self.items_updated} changed, {self.items_unchanged} unchanged; "
+            f"{self.transitions_written} transitions written for {self.histories_written} item histories "
+            f"in {self.seconds:.2f} s."
+        )
+
+
+@dataclass
+class _ItemRow:
+    line: int
+    key: str
+    title: str
+    flow_type: str
+    created_at: dt.datetime
+    parent_key: str
+    team_id: int | None
+
+
+@dataclass
+class _Parsed:
+    states: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (category, order)
+    items: dict[str, _ItemRow] = field(default_factory=dict)
+    histories: dict[str, list[tuple[str, dt.datetime]]] = field(default_factory=lambda: defaultdict(list))
+
+
+class _Errors:
+    def __init__(self):
+        self.errors: list[RowError] = []
+        self.more = 0
+
+    def add(self, file: str, line: int, field_name: str, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(RowError(file, line, field_name, message))
+        else:
+            self.more += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: _Errors):
+    """Yield (line number, row dict) of a CSV file whose header names the required columns."""
+    reader = csv.DictReader(file)
+    header = [column.strip() for column in (reader.fieldnames or [])]
+    missing = [column for column in required if column not in header]
+    if missing:
+        errors.add(
+            name,
+            1,
+            "",
+            f"the header must name the columns {', '.join(required)} "
+            f"(optional: {', '.join(optional) or 'none'}); missing: {', '.join(missing)}.",
+        )
+        return
+    reader.fieldnames = header
+    for row in reader:
+        yield reader.line_num, {key: (value or "").strip() for key, value in row.items() if key is not None}
+
+
+def _timestamp(value: str) -> dt.datetime | str:
+    """An aware datetime, or the reason the text is not one."""
+    try:
+        parsed = parse_datetime(value)
+    except ValueError as error:
+        return f"{value!r} is not a valid date and time ({error})."
+    if parsed is None:
+        return f"{value!r} is not an ISO 8601 date and time; write e.g. 2026-03-01T09:30:00+00:00."
+    if parsed.tzinfo is None:
+        return f"{value!r} has no UTC offset; add one, e.g. {value}+00:00."
+    return parsed
+
+
+def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transitions_file: IO) -> _Parsed:
+    errors = _Errors()
+    parsed = _Parsed()
+    existing_states = (
+        dict(WorkflowState.objects.filter(stream=stream).values_list("name", "category")) if stream else {}
+    )
+
+    for line, row in _rows(states_file, "states.csv", ["name", "category", "order"], [], errors):
+        name, category, order = row.get("name", ""), row.get("category", "").lower(), row.get("order", "")
+        if not name:
+            errors.add("states.csv", line, "name", "a state needs a name.")
+        elif len(name) > 60:
+            errors.add("states.csv", line, "name", f"{name[:20]!r}... is longer than 60 characters.")
+        elif name in parsed.states:
+            errors.add("states.csv", line, "name", f"{name!r} is listed twice.")
+        if category not in CATEGORIES:
+            errors.add(
+                "states.csv", line, "category", f"{row.get('category')!r} is not one of {', '.join(CATEGORIES)}."
+            )
+        if not order.isdigit():
+            errors.add("states.csv", line, "order", f"{order!r} is not a whole number of 0 or more.")
+        if name and category in CATEGORIES and order.isdigit():
+            parsed.states[name] = (category, int(order))
+    known_states = set(existing_states) | set(parsed.states)
+    if not known_states:
+        errors.add("states.csv", 0, "", "the stream has no workflow states: list at least one.")
+
+    teams = {}
+    for pk, slug, name in Team.objects.values_list("pk", "slug", "name"):
+        teams[slug.lower()] = pk
+        teams[name.lower()] = pk
+    columns = ["key", "title", "type", "created_at"]
+    for line, row in _rows(items_file, "items.csv", columns, ["parent_key", "team"], errors):
+        key, title, flow_type = row.get("key", ""), row.get("title", ""), row.get("type", "").lower()
+        if not key:
+            errors.add("items.csv", line, "key", "an item needs a key.")
+        elif len(key) > 100:
+            errors.add("items.csv", line, "key", "is longer than 100 characters.")
+        elif key in parsed.items:
+            errors.add("items.csv", line, "key", f"{key!r} is listed twice (first on line {parsed.items[key].line}).")
+        if not title:
+            errors.add("items.csv", line, "title", "an item needs a title.")
+        elif len(title) > 300:
+            errors.add("items.csv", line, "title", "is longer than 300 characters.")
+        if flow_type not in FLOW_TYPES:
+            errors.add("items.csv", line, "type", f"{row.get('type')!r} is not one of {', '.join(FLOW_TYPES)}.")
+        created = _timestamp(row.get("created_at", ""))
+        if isinstance(created, str):
+            errors.add("items.csv", line, "created_at", created)
+        team_name = row.get("team", "")
+        team_id = teams.get(team_name.lower()) if team_name else None
+        if team_name and team_id is None:
+            errors.add("items.csv", line, "team", f"no team has the slug or name {team_name!r}.")
+        if key and key not in parsed.items and title and flow_type in FLOW_TYPES and not isinstance(created, str):
+            parsed.items[key] = _ItemRow(line, key, title[:300], flow_type, created, row.get("parent_key", ""), team_id)
+    for item in parsed.items.values():
+        if item.parent_key and item.parent_key not in parsed.items:
+            errors.add(
+                "items.csv", item.line, "parent_key", f"{item.parent_key!r} is not the key of an item in the file."
+            )
+        if item.parent_key == item.key:
+            errors.add("items.csv", item.line, "parent_key", "an item cannot be its own parent.")
+
+    last_at: dict[str, tuple[dt.datetime, int]] = {}
+    for line, row in _rows(transitions_file, "transitions.csv", ["key", "to_state", "at"], [], errors):
+        key, to_state = row.get("key", ""), row.get("to_state", "")
+        at = _timestamp(row.get("at", ""))
+        if key not in parsed.items:
+            errors.add("transitions.csv", line, "key", f"{key!r} is not the key of an item in items.csv.")
+        if to_state not in known_states:
+            errors.add(
+                "transitions.csv", line, "to_state", f"{to_state!r} is not a state in states.csv or of the stream."
+            )
+        if isinstance(at, str):
+            errors.add("transitions.csv", line, "at", at)
+            continue
+        if key in last_at and at < last_at[key][0]:
+            previous, previous_line = last_at[key]
+            errors.add(
+                "transitions.csv",
+                line,
+                "at",
+                f"{at.isoformat()} is earlier than this item's previous move on line {previous_line} "
+                f"({previous.isoformat()}); list each item's moves in time order.",
+            )
+        elif key in parsed.items and key not in last_at and at < parsed.items[key].created_at:
+            errors.add(
+                "transitions.csv",
+                line,
+                "at",
+                f"{at.isoformat()} is before the item was created ({parsed.items[key].created_at.isoformat()}).",
+            )
+        if key in parsed.items and to_state in known_states:
+            parsed.histories[key].append((to_state, at))
+            last_at[key] = (at, line)
+
+    if errors:
+        raise ImportRefused(errors.errors, errors.more)
+    return parsed
+
+
+def flow_csv_import(
+    *, stream_slug: str, states_file: IO, items_file: IO, transitions_file: IO, stream_name: str = ""
+) -> ImportResult:
+    """Import the three CSV files into the stream (created if missing); all or nothing.
+
+    Raises `ImportRefused` listing every problem found (file, line, field) before writing.
+    """
+    started = time.monotonic()
+    if not stream_slug or slugify(stream_slug) != stream_slug:
+        raise ImportRefused(
+            [RowError("--stream", 0, "", f"{stream_slug!r} is not a slug (lowercase letters, digits, hyphens).")]
+        )
+    stream = ValueStream.objects.filter(slug=stream_slug).first()
+    parsed = _parse(stream, states_file, items_file, transitions_file)
+    with transaction.atomic():
+        result = _write(stream, stream_slug, stream_name, parsed)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) -> ImportResult:
+    created = stream is None
+    if created:
+        stream = ValueStream.objects.create(slug=slug, name=name or slug.replace("-", " ").title())
+    result = ImportResult(stream=stream, stream_created=created)
+    states = _write_states(stream, parsed, result)
+
+    # Keys already used by another stream would silently move items between streams.
+    elsewhere = dict(
+        BacklogItem.objects.filter(source=SOURCE, external_key__in=list(parsed.items))
+        .exclude(stream=stream)
+        .values_list("external_key", "stream__slug")
+    )
+    if elsewhere:
+        raise ImportRefused(
+            [
+                RowError("items.csv", parsed.items[key].line, "key", f"{key!r} already belongs to stream {other!r}.")
+                for key, other in list(elsewhere.items())[:MAX_ERRORS]
+            ]
+        )
+    existing = {item.external_key: item for item in BacklogItem.objects.filter(stream=stream, source=SOURCE)}
+    initial = _initial_state(states)
+    new_items, changed = [], []
+    for key, row in parsed.items.items():
+        history = parsed.histories.get(key) or [(initial.name, row.created_at)]
+        last_state = states[history[-1][0]]
+        item = existing.get(key)
+        if item is None:
+            new_items.append(
+                BacklogItem(
+                    stream=stream,
+                    title=row.title,
+                    flow_type=row.flow_type,
+                    created_at=row.created_at,
+                    team_id=row.team_id,
+                    state=last_state,
+                    source=SOURCE,
+                    external_key=key,
+                )
+            )
+            continue
+        values = {
+            "title": row.title,
+            "flow_type": row.flow_type,
+            "created_at": row.created_at,
+            "team_id": row.team_id,
+            "state_id": last_state.pk,
+        }
+        if any(getattr(item, attr) != value for attr, value in values.items()):
+            for attr, value in values.items():
+                setattr(item, attr, value)
+            changed.append(item)
+    BacklogItem.objects.bulk_create(new_items, batch_size=2000)
+    BacklogItem.objects.bulk_update(
+        changed, ["title", "flow_type", "created_at", "team_id", "state_id"], batch_size=2000
+    )
+    result.items_created, result.items_updated = len(new_items), len(changed)
+    result.items_unchanged = len(parsed.items) - len(new_items) - len(changed)
+    items = {item.external_key: item for item in BacklogItem.objects.filter(stream=stream, source=SOURCE)}
+
+    _write_parents(parsed, items)
+    rewritten = _write_histories(parsed, items, states, initial, result)
+    if result.states_updated:  # a state changed category: every item of the stream may change
+        items_refresh_flow_dates(BacklogItem.objects.filter(stream=stream))
+    elif rewritten:
+        items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=rewritten))
+    # Live work gets its readiness checks; work already done or removed was released without us.
+    for item in BacklogItem.objects.filter(pk__in=[i.pk for i in new_items]).exclude(
+        state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
+    ):
+        item_readiness_checks_sync(item=item)
+    return result
+
+
+def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) -> dict[str, WorkflowState]:
+    states = {state.name: state for state in WorkflowState.objects.filter(stream=stream)}
+    for name, (category, order) in parsed.states.items():
+        state = states.get(name)
+        if state is None:
+            states[name] = WorkflowState.objects.create(stream=stream, name=name, category=category, order=order)
+            result.states_created += 1
+        elif (state.category, state.order) != (category, order):
+            state.category, state.order = category, order
+            state.save(update_fields=["category", "order"])
+            result.states_updated += 1
+    return states
+
+
+def _initial_state(states: dict[str, WorkflowState]) -> WorkflowState:
+    ordered = sorted(states.values(), key=lambda s: (s.order, s.pk))
+    return next((s for s in ordered if s.category == WorkflowState.Category.BACKLOG), ordered[0])
+
+
+def _write_parents(parsed: _Parsed, items: dict[str, BacklogItem]) -> None:
+    changed = []
+    for key, row in parsed.items.items():
+        parent_id = items[row.parent_key].pk if row.parent_key else None
+        if items[key].parent_id != parent_id:
+            items[key].parent_id = parent_id
+            changed.append(items[key])
+    BacklogItem.objects.bulk_update(changed, ["parent_id"], batch_size=2000)
+
+
+def _write_histories(parsed, items, states, initial, result: ImportResult) -> list[int]:
+    """Give each item the file's history unless it already has exactly that one."""
+    stored: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+    for item_id, state_id, at in (
+        StateTransition.objects.filter(item__in=items.values())
+        .order_by("item_id", "at", "pk")
+        .values_list("item_id", "to_state_id", "at")
+    ):
+        stored[item_id].append((state_id, at))
+    rewrite: list[int] = []
+    rows: list[tuple] = []
+    for key, row in parsed.items.items():
+        item = items[key]
+        wanted = [(states[name].pk, at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])]
+        if stored.get(item.pk) == wanted:
+            continue
+        rewrite.append(item.pk)
+        previous = None
+        for state_id, at in wanted:
+            rows.append((item.pk, previous, state_id, at, StateTransition.Source.IMPORT.value))
+            previous = state_id
+    StateTransition.objects.filter(item_id__in=rewrite).delete()
+    RowWriter().write(StateTransition, ["item_id", "from_state_id", "to_state_id", "at", "source"], rows)
+    result.histories_written, result.transitions_written = len(rewrite), len(rows)
+    return rewrite
+
+
+def open_text(path: str) -> IO:
+    """Open a CSV file as text, tolerating a UTF-8 byte order mark (as spreadsheets write)."""
+    return open(path, newline="", encoding="utf-8-sig")

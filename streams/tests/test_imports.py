@@ -1,0 +1,176 @@
+"""Generic CSV import: creates what is missing, is idempotent, all or nothing, and says where it fails."""
+
+import datetime as dt
+import io
+import textwrap
+
+import pytest
+
+from streams.flow import Scope, flow_report
+from streams.imports import ImportRefused, flow_csv_import
+from streams.models import BacklogItem, ReadinessCheck, StateTransition, ValueStream, WorkflowState
+from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
+from streams.tests.flow_history import WINDOW
+from teams.tests.factories import TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+STATES = """\
+    name,category,order
+    Backlog,backlog,0
+    In progress,active,1
+    Waiting for review,waiting,2
+    Review,active,3
+    Done,done,4
+    Removed,removed,5
+"""
+ITEMS = """\
+    key,title,type,created_at,parent_key,team
+    PAY-1,Checkout epic,feature,2026-03-02T00:00:00+00:00,,checkout
+    PAY-2,Pay by link,feature,2026-03-02T00:00:00+00:00,PAY-1,Checkout
+    PAY-3,Refund bug,defect,2026-03-02T00:00:00+00:00,,
+    PAY-4,Never started,feature,2026-03-02T00:00:00+00:00,,
+"""
+TRANSITIONS = """\
+    key,to_state,at
+    PAY-2,Backlog,2026-03-02T00:00:00+00:00
+    PAY-2,In progress,2026-03-03T00:00:00+00:00
+    PAY-2,Waiting for review,2026-03-05T00:00:00+00:00
+    PAY-2,In progress,2026-03-06T02:00:00+02:00
+    PAY-2,Review,2026-03-08T00:00:00+00:00
+    PAY-2,Done,2026-03-10T00:00:00+00:00
+    PAY-3,Backlog,2026-03-02T00:00:00+00:00
+    PAY-3,In progress,2026-03-03T00:00:00+00:00
+    PAY-3,Done,2026-03-05T00:00:00+00:00
+    PAY-3,In progress,2026-03-07T00:00:00+00:00
+    PAY-1,Backlog,2026-03-02T00:00:00+00:00
+    PAY-1,In progress,2026-03-04T00:00:00+00:00
+"""
+
+
+def files(states=STATES, items=ITEMS, transitions=TRANSITIONS):
+    return {
+        name: io.StringIO(textwrap.dedent(text))
+        for name, text in (("states_file", states), ("items_file", items), ("transitions_file", transitions))
+    }
+
+
+def run(slug="payments", **overrides):
+    return flow_csv_import(stream_slug=slug, **files(**overrides))
+
+
+@pytest.fixture
+def team():
+    return TeamFactory(name="Checkout", slug="checkout")
+
+
+def test_import_creates_the_stream_states_items_and_history(team):
+    result = run()
+    stream = ValueStream.objects.get(slug="payments")
+    assert result.stream_created and stream.name == "Payments"
+    assert (result.states_created, result.items_created, result.transitions_written) == (6, 4, 13)
+    assert list(stream.states.values_list("name", "category")) == [
+        ("Backlog", "backlog"),
+        ("In progress", "active"),
+        ("Waiting for review", "waiting"),
+        ("Review", "active"),
+        ("Done", "done"),
+        ("Removed", "removed"),
+    ]
+    items = {item.external_key: item for item in BacklogItem.objects.filter(stream=stream)}
+    assert items["PAY-2"].parent == items["PAY-1"] and items["PAY-2"].team == team == items["PAY-1"].team
+    # Dates come from the history: the +02:00 move is 03-06 00:00 UTC.
+    assert items["PAY-2"].started_at == dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+    assert items["PAY-2"].finished_at == dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    assert items["PAY-3"].state.name == "In progress" and items["PAY-3"].finished_at is None  # reopened
+    assert items["PAY-4"].state.name == "Backlog" and items["PAY-4"].transitions.count() == 1  # entered when created
+    chain = list(items["PAY-2"].transitions.order_by("at").values_list("from_state__name", "to_state__name"))
+    assert chain[0] == (None, "Backlog") and chain[3] == ("Waiting for review", "In progress")
+    assert set(StateTransition.objects.values_list("source", flat=True)) == {"import"}
+
+
+def test_the_engine_reads_imported_history(team):
+    run()
+    report = flow_report(scope=Scope.stream(ValueStream.objects.get(slug="payments")), window=WINDOW)
+    assert report.throughput == 1 and report.flow_time.p50 == 7.0  # PAY-2: 03-03 to 03-10
+    facts = {f.key: f for f in report.finished + report.in_progress}
+    assert round(facts["PAY-2"].active_days, 4) == 6 and round(facts["PAY-2"].waiting_days, 4) == 1
+    assert facts["PAY-3"].reopens == 1
+
+
+def test_a_second_run_changes_nothing(team):
+    run()
+    before = list(StateTransition.objects.order_by("pk").values_list("pk", "item_id", "to_state_id", "at"))
+    result = run()
+    assert not result.stream_created
+    assert (result.states_created, result.states_updated, result.items_created, result.items_updated) == (0, 0, 0, 0)
+    assert result.items_unchanged == 4 and result.transitions_written == 0
+    assert list(StateTransition.objects.order_by("pk").values_list("pk", "item_id", "to_state_id", "at")) == before
+
+
+def test_newer_history_replaces_only_the_items_that_changed(team):
+    run()
+    untouched = list(BacklogItem.objects.get(external_key="PAY-2").transitions.values_list("pk", flat=True))
+    newer = TRANSITIONS + "    PAY-3,Done,2026-03-09T00:00:00+00:00\n"
+    result = run(transitions=newer)
+    assert (result.histories_written, result.items_updated) == (1, 1)
+    pay3 = BacklogItem.objects.get(external_key="PAY-3")
+    assert pay3.state.name == "Done" and pay3.finished_at == dt.datetime(2026, 3, 9, tzinfo=dt.UTC)
+    assert pay3.transitions.count() == 5
+    assert list(BacklogItem.objects.get(external_key="PAY-2").transitions.values_list("pk", flat=True)) == untouched
+
+
+def test_every_problem_names_file_line_and_field_and_nothing_is_written(team):
+    bad_items = ITEMS.replace("PAY-3,Refund bug,defect", "PAY-3,Refund bug,bug").replace(
+        "2026-03-02T00:00:00+00:00,,\n    PAY-4", "2026-03-02 00:00,,\n    PAY-4"
+    )
+    bad_transitions = (
+        TRANSITIONS + "    PAY-9,Done,2026-03-09T00:00:00+00:00\n    PAY-1,Shipped,2026-03-05T00:00:00+00:00\n"
+    )
+    bad_transitions += "    PAY-1,Backlog,2026-03-01T00:00:00+00:00\n"
+    with pytest.raises(ImportRefused) as refused:
+        run(items=bad_items, transitions=bad_transitions)
+    messages = [str(error) for error in refused.value.errors]
+    assert "items.csv, line 4, field 'type': 'bug' is not one of feature, defect, risk, debt." in messages
+    assert any(
+        m.startswith("items.csv, line 4, field 'created_at': '2026-03-02 00:00' has no UTC offset") for m in messages
+    )
+    assert "transitions.csv, line 14, field 'key': 'PAY-9' is not the key of an item in items.csv." in messages
+    assert any(m.startswith("transitions.csv, line 15, field 'to_state': 'Shipped'") for m in messages)
+    assert any(m.startswith("transitions.csv, line 16, field 'at'") and "earlier than" in m for m in messages)
+    assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
+
+
+def test_a_missing_column_is_named(team):
+    with pytest.raises(ImportRefused, match="items.csv, line 1: the header must name the columns .* missing: type"):
+        run(items="key,title,created_at\nA,B,2026-03-02T00:00:00+00:00\n")
+
+
+def test_a_key_of_another_stream_is_refused_and_nothing_is_written(team):
+    run()
+    with pytest.raises(ImportRefused, match="'PAY-1' already belongs to stream 'payments'"):
+        run(slug="lending")
+    assert not ValueStream.objects.filter(slug="lending").exists()
+
+
+def test_an_unknown_team_and_parent_are_refused():
+    with pytest.raises(ImportRefused) as refused:
+        run(items=ITEMS.replace(",PAY-1,Checkout", ",PAY-7,Nobody"))
+    messages = " ".join(str(error) for error in refused.value.errors)
+    assert "field 'team': no team has the slug or name 'checkout'" in messages
+    assert "field 'parent_key': 'PAY-7' is not the key of an item in the file." in messages
+
+
+def test_live_imported_work_gets_readiness_checks_but_released_work_does_not(team):
+    ReadinessCriterionFactory(name="Support trained", flow_types=["feature", "defect"])
+    run()
+    checked = set(ReadinessCheck.objects.values_list("item__external_key", flat=True))
+    assert checked == {"PAY-1", "PAY-3", "PAY-4"}  # PAY-2 was done before the portal knew it
+
+
+def test_importing_into_an_existing_stream_keeps_its_states(team):
+    stream = ValueStreamFactory(slug="payments")
+    before = set(stream.states.values_list("pk", flat=True))
+    result = run()
+    assert not result.stream_created
+    assert before <= set(WorkflowState.objects.filter(stream=stream).values_list("pk", flat=True))
