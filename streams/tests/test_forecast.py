@@ -1,0 +1,35 @@
+"""Monte Carlo forecasts on throughput histories whose answers are known."""
+
+import datetime as dt
+
+from streams.forecast import forecast_how_many, forecast_when
+
+MONDAY = dt.date(2026, 3, 2)
+
+
+def test_a_steady_stream_forecasts_exactly():
+    assert forecast_how_many(daily_throughput=[2] * 28, days=10).values == {0.5: 20, 0.85: 20, 0.95: 20}
+    # 2 a day: 9 items need 5 days, the last of them Friday.
+    assert forecast_when(daily_throughput=[2] * 28, items=9, start=MONDAY).values[0.85] == dt.date(2026, 3, 6)
+
+
+def test_higher_confidence_promises_fewer_items_and_later_dates():
+    history = [0, 0, 1, 3, 0, 2, 5, 0, 1, 0, 4, 0, 0, 2] * 4
+    many = forecast_how_many(daily_throughput=history, days=30).values
+    assert many[0.5] >= many[0.85] >= many[0.95] > 0
+    when = forecast_when(daily_throughput=history, items=40, start=MONDAY).values
+    assert when[0.5] <= when[0.85] <= when[0.95]
+    # Mean 1.29 a day: about 39 in 30 days at the median.
+    assert 33 <= many[0.5] <= 45
+
+
+def test_the_same_history_gives_the_same_forecast():
+    history = [0, 1, 0, 3, 2, 0, 0, 1]
+    first = forecast_how_many(daily_throughput=history, days=20)
+    assert first == forecast_how_many(daily_throughput=history, days=20)
+
+
+def test_no_throughput_means_no_finish_date():
+    forecast = forecast_when(daily_throughput=[0] * 14, items=3, start=MONDAY)
+    assert forecast.values == {0.5: None, 0.85: None, 0.95: None}
+    assert "Nothing was finished" in forecast.note
