@@ -29,17 +29,33 @@ class Forecast:
     trials: int = TRIALS
     note: str = ""
 
+    @property
+    def ordered(self) -> list:
+        """The values at 50, 85 and 95%, in that order (for tables)."""
+        return [self.values[c] for c in CONFIDENCES]
 
-def _samples(daily_throughput: list[int], days: int, seed: int) -> np.ndarray:
+
+BLOCK_DAYS = 90  # days simulated at once: memory stays at TRIALS x BLOCK_DAYS small integers
+
+
+def _blocks(daily_throughput: list[int], days: int, seed: int):
+    """Yield the trials' sampled days in blocks of at most BLOCK_DAYS columns."""
     rng = np.random.default_rng(seed)
-    return rng.choice(np.asarray(daily_throughput, dtype=np.int64), size=(TRIALS, days), replace=True)
+    sample = np.asarray(daily_throughput, dtype=np.int32)
+    for first in range(0, days, BLOCK_DAYS):
+        yield first, rng.choice(sample, size=(TRIALS, min(BLOCK_DAYS, days - first)), replace=True)
 
 
 def forecast_how_many(*, daily_throughput: list[int], days: int, seed: int = SEED) -> Forecast:
-    """How many items will be finished in the next `days` days, at each confidence."""
+    """How many items will be finished in the next `days` days (at most three years), at each confidence."""
     if not daily_throughput or days <= 0:
         return Forecast({c: None for c in CONFIDENCES}, len(daily_throughput), note="No days to forecast.")
-    totals = np.sort(_samples(daily_throughput, days, seed).sum(axis=1))
+    if days > MAX_DAYS:
+        raise ValueError(f"a forecast reaches at most {MAX_DAYS} days ahead, not {days}")
+    totals = np.zeros(TRIALS, dtype=np.int64)
+    for _, block in _blocks(daily_throughput, days, seed):
+        totals += block.sum(axis=1)
+    totals.sort()
     # At confidence c, c of the trials finished at least this many: the (1 − c) quantile, rounded down.
     values = {c: int(totals[int(np.floor((1 - c) * (TRIALS - 1)))]) for c in CONFIDENCES}
     return Forecast(values, len(daily_throughput))
@@ -55,10 +71,16 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
             len(daily_throughput),
             note="Nothing was finished in the sample period, so no finish date can be forecast.",
         )
-    cumulative = np.cumsum(_samples(daily_throughput, MAX_DAYS, seed), axis=1)
-    reached = cumulative >= items
-    # Days needed per trial (1-based); trials that never get there within the horizon get infinity.
-    days_needed = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, np.inf)
+    done = np.zeros(TRIALS, dtype=np.int64)
+    days_needed = np.full(TRIALS, np.inf)
+    for first, block in _blocks(daily_throughput, MAX_DAYS, seed):
+        cumulative = done[:, None] + np.cumsum(block, axis=1)
+        reached = (cumulative >= items) & np.isinf(days_needed)[:, None]
+        hit = reached.any(axis=1)
+        days_needed[hit] = first + reached[hit].argmax(axis=1) + 1
+        done = cumulative[:, -1]
+        if not np.isinf(days_needed).any():
+            break
     days_needed.sort()
     values: dict[float, dt.date | None] = {}
     for c in CONFIDENCES:

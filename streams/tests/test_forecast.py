@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from streams.forecast import forecast_how_many, forecast_when
 
 MONDAY = dt.date(2026, 3, 2)
@@ -33,3 +35,10 @@ def test_no_throughput_means_no_finish_date():
     forecast = forecast_when(daily_throughput=[0] * 14, items=3, start=MONDAY)
     assert forecast.values == {0.5: None, 0.85: None, 0.95: None}
     assert "Nothing was finished" in forecast.note
+
+
+def test_a_forecast_reaches_at_most_three_years():
+    with pytest.raises(ValueError, match="at most"):
+        forecast_how_many(daily_throughput=[1], days=4000)
+    far = forecast_when(daily_throughput=[0] * 999 + [1], items=50, start=MONDAY)
+    assert far.values[0.95] is None and "beyond three years" in far.note
