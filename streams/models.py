@@ -86,7 +86,7 @@ class ValueStream(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:streams_valuestream_change", args=[self.pk])
+        return reverse("streams:stream-detail", args=[self.slug])
 
 
 class TargetMix(models.Model):

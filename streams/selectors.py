@@ -1,6 +1,7 @@
 """Reads of streams used by pages, the API and tasks."""
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 
 from teams.models import Team
 
@@ -19,3 +20,13 @@ def stream_list(*, user) -> QuerySet[ValueStream]:
         .prefetch_related(Prefetch("teams", queryset=Team.objects.only("pk", "name", "slug", "type")))
         .order_by("name")
     )
+
+
+def stream_get(*, user, slug: str) -> ValueStream:
+    """One stream the user may see, with its director and teams; 404 otherwise."""
+    streams = (
+        ValueStream.objects.for_user(user)
+        .with_director()
+        .prefetch_related(Prefetch("teams", queryset=Team.objects.only("pk", "name", "slug", "type")))
+    )
+    return get_object_or_404(streams, slug=slug)

@@ -1,0 +1,142 @@
+/* Draws the value stream page's charts from the JSON in #flow-data (json_script).
+ * Runs on page load and again whenever htmx swaps in a new #flow fragment.
+ * When done it sets data-charts-drawn on #flow to the window it drew, for tests and screen readers.
+ */
+(function () {
+  "use strict";
+
+  const TYPE_COLOURS = { feature: "#2557a7", defect: "#b3261e", risk: "#a15c00", debt: "#6b4fa0" };
+  const CATEGORY_COLOURS = { done: "#1e7b34", waiting: "#e0a100", active: "#2557a7", backlog: "#9aa3b5" };
+  const charts = [];
+
+  function percentileLines(p) {
+    const lines = {};
+    [["p50", "50th", "#1e7b34"], ["p85", "85th", "#a15c00"], ["p95", "95th", "#b3261e"]].forEach(function (spec) {
+      const value = p[spec[0]];
+      if (value === null || value === undefined) return;
+      lines[spec[0]] = {
+        type: "line", yMin: value, yMax: value, borderColor: spec[2], borderWidth: 1.5, borderDash: [6, 4],
+        label: { display: true, content: spec[1] + ": " + value + " d", position: "end", backgroundColor: spec[2] },
+      };
+    });
+    return lines;
+  }
+
+  function build(name, data) {
+    const days = data.days;
+    switch (name) {
+      case "cfd":
+        return {
+          type: "line",
+          data: {
+            labels: days,
+            datasets: ["done", "waiting", "active", "backlog"].map(function (c) {
+              return { label: data.categoryLabels[c], data: data.cfd[c], fill: true, pointRadius: 0,
+                       backgroundColor: CATEGORY_COLOURS[c] + "cc", borderColor: CATEGORY_COLOURS[c] };
+            }),
+          },
+          options: { scales: { y: { stacked: true, title: { display: true, text: "items" } } } },
+        };
+      case "scatter":
+        return {
+          type: "scatter",
+          data: {
+            datasets: Object.keys(TYPE_COLOURS).map(function (t) {
+              return { label: data.typeLabels[t], backgroundColor: TYPE_COLOURS[t],
+                       data: data.scatter.filter(function (p) { return p.type === t; }) };
+            }),
+          },
+          options: {
+            scales: {
+              x: { type: "linear", min: 0, max: days.length, title: { display: true, text: "finished" },
+                   ticks: { callback: function (v) { return days[Math.min(Math.floor(v), days.length - 1)] || ""; } } },
+              y: { beginAtZero: true, title: { display: true, text: "flow time (days)" } },
+            },
+            plugins: {
+              annotation: { annotations: percentileLines(data.percentiles) },
+              tooltip: { callbacks: { label: function (ctx) { return ctx.raw.key + ": " + ctx.raw.y + " days"; } } },
+            },
+          },
+        };
+      case "throughput":
+        return {
+          type: "bar",
+          data: {
+            labels: data.weeks,
+            datasets: Object.keys(TYPE_COLOURS).map(function (t) {
+              return { label: data.typeLabels[t], data: data.throughput[t], backgroundColor: TYPE_COLOURS[t] };
+            }),
+          },
+          options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: "items" } } } },
+        };
+      case "aging":
+        return {
+          type: "bar",
+          data: {
+            labels: data.aging.map(function (a) { return a.key; }),
+            datasets: [{ label: "age (days)", data: data.aging.map(function (a) { return a.age; }),
+                         backgroundColor: data.aging.map(function (a) { return CATEGORY_COLOURS[a.category] || "#2557a7"; }) }],
+          },
+          options: {
+            scales: { y: { beginAtZero: true, title: { display: true, text: "age (days)" } } },
+            plugins: { legend: { display: false }, annotation: { annotations: percentileLines(data.percentiles) } },
+          },
+        };
+      case "distribution": {
+        const d = data.distribution;
+        const sets = [
+          { label: "finished %", data: d.finished, backgroundColor: "#2557a7" },
+          { label: "WIP %", data: d.wip, backgroundColor: "#9aa3b5" },
+        ];
+        if (d.target) sets.push({ label: "target %", data: d.target, backgroundColor: "#1e7b34" });
+        return {
+          type: "bar",
+          data: { labels: d.types.map(function (t) { return data.typeLabels[t]; }), datasets: sets },
+          options: { scales: { y: { beginAtZero: true, max: 100, title: { display: true, text: "%" } } } },
+        };
+      }
+      case "efficiency":
+        return {
+          type: "bar",
+          data: {
+            labels: data.efficiency.map(function (_, b) { return (10 * b) + "–" + (10 * (b + 1)) + "%"; }),
+            datasets: [{ label: "items", data: data.efficiency, backgroundColor: "#2557a7" }],
+          },
+          options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
+        };
+      case "load": {
+        const annotations = {};
+        if (data.wipLimit) {
+          annotations.limit = { type: "line", yMin: data.wipLimit, yMax: data.wipLimit, borderColor: "#b3261e",
+                                borderDash: [6, 4], label: { display: true, content: "WIP limit " + data.wipLimit, position: "end" } };
+        }
+        return {
+          type: "line",
+          data: { labels: days, datasets: [{ label: "WIP", data: data.load, borderColor: "#2557a7", pointRadius: 0, fill: false }] },
+          options: { scales: { y: { beginAtZero: true } }, plugins: { annotation: { annotations: annotations } } },
+        };
+      }
+    }
+    return null;
+  }
+
+  function draw() {
+    const flow = document.getElementById("flow");
+    const source = document.getElementById("flow-data");
+    if (!flow || !source || typeof window.Chart === "undefined") return;
+    if (window["chartjs-plugin-annotation"]) window.Chart.register(window["chartjs-plugin-annotation"]);
+    const data = JSON.parse(source.textContent);
+    while (charts.length) charts.pop().destroy();
+    flow.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      const config = build(canvas.dataset.chart, data);
+      if (!config) return;
+      config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options);
+      charts.push(new window.Chart(canvas, config));
+    });
+    flow.dataset.chartsDrawn = data.window;
+  }
+
+  document.addEventListener("DOMContentLoaded", draw);
+  // After any swap: the window form replaces #flow as a whole, so redraw from its new data.
+  document.addEventListener("htmx:afterSettle", draw);
+})();

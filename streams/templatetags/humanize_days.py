@@ -1,0 +1,22 @@
+"""Template filters for durations measured in days."""
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def days(value) -> str:
+    """A duration in days with one decimal ("3.5"), or "—" when there is none."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.1f}"
+
+
+@register.filter
+def signed_percent(fraction) -> str:
+    """A fraction as a signed whole percentage ("+47%", "−12%"), or "—"."""
+    if fraction is None:
+        return "—"
+    value = round(100 * float(fraction))
+    return f"+{value}%" if value > 0 else (f"−{-value}%" if value < 0 else "0%")

@@ -1,0 +1,100 @@
+"""The value stream page: numbers, fragment for htmx, bad input, access and query count."""
+
+import datetime as dt
+import io
+import json
+
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+import pytest
+
+from streams.tests.flow_history import build_history, d, make
+
+pytestmark = pytest.mark.django_db
+
+WINDOW = {"start": "2026-03-02", "end": "2026-03-15"}
+
+
+@pytest.fixture
+def stream():
+    return build_history()
+
+
+def url(stream, **params):
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return reverse("streams:stream-detail", args=[stream.slug]) + (f"?{query}" if query else "")
+
+
+def test_page_shows_the_hand_computed_numbers_with_their_definitions(viewer_client, stream):
+    response = viewer_client.get(url(stream, **WINDOW))
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert (report.throughput, report.flow_time.p50, report.flow_time.p85) == (6, 4.0, 6.25)
+    html = response.content.decode()
+    assert "4.0 / 6.2 / 6.8" in html  # p50 / p85 / p95 tile, one decimal
+    assert "Flow time = finish − start" in html and "n = 6 finished" in html
+    assert "Above 50%" in html  # efficiency 72%: the page asks to check the waiting states
+    assert 'id="flow-data"' in html and "<html" in html
+    data = json.loads(html.split('<script id="flow-data" type="application/json">')[1].split("</script>")[0])
+    assert data["load"] == [3, 4, 3, 4, 4, 3, 2, 1, 1, 2, 2, 2, 2, 2]
+    assert data["percentiles"] == {"p50": 4.0, "p85": 6.25, "p95": 6.75}
+
+
+def test_page_and_command_give_the_same_numbers(viewer_client, stream):
+    page = viewer_client.get(url(stream, **WINDOW)).context["report"]
+    out = io.StringIO()
+    call_command("flow_metrics", "--stream", stream.slug, "--from", WINDOW["start"], "--to", WINDOW["end"], stdout=out)
+    command = json.loads(out.getvalue())
+    assert command["throughput"]["n"] == page.throughput
+    assert command["flow_time_days"]["p95"] == round(page.flow_time.p95, 4)
+    assert command["efficiency"]["value"] == round(page.efficiency, 4)
+    assert [day["wip"] for day in command["daily"]] == [day["wip"] for day in page.daily]
+    assert command["bottleneck"][0]["state"] == page.bottleneck[0]["state"]
+
+
+def test_htmx_request_gets_only_the_flow_fragment(viewer_client, stream):
+    response = viewer_client.get(url(stream, weeks=4), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and html.lstrip().startswith('<section id="flow"')
+    assert response.context["report"].window.days == 28
+
+
+def test_forecasts_answer_both_questions(viewer_client, stream):
+    by_date = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    response = viewer_client.get(url(stream, start="2026-03-02", by_date=by_date, items=5))
+    html = response.content.decode()
+    assert f"Items finished by {by_date}" in html and "5 items done by" in html
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"start": "2099-01-01"}, "must start on or before its last day"),
+        ({"end": "2099-01-01"}, "cannot end in the future"),
+        ({"weeks": "7"}, "7 is not one of the available choices"),
+        ({"items": "0"}, "greater than or equal to 1"),
+        ({"by_date": "2099-01-01"}, "within three years"),
+        ({"start": "nonsense"}, "Enter a valid date"),
+    ],
+)
+def test_bad_input_is_explained_and_the_default_window_shown(viewer_client, stream, params, message):
+    response = viewer_client.get(url(stream, **params))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert response.context["report"].window.days == 84
+
+
+def test_anonymous_users_are_sent_to_log_in_and_unknown_streams_are_404(viewer_client, stream):
+    assert Client().get(url(stream)).status_code == 302
+    assert viewer_client.get("/streams/no-such-stream/").status_code == 404
+
+
+def test_query_count_does_not_grow_with_items(viewer_client, stream, django_assert_max_num_queries):
+    with django_assert_max_num_queries(60) as few:
+        viewer_client.get(url(stream, **WINDOW))
+    for n in range(25):
+        make(stream, f"more-{n}", "feature", [("In progress", d(1 + n % 3)), ("Done", d(5 + n % 7))])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        viewer_client.get(url(stream, **WINDOW))

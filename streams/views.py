@@ -1,0 +1,55 @@
+"""Pages of value streams."""
+
+import datetime as dt
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .charts import distribution_rows, efficiency_rows, flow_chart_data
+from .flow import Scope, flow_report
+from .forecast import forecast_how_many, forecast_when
+from .forms import FlowWindowForm, ForecastForm
+from .selectors import stream_get
+
+
+@require_GET
+def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The value stream page: every flow chart over a chosen window, and forecasts.
+
+    An htmx request (the window or forecast form changing) gets only the flow fragment.
+    """
+    stream = stream_get(user=request.user, slug=slug)
+    window_form = FlowWindowForm(request.GET or None)
+    forecast_form = ForecastForm(request.GET or None)
+    report = flow_report(scope=Scope.stream(stream), window=window_form.window())
+    today = timezone.now().astimezone(dt.UTC).date()
+    forecasts = {}
+    if forecast_form.is_bound and forecast_form.is_valid():
+        by_date, items = forecast_form.cleaned_data.get("by_date"), forecast_form.cleaned_data.get("items")
+        if by_date:
+            forecasts["how_many"] = (
+                by_date,
+                forecast_how_many(daily_throughput=report.daily_throughput, days=(by_date - today).days),
+            )
+        if items:
+            forecasts["when"] = (
+                items,
+                forecast_when(
+                    daily_throughput=report.daily_throughput, items=items, start=today + dt.timedelta(days=1)
+                ),
+            )
+    context = {
+        "stream": stream,
+        "director": next(iter(stream.active_directors), None),
+        "report": report,
+        "chart_data": flow_chart_data(report),
+        "distribution_rows": distribution_rows(report),
+        "efficiency_rows": efficiency_rows(report),
+        "window_form": window_form,
+        "forecast_form": forecast_form,
+        "forecasts": forecasts,
+    }
+    template = "streams/partials/_flow.html" if request.htmx else "streams/stream_detail.html"
+    return render(request, template, context)
