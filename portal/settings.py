@@ -7,6 +7,7 @@ A malformed value stops startup with a message naming the variable.
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -160,7 +161,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Monday 02:00 UTC: last week's flow snapshot of every active stream (idempotent).
+    "weekly-flow-snapshots": {
+        "task": "streams.record_flow_snapshots",
+        "schedule": crontab(minute=0, hour=2, day_of_week="mon"),
+    },
+}
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {

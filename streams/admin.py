@@ -26,6 +26,7 @@ from .models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    FlowSnapshot,
     FlowType,
     ImprovementExperiment,
     LeadershipAssignment,
@@ -553,3 +554,14 @@ class ImprovementExperimentAdmin(PortalModelAdmin):
     autocomplete_fields = ["stream"]
     # Computed from flow data by the verdict job, never typed in.
     readonly_fields = ["baseline", "result", "verdict", "decided_at"]
+
+
+@admin.register(FlowSnapshot)
+class FlowSnapshotAdmin(ReadOnlyMixin, PortalModelAdmin):
+    """Weekly snapshots are computed by the beat job (or `manage.py flow_snapshots`), never typed in."""
+
+    list_display = ["stream", "week_start", "throughput", "wip", "flow_time_p50", "flow_time_p85", "efficiency"]
+    list_filter = ["stream"]
+    search_fields = ["stream__name"]
+    list_select_related = ["stream"]
+    date_hierarchy = "week_start"

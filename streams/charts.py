@@ -19,8 +19,8 @@ def _days_since(report: FlowReport, when: dt.datetime) -> float:
     return round((when - report.window.start) / dt.timedelta(days=1), 3)
 
 
-def flow_chart_data(report: FlowReport) -> dict:
-    """Series for every chart of the stream page."""
+def flow_chart_data(report: FlowReport, snapshots=()) -> dict:
+    """Series for every chart of the stream page; `snapshots` (oldest first) feed the trend."""
     flow = report.flow_time
     percentiles = {"p50": flow.p50, "p85": flow.p85, "p95": flow.p95}
     ages = sorted(report.in_progress, key=lambda facts: facts.age_days or 0, reverse=True)
@@ -53,6 +53,15 @@ def flow_chart_data(report: FlowReport) -> dict:
         },
         "efficiency": report.efficiency_histogram,
         "load": [day["wip"] for day in report.daily],
+        "trend": {
+            "weeks": [snapshot.week_start.isoformat() for snapshot in snapshots],
+            "throughput": [snapshot.throughput for snapshot in snapshots],
+            "p85": [
+                round(snapshot.flow_time_p85, 2) if snapshot.flow_time_p85 is not None else None
+                for snapshot in snapshots
+            ],
+            "wip": [snapshot.wip for snapshot in snapshots],
+        },
         "wipLimit": report.wip_limit,
     }
 

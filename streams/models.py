@@ -563,3 +563,30 @@ class ImprovementExperiment(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class FlowSnapshot(models.Model):
+    """A stream's flow metrics for one week (Monday to Sunday, UTC), read as of the week's end.
+
+    Written by the weekly beat job and the backfill command, one row per stream and week
+    (re-running replaces the figures); trend lines read these instead of recomputing history.
+    """
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="flow_snapshots")
+    week_start = models.DateField(help_text="The Monday the week starts on.")
+    throughput = models.PositiveIntegerField()
+    wip = models.PositiveIntegerField(help_text="Items in progress at the end of the week.")
+    flow_time_p50 = models.FloatField(null=True, blank=True)
+    flow_time_p85 = models.FloatField(null=True, blank=True)
+    efficiency = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(help_text="The whole report of the week, as the flow_metrics command prints it.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["stream", "-week_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "week_start"], name="flow_snapshot_stream_week_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} week of {self.week_start}"

@@ -1,8 +1,12 @@
 """Background jobs for streams. Tasks take ids, load rows and call a service; each is idempotent."""
 
+import datetime as dt
+
 from celery import shared_task
 
+from .models import ValueStream
 from .services import stream_refresh_flow_dates
+from .snapshots import flow_snapshot_record, last_complete_week
 
 
 @shared_task(name="streams.refresh_flow_dates")
@@ -12,3 +16,16 @@ def refresh_flow_dates(stream_id: int) -> int:
     Safe to run any number of times: the result depends on the history alone.
     """
     return stream_refresh_flow_dates(stream_id=stream_id)
+
+
+@shared_task(name="streams.record_flow_snapshots")
+def record_flow_snapshots(week_start: str | None = None) -> int:
+    """Record every active stream's snapshot of a week (default: the last complete one).
+
+    Run weekly by beat; running it again for the same week replaces the same rows.
+    """
+    week = dt.date.fromisoformat(week_start) if week_start else last_complete_week()
+    streams = ValueStream.objects.filter(status=ValueStream.Status.ACTIVE).only("pk", "name", "slug")
+    for stream in streams:
+        flow_snapshot_record(stream=stream, week_start=week)
+    return len(streams)

@@ -11,7 +11,10 @@ from .charts import distribution_rows, efficiency_rows, flow_chart_data
 from .flow import Scope, flow_report
 from .forecast import forecast_how_many, forecast_when
 from .forms import FlowWindowForm, ForecastForm
+from .models import FlowSnapshot
 from .selectors import stream_get
+
+TREND_WEEKS = 26
 
 
 @require_GET
@@ -40,11 +43,14 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     daily_throughput=report.daily_throughput, items=items, start=today + dt.timedelta(days=1)
                 ),
             )
+    # Trend lines come from the weekly snapshots (one query), oldest first.
+    snapshots = list(FlowSnapshot.objects.filter(stream=stream).order_by("-week_start")[:TREND_WEEKS])[::-1]
     context = {
         "stream": stream,
+        "snapshots": snapshots,
         "director": next(iter(stream.active_directors), None),
         "report": report,
-        "chart_data": flow_chart_data(report),
+        "chart_data": flow_chart_data(report, snapshots),
         "distribution_rows": distribution_rows(report),
         "efficiency_rows": efficiency_rows(report),
         "window_form": window_form,

@@ -21,6 +21,7 @@ from streams.models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    FlowSnapshot,
     FlowType,
     ImprovementExperiment,
     LeadershipAssignment,
@@ -85,13 +86,28 @@ ROW_FACTORIES = {
         status=ReadinessCheck.Status.MET, signed_off_by=UserFactory(), signed_off_at=timezone.now()
     ),
     ValueStreamMap: _map,
+    FlowSnapshot: lambda: FlowSnapshot.objects.create(
+        stream=ValueStreamFactory(workflow=False),
+        week_start=dt.date(2026, 3, 2) + dt.timedelta(weeks=next(_serial)),
+        throughput=3,
+        wip=2,
+        metrics={},
+    ),
     ProcessBlock: lambda: ProcessBlock.objects.create(
-        map=_map(), activity="Review", team=TeamFactory(), process_time_hours=2, lead_time_hours=10,
+        map=_map(),
+        activity="Review",
+        team=TeamFactory(),
+        process_time_hours=2,
+        lead_time_hours=10,
         wastes=[Waste.WAITING, Waste.MOTION],
     ),
     ImprovementExperiment: lambda: ImprovementExperiment.objects.create(
-        stream=ValueStreamFactory(workflow=False), title="Smaller batches", hypothesis="Flow time drops",
-        change="Split stories", start_date=dt.date(2026, 1, 1), review_date=dt.date(2026, 3, 1),
+        stream=ValueStreamFactory(workflow=False),
+        title="Smaller batches",
+        hypothesis="Flow time drops",
+        change="Split stories",
+        start_date=dt.date(2026, 1, 1),
+        review_date=dt.date(2026, 3, 1),
     ),
     Objective: lambda: ObjectiveFactory(
         level=Objective.Level.TEAM, team=TeamFactory(), owner=PersonFactory(), parent=ObjectiveFactory()
@@ -176,8 +192,8 @@ def test_backlog_item_changelist_queries_are_named(admin_client, django_assert_n
 def test_add_page_loads_for_a_superuser(admin_client, model):
     response = admin_client.get(_url(model, "add"))
 
-    # The transition history is written only by the services.
-    assert response.status_code == (403 if model is StateTransition else 200)
+    # The transition history and the weekly snapshots are written only by services and jobs.
+    assert response.status_code == (403 if model in (StateTransition, FlowSnapshot) else 200)
 
 
 def test_transition_admin_is_read_only(admin_client):
@@ -436,8 +452,12 @@ def test_a_violated_constraint_shows_its_message(admin_client):
     response = admin_client.post(
         _url(Objective, "add"),
         {
-            "title": "Grow", "level": Objective.Level.COMPANY, "period": "2026-Q1", "team": team.pk,
-            "key_results-TOTAL_FORMS": "0", "key_results-INITIAL_FORMS": "0",
+            "title": "Grow",
+            "level": Objective.Level.COMPANY,
+            "period": "2026-Q1",
+            "team": team.pk,
+            "key_results-TOTAL_FORMS": "0",
+            "key_results-INITIAL_FORMS": "0",
         },
     )
 
@@ -460,11 +480,20 @@ def test_a_map_is_entered_with_its_process_blocks(admin_client, stream):
     response = admin_client.post(
         _url(ValueStreamMap, "add"),
         {
-            "stream": stream.pk, "name": "Checkout today", "kind": ValueStreamMap.Kind.CURRENT, "as_of": "2026-02-01",
-            "blocks-TOTAL_FORMS": "1", "blocks-INITIAL_FORMS": "0",
-            "blocks-0-order": "1", "blocks-0-activity": "Code review", "blocks-0-people": "2",
-            "blocks-0-process_time_hours": "2", "blocks-0-lead_time_hours": "30", "blocks-0-queue_before": "4",
-            "blocks-0-percent_complete_accurate": "80", "blocks-0-wastes": [Waste.WAITING, Waste.DEFECTS],
+            "stream": stream.pk,
+            "name": "Checkout today",
+            "kind": ValueStreamMap.Kind.CURRENT,
+            "as_of": "2026-02-01",
+            "blocks-TOTAL_FORMS": "1",
+            "blocks-INITIAL_FORMS": "0",
+            "blocks-0-order": "1",
+            "blocks-0-activity": "Code review",
+            "blocks-0-people": "2",
+            "blocks-0-process_time_hours": "2",
+            "blocks-0-lead_time_hours": "30",
+            "blocks-0-queue_before": "4",
+            "blocks-0-percent_complete_accurate": "80",
+            "blocks-0-wastes": [Waste.WAITING, Waste.DEFECTS],
         },
     )
 

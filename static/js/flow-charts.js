@@ -116,6 +116,24 @@
           options: { scales: { y: { beginAtZero: true } }, plugins: { annotation: { annotations: annotations } } },
         };
       }
+      case "trend":
+        return {
+          type: "bar",
+          data: {
+            labels: data.trend.weeks,
+            datasets: [
+              { type: "bar", label: "finished", data: data.trend.throughput, backgroundColor: "#2557a7", yAxisID: "y" },
+              { type: "line", label: "flow time p85 (days)", data: data.trend.p85, borderColor: "#a15c00", yAxisID: "days", spanGaps: true },
+              { type: "line", label: "WIP at week end", data: data.trend.wip, borderColor: "#9aa3b5", yAxisID: "y" },
+            ],
+          },
+          options: {
+            scales: {
+              y: { beginAtZero: true, title: { display: true, text: "items" } },
+              days: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "days" } },
+            },
+          },
+        };
     }
     return null;
   }

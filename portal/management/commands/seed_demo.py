@@ -12,7 +12,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.demo.builder import DemoResult, demo_delete, demo_exists, demo_seed
-from portal.demo.catalogue import LOGINS
+from portal.demo.catalogue import LOGINS, STREAMS
+from streams.models import ValueStream
+from streams.snapshots import flow_snapshots_backfill
+
+DEMO_STREAM_SLUGS = [spec.slug for spec in STREAMS]
 
 LOGIN_URL = "http://127.0.0.1:8000/"
 
@@ -46,6 +50,8 @@ class Command(BaseCommand):
                     return
                 self.stdout.write(f"Deleted {demo_delete()} demo rows.")
             result = demo_seed()
+            # Twelve weeks of weekly flow snapshots, so trend lines have data from the start.
+            flow_snapshots_backfill(weeks=12, streams=ValueStream.objects.filter(slug__in=DEMO_STREAM_SLUGS))
         self._report(result, time.monotonic() - started)
 
     def _report(self, result: DemoResult, seconds: float) -> None:
@@ -57,9 +63,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name:<{width}}  {count:>6,}")
         self._print_logins(result.logins)
         for username in result.skipped_logins:
-            self.stdout.write(
-                self.style.WARNING(f"A user named {username!r} already existed and was left as it was.")
-            )
+            self.stdout.write(self.style.WARNING(f"A user named {username!r} already existed and was left as it was."))
 
     def _print_logins(self, logins: list[tuple[str, str, str]]) -> None:
         if logins:
