@@ -380,12 +380,16 @@ class _Engine:
     def execute(self, sql: str) -> None:
         self.cursor.execute(sql)
 
+    # Below this many rows, hash joins without an index or statistics are as fast as it gets.
+    LARGE_TABLE = 20_000
+
     def create(self, name: str, select_sql: str) -> None:
-        """Materialise a temporary table, indexed by item, with planner statistics
-        (autovacuum never analyses temporary tables, and the plans depend on it)."""
+        """Materialise a temporary table; a large one is indexed by item and given planner
+        statistics (autovacuum never analyses temporary tables, and big plans depend on it)."""
         self.execute(self.sql.temp_table(name, select_sql))
-        self.execute(f"CREATE INDEX {name}_item ON {name} (item_id)")
-        self.execute(f"ANALYZE {name}")
+        if self.cursor.rowcount is not None and self.cursor.rowcount > self.LARGE_TABLE:
+            self.execute(f"CREATE INDEX {name}_item ON {name} (item_id)")
+            self.execute(f"ANALYZE {name}")
 
     def fetchall(self, sql: str) -> list[tuple]:
         self.cursor.execute(sql)
@@ -421,6 +425,8 @@ class _Engine:
 
         Items done before the window starts (and done still) cannot change anything inside it;
         they are left out here and counted in the done band of the cumulative flow only.
+        `finished_at` is set exactly while an item is in a done state (the state service keeps
+        it so), which lets the (stream, finished_at) index find them.
         """
         where = self.scope.item_filter_sql("i")
         select = f"""
@@ -433,8 +439,7 @@ class _Engine:
                 FROM streams_statetransition t
                 JOIN streams_workflowstate s ON s.id = t.to_state_id
                 JOIN streams_backlogitem i ON i.id = t.item_id
-                JOIN streams_workflowstate cs ON cs.id = i.state_id
-                WHERE {where} AND t.at <= {self.as_of} AND NOT (cs.category = 'done' AND i.finished_at < {self.ws})
+                WHERE {where} AND t.at <= {self.as_of} AND (i.finished_at IS NULL OR i.finished_at >= {self.ws})
                 WINDOW w AS (PARTITION BY t.item_id ORDER BY t.at, t.id)
             ) stays
         """
@@ -676,6 +681,7 @@ class _Engine:
         stays = f"""
             SELECT g.category AS band, {first} AS k_from, {until} AS k_to, CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
             FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
+            WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start < {self.we}
         """
         rows = self.fetchall(
             f"""
@@ -691,8 +697,8 @@ class _Engine:
         )
         # Items done before the window and done still sit in the done band throughout.
         settled = self.fetchall(
-            f"""SELECT COUNT(*) FROM streams_backlogitem i JOIN streams_workflowstate cs ON cs.id = i.state_id
-                WHERE {self.scope.item_filter_sql("i")} AND cs.category = 'done' AND i.finished_at < {self.ws}"""
+            f"""SELECT COUNT(*) FROM streams_backlogitem i
+                WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}"""
         )[0][0]
         steps: dict[str, dict[int, int]] = defaultdict(dict)
         for band, k, delta in rows:
