@@ -6,4 +6,5 @@ app_name = "streams"
 
 urlpatterns = [
     path("<slug:slug>/", views.stream_detail, name="stream-detail"),
+    path("<slug:slug>/flow-items.csv", views.stream_flow_csv, name="stream-flow-csv"),
 ]

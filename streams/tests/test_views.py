@@ -1,5 +1,6 @@
 """The value stream page: numbers, fragment for htmx, bad input, access and query count."""
 
+import csv
 import datetime as dt
 import io
 import json
@@ -98,3 +99,13 @@ def test_query_count_does_not_grow_with_items(viewer_client, stream, django_asse
         make(stream, f"more-{n}", "feature", [("In progress", d(1 + n % 3)), ("Done", d(5 + n % 7))])
     with django_assert_max_num_queries(len(few.captured_queries)):
         viewer_client.get(url(stream, **WINDOW))
+
+
+def test_every_items_facts_download_as_csv_for_the_pages_window(viewer_client, stream):
+    response = viewer_client.get(
+        reverse("streams:stream-flow-csv", args=[stream.slug]) + "?start=2026-03-02&end=2026-03-15"
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sorted(row["key"] for row in rows) == ["A", "B", "D", "E", "G", "H", "I", "J"]
+    assert next(row for row in rows if row["key"] == "G")["blocked_days"] == "3.0"
