@@ -1,0 +1,157 @@
+"""Flow benchmarks on a PostgreSQL database filled by `manage.py seed_scale`.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_scale .venv/bin/python benchmarks/flow_bench.py
+
+Prints, and writes to benchmarks/results/flow.json:
+- the time to compute every metric of one stream of about 5,000 items (median of 5);
+- the time to compute every metric of the whole portfolio (median of 3);
+- the stream page's server time (median of 20 requests) and its query count;
+- the time to import 100,000 transitions with import_flow_csv (in a transaction rolled back
+  afterwards, so the database is left as it was).
+Goals from the flow issue: stream page median <= 150 ms, portfolio metrics <= 2 s, query count flat.
+"""
+
+import csv
+import datetime as dt
+import json
+import os
+from pathlib import Path
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# Measure as production runs: DEBUG off (no query log, no debug templates).
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "k" * 40)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Hashed static names need collectstatic's manifest; the benchmark needs no real files.
+settings.WHITENOISE_AUTOREFRESH = True  # no collectstatic output either
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from streams.flow import Scope, flow_report  # noqa: E402
+from streams.imports import flow_csv_import  # noqa: E402
+from streams.models import BacklogItem, ValueStream  # noqa: E402
+
+
+def timed(fn, repeat: int) -> tuple[float, list[float]]:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs), runs
+
+
+def write_import_files(folder: Path, transitions: int) -> None:
+    """About `transitions` moves: items of six moves each through a five-state workflow."""
+    rng = random.Random(7)
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    moves = ["Backlog", "In progress", "Waiting", "In progress", "Review", "Done"]
+    with open(folder / "states.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "category", "order"])
+        writer.writerows(
+            [
+                ("Backlog", "backlog", 0),
+                ("In progress", "active", 1),
+                ("Waiting", "waiting", 2),
+                ("Review", "active", 3),
+                ("Done", "done", 4),
+            ]
+        )
+    with open(folder / "items.csv", "w", newline="") as fi, open(folder / "transitions.csv", "w", newline="") as ft:
+        items, history = csv.writer(fi), csv.writer(ft)
+        items.writerow(["key", "title", "type", "created_at"])
+        history.writerow(["key", "to_state", "at"])
+        for n in range(transitions // len(moves)):
+            key, created = f"BENCH-{n}", start + dt.timedelta(minutes=rng.randint(0, 600_000))
+            items.writerow(
+                [key, f"Benchmark item {n}", rng.choice(["feature", "defect", "risk", "debt"]), created.isoformat()]
+            )
+            at = created
+            for state in moves:
+                history.writerow([key, state, at.isoformat()])
+                at += dt.timedelta(hours=rng.randint(1, 200))
+
+
+def main() -> None:
+    if connection.vendor != "postgresql":
+        sys.exit("Point DATABASE_URL at the PostgreSQL database seed_scale filled (see README, Benchmarks).")
+    total = BacklogItem.objects.count()
+    if total < 100_000:
+        sys.exit(f"Only {total:,} items here: run `manage.py seed_scale --items 500000` on this database first.")
+    results: dict = {"items": total, "transitions": None}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'streams_statetransition'")
+        results["transitions"] = cursor.fetchone()[0]
+
+    streams = ValueStream.objects.annotate(n=Count("items")).order_by("n")
+    stream = min(streams, key=lambda s: abs(s.n - 5000))
+    results["stream"] = {"slug": stream.slug, "items": stream.n}
+    median, runs = timed(lambda: flow_report(scope=Scope.stream(stream)), 5)
+    results["stream_metrics_s"] = {"median": round(median, 3), "runs": [round(r, 3) for r in runs]}
+    print(f"stream metrics ({stream.n:,} items): median {median * 1000:.0f} ms")
+
+    median, runs = timed(lambda: flow_report(scope=Scope.portfolio(), with_items=False), 3)
+    results["portfolio_metrics_s"] = {"median": round(median, 3), "runs": [round(r, 3) for r in runs]}
+    print(f"portfolio metrics ({total:,} items): median {median:.2f} s (goal 2 s)")
+
+    user, _ = get_user_model().objects.get_or_create(username="benchmark", defaults={"is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    url = stream.get_absolute_url()
+    warm = client.get(url)
+    if warm.status_code != 200:
+        sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
+    executed = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
+    ):
+        client.get(url)
+    median, runs = timed(lambda: client.get(url), 20)
+    results["stream_page"] = {"median_ms": round(median * 1000, 1), "queries": len(executed)}
+    print(f"stream page: median {median * 1000:.0f} ms over 20 requests, {len(executed)} queries (goal 150 ms)")
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_import_files(Path(folder), 100_000)
+        with transaction.atomic():
+            with (
+                open(Path(folder) / "states.csv") as s,
+                open(Path(folder) / "items.csv") as i,
+                open(Path(folder) / "transitions.csv") as t,
+            ):
+                result = flow_csv_import(
+                    stream_slug="benchmark-import", states_file=s, items_file=i, transitions_file=t
+                )
+            transaction.set_rollback(True)  # leave the benchmark database as it was
+    results["import_100k_s"] = round(result.seconds, 2)
+    print(f"import of {result.transitions_written:,} transitions: {result.seconds:.2f} s")
+
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "flow.json").write_text(json.dumps(results, indent=2))
+    print(f"written to {out / 'flow.json'}")
+
+
+if __name__ == "__main__":
+    main()
