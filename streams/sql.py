@@ -22,7 +22,8 @@ class Dialect:
     def days(self, later: str, earlier: str) -> str:
         """Calendar days, with fractions, from `earlier` to `later`."""
         if self.postgres:
-            return f"(EXTRACT(EPOCH FROM ({later}) - ({earlier})) / 86400.0)"
+            # date_part gives double precision; EXTRACT gives numeric, several times slower here.
+            return f"(date_part('epoch', ({later}) - ({earlier})) / 86400.0)"
         return f"(julianday({later}) - julianday({earlier}))"
 
     def least(self, *exprs: str) -> str:
