@@ -22,6 +22,7 @@ import time
 from typing import IO
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
@@ -30,7 +31,7 @@ from teams.models import Team
 
 from .bulk import RowWriter
 from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
-from .services import item_readiness_checks_sync, items_refresh_flow_dates
+from .services import CLOCK_SKEW, item_readiness_checks_sync, items_refresh_flow_dates
 
 SOURCE = "csv"
 MAX_ERRORS = 50
@@ -215,6 +216,7 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
             errors.add("items.csv", item.line, "parent_key", "an item cannot be its own parent.")
 
     last_at: dict[str, tuple[dt.datetime, int]] = {}
+    now = timezone.now()
     for line, row in _rows(transitions_file, "transitions.csv", ["key", "to_state", "at"], [], errors):
         key, to_state = row.get("key", ""), row.get("to_state", "")
         at = _timestamp(row.get("at", ""))
@@ -226,6 +228,9 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
             )
         if isinstance(at, str):
             errors.add("transitions.csv", line, "at", at)
+            continue
+        if at > now + CLOCK_SKEW:
+            errors.add("transitions.csv", line, "at", f"{at.isoformat()} is in the future.")
             continue
         if key in last_at and at < last_at[key][0]:
             previous, previous_line = last_at[key]

@@ -18,6 +18,8 @@ from teams.errors import DomainError
 from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, StateTransition, WorkflowState
 
 Category = WorkflowState.Category
+# Clocks of the tools that report changes drift a little; beyond this, a date is in the future.
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 class StateChangeError(DomainError):
@@ -140,6 +142,11 @@ def _validate_target(item: BacklogItem, to_state: WorkflowState, at: dt.datetime
         raise StateChangeError(
             f"{to_state.name} is a state of another value stream; choose one of this item's stream's states.",
             field="state",
+        )
+    if at > timezone.now() + CLOCK_SKEW:
+        raise StateChangeError(
+            f"A state change cannot be dated in the future ({at:%Y-%m-%d %H:%M}); record it when it happens.",
+            field="at",
         )
     if last_at is not None and at < last_at:
         raise StateChangeError(

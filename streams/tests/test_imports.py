@@ -127,7 +127,7 @@ def test_every_problem_names_file_line_and_field_and_nothing_is_written(team):
     bad_transitions = (
         TRANSITIONS + "    PAY-9,Done,2026-03-09T00:00:00+00:00\n    PAY-1,Shipped,2026-03-05T00:00:00+00:00\n"
     )
-    bad_transitions += "    PAY-1,Backlog,2026-03-01T00:00:00+00:00\n"
+    bad_transitions += "    PAY-1,Backlog,2026-03-01T00:00:00+00:00\n    PAY-4,Backlog,2999-01-01T00:00:00+00:00\n"
     with pytest.raises(ImportRefused) as refused:
         run(items=bad_items, transitions=bad_transitions)
     messages = [str(error) for error in refused.value.errors]
@@ -138,6 +138,7 @@ def test_every_problem_names_file_line_and_field_and_nothing_is_written(team):
     assert "transitions.csv, line 14, field 'key': 'PAY-9' is not the key of an item in items.csv." in messages
     assert any(m.startswith("transitions.csv, line 15, field 'to_state': 'Shipped'") for m in messages)
     assert any(m.startswith("transitions.csv, line 16, field 'at'") and "earlier than" in m for m in messages)
+    assert "transitions.csv, line 17, field 'at': 2999-01-01T00:00:00+00:00 is in the future." in messages
     assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
 
 

@@ -119,6 +119,11 @@ def test_change_dated_before_the_last_change_is_refused(item, stream):
     assert error.value.field == "at"
 
 
+def test_change_dated_in_the_future_is_refused(item, stream):
+    with pytest.raises(StateChangeError, match="cannot be dated in the future"):
+        move(item, stream, "In progress", timezone.now() + dt.timedelta(hours=1))
+
+
 @pytest.fixture
 def pending_criteria(item, stream):
     ops = TeamFactory(name="Customer Support", type="business_operations")
