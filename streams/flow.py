@@ -8,7 +8,8 @@ PostgreSQL and SQLite (`streams.sql.Dialect` spells the few differences).
 Definitions (all durations are calendar days with fractions, from the history):
 - start: first entry into an active or waiting state; finish: the last entry into a done
   state, if the item is in a done state at `as_of`. An item that reaches done without being
-  in progress starts when it finishes. Items in a removed state at `as_of` count nowhere.
+  in progress starts when it first finishes (and keeps that start if reopened). Items in a
+  removed state at `as_of` count nowhere.
 - flow time = finish − start; lead time = finish − created.
 - active/waiting time: time inside [start, finish or as_of] in active/waiting states; time
   flagged blocked while in an active state counts as waiting (overlapping blocked periods are
@@ -182,11 +183,6 @@ class ItemFacts:
     reopens: int
     pace: str | None = None  # WIP only: where its age falls among the finished items' flow times
 
-    @property
-    def efficiency(self) -> float | None:
-        total = self.active_days + self.waiting_days
-        return self.active_days / total if total > 0 else None
-
 
 @dataclass
 class FlowReport:
@@ -240,8 +236,14 @@ class FlowReport:
         return self.littles_gap is not None and abs(self.littles_gap) > LITTLE_GAP_WARNING
 
     @property
+    def forecast_sample(self) -> list[int]:
+        """Daily throughput of the window's complete days (a partial last day would bias it low)."""
+        partial = (self.window.end - self.window.start) % dt.timedelta(days=1)
+        return self.daily_throughput[:-1] if partial else self.daily_throughput
+
+    @property
     def throughput_per_week(self) -> float:
-        return self.throughput / (self.window.days / 7)
+        return self.throughput / ((self.window.end - self.window.start) / dt.timedelta(weeks=1))
 
 
 ITEM_FIELDS = (
@@ -355,10 +357,10 @@ def flow_report(*, scope: Scope, window: Window | None = None, with_items: bool 
     window = window or Window.build()
     with transaction.atomic(), connection.cursor() as cursor:
         engine = _Engine(cursor, Dialect(connection), scope, window, with_items=with_items)
-        try:
-            return engine.run()
-        finally:
-            engine.drop()
+        report = engine.run()
+        # On failure the transaction's rollback drops the tables (and the error stays visible).
+        engine.drop()
+        return report
 
 
 class _Engine:
@@ -454,7 +456,7 @@ class _Engine:
             SELECT a.item_id, i.stream_id, i.team_id, i.flow_type, i.created_at, i.title, i.external_key,
                    a.category,
                    CASE WHEN a.category = 'done' THEN a.last_at END AS finish,
-                   COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) AS start,
+                   COALESCE(a.first_start, a.first_done) AS start,
                    a.reopens,
                    CASE WHEN EXISTS (SELECT 1 FROM streams_workflowstate w
                                      WHERE w.stream_id = i.stream_id AND w.category = 'waiting')
@@ -462,6 +464,7 @@ class _Engine:
             FROM (
                 SELECT item_id,
                        MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
+                       MIN(CASE WHEN category = 'done' THEN seg_start END) AS first_done,
                        MAX(CASE WHEN next_at IS NULL THEN category END) AS category,
                        MAX(CASE WHEN next_at IS NULL THEN seg_start END) AS last_at,
                        SUM(CASE WHEN prev_category = 'done' AND category <> 'done' THEN 1 ELSE 0 END) AS reopens
@@ -681,7 +684,7 @@ class _Engine:
         stays = f"""
             SELECT g.category AS band, {first} AS k_from, {until} AS k_to, CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
             FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
-            WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start < {self.we}
+            WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
         """
         rows = self.fetchall(
             f"""

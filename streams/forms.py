@@ -8,6 +8,7 @@ from django.utils import timezone
 from .flow import DEFAULT_WEEKS, Window
 from .forecast import MAX_DAYS
 
+EARLIEST = dt.date(2000, 1, 1)  # before any history a portal could hold; keeps date arithmetic in range
 WEEK_CHOICES = [(4, "4 weeks"), (8, "8 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
 
 
@@ -28,12 +29,22 @@ class FlowWindowForm(forms.Form):
             self.add_error("start", f"The window must start on or before its last day ({end or today}).")
         if start and (end or today) - start > dt.timedelta(days=3 * 366):
             self.add_error("start", "Choose a window of at most three years.")
+        for name in ("start", "end"):
+            if cleaned.get(name) and cleaned[name] < EARLIEST:
+                self.add_error(name, f"Choose a date from {EARLIEST} on.")
         return cleaned
 
     def window(self, *, as_of: dt.datetime | None = None) -> Window:
-        """The chosen window; the default 12 weeks when the form is empty or invalid."""
+        """The chosen window; the default 12 weeks when the form is empty or invalid.
+
+        A window that ends in the past is read as of its end, so WIP and aging describe then.
+        """
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         start, end = data.get("start"), data.get("end")
+        if as_of is None and end:
+            end_of_window = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+            if end_of_window < timezone.now():
+                as_of = end_of_window
         if start:
             return Window.build(start=start, end=end, as_of=as_of)
         weeks = data.get("weeks") or DEFAULT_WEEKS

@@ -51,9 +51,10 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
 
     Start = first entry into an active or waiting state; finish = last entry into a done state
     if the item is in a done state now; an item that reached done without passing through
-    active or waiting starts when it finishes. One set-based UPDATE ... FROM over a per-item
-    aggregate (PostgreSQL, and SQLite from 3.33), so it serves one item (the state service)
-    and a whole import alike. Returns the number of items updated.
+    active or waiting starts when it first finished, and keeps that start if it is reopened.
+    One set-based UPDATE ... FROM over a per-item aggregate (PostgreSQL, and SQLite from
+    3.33), so it serves one item (the state service) and a whole import alike. Returns the
+    number of items updated.
     """
     ids_sql, params = items.values("pk").query.sql_with_params()
     item, transition, state = (m._meta.db_table for m in (BacklogItem, StateTransition, WorkflowState))
@@ -61,12 +62,12 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
         cursor.execute(
             f"""
             UPDATE {item} SET
-                started_at = CASE WHEN cs.category = 'done' THEN COALESCE(a.first_start, a.last_done)
-                                  ELSE a.first_start END,
+                started_at = COALESCE(a.first_start, a.first_done),
                 finished_at = CASE WHEN cs.category = 'done' THEN a.last_done END
             FROM (
                 SELECT t.item_id,
                        MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) AS first_start,
+                       MIN(CASE WHEN s.category = 'done' THEN t.at END) AS first_done,
                        MAX(CASE WHEN s.category = 'done' THEN t.at END) AS last_done
                 FROM {transition} t JOIN {state} s ON s.id = t.to_state_id
                 WHERE t.item_id IN ({ids_sql})

@@ -1,7 +1,7 @@
 """The few SQL spellings that differ between PostgreSQL and SQLite, for the flow engine.
 
-Each helper returns SQL text for the connection's vendor. Values are always passed as
-parameters; only column expressions go through these functions.
+Each helper returns SQL text for the connection's vendor. The engine inlines only integers
+and timestamps its own code computed (see `timestamp`); nothing a user typed reaches SQL text.
 """
 
 import datetime as dt

@@ -38,14 +38,12 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if by_date:
             forecasts["how_many"] = (
                 by_date,
-                forecast_how_many(daily_throughput=report.daily_throughput, days=(by_date - today).days),
+                forecast_how_many(daily_throughput=report.forecast_sample, days=(by_date - today).days),
             )
         if items:
             forecasts["when"] = (
                 items,
-                forecast_when(
-                    daily_throughput=report.daily_throughput, items=items, start=today + dt.timedelta(days=1)
-                ),
+                forecast_when(daily_throughput=report.forecast_sample, items=items, start=today + dt.timedelta(days=1)),
             )
     # Trend lines come from the weekly snapshots (one query), oldest first.
     snapshots = list(FlowSnapshot.objects.filter(stream=stream).order_by("-week_start")[:TREND_WEEKS])[::-1]

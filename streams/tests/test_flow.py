@@ -210,3 +210,23 @@ def test_the_query_count_does_not_grow_with_items(history, django_assert_max_num
         make(history, f"extra-{n}", "feature", [("In progress", d(1)), ("Done", d(2 + n % 5))])
     with django_assert_max_num_queries(len(few.captured_queries)):
         flow_report(scope=Scope.stream(history), window=WINDOW)
+
+
+def test_a_stay_starting_exactly_at_the_windows_end_counts_on_its_last_day(history):
+    """Window 03-02..03-04 ends at d3 00:00, when A starts waiting and B finishes."""
+    window = Window.build(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 4), as_of=T0 + dt.timedelta(days=14))
+    last = flow_report(scope=Scope.stream(history), window=window).daily[-1]
+    # WIP at d3: A (waiting), D (review), G (in progress); B is done; I starts at 04:00.
+    assert (last["waiting"], last["done"], last["wip"]) == (1, 1, 3)
+
+
+def test_an_item_done_without_progress_then_reopened_keeps_its_start_and_is_in_progress(history):
+    make(history, "N", "defect", [("Done", d(2)), ("Backlog", d(5))])
+    report = flow_report(scope=Scope.stream(history), window=WINDOW)
+    n = by_key(report.in_progress)["N"]
+    assert n.start == d(2) and n.finish is None and n.reopens == 1
+    assert round(n.age_days, 4) == 12
+    from streams.models import BacklogItem
+
+    stored = BacklogItem.objects.get(external_key="N")
+    assert (stored.started_at, stored.finished_at) == (d(2), None)  # the service agrees

@@ -169,9 +169,12 @@ def test_live_imported_work_gets_readiness_checks_but_released_work_does_not(tea
     assert checked == {"PAY-1", "PAY-3", "PAY-4"}  # PAY-2 was done before the portal knew it
 
 
-def test_importing_into_an_existing_stream_keeps_its_states(team):
-    stream = ValueStreamFactory(slug="payments")
-    before = set(stream.states.values_list("pk", flat=True))
+def test_importing_into_an_existing_stream_reuses_its_states_by_name(team):
+    stream = ValueStreamFactory(slug="payments")  # has Backlog, Ready, In progress, ... Done, Removed
+    before = dict(stream.states.values_list("name", "pk"))
     result = run()
-    assert not result.stream_created
-    assert before <= set(WorkflowState.objects.filter(stream=stream).values_list("pk", flat=True))
+    assert not result.stream_created and result.states_created == 0
+    after = dict(WorkflowState.objects.filter(stream=stream).values_list("name", "pk"))
+    assert after == before  # same rows, none added twice
+    item = BacklogItem.objects.get(external_key="PAY-2")
+    assert item.state_id == before["Done"]

@@ -62,11 +62,30 @@ def test_htmx_request_gets_only_the_flow_fragment(viewer_client, stream):
     assert response.context["report"].window.days == 28
 
 
+def test_a_window_ending_in_the_past_is_read_as_of_its_end(viewer_client, stream):
+    report = viewer_client.get(url(stream, start="2026-03-02", end="2026-03-06")).context["report"]
+    # As of d5: A, G and I in progress and B reopened that instant; H and E finished before.
+    assert report.window.as_of == d(5)
+    assert sorted(f.key for f in report.in_progress) == ["A", "B", "G", "I"]
+    assert sorted(f.key for f in report.finished) == ["E", "H"]
+
+
+def test_a_date_before_2000_is_refused_not_a_server_error(viewer_client, stream):
+    response = viewer_client.get(url(stream, start="0001-01-01", end="0001-01-05"))
+    assert response.status_code == 200 and "Choose a date from 2000-01-01 on." in response.content.decode()
+
+
 def test_forecasts_answer_both_questions(viewer_client, stream):
     by_date = (dt.date.today() + dt.timedelta(days=60)).isoformat()
-    response = viewer_client.get(url(stream, start="2026-03-02", by_date=by_date, items=5))
+    response = viewer_client.get(url(stream, start="2026-03-02", end="2026-03-15", by_date=by_date, items=5))
     html = response.content.decode()
     assert f"Items finished by {by_date}" in html and "5 items done by" in html
+    how_many = response.context["forecasts"]["how_many"][1]
+    when = response.context["forecasts"]["when"][1]
+    # The sample is the window's 14 days with 6 items: about 26 in 60 days at the median.
+    assert how_many.sample_days == 14 and 15 <= how_many.values[0.5] <= 40
+    assert how_many.values[0.5] >= how_many.values[0.95]
+    assert when.values[0.5] <= when.values[0.95]
 
 
 @pytest.mark.parametrize(
