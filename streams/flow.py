@@ -265,8 +265,11 @@ ITEM_FIELDS = (
 )
 
 
-def item_row(facts: ItemFacts) -> dict:
-    """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001)."""
+def item_row(facts: ItemFacts, *, for_spreadsheet: bool = False) -> dict:
+    """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001).
+
+    `for_spreadsheet` quotes text that a spreadsheet would run as a formula (=, +, -, @).
+    """
     row = {}
     for name in ITEM_FIELDS:
         value = getattr(facts, name)
@@ -274,6 +277,8 @@ def item_row(facts: ItemFacts) -> dict:
             value = value.astimezone(dt.UTC).isoformat()
         elif isinstance(value, float):
             value = round(value, 4)
+        elif for_spreadsheet and isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            value = "'" + value
         row[name] = value
     return row
 

@@ -21,7 +21,7 @@ import datetime as dt
 import time
 from typing import IO
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
@@ -31,7 +31,7 @@ from teams.models import Team
 
 from .bulk import RowWriter
 from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
-from .services import CLOCK_SKEW, item_readiness_checks_sync, items_refresh_flow_dates
+from .services import CLOCK_SKEW, items_readiness_checks_create, items_refresh_flow_dates
 
 SOURCE = "csv"
 MAX_ERRORS = 50
@@ -122,7 +122,7 @@ class _Errors:
 
 def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: _Errors):
     """Yield (line number, row dict) of a CSV file whose header names the required columns."""
-    reader = csv.DictReader(file)
+    reader = csv.DictReader(file, strict=True)
     header = [column.strip() for column in (reader.fieldnames or [])]
     missing = [column for column in required if column not in header]
     if missing:
@@ -135,8 +135,15 @@ def _rows(file: IO, name: str, required: list[str], optional: list[str], errors:
         )
         return
     reader.fieldnames = header
-    for row in reader:
-        yield reader.line_num, {key: (value or "").strip() for key, value in row.items() if key is not None}
+    try:
+        for row in reader:
+            values = {key: (value or "").strip() for key, value in row.items() if key is not None}
+            if any("\x00" in value for value in values.values()):
+                errors.add(name, reader.line_num, "", "contains a NUL byte; is this a text file?")
+                continue
+            yield reader.line_num, values
+    except csv.Error as error:  # e.g. an unterminated quote or a NUL in the header
+        errors.add(name, reader.line_num, "", f"is not valid CSV: {error}.")
 
 
 def _timestamp(value: str) -> dt.datetime | str:
@@ -214,6 +221,18 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
             )
         if item.parent_key == item.key:
             errors.add("items.csv", item.line, "parent_key", "an item cannot be its own parent.")
+        elif item.parent_key in parsed.items:
+            seen, key = {item.key}, item.parent_key
+            while key and key in parsed.items and key not in seen:
+                seen.add(key)
+                key = parsed.items[key].parent_key
+            if key == item.key:
+                errors.add(
+                    "items.csv",
+                    item.line,
+                    "parent_key",
+                    f"{item.parent_key!r} descends from {item.key!r}: parents cannot form a loop.",
+                )
 
     last_at: dict[str, tuple[dt.datetime, int]] = {}
     now = timezone.now()
@@ -280,7 +299,15 @@ def flow_csv_import(
 def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) -> ImportResult:
     created = stream is None
     if created:
-        stream = ValueStream.objects.create(slug=slug, name=name or slug.replace("-", " ").title())
+        try:
+            with transaction.atomic():
+                stream = ValueStream.objects.create(slug=slug, name=name or slug.replace("-", " ").title())
+        except IntegrityError as error:  # another import created it a moment ago
+            raise ImportRefused(
+                [RowError("--stream", 0, "", f"{slug!r} was created meanwhile; run the import again.")]
+            ) from error
+    # Concurrent imports into one stream run one after the other, never interleaved.
+    stream = ValueStream.objects.select_for_update().get(pk=stream.pk)
     result = ImportResult(stream=stream, stream_created=created)
     states = _write_states(stream, parsed, result)
 
@@ -344,10 +371,10 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
     elif rewritten:
         items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=rewritten))
     # Live work gets its readiness checks; work already done or removed was released without us.
-    for item in BacklogItem.objects.filter(pk__in=[i.pk for i in new_items]).exclude(
+    live = BacklogItem.objects.filter(pk__in=[i.pk for i in new_items]).exclude(
         state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
-    ):
-        item_readiness_checks_sync(item=item)
+    )
+    items_readiness_checks_create(items=live)
     return result
 
 

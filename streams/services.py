@@ -121,6 +121,28 @@ def item_readiness_checks_sync(*, item: BacklogItem) -> int:
     return len(checks)
 
 
+def items_readiness_checks_create(*, items: QuerySet[BacklogItem]) -> int:
+    """Create the missing pending checks of many items at once (imports); a few queries in all.
+
+    Same rule as `item_readiness_checks_sync`, applied in bulk: criteria are few, items many.
+    """
+    criteria = list(ReadinessCriterion.objects.filter(active=True).prefetch_related("streams"))
+    if not criteria:
+        return 0
+    rows = items.values_list("pk", "stream_id", "flow_type")
+    have = set(ReadinessCheck.objects.filter(item__in=items).values_list("item_id", "criterion_id"))
+    checks = []
+    for criterion in criteria:
+        stream_ids = {stream.pk for stream in criterion.streams.all()}
+        for pk, stream_id, flow_type in rows:
+            if (pk, criterion.pk) in have or flow_type not in criterion.flow_types:
+                continue
+            if criterion.all_streams or stream_id in stream_ids:
+                checks.append(ReadinessCheck(item_id=pk, criterion=criterion))
+    ReadinessCheck.objects.bulk_create(checks, batch_size=2000, ignore_conflicts=True)
+    return len(checks)
+
+
 def unmet_criteria(item: BacklogItem) -> list[ReadinessCriterion]:
     """Applicable criteria the item has no decided check for: what holds the release gate.
 

@@ -76,5 +76,5 @@ def stream_flow_csv(request: HttpRequest, slug: str) -> HttpResponse:
     writer = csv.DictWriter(response, fieldnames=ITEM_FIELDS)
     writer.writeheader()
     for facts in report.finished + report.in_progress:
-        writer.writerow(item_row(facts))
+        writer.writerow(item_row(facts, for_spreadsheet=True))
     return response

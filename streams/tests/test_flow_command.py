@@ -43,7 +43,7 @@ def test_csv_has_metric_rows_then_one_row_per_item(stream):
     metrics = dict(csv.reader(io.StringIO(metrics_part)))
     assert metrics["throughput.n"] == "6"
     assert metrics["flow_time_days.p95"] == "6.75"
-    assert metrics["bottleneck.In progress.share"] == str(round(13.25 / 21.25, 4))
+    assert metrics["bottleneck.Payments.In progress.share"] == str(round(13.25 / 21.25, 4))
     rows = list(csv.DictReader(io.StringIO(items_part)))
     assert sorted(row["key"] for row in rows) == ["A", "B", "D", "E", "G", "H", "I", "J"]
     assert next(row for row in rows if row["key"] == "H")["flow_days"] == "0.25"

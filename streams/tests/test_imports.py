@@ -178,3 +178,21 @@ def test_importing_into_an_existing_stream_reuses_its_states_by_name(team):
     assert after == before  # same rows, none added twice
     item = BacklogItem.objects.get(external_key="PAY-2")
     assert item.state_id == before["Done"]
+
+
+def test_parents_that_form_a_loop_are_refused(team):
+    items = ITEMS.replace(
+        "PAY-1,Checkout epic,feature,2026-03-02T00:00:00+00:00,,",
+        "PAY-1,Checkout epic,feature,2026-03-02T00:00:00+00:00,PAY-2,",
+    )
+    with pytest.raises(ImportRefused, match="parents cannot form a loop"):
+        run(items=items)
+
+
+def test_a_nul_byte_and_broken_quoting_are_row_errors_not_crashes(team):
+    with pytest.raises(ImportRefused) as refused:
+        run(items=ITEMS.replace("Pay by link", "Pay\x00by link"))
+    assert "items.csv, line 3: contains a NUL byte" in str(refused.value)
+    with pytest.raises(ImportRefused, match="is not valid CSV"):
+        run(states='name,category,order\n"Backlog,backlog,0\n', items=ITEMS)
+    assert not BacklogItem.objects.exists()

@@ -128,3 +128,10 @@ def test_every_items_facts_download_as_csv_for_the_pages_window(viewer_client, s
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert sorted(row["key"] for row in rows) == ["A", "B", "D", "E", "G", "H", "I", "J"]
     assert next(row for row in rows if row["key"] == "G")["blocked_days"] == "3.0"
+
+
+def test_the_csv_download_keeps_spreadsheets_from_running_titles_as_formulas(viewer_client, stream):
+    make(stream, "=1+1", "feature", [("In progress", d(1))])
+    response = viewer_client.get(reverse("streams:stream-flow-csv", args=[stream.slug]) + "?start=2026-03-02")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert next(row for row in rows if row["key"] == "'=1+1")["title"] == "'=1+1"

@@ -93,12 +93,12 @@ class Command(BaseCommand):
         for name, value in _flatten(data, skip={"items", "daily", "daily_throughput", "bottleneck"}):
             writer.writerow([name, value])
         for row in data["bottleneck"]:
-            writer.writerow([f"bottleneck.{row['state']}.share", row["share"]])
+            writer.writerow([f"bottleneck.{row['stream']}.{row['state']}.share", row["share"]])
         self.stdout.write("\n")
         items = csv.DictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
         items.writeheader()
         for facts in report.finished + report.in_progress:
-            items.writerow(item_row(facts))
+            items.writerow(item_row(facts, for_spreadsheet=True))
 
 
 def _flatten(value, prefix: str = "", skip: frozenset | set = frozenset()):
