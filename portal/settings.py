@@ -162,6 +162,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # Daily flow rollups (streams.rollups): yesterday after midnight, and any invalidated days.
+    "flow-rollups": {
+        "task": "streams.refresh_flow_rollups",
+        "schedule": crontab(minute="*/5"),
+    },
     # Monday 02:00 UTC: last week's flow snapshot of every active stream (idempotent).
     "weekly-flow-snapshots": {
         "task": "streams.record_flow_snapshots",

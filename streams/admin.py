@@ -478,6 +478,10 @@ class BlockedPeriodAdmin(PortalModelAdmin):
     list_select_related = ["item"]
     autocomplete_fields = ["item"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A block belongs to one item's history for life.
+        return ["item"] if obj else []
+
 
 @admin.register(Dependency)
 class DependencyAdmin(PortalModelAdmin):

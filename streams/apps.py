@@ -6,5 +6,6 @@ class StreamsConfig(AppConfig):
     name = "streams"
 
     def ready(self):
-        # Registers percentile_cont on SQLite connections for the flow engine.
-        from . import sql  # noqa: F401
+        # sql registers percentile_cont on SQLite connections for the flow engine; signals keep
+        # the daily flow rollups honest when blocked periods or items change.
+        from . import signals, sql  # noqa: F401

@@ -37,6 +37,8 @@ DEFAULT_WEEKS = 12
 PERCENTILES = (0.50, 0.85, 0.95)
 LITTLE_GAP_WARNING = 0.25  # relative gap between measured and predicted WIP that is worth a look
 EFFICIENCY_CHECK_ABOVE = 0.5
+# Scopes of whole streams, whose aggregates the daily rollups can answer.
+ROLLUP_SCOPES = ("portfolio", "director")
 FLOW_TYPES = [code for code, _ in FlowType.choices]
 CATEGORIES = ("backlog", "active", "waiting", "done")
 
@@ -218,6 +220,9 @@ class FlowReport:
     daily_throughput: list[int] = field(default_factory=list)
     finished: list[ItemFacts] = field(default_factory=list)
     in_progress: list[ItemFacts] = field(default_factory=list)
+    # "history": read from the transition history; "daily rollups": summed from the stored
+    # days of `streams.rollups` (same numbers, see there) plus today read live.
+    method: str = "history"
 
     @property
     def distribution_finished(self) -> dict[str, float]:
@@ -295,6 +300,7 @@ def report_dict(report: FlowReport) -> dict:
     window = report.window
     return {
         "scope": {"kind": report.scope.kind, "id": report.scope.id, "label": report.scope.label},
+        "method": report.method,
         "window": {
             "start": window.start.isoformat(),
             "end": window.end.isoformat(),
@@ -351,24 +357,34 @@ def _shares(counts: dict[str, int], total: int) -> dict[str, float]:
 # --- The engine -------------------------------------------------------------------------------------
 
 
-def flow_report(*, scope: Scope, window: Window | None = None, with_items: bool = True) -> FlowReport:
+def flow_report(
+    *, scope: Scope, window: Window | None = None, with_items: bool = True, use_rollups: bool = True
+) -> FlowReport:
     """Every flow metric of DESIGN.md for the scope over the window, with per-item facts of
     the items finished in it and in progress at its end (`with_items=False` skips those rows
     when only the aggregates are wanted, as for the whole portfolio).
 
     Runs a fixed number of queries whatever the volume: the history is read once into
-    temporary tables that the aggregate queries share, then dropped.
+    temporary tables that the aggregate queries share, then dropped. Aggregates of many
+    streams (portfolio, director) are summed from the daily rollups when those are fresh
+    (`streams.rollups`; `use_rollups=False` always reads the history): the same numbers.
     """
     window = window or Window.build()
+    if use_rollups and not with_items and scope.kind in ROLLUP_SCOPES:
+        from .rollups import rollup_report  # it builds on this module
+
+        report = rollup_report(scope=scope, window=window)
+        if report is not None:
+            return report
     with transaction.atomic(), connection.cursor() as cursor:
-        engine = _Engine(cursor, Dialect(connection), scope, window, with_items=with_items)
+        engine = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=with_items)
         report = engine.run()
         # On failure the transaction's rollback drops the tables (and the error stays visible).
         engine.drop()
         return report
 
 
-class _Engine:
+class HistoryEngine:
     SEG, ITEM, BLOCK, STATE_TIME = "flow_seg", "flow_item", "flow_block", "flow_state_time"
 
     def __init__(self, cursor, dialect: Dialect, scope: Scope, window: Window, *, with_items: bool = True):
@@ -386,6 +402,10 @@ class _Engine:
 
     def execute(self, sql: str) -> None:
         self.cursor.execute(sql)
+
+    def item_filter(self) -> str:
+        """Which items' history is read (alias `i`); `streams.rollups` narrows it."""
+        return self.scope.item_filter_sql("i")
 
     # Below this many rows, hash joins without an index or statistics are as fast as it gets.
     LARGE_TABLE = 20_000
@@ -435,7 +455,7 @@ class _Engine:
         `finished_at` is set exactly while an item is in a done state (the state service keeps
         it so), which lets the (stream, finished_at) index find them.
         """
-        where = self.scope.item_filter_sql("i")
+        where = self.item_filter()
         select = f"""
             SELECT item_id, state_id, category, seg_start, next_at, COALESCE(next_at, {self.as_of}) AS seg_end,
                    prev_category
@@ -552,18 +572,7 @@ class _Engine:
         rows = self.fetchall(
             f"SELECT {day} AS day, flow_type, COUNT(*) FROM {self.ITEM} f WHERE {self.finished} GROUP BY day, flow_type"
         )
-        r = self.report
-        weeks = [
-            {"week_start": (self.window.start + dt.timedelta(weeks=k)).date(), **dict.fromkeys(FLOW_TYPES, 0)}
-            for k in range(self.window.weeks)
-        ]
-        daily = [0] * self.window.days
-        by_type = dict.fromkeys(FLOW_TYPES, 0)
-        for day_index, flow_type, count in rows:
-            weeks[int(day_index) // 7][flow_type] += count
-            daily[int(day_index)] += count
-            by_type[flow_type] += count
-        r.weekly_throughput, r.daily_throughput, r.throughput_by_type = weeks, daily, by_type
+        report_throughput(self.report, rows)
 
     def _efficiency(self) -> None:
         """Σ active ÷ Σ flow time over finished items of streams that map a waiting state,
@@ -583,22 +592,7 @@ class _Engine:
             GROUP BY bin
             """
         )
-        r = self.report
-        streams = ValueStream.objects.filter(pk__in=self.scope.stream_ids_query())
-        r.efficiency_excluded_streams = list(
-            streams.exclude(states__category=WorkflowState.Category.WAITING).values_list("name", flat=True)
-        )
-        r.efficiency_measurable = streams.filter(states__category=WorkflowState.Category.WAITING).exists()
-        histogram = [0] * 10
-        active = flow_total = 0.0
-        for bin_index, count, active_sum, flow_sum in rows:
-            r.efficiency_n += count
-            active += float(active_sum or 0)
-            flow_total += float(flow_sum or 0)
-            if bin_index is not None:
-                histogram[int(bin_index)] += count
-        r.efficiency_histogram = histogram
-        r.efficiency = active / flow_total if r.efficiency_measurable and flow_total > 0 else None
+        report_efficiency(self.report, rows)
 
     def _items(self) -> None:
         """Per-item facts of the items finished in the window and of the WIP at as_of."""
@@ -749,41 +743,85 @@ class _Engine:
         ]
 
     def _targets_and_limits(self) -> None:
-        """The stream's target mix for the quarter the window ends in, and the WIP limit that
-        applies: the team's, or the sum of the in-progress states' limits (else the serving
-        teams' limits) of the streams in scope."""
-        r = self.report
-        if self.scope.kind == "stream":
-            period = period_containing((self.window.end - dt.timedelta(microseconds=1)).date())
-            r.target_period = period.label
-            r.target_mix = dict(
-                TargetMix.objects.filter(stream_id=self.scope.id, period=period.label).values_list(
-                    "flow_type", "percent"
-                )
-            )
-        if self.scope.kind == "team":
-            from teams.models import Team
-
-            r.wip_limit = Team.objects.filter(pk=self.scope.id).values_list("wip_limit", flat=True).first()
-        elif self.scope.kind in ("stream", "director"):
-            streams = self.scope.stream_ids_query()
-            r.wip_limit = WorkflowState.objects.filter(
-                stream__in=streams, category__in=WorkflowState.IN_PROGRESS, wip_limit__isnull=False
-            ).aggregate(total=Sum("wip_limit"))["total"]
-            if r.wip_limit is None:
-                r.wip_limit = ValueStream.objects.filter(pk__in=streams, teams__wip_limit__isnull=False).aggregate(
-                    total=Sum("teams__wip_limit")
-                )["total"]
+        report_targets_and_limits(self.report)
 
     def _littles_law(self) -> None:
-        """Mean WIP against throughput per day × mean flow time over the window."""
-        r = self.report
-        if r.mean_wip is None or r.flow_time.mean is None or not r.throughput:
-            return
-        per_day = r.throughput / ((self.window.end - self.window.start) / dt.timedelta(days=1))
-        r.littles_predicted_wip = per_day * r.flow_time.mean
-        if r.littles_predicted_wip:
-            r.littles_gap = (r.mean_wip - r.littles_predicted_wip) / r.littles_predicted_wip
+        report_littles_law(self.report)
+
+
+# --- Parts of a report that do not read the history (shared with `streams.rollups`) -------------
+
+
+def report_throughput(r: FlowReport, rows) -> None:
+    """Throughput by type, by week and by day from (day index, flow type, count) rows."""
+    window = r.window
+    weeks = [
+        {"week_start": (window.start + dt.timedelta(weeks=k)).date(), **dict.fromkeys(FLOW_TYPES, 0)}
+        for k in range(window.weeks)
+    ]
+    daily = [0] * window.days
+    by_type = dict.fromkeys(FLOW_TYPES, 0)
+    for day_index, flow_type, count in rows:
+        weeks[int(day_index) // 7][flow_type] += count
+        daily[int(day_index)] += count
+        by_type[flow_type] += count
+    r.weekly_throughput, r.daily_throughput, r.throughput_by_type = weeks, daily, by_type
+
+
+def report_efficiency(r: FlowReport, rows) -> None:
+    """Flow efficiency from (bin, items, Σ active days, Σ flow days) rows of the finished items
+    of streams that map a waiting state; says which streams in scope cannot be measured."""
+    streams = ValueStream.objects.filter(pk__in=r.scope.stream_ids_query())
+    r.efficiency_excluded_streams = list(
+        streams.exclude(states__category=WorkflowState.Category.WAITING).values_list("name", flat=True)
+    )
+    r.efficiency_measurable = streams.filter(states__category=WorkflowState.Category.WAITING).exists()
+    histogram = [0] * 10
+    active = flow_total = 0.0
+    for bin_index, count, active_sum, flow_sum in rows:
+        r.efficiency_n += count
+        active += float(active_sum or 0)
+        flow_total += float(flow_sum or 0)
+        if bin_index is not None:
+            histogram[int(bin_index)] += count
+    r.efficiency_histogram = histogram
+    r.efficiency = active / flow_total if r.efficiency_measurable and flow_total > 0 else None
+
+
+def report_targets_and_limits(r: FlowReport) -> None:
+    """The stream's target mix for the quarter the window ends in, and the WIP limit that
+    applies: the team's, or the sum of the in-progress states' limits (else the serving
+    teams' limits) of the streams in scope."""
+    scope, window = r.scope, r.window
+    if scope.kind == "stream":
+        period = period_containing((window.end - dt.timedelta(microseconds=1)).date())
+        r.target_period = period.label
+        r.target_mix = dict(
+            TargetMix.objects.filter(stream_id=scope.id, period=period.label).values_list("flow_type", "percent")
+        )
+    if scope.kind == "team":
+        from teams.models import Team
+
+        r.wip_limit = Team.objects.filter(pk=scope.id).values_list("wip_limit", flat=True).first()
+    elif scope.kind in ("stream", "director"):
+        streams = scope.stream_ids_query()
+        r.wip_limit = WorkflowState.objects.filter(
+            stream__in=streams, category__in=WorkflowState.IN_PROGRESS, wip_limit__isnull=False
+        ).aggregate(total=Sum("wip_limit"))["total"]
+        if r.wip_limit is None:
+            r.wip_limit = ValueStream.objects.filter(pk__in=streams, teams__wip_limit__isnull=False).aggregate(
+                total=Sum("teams__wip_limit")
+            )["total"]
+
+
+def report_littles_law(r: FlowReport) -> None:
+    """Mean WIP against throughput per day × mean flow time over the window."""
+    if r.mean_wip is None or r.flow_time.mean is None or not r.throughput:
+        return
+    per_day = r.throughput / ((r.window.end - r.window.start) / dt.timedelta(days=1))
+    r.littles_predicted_wip = per_day * r.flow_time.mean
+    if r.littles_predicted_wip:
+        r.littles_gap = (r.mean_wip - r.littles_predicted_wip) / r.littles_predicted_wip
 
 
 def _f(value) -> float | None:

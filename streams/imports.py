@@ -31,6 +31,7 @@ from teams.models import Team
 
 from .bulk import RowWriter
 from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
+from .rollups import rollups_invalidate
 from .services import CLOCK_SKEW, items_readiness_checks_create, items_refresh_flow_dates
 
 SOURCE = "csv"
@@ -370,6 +371,9 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
         items_refresh_flow_dates(BacklogItem.objects.filter(stream=stream))
     elif rewritten:
         items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=rewritten))
+    if result.states_updated or rewritten or new_items or changed:
+        # Imported history is backdated: the stream's stored days are recomputed from scratch.
+        rollups_invalidate(stream_id=stream.pk, since=None)
     # Live work gets its readiness checks; work already done or removed was released without us.
     live = BacklogItem.objects.filter(pk__in=[i.pk for i in new_items]).exclude(
         state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from teams.errors import DomainError
 
 from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, StateTransition, WorkflowState
+from .rollups import affected_day, rollups_invalidate, utc_day
 
 Category = WorkflowState.Category
 # Clocks of the tools that report changes drift a little; beyond this, a date is in the future.
@@ -93,9 +94,12 @@ def stream_refresh_flow_dates(*, stream_id: int) -> int:
 
 
 def workflow_state_category_changed(*, stream_id: int) -> None:
-    """A state's category decides which dates its items have: refresh them after the commit."""
+    """A state's category decides which dates its items have: refresh them after the commit.
+
+    Every stored day of the stream's rollups is recomputed too."""
     from .tasks import refresh_flow_dates  # tasks import this module
 
+    rollups_invalidate(stream_id=stream_id, since=None)
     transaction.on_commit(lambda: refresh_flow_dates.delay(stream_id))
 
 
@@ -212,6 +216,8 @@ def item_change_state(
     `ReleaseGateError`) and writes nothing when the change is refused.
     """
     item_pk = item.pk if isinstance(item, BacklogItem) else item
+    # No join here: PostgreSQL re-checks a joined row after waiting for the lock, and a
+    # concurrent change of state would make the item vanish from the result.
     locked = BacklogItem.objects.select_for_update().get(pk=item_pk)
     if to_state.pk == locked.state_id:
         raise StateChangeError(f"{locked.key} is already in {to_state.name}.", field="state", code="no_change")
@@ -223,9 +229,43 @@ def item_change_state(
     )
     BacklogItem.objects.filter(pk=locked.pk).update(state=to_state, updated_at=timezone.now())
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=locked.pk))
+    started_at, finished_at, updated_at = (
+        BacklogItem.objects.filter(pk=locked.pk).values_list("started_at", "finished_at", "updated_at").get()
+    )
+    since = _past_rewritten_since(
+        locked,
+        at=at,
+        categories={locked.state.category, to_state.category},
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    if since is not None:
+        rollups_invalidate(stream_id=locked.stream_id, since=since)
     if isinstance(item, BacklogItem):
-        item.refresh_from_db(fields=["state", "started_at", "finished_at", "updated_at"])
+        item.state, item.started_at, item.finished_at, item.updated_at = to_state, started_at, finished_at, updated_at
     return transition
+
+
+def _past_rewritten_since(
+    before: BacklogItem, *, at: dt.datetime, categories: set[str], started_at, finished_at
+) -> dt.date | None:
+    """The first past day whose flow a state change rewrites (None: only today's).
+
+    A move dated before today changes the days from its own; entering or leaving a removed
+    state takes the item out of (or back into) every day of its life; a finish that moves or
+    goes (reopen) changes that day's finished work; a start that moves changes which earlier
+    stays were work in progress. See `streams.rollups`.
+    """
+    days = [affected_day(at)]
+    if Category.REMOVED in categories:
+        first = before.transitions.aggregate(first=Min("at"))["first"]
+        days.append(affected_day(first or at))
+    if before.finished_at is not None and before.finished_at != finished_at:
+        days.append(affected_day(before.finished_at))
+    if before.started_at is not None and before.started_at != started_at:
+        days.append(affected_day(min(before.started_at, started_at or before.started_at)))
+    since = min(days)
+    return since if since < utc_day(timezone.now()) else None
 
 
 def initial_state(stream_id: int) -> WorkflowState:
@@ -268,4 +308,6 @@ def item_create(
     StateTransition.objects.create(item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=via)
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=item.pk))
     item.refresh_from_db(fields=["started_at", "finished_at"])
+    if affected_day(created_at) < utc_day(timezone.now()):
+        rollups_invalidate(stream_id=stream_id, since=affected_day(created_at))
     return item

@@ -5,6 +5,7 @@ import datetime as dt
 from celery import shared_task
 
 from .models import ValueStream
+from .rollups import rollups_refresh
 from .services import stream_refresh_flow_dates
 from .snapshots import flow_snapshot_record, last_complete_week
 
@@ -29,3 +30,11 @@ def record_flow_snapshots(week_start: str | None = None) -> int:
     for stream in streams:
         flow_snapshot_record(stream=stream, week_start=week)
     return len(streams)
+
+
+@shared_task(name="streams.refresh_flow_rollups")
+def refresh_flow_rollups(stream_ids: list[int] | None = None) -> int:
+    """Store every stream's complete days that are missing or were invalidated; returns the
+    days written. Run by beat every few minutes: when nothing changed it costs one query, and
+    after midnight it adds yesterday. Safe to run concurrently and repeatedly."""
+    return rollups_refresh(stream_ids=stream_ids)

@@ -23,6 +23,7 @@ import pytest
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
+from streams.flow import Scope, Window, flow_report
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -41,6 +42,7 @@ from streams.models import (
 )
 from streams.periods import period_containing
 from streams.services import items_refresh_flow_dates, unmet_criteria
+from streams.tests.test_rollups import assert_same
 from teams import access
 from teams.models import Discipline, Membership, Person, Team
 
@@ -256,6 +258,18 @@ class TestSeededOrganisation:
         assert set(owners) == {Team.Type.BUSINESS_OPERATIONS}
         assert ReadinessCriterion.objects.filter(all_streams=True).exists()
         assert ReadinessCriterion.objects.filter(all_streams=False, streams__isnull=False).exists()
+
+    def test_portfolio_reads_the_stored_rollups_and_they_match_the_history(self, seeded):
+        """On the demo's messy history (reopens, removals, blocks), rollups equal the engine."""
+        today = dt.datetime.now(dt.UTC).date()
+        windows = [Window.build(), Window.build(start=today - dt.timedelta(days=60), end=today - dt.timedelta(days=8))]
+        director = LeadershipAssignment.objects.filter(end_date__isnull=True).first().person
+        for window in windows:
+            for scope in (Scope.portfolio(), Scope.director(director)):
+                fast = flow_report(scope=scope, window=window, with_items=False)
+                exact = flow_report(scope=scope, window=window, with_items=False, use_rollups=False)
+                assert fast.method == "daily rollups" and fast.throughput > 0
+                assert_same(fast, exact)
 
     def test_dependencies_cross_teams_and_streams(self, seeded):
         dependencies = Dependency.objects.select_related("item", "blocked_by")

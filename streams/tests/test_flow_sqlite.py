@@ -1,4 +1,4 @@
-"""The flow engine's hand-computed tests, run again on SQLite, the embedded default.
+"""The flow engine's hand-computed tests and the rollups' equality tests, run again on SQLite.
 
 The suite runs on PostgreSQL; the engine's SQL differs by dialect (streams.sql), so its tests
 run a second time in a subprocess whose test database is SQLite.
@@ -21,7 +21,16 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
         pytest.skip("this run is on SQLite already")
     env = {**os.environ, "TEST_DATABASE_URL": f"sqlite:///{tmp_path / 'flow.sqlite3'}"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "streams/tests/test_flow.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:xdist",
+            "streams/tests/test_flow.py",
+            "streams/tests/test_rollups.py",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

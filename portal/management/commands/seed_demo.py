@@ -14,6 +14,7 @@ from django.db import transaction
 from portal.demo.builder import DemoResult, demo_delete, demo_exists, demo_seed
 from portal.demo.catalogue import LOGINS, STREAMS
 from streams.models import ValueStream
+from streams.rollups import rollups_refresh
 from streams.snapshots import flow_snapshots_backfill
 
 DEMO_STREAM_SLUGS = [spec.slug for spec in STREAMS]
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             result = demo_seed()
             # Twelve weeks of weekly flow snapshots, so trend lines have data from the start.
             flow_snapshots_backfill(weeks=12, streams=ValueStream.objects.filter(slug__in=DEMO_STREAM_SLUGS))
+            # Daily flow rollups up to yesterday, so the portfolio reads them from the start.
+            rollups_refresh()
         self._report(result, time.monotonic() - started)
 
     def _report(self, result: DemoResult, seconds: float) -> None:

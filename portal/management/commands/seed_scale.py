@@ -11,7 +11,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.scale import ScaleSpec, scale_data_create, scale_data_delete, scale_data_exists
+from portal.scale import SLUG_PREFIX, ScaleSpec, scale_data_create, scale_data_delete, scale_data_exists
+from streams.models import ValueStream
+from streams.rollups import rollups_refresh
 
 
 def _date(value: str) -> dt.datetime:
@@ -92,3 +94,6 @@ class Command(BaseCommand):
             f"Created {items:,} items and {transitions:,} transitions{per_item} in {elapsed:.1f}s "
             f"({time.monotonic() - began:.1f}s in all)."
         ))
+        rolled = time.monotonic()
+        days = rollups_refresh(stream_ids=ValueStream.objects.filter(slug__startswith=SLUG_PREFIX).values("pk"))
+        self.stdout.write(f"Stored {days:,} days of daily flow rollups in {time.monotonic() - rolled:.1f}s.")

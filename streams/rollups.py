@@ -1,0 +1,397 @@
+"""Daily rollups of flow: what reports over many streams read instead of the whole history.
+
+The exact engine (`streams.flow`) reads every transition of every item not finished before
+the window; for the whole portfolio that is close to a million stays. Most of it describes
+days that are over and will not change, so the refresh job stores, per stream and complete
+UTC day, what the engine computes for that day:
+
+- `FlowDay`: items per category and the WIP at the day's end (cumulative flow, mean WIP);
+- `FlowDayEfficiency`: the items finished that day, by efficiency bin, with Σ active and
+  Σ flow days (flow efficiency and its histogram);
+- `FlowDayState`: days those items spent in each state (bottleneck).
+
+A report over many streams sums those rows for the window's complete days, reads today live
+(the current states for the day's end, the exact engine narrowed to the items finished
+today), and takes throughput, flow and lead times and WIP straight from the started/finished
+dates the state service keeps on each item. The result equals the exact engine's.
+
+It stays equal only if every change that rewrites a stored day says so. `rollups_invalidate`
+pulls a stream's `FlowDayMark.valid_until` back; callers: the state service (a move dated
+before today, a reopen or any move of a past finish, a start that moves, entering or leaving
+a removed state), item creation dated before today, imports, a state's category change, and
+signals on blocked periods of finished items and on deleted items. While any stream in scope
+is not valid for the window's days, or the history has moves after `as_of`, `rollup_report`
+returns None and the caller reads the history: a report is never answered from stale rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+
+from django.db import connection, transaction
+from django.db.models import Case, F, Min, Q, Sum, Value, When
+from django.utils import timezone
+
+from .flow import (
+    CATEGORIES,
+    FLOW_TYPES,
+    PERCENTILES,
+    Distribution,
+    FlowReport,
+    HistoryEngine,
+    Scope,
+    Window,
+    report_efficiency,
+    report_littles_law,
+    report_targets_and_limits,
+    report_throughput,
+)
+from .models import (
+    BacklogItem,
+    FlowDay,
+    FlowDayEfficiency,
+    FlowDayMark,
+    FlowDayState,
+    StateTransition,
+    ValueStream,
+    WorkflowState,
+)
+from .sql import Dialect
+
+DAY = dt.timedelta(days=1)
+
+
+def utc_day(instant: dt.datetime) -> dt.date:
+    return instant.astimezone(dt.UTC).date()
+
+
+def affected_day(instant: dt.datetime) -> dt.date:
+    """The first day whose stored rows an event at `instant` can change: a day's end counts
+    what is there at its last instant, midnight included (as the engine's daily series does)."""
+    return utc_day(instant - dt.timedelta(microseconds=1))
+
+
+def midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+# --- Computing days with the exact engine ---------------------------------------------------------
+
+
+@dataclass
+class DayRows:
+    """What the engine found, per stream and day (day = index from the window's first day)."""
+
+    days: list[dict] = field(default_factory=list)  # the engine's daily series (one stream)
+    efficiency: list[tuple] = field(default_factory=list)  # stream, day, bin, items, Σ active, Σ flow
+    states: list[tuple] = field(default_factory=list)  # stream, day, state, Σ days
+
+
+class _DayEngine(HistoryEngine):
+    """The exact engine's tables, aggregated per stream and finishing day instead of per window.
+
+    `finished_since` narrows the history read to the items finished since then (today's part
+    of a report); without the cumulative flow (`with_days=False`), which needs every item.
+    """
+
+    def __init__(self, cursor, dialect, scope, window, *, finished_since=None, with_days=True):
+        super().__init__(cursor, dialect, scope, window, with_items=False)
+        self.finished_since = finished_since
+        self.with_days = with_days
+
+    def item_filter(self) -> str:
+        where = super().item_filter()
+        if self.finished_since is not None:
+            where += f" AND i.finished_at >= {self.sql.timestamp(self.finished_since)}"
+        return where
+
+    def rows(self) -> DayRows:
+        self.drop()
+        self._build_segments()
+        self._build_items()
+        self._build_blocks()
+        self._build_state_time()
+        out = DayRows()
+        if self.with_days:
+            self._daily_series()
+            out.days = self.report.daily
+        sql = self.sql
+        day = sql.floor(sql.days("f.finish", self.ws))
+        flow = sql.days("f.finish", "f.start")
+        bin_ = sql.least(sql.floor("10 * active / flow"), "9")
+        out.efficiency = self.fetchall(
+            f"""
+            SELECT stream_id, day, CASE WHEN flow > 0 THEN {bin_} END AS bin, COUNT(*), SUM(active), SUM(flow)
+            FROM (
+                SELECT f.item_id, f.stream_id, {day} AS day, {flow} AS flow,
+                       COALESCE(SUM(CASE WHEN t.category = 'active' THEN t.days - t.blocked ELSE 0 END), 0) AS active
+                FROM {self.ITEM} f LEFT JOIN {self.STATE_TIME} t ON t.item_id = f.item_id
+                WHERE {self.finished}
+                GROUP BY f.item_id, f.stream_id, f.finish, f.start
+            ) per_item
+            GROUP BY stream_id, day, bin
+            """
+        )
+        out.states = self.fetchall(
+            f"""
+            SELECT f.stream_id, {day} AS finish_day, t.state_id, SUM(t.days)
+            FROM {self.STATE_TIME} t JOIN {self.ITEM} f ON f.item_id = t.item_id
+            WHERE {self.finished}
+            GROUP BY f.stream_id, finish_day, t.state_id
+            """
+        )
+        self.drop()
+        return out
+
+
+def day_rows(*, scope: Scope, window: Window, finished_since=None, with_days: bool = True) -> DayRows:
+    with transaction.atomic(), connection.cursor() as cursor:
+        engine = _DayEngine(
+            cursor, Dialect(connection), scope, window, finished_since=finished_since, with_days=with_days
+        )
+        return engine.rows()
+
+
+# --- Keeping the stored days ----------------------------------------------------------------------
+
+
+def rollups_invalidate(*, stream_id: int, since: dt.date | None, create_mark: bool = True) -> None:
+    """The history of the stream changed from `since` on (None: anywhere): stop trusting the
+    stored days from there until the refresh job recomputes them.
+
+    Call it inside the transaction that changes the history, so both commit together. The
+    version bump also stops a refresh that is computing meanwhile from marking its rows valid.
+    `create_mark=False` is for a stream being deleted, whose mark goes with it.
+    """
+    valid_until = (
+        None if since is None else Case(When(valid_until__gt=since, then=Value(since)), default=F("valid_until"))
+    )
+    updated = FlowDayMark.objects.filter(stream_id=stream_id).update(valid_until=valid_until, version=F("version") + 1)
+    if not updated and create_mark:
+        # No mark yet: create one that trusts nothing. A refresh creating its own mark waits
+        # for this transaction (same primary key) and then sees the version moved.
+        FlowDayMark.objects.get_or_create(stream_id=stream_id, defaults={"version": 1})
+
+
+def stream_rollups_refresh(*, stream_id: int, as_of: dt.datetime | None = None) -> int:
+    """Compute and store the stream's days that are not valid, up to the day before `as_of`
+    (default: now). Returns the number of days written; 0 when all were valid already, or
+    when the history changed while computing (the next run picks those days up).
+    """
+    as_of = as_of or timezone.now()
+    mark, _ = FlowDayMark.objects.get_or_create(stream_id=stream_id)
+    last = utc_day(as_of) - DAY
+    first = mark.valid_until
+    if first is None:
+        began = StateTransition.objects.filter(item__stream_id=stream_id, at__lte=as_of).aggregate(first=Min("at"))
+        first = affected_day(began["first"]) if began["first"] else last + DAY
+    rows = None
+    if first <= last:
+        window = Window.build(start=first, end=last, as_of=as_of)
+        rows = day_rows(scope=Scope("stream", stream_id), window=window)
+    elif mark.valid_until is not None and mark.valid_until >= first:
+        return 0  # nothing new, and nothing to record
+    with transaction.atomic():
+        locked = FlowDayMark.objects.select_for_update().get(pk=stream_id)
+        if locked.version != mark.version:
+            return 0
+        stored = {"stream_id": stream_id}
+        if mark.valid_until is not None:
+            stored["day__gte"] = first
+        for model in (FlowDay, FlowDayEfficiency, FlowDayState):
+            model.objects.filter(**stored).delete()
+        if rows is not None:
+            _store(stream_id, first, rows)
+        FlowDayMark.objects.filter(pk=stream_id).update(valid_until=last + DAY, computed_as_of=as_of)
+    return max((last - first).days + 1, 0)
+
+
+def _store(stream_id: int, first: dt.date, rows: DayRows) -> None:
+    FlowDay.objects.bulk_create(
+        [
+            FlowDay(stream_id=stream_id, **{key: day[key] for key in ("day", *CATEGORIES, "wip")})
+            for day in rows.days
+            if any(day[key] for key in (*CATEGORIES, "wip"))
+        ],
+        batch_size=2000,
+    )
+    FlowDayEfficiency.objects.bulk_create(
+        [
+            FlowDayEfficiency(
+                stream_id=stream,
+                day=first + int(k) * DAY,
+                bin=None if bin_ is None else int(bin_),
+                items=n,
+                active_days=float(active or 0),
+                flow_days=float(flow or 0),
+            )
+            for stream, k, bin_, n, active, flow in rows.efficiency
+        ],
+        batch_size=2000,
+    )
+    FlowDayState.objects.bulk_create(
+        [
+            FlowDayState(stream_id=stream, day=first + int(k) * DAY, state_id=state, days=float(days or 0))
+            for stream, k, state, days in rows.states
+        ],
+        batch_size=2000,
+    )
+
+
+def rollups_refresh(*, as_of: dt.datetime | None = None, stream_ids=None) -> int:
+    """Bring every stream's stored days up to yesterday (or the given streams'); returns the
+    days written. Streams whose days are valid already cost one query between them."""
+    as_of = as_of or timezone.now()
+    through = utc_day(as_of)
+    streams = ValueStream.objects.all() if stream_ids is None else ValueStream.objects.filter(pk__in=stream_ids)
+    stale = streams.exclude(
+        Q(pk__in=FlowDayMark.objects.filter(valid_until__gte=through).values("stream_id"))
+    ).values_list("pk", flat=True)
+    return sum(stream_rollups_refresh(stream_id=pk, as_of=as_of) for pk in stale.order_by("pk"))
+
+
+# --- Answering a report from them -----------------------------------------------------------------
+
+
+def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
+    """The aggregates of the report (no per-item rows) from the stored days, or None when they
+    cannot answer exactly: a stream in scope has stale days in the window or was refreshed
+    after `as_of`, or the history holds moves after `as_of` (the stored dates would not be
+    those of `as_of`)."""
+    streams = scope.stream_ids_query()
+    today = utc_day(window.as_of)
+    stored_end = min(window.end, midnight(today))  # the window's complete days end here
+    stored_days = max((stored_end - window.start).days, 0)
+    if stored_days:
+        trusted = FlowDayMark.objects.filter(
+            stream_id__in=streams,
+            valid_until__gte=utc_day(window.start) + stored_days * DAY,
+            computed_as_of__lte=window.as_of,
+        )
+        if trusted.count() != ValueStream.objects.filter(pk__in=streams).count():
+            return None
+    if StateTransition.objects.filter(at__gt=window.as_of, to_state__stream__in=streams).exists():
+        return None
+
+    r = FlowReport(scope=scope, window=window, method="daily rollups")
+    sql = Dialect(connection)
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    items = f"{BacklogItem._meta.db_table} i"
+    where = f"{scope.item_filter_sql('i')} AND i.finished_at >= {ws} AND i.finished_at < {we}"
+    with connection.cursor() as cursor:
+        # Finished in the window: the dates the state service keeps are the engine's start and finish.
+        flow, lead = sql.days("i.finished_at", "i.started_at"), sql.days("i.finished_at", "i.created_at")
+        pcts = ", ".join(
+            [sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES]
+        )
+        cursor.execute(f"SELECT COUNT(*), AVG({flow}), AVG({lead}), {pcts} FROM {items} WHERE {where}")
+        n, mean_flow, mean_lead, *p = cursor.fetchone()
+        r.throughput = n
+        r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
+        r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
+        day = sql.floor(sql.days("i.finished_at", ws))
+        cursor.execute(
+            f"SELECT {day} AS day, i.flow_type, COUNT(*) FROM {items} WHERE {where} GROUP BY day, i.flow_type"
+        )
+        report_throughput(r, cursor.fetchall())
+        # WIP now (no moves after as_of): started, neither done nor removed; and today's day-end.
+        cursor.execute(
+            f"""SELECT s.category, i.flow_type, COUNT(*),
+                       SUM(CASE WHEN i.started_at IS NOT NULL AND s.category <> 'done' THEN 1 ELSE 0 END)
+                FROM {items} JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
+                WHERE {scope.item_filter_sql("i")} AND s.category <> 'removed'
+                GROUP BY s.category, i.flow_type"""
+        )
+        now = dict.fromkeys((*CATEGORIES, "wip"), 0)
+        r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0)
+        for category, flow_type, count, wip in cursor.fetchall():
+            now[category] += count
+            now["wip"] += wip
+            r.wip_by_type[flow_type] += wip
+        r.wip = now["wip"]
+
+    r.daily = _daily(window, streams, stored_days, now)
+    r.mean_wip = sum(day["wip"] for day in r.daily) / len(r.daily) if r.daily else None
+
+    stored = {
+        "stream_id__in": streams,
+        "day__gte": utc_day(window.start),
+        "day__lt": utc_day(window.start) + stored_days * DAY,
+    }
+    measurable = WorkflowState.objects.filter(category=WorkflowState.Category.WAITING, stream_id__in=streams).values(
+        "stream_id"
+    )
+    efficiency = [
+        (row["bin"], row["n"], row["active"], row["flow"])
+        for row in FlowDayEfficiency.objects.filter(**{**stored, "stream_id__in": measurable})
+        .values("bin")
+        .annotate(n=Sum("items"), active=Sum("active_days"), flow=Sum("flow_days"))
+        .order_by()
+    ]
+    states = dict(
+        FlowDayState.objects.filter(**stored)
+        .values("state_id")
+        .annotate(days=Sum("days"))
+        .order_by()
+        .values_list("state_id", "days")
+    )
+    if window.end > midnight(today):  # today so far, from the history of the items finished today
+        since = max(window.start, midnight(today))
+        live = day_rows(
+            scope=scope,
+            window=Window.build(start=utc_day(since), end=today, as_of=window.as_of),
+            finished_since=since,
+            with_days=False,
+        )
+        measurable_ids = set(ValueStream.objects.filter(pk__in=measurable).values_list("pk", flat=True))
+        efficiency += [(b, n, a, f) for stream, _, b, n, a, f in live.efficiency if stream in measurable_ids]
+        for _, _, state, days in live.states:
+            states[state] = states.get(state, 0.0) + float(days or 0)
+    report_efficiency(r, efficiency)
+    r.bottleneck = _bottleneck(states)
+    report_targets_and_limits(r)
+    report_littles_law(r)
+    return r
+
+
+def _daily(window: Window, streams, stored_days: int, now: dict) -> list[dict]:
+    first = utc_day(window.start)
+    sums = {
+        row["day"]: row
+        for row in FlowDay.objects.filter(stream_id__in=streams, day__gte=first, day__lt=first + stored_days * DAY)
+        .values("day")
+        .annotate(**{key: Sum(key) for key in (*CATEGORIES, "wip")})
+        .order_by()
+    }
+    series = []
+    for k in range(stored_days):
+        day = first + k * DAY
+        row = sums.get(day, {})
+        series.append({"day": day, **{key: int(row.get(key) or 0) for key in (*CATEGORIES, "wip")}})
+    if window.days > stored_days:  # the window ends today: its last point is now
+        series.append({"day": utc_day(window.end - dt.timedelta(microseconds=1)), **now})
+    return series
+
+
+def _bottleneck(states: dict[int, float]) -> list[dict]:
+    named = {
+        s["pk"]: s
+        for s in WorkflowState.objects.filter(pk__in=list(states)).values("pk", "name", "category", "stream__name")
+    }
+    total = sum(float(days or 0) for days in states.values())
+    rows = [
+        {
+            "state": named[pk]["name"],
+            "category": named[pk]["category"],
+            "stream": named[pk]["stream__name"],
+            "days": float(days or 0),
+            "share": float(days or 0) / total if total else 0.0,
+        }
+        for pk, days in states.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["days"], row["state"]))
+
+
+def _f(value) -> float | None:
+    return None if value is None else float(value)
