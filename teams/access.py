@@ -178,7 +178,8 @@ def _may_okr(scope: Scope, obj) -> bool:
     if PRODUCT_OWNER in scope.roles and objective.team_id in scope.team_ids:
         return True
     if PRODUCT_DIRECTOR in scope.roles and scope.led_stream_ids:
-        return objective.team.streams.filter(pk__in=scope.led_stream_ids).exists()
+        # Iterating uses a prefetch of team__streams when the caller made one (list pages).
+        return any(stream.pk in scope.led_stream_ids for stream in objective.team.streams.all())
     return False
 
 

@@ -1,0 +1,105 @@
+"""Writes to objectives, key results and check-ins.
+
+Pages, the admin and (later) the API call these; each validates and writes in one transaction
+and raises `DomainError` naming the field at fault.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from streams.periods import parse_period
+from teams.errors import DomainError
+
+from .models import CheckIn, KeyResult, Objective
+
+# Levels from the top of the alignment tree down: a parent sits above its child.
+LEVEL_RANK = {Objective.Level.COMPANY: 0, Objective.Level.STREAM: 1, Objective.Level.TEAM: 2}
+
+
+def _raise_validation(error: ValidationError) -> None:
+    """Turn a model's ValidationError into a DomainError on its first field."""
+    if hasattr(error, "error_dict"):
+        field, errors = next(iter(error.error_dict.items()))
+        raise DomainError(" ".join(e.messages[0] for e in errors), field=None if field == "__all__" else field)
+    raise DomainError(" ".join(error.messages))
+
+
+def objective_validate(objective: Objective) -> None:
+    """The model's own rules, then the tree's: the parent sits higher and its period covers this one."""
+    try:
+        objective.full_clean(exclude=["created_at"])
+    except ValidationError as error:
+        _raise_validation(error)
+    parent = objective.parent
+    if parent is None:
+        return
+    if objective.pk and parent.pk == objective.pk:
+        raise DomainError("An objective cannot be its own parent.", field="parent")
+    if LEVEL_RANK[parent.level] >= LEVEL_RANK[objective.level]:
+        raise DomainError(
+            f"A {objective.get_level_display().lower()} objective aligns to a higher level, "
+            f"not to a {parent.get_level_display().lower()} objective.",
+            field="parent",
+        )
+    mine, theirs = parse_period(objective.period), parse_period(parent.period)
+    if not (theirs.start <= mine.start and mine.end <= theirs.end):
+        raise DomainError(
+            f"The parent's period ({theirs.label}) must cover this objective's period ({mine.label}).",
+            field="parent",
+        )
+
+
+@transaction.atomic
+def objective_save(*, objective: Objective) -> Objective:
+    objective_validate(objective)
+    objective.save()
+    return objective
+
+
+@transaction.atomic
+def key_result_save(*, key_result: KeyResult) -> KeyResult:
+    try:
+        key_result.full_clean()
+    except ValidationError as error:
+        _raise_validation(error)
+    key_result.save()
+    return key_result
+
+
+@transaction.atomic
+def check_in_record(
+    *,
+    key_result: KeyResult,
+    value: Decimal,
+    confidence: Decimal,
+    date: dt.date | None = None,
+    note: str = "",
+    author=None,
+) -> CheckIn:
+    """Record a reading of the key result; the newest reading becomes its current value.
+
+    The key result's row is locked so two check-ins at once cannot leave an older value current.
+    """
+    date = date or timezone.localdate()
+    if date > timezone.localdate():
+        raise DomainError(f"A check-in cannot be dated in the future ({date:%Y-%m-%d}).", field="date")
+    if confidence is None or not (Decimal("0") <= confidence <= Decimal("1")):
+        raise DomainError("Confidence is between 0 (no chance) and 1 (certain).", field="confidence")
+    locked = KeyResult.objects.select_for_update().get(pk=key_result.pk)
+    check_in = CheckIn(key_result=locked, value=value, confidence=confidence, date=date, note=note, author=author)
+    try:
+        check_in.full_clean(exclude=["created_at"])
+    except ValidationError as error:
+        _raise_validation(error)
+    check_in.save()
+    newest = CheckIn.objects.filter(key_result=locked).order_by("-date", "-pk").values_list("pk", flat=True).first()
+    if newest == check_in.pk:
+        KeyResult.objects.filter(pk=locked.pk).update(current_value=value)
+        key_result.current_value = value
+    return check_in
