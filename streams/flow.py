@@ -552,19 +552,10 @@ class HistoryEngine:
     # --- Aggregates -----------------------------------------------------------------------------
 
     def _finished_stats(self) -> None:
-        sql = self.sql
-        flow = sql.days("f.finish", "f.start")
-        lead = sql.days("f.finish", "f.created_at")
-        pcts = ", ".join(
-            [sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES]
+        columns = finished_stats_sql(self.sql, start="f.start", finish="f.finish", created="f.created_at")
+        report_finished_stats(
+            self.report, self.fetchall(f"SELECT {columns} FROM {self.ITEM} f WHERE {self.finished}")[0]
         )
-        n, mean_flow, mean_lead, *p = self.fetchall(
-            f"SELECT COUNT(*), AVG({flow}), AVG({lead}), {pcts} FROM {self.ITEM} f WHERE {self.finished}"
-        )[0]
-        r = self.report
-        r.throughput = n
-        r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
-        r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
 
     def _weekly_and_daily_throughput(self) -> None:
         """Finished items per day of the window by type; weeks are summed from the days."""
@@ -713,8 +704,7 @@ class HistoryEngine:
                 running[band] += steps[band].get(k, 0)
             instant = min(self.window.start + dt.timedelta(days=k), self.window.end)
             series.append({"day": (instant - dt.timedelta(microseconds=1)).date(), **running})
-        self.report.daily = series
-        self.report.mean_wip = sum(day["wip"] for day in series) / len(series) if series else None
+        report_daily(self.report, series)
 
     def _bottleneck(self) -> None:
         """Share of the finished items' flow time spent in each state, largest first."""
@@ -730,17 +720,7 @@ class HistoryEngine:
             ORDER BY days DESC, s.name
             """
         )
-        total = sum(float(days or 0) for *_, days in rows)
-        self.report.bottleneck = [
-            {
-                "state": name,
-                "category": category,
-                "stream": stream,
-                "days": float(days or 0),
-                "share": float(days or 0) / total if total else 0.0,
-            }
-            for name, category, stream, days in rows
-        ]
+        report_bottleneck(self.report, rows)
 
     def _targets_and_limits(self) -> None:
         report_targets_and_limits(self.report)
@@ -750,6 +730,42 @@ class HistoryEngine:
 
 
 # --- Parts of a report that do not read the history (shared with `streams.rollups`) -------------
+
+
+def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -> str:
+    """Select list of the finished items' count, mean flow and lead time, and their percentiles."""
+    flow, lead = sql.days(finish, start), sql.days(finish, created)
+    pcts = ", ".join([sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES])
+    return f"COUNT(*), AVG({flow}), AVG({lead}), {pcts}"
+
+
+def report_finished_stats(r: FlowReport, row) -> None:
+    """Throughput and the flow and lead time distributions from a `finished_stats_sql` row."""
+    n, mean_flow, mean_lead, *p = row
+    r.throughput = n
+    r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
+    r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
+
+
+def report_daily(r: FlowReport, series: list[dict]) -> None:
+    """The daily series (category counts and WIP at each day's end) and the mean WIP over it."""
+    r.daily = series
+    r.mean_wip = sum(day["wip"] for day in series) / len(series) if series else None
+
+
+def report_bottleneck(r: FlowReport, rows) -> None:
+    """Share of flow time by state from (state, category, stream, days) rows, largest first."""
+    total = sum(float(days or 0) for *_, days in rows)
+    r.bottleneck = [
+        {
+            "state": name,
+            "category": category,
+            "stream": stream,
+            "days": float(days or 0),
+            "share": float(days or 0) / total if total else 0.0,
+        }
+        for name, category, stream, days in rows
+    ]
 
 
 def report_throughput(r: FlowReport, rows) -> None:

@@ -36,13 +36,15 @@ from django.utils import timezone
 from .flow import (
     CATEGORIES,
     FLOW_TYPES,
-    PERCENTILES,
-    Distribution,
     FlowReport,
     HistoryEngine,
     Scope,
     Window,
+    finished_stats_sql,
+    report_bottleneck,
+    report_daily,
     report_efficiency,
+    report_finished_stats,
     report_littles_law,
     report_targets_and_limits,
     report_throughput,
@@ -281,15 +283,9 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
     where = f"{scope.item_filter_sql('i')} AND i.finished_at >= {ws} AND i.finished_at < {we}"
     with connection.cursor() as cursor:
         # Finished in the window: the dates the state service keeps are the engine's start and finish.
-        flow, lead = sql.days("i.finished_at", "i.started_at"), sql.days("i.finished_at", "i.created_at")
-        pcts = ", ".join(
-            [sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES]
-        )
-        cursor.execute(f"SELECT COUNT(*), AVG({flow}), AVG({lead}), {pcts} FROM {items} WHERE {where}")
-        n, mean_flow, mean_lead, *p = cursor.fetchone()
-        r.throughput = n
-        r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
-        r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
+        columns = finished_stats_sql(sql, start="i.started_at", finish="i.finished_at", created="i.created_at")
+        cursor.execute(f"SELECT {columns} FROM {items} WHERE {where}")
+        report_finished_stats(r, cursor.fetchone())
         day = sql.floor(sql.days("i.finished_at", ws))
         cursor.execute(
             f"SELECT {day} AS day, i.flow_type, COUNT(*) FROM {items} WHERE {where} GROUP BY day, i.flow_type"
@@ -311,8 +307,7 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
             r.wip_by_type[flow_type] += wip
         r.wip = now["wip"]
 
-    r.daily = _daily(window, streams, stored_days, now)
-    r.mean_wip = sum(day["wip"] for day in r.daily) / len(r.daily) if r.daily else None
+    report_daily(r, _daily(window, streams, stored_days, now))
 
     stored = {
         "stream_id__in": streams,
@@ -349,7 +344,7 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
         for _, _, state, days in live.states:
             states[state] = states.get(state, 0.0) + float(days or 0)
     report_efficiency(r, efficiency)
-    r.bottleneck = _bottleneck(states)
+    _bottleneck(r, states)
     report_targets_and_limits(r)
     report_littles_law(r)
     return r
@@ -374,24 +369,8 @@ def _daily(window: Window, streams, stored_days: int, now: dict) -> list[dict]:
     return series
 
 
-def _bottleneck(states: dict[int, float]) -> list[dict]:
-    named = {
-        s["pk"]: s
-        for s in WorkflowState.objects.filter(pk__in=list(states)).values("pk", "name", "category", "stream__name")
-    }
-    total = sum(float(days or 0) for days in states.values())
-    rows = [
-        {
-            "state": named[pk]["name"],
-            "category": named[pk]["category"],
-            "stream": named[pk]["stream__name"],
-            "days": float(days or 0),
-            "share": float(days or 0) / total if total else 0.0,
-        }
-        for pk, days in states.items()
-    ]
-    return sorted(rows, key=lambda row: (-row["days"], row["state"]))
-
-
-def _f(value) -> float | None:
-    return None if value is None else float(value)
+def _bottleneck(r: FlowReport, states: dict[int, float]) -> None:
+    """Name the states (one query) and order them as the engine does: most days first."""
+    named = WorkflowState.objects.filter(pk__in=list(states)).values_list("pk", "name", "category", "stream__name")
+    rows = [(name, category, stream, states[pk]) for pk, name, category, stream in named]
+    report_bottleneck(r, sorted(rows, key=lambda row: (-float(row[3] or 0), row[0])))
