@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django.db import connection
-from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Subquery
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from streams.flow import FlowReport, Scope, Window, flow_report
+from streams.forecast import forecast_chance
 from streams.models import BacklogItem, WorkflowState
 from streams.periods import Period, parse_period, period_containing
+from streams.sql import Dialect
 from teams import access
 
 from .models import CheckIn, KeyResult, Objective
@@ -185,3 +188,199 @@ def objective_tree(*, user, period: Period, objective_id: int | None = None) -> 
         else:
             roots.append(node)
     return roots
+
+
+# --- Linking work and key results --------------------------------------------------------------
+
+SEARCH_RESULTS = 20
+
+
+def linked_items_sql(key_result_id: int) -> str:
+    """SQL selecting the ids of every item serving the key result (directly or through a parent)."""
+    return linked_items_cte(f"k.keyresult_id = {int(key_result_id)}") + " SELECT item FROM linked"
+
+
+def item_search(query: str, *, exclude_key_result: KeyResult | None = None, limit: int = SEARCH_RESULTS):
+    """Items whose title contains the text, or whose key is it ("#123" or an imported key like
+    PAY-12); removed items are left out (they serve nothing). Newest first, at most `limit`."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    match = Q(title__icontains=query) | Q(external_key__iexact=query)
+    if query.startswith("#") and query[1:].isdigit():
+        match = Q(pk=int(query[1:]))
+    items = (
+        BacklogItem.objects.filter(match)
+        .exclude(state__category=WorkflowState.Category.REMOVED)
+        .select_related("stream", "state", "parent")
+        .order_by("-pk")
+    )
+    if exclude_key_result is not None:
+        items = items.exclude(key_results=exclude_key_result)
+    return list(items[:limit])
+
+
+def open_period_labels(today: dt.date | None = None) -> list[str]:
+    """Periods work can still be linked to: this year and next, and their quarters not yet over."""
+    today = today or timezone.localdate()
+    labels = []
+    for year in (today.year, today.year + 1):
+        labels.append(str(year))
+        labels += [f"{year}-Q{q}" for q in range(1, 5) if parse_period(f"{year}-Q{q}").end > today]
+    return labels
+
+
+def key_result_search(query: str, *, exclude_item: BacklogItem | None = None, limit: int = SEARCH_RESULTS):
+    """Key results of objectives in an open period whose title, or whose objective's, contains the text."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    key_results = (
+        KeyResult.objects.filter(objective__period__in=open_period_labels())
+        .filter(Q(title__icontains=query) | Q(objective__title__icontains=query))
+        .select_related("objective__stream", "objective__team")
+        .order_by("objective__period", "objective__title", "order", "pk")
+    )
+    if exclude_item is not None:
+        key_results = key_results.exclude(items=exclude_item)
+    return list(key_results[:limit])
+
+
+@dataclass
+class ItemLink:
+    key_result: KeyResult
+    via: BacklogItem | None  # the ancestor the link is on; None when the item itself is linked
+
+
+def item_key_results(item: BacklogItem) -> list[ItemLink]:
+    """The key results an item serves: its own links and those of its ancestors (two queries)."""
+    items, links = BacklogItem._meta.db_table, KeyResult.items.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE up(id, depth) AS (
+                SELECT id, 0 FROM {items} WHERE id = %s
+                UNION ALL
+                SELECT i.parent_id, up.depth + 1 FROM up JOIN {items} i ON i.id = up.id
+                WHERE i.parent_id IS NOT NULL AND up.depth < 50
+            )
+            SELECT k.keyresult_id, k.backlogitem_id, up.depth FROM {links} k JOIN up ON up.id = k.backlogitem_id
+            ORDER BY up.depth
+            """,
+            [item.pk],
+        )
+        rows = cursor.fetchall()
+    via_ids = {item_id for _, item_id, depth in rows if depth}
+    ancestors = BacklogItem.objects.in_bulk(via_ids) if via_ids else {}
+    key_results = KeyResult.objects.select_related("objective__stream", "objective__team").in_bulk(
+        {kr for kr, _, _ in rows}
+    )
+    seen, result = set(), []
+    for kr_id, item_id, depth in rows:  # nearest link first: a direct link wins over an inherited one
+        if kr_id in seen:
+            continue
+        seen.add(kr_id)
+        result.append(ItemLink(key_results[kr_id], ancestors.get(item_id) if depth else None))
+    return sorted(result, key=lambda link: (link.key_result.objective.period, link.key_result.objective.title))
+
+
+def key_result_direct_items(key_result: KeyResult) -> list[BacklogItem]:
+    """The items linked to the key result itself, with how many children count through each."""
+    return list(
+        key_result.items.select_related("stream", "state")
+        .annotate(child_count=Count("children", distinct=True))
+        .order_by("stream__name", "pk")
+    )
+
+
+# --- The flow behind a key result ------------------------------------------------------------
+
+THROUGHPUT_SAMPLE_WEEKS = 12
+
+
+@dataclass
+class KeyResultFlow:
+    """The linked work's flow over the key result's period so far, and its forecast."""
+
+    report: FlowReport
+    remaining: int  # linked items not finished (and not removed), started or not
+    remaining_started: int
+    days_left: int  # from tomorrow to the period's last day, inclusive
+    share: float  # of the streams' capacity assumed to go to the linked work
+    share_note: str
+    sample_days: int
+    chance: float | None
+
+
+def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
+    """Linked WIP with its aging, flow time of the linked work finished in the period, and the
+    Monte Carlo chance that every linked item left is finished by the period's end.
+
+    The chance samples the daily throughput of the streams holding the work left (the last 12
+    complete weeks, days with nothing finished included) and gives the linked work the share of
+    that capacity it holds of those streams' WIP (all of it when none of it has started).
+    """
+    now = timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    start = min(period.start, today)
+    report = flow_report(
+        scope=Scope.items(f"Work linked to “{key_result.title}”", linked_items_sql(key_result.pk), key_result.pk),
+        window=Window.build(start=start, end=min(period.last_day, today), as_of=now),
+    )
+    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
+    sql = Dialect(connection)
+    midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
+    sample_start = midnight - dt.timedelta(weeks=THROUGHPUT_SAMPLE_WEEKS)
+    left = f"""
+        SELECT i.id, i.stream_id, i.started_at FROM {items} i JOIN {states} s ON s.id = i.state_id
+        WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND i.finished_at IS NULL AND s.category <> 'removed'
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), COUNT(started_at) FROM ({left}) l")
+        remaining, remaining_started = cursor.fetchone()
+        cursor.execute(
+            f"""
+            SELECT COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
+            WHERE i.stream_id IN (SELECT stream_id FROM ({left}) l) AND s.category IN ('active', 'waiting')
+            """
+        )
+        stream_wip = cursor.fetchone()[0]
+        day = sql.floor(sql.days("i.finished_at", sql.timestamp(sample_start)))
+        cursor.execute(
+            f"""
+            SELECT {day} AS d, COUNT(*) FROM {items} i
+            WHERE i.stream_id IN (SELECT stream_id FROM ({left}) l)
+              AND i.finished_at >= {sql.timestamp(sample_start)} AND i.finished_at < {sql.timestamp(midnight)}
+            GROUP BY d
+            """
+        )
+        per_day = dict(cursor.fetchall())
+    sample = [int(per_day.get(d, 0)) for d in range((midnight - sample_start).days)]
+    if remaining_started and stream_wip:
+        share = min(1.0, remaining_started / stream_wip)
+        note = (
+            f"The linked work holds {remaining_started} of the {stream_wip} items in progress in its streams, "
+            f"so it is given {share:.0%} of their throughput."
+        )
+    else:
+        share = 1.0
+        note = (
+            "None of the linked work left has started, so the forecast gives it all of its streams' "
+            "throughput: an upper bound."
+        )
+    if remaining and not any(sample):
+        note += (
+            f" The streams finished nothing in the last {THROUGHPUT_SAMPLE_WEEKS} weeks, so no trial finishes the work."
+        )
+    days_left = (period.last_day - today).days
+    chance = forecast_chance(daily_throughput=sample, items=int(remaining), days=days_left, share=share)
+    return KeyResultFlow(
+        report=report,
+        remaining=int(remaining),
+        remaining_started=int(remaining_started),
+        days_left=max(days_left, 0),
+        share=share,
+        share_note=note,
+        sample_days=len(sample),
+        chance=chance,
+    )

@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from streams.models import BacklogItem, WorkflowState
 from streams.periods import parse_period
+from teams import access
 from teams.errors import DomainError
 
 from .models import CheckIn, KeyResult, Objective
@@ -103,3 +105,41 @@ def check_in_record(
         KeyResult.objects.filter(pk=locked.pk).update(current_value=value)
         key_result.current_value = value
     return check_in
+
+
+def may_link(user, *, key_result: KeyResult, item) -> bool:
+    """Whoever may change the key result, or the item (its product owners), may link the two."""
+    return access.may(user, access.CHANGE, key_result) or access.may(user, access.CHANGE, item)
+
+
+@transaction.atomic
+def key_result_link(*, key_result: KeyResult, item: BacklogItem, actor) -> bool:
+    """Link work to a key result; True if the link is new (linking twice changes nothing).
+
+    A removed item serves no outcome, so it cannot be linked. Its children count through it.
+    """
+    if not may_link(actor, key_result=key_result, item=item):
+        raise DomainError(
+            f"You may not link {item.key} to “{key_result.title}”: only those who may change the key result "
+            "or the item may link them.",
+            code="permission_denied",
+        )
+    if item.state.category == WorkflowState.Category.REMOVED:
+        raise DomainError(f"{item.key} is removed from its backlog; removed work serves no key result.", field="item")
+    links = KeyResult.items.through.objects
+    if links.filter(keyresult=key_result, backlogitem=item).exists():
+        return False
+    links.create(keyresult=key_result, backlogitem=item)
+    return True
+
+
+@transaction.atomic
+def key_result_unlink(*, key_result: KeyResult, item: BacklogItem, actor) -> bool:
+    """Remove a link; True if there was one."""
+    if not may_link(actor, key_result=key_result, item=item):
+        raise DomainError(
+            f"You may not unlink {item.key} from “{key_result.title}”.",
+            code="permission_denied",
+        )
+    deleted, _ = KeyResult.items.through.objects.filter(keyresult=key_result, backlogitem=item).delete()
+    return bool(deleted)

@@ -9,13 +9,24 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from streams.models import BacklogItem
 from teams import access
 from teams.errors import DomainError
 
 from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
 from .models import CheckIn, KeyResult, Objective
-from .selectors import STALE_AFTER_DAYS, current_period, objective_tree, period_from
-from .services import check_in_record, key_result_save, objective_save
+from .selectors import (
+    STALE_AFTER_DAYS,
+    current_period,
+    item_key_results,
+    item_search,
+    key_result_direct_items,
+    key_result_flow,
+    key_result_search,
+    objective_tree,
+    period_from,
+)
+from .services import check_in_record, key_result_link, key_result_save, key_result_unlink, may_link, objective_save
 
 
 def _list_url(period: str) -> str:
@@ -133,3 +144,165 @@ def key_result_edit(request: HttpRequest, pk: int | None = None, objective_pk: i
             messages.success(request, f"Key result “{key_result.title}” saved.")
             return redirect(_list_url(key_result.objective.period))
     return render(request, "okrs/key_result_form.html", {"form": form, "key_result": key_result})
+
+
+# --- Linking work and key results, from either side --------------------------------------------
+
+
+def _key_result_for_page(pk: int) -> KeyResult:
+    return get_object_or_404(KeyResult.objects.select_related("objective__team", "objective__stream"), pk=pk)
+
+
+def _item_for_page(pk: int) -> BacklogItem:
+    return get_object_or_404(BacklogItem.objects.select_related("stream", "state", "parent", "team"), pk=pk)
+
+
+def _key_result_links_context(request, key_result: KeyResult) -> dict:
+    linked = key_result_direct_items(key_result)
+    for item in linked:
+        item.may_unlink = may_link(request.user, key_result=key_result, item=item)
+    may_link_any = may_link_from_key_result(request.user, key_result)
+    return {"key_result": key_result, "linked": linked, "may_link_any": may_link_any}
+
+
+def _key_result_links(request, key_result: KeyResult, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = _key_result_links_context(request, key_result) | {"link_error": error}
+    return render(request, "okrs/partials/_key_result_links.html", context, status=status)
+
+
+def may_link_from_key_result(user, key_result: KeyResult) -> bool:
+    """The key result's side offers every item to those who may change it, and to product
+    owners (who may link the items of their own backlogs)."""
+    return access.may(user, access.CHANGE, key_result) or access.may(user, access.CHANGE, BacklogItem)
+
+
+@require_http_methods(["GET"])
+def key_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A key result: its progress and check-ins, the work linked to it, and that work's flow."""
+    key_result = _key_result_for_page(pk)
+    period = period_from(key_result.objective.period)
+    node = objective_tree(user=request.user, period=period, objective_id=key_result.objective_id)[0]
+    row = next(row for row in node.key_results if row.key_result.pk == key_result.pk)
+    context = {
+        "key_result": key_result,
+        "row": row,
+        "period": period,
+        "check_ins": key_result.check_ins.select_related("author").order_by("-date", "-pk")[:20],
+        "flow": key_result_flow(key_result, period),
+        "stale_after": STALE_AFTER_DAYS,
+        "link_error": "",
+    } | _key_result_links_context(request, key_result)
+    return render(request, "okrs/key_result_detail.html", context)
+
+
+@require_http_methods(["GET"])
+def key_result_item_search(request: HttpRequest, pk: int) -> HttpResponse:
+    """Search-as-you-type for items to link to the key result (an htmx fragment)."""
+    key_result = _key_result_for_page(pk)
+    query = request.GET.get("q", "")
+    items = item_search(query, exclude_key_result=key_result)
+    candidates = [(item, may_link(request.user, key_result=key_result, item=item)) for item in items]
+    return render(
+        request,
+        "okrs/partials/_item_candidates.html",
+        {"key_result": key_result, "candidates": candidates, "query": query},
+    )
+
+
+def _link_change(request, *, key_result: KeyResult, item: BacklogItem, link: bool) -> str:
+    """Link or unlink; the error message when refused, else ''."""
+    try:
+        changed = (key_result_link if link else key_result_unlink)(key_result=key_result, item=item, actor=request.user)
+    except DomainError as error:
+        if error.code == "permission_denied":
+            raise PermissionDenied(error.message) from error
+        return error.message
+    if changed and not request.htmx:
+        verb = "linked to" if link else "unlinked from"
+        messages.success(request, f"{item.key} {verb} “{key_result.title}”.")
+    return ""
+
+
+def _link_response(request, *, key_result, item, unlink: bool, missing: str, fragment, back: str) -> HttpResponse:
+    """Link or unlink, then answer htmx with the side's links fragment (422 and the reason when
+    refused) and a plain form post with a redirect and a message."""
+    error = missing if key_result is None or item is None else ""
+    if not error:
+        error = _link_change(request, key_result=key_result, item=item, link=not unlink)
+    if request.htmx:
+        return fragment(error=error, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    return redirect(back)
+
+
+def _by_pk(queryset, value):
+    """The row with that id, or None when the id is malformed or gone (the caller says so)."""
+    return queryset.filter(pk=value).first() if str(value).isdigit() else None
+
+
+@require_http_methods(["POST"])
+def key_result_link_item(request: HttpRequest, pk: int, item_pk: int | None = None) -> HttpResponse:
+    """Link (POST item=<id>) or, with an item in the URL, unlink work from the key result side."""
+    key_result = _key_result_for_page(pk)
+    item = _by_pk(BacklogItem.objects.select_related("state"), item_pk or request.POST.get("item", ""))
+    return _link_response(
+        request,
+        key_result=key_result,
+        item=item,
+        unlink=item_pk is not None,
+        missing="Choose an item to link: that item does not exist (it may have been deleted).",
+        fragment=lambda **kw: _key_result_links(request, key_result, **kw),
+        back=reverse("okrs:key-result-detail", args=[key_result.pk]),
+    )
+
+
+def _item_links_context(request, item: BacklogItem) -> dict:
+    links = item_key_results(item)
+    for link in links:
+        link.may_unlink = link.via is None and may_link(request.user, key_result=link.key_result, item=item)
+    may_link_any = access.may(request.user, access.CHANGE, item) or access.may(request.user, access.CHANGE, KeyResult)
+    return {"item": item, "links": links, "may_link_any": may_link_any}
+
+
+def _item_links(request, item: BacklogItem, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = _item_links_context(request, item) | {"link_error": error}
+    return render(request, "okrs/partials/_item_links.html", context, status=status)
+
+
+@require_http_methods(["GET"])
+def item_outcomes(request: HttpRequest, pk: int) -> HttpResponse:
+    """The key results an item serves (its own links and its ancestors'), and linking it to more."""
+    item = _item_for_page(pk)
+    context = _item_links_context(request, item) | {"link_error": ""}
+    return render(request, "okrs/item_outcomes.html", context)
+
+
+@require_http_methods(["GET"])
+def item_key_result_search(request: HttpRequest, pk: int) -> HttpResponse:
+    """Search-as-you-type for key results of open periods to link the item to (an htmx fragment)."""
+    item = _item_for_page(pk)
+    query = request.GET.get("q", "")
+    key_results = key_result_search(query, exclude_item=item)
+    candidates = [(kr, may_link(request.user, key_result=kr, item=item)) for kr in key_results]
+    return render(
+        request,
+        "okrs/partials/_key_result_candidates.html",
+        {"item": item, "candidates": candidates, "query": query},
+    )
+
+
+@require_http_methods(["POST"])
+def item_link_key_result(request: HttpRequest, pk: int, key_result_pk: int | None = None) -> HttpResponse:
+    """Link (POST key_result=<id>) or, with a key result in the URL, unlink from the item side."""
+    item = _item_for_page(pk)
+    key_results = KeyResult.objects.select_related("objective__team")
+    return _link_response(
+        request,
+        key_result=_by_pk(key_results, key_result_pk or request.POST.get("key_result", "")),
+        item=item,
+        unlink=key_result_pk is not None,
+        missing="Choose a key result to link: that key result does not exist (it may have been deleted).",
+        fragment=lambda **kw: _item_links(request, item, **kw),
+        back=reverse("okrs:item-outcomes", args=[item.pk]),
+    )

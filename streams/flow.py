@@ -27,9 +27,10 @@ import math
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from .models import FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
+from .models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
 from .periods import period_containing
 from .sql import Dialect
 
@@ -50,9 +51,12 @@ CATEGORIES = ("backlog", "active", "waiting", "done")
 class Scope:
     """Whose work: a stream, a team, a product director's streams, or the whole portfolio."""
 
-    kind: str  # "stream" | "team" | "director" | "portfolio"
+    kind: str  # "stream" | "team" | "director" | "portfolio" | "items"
     id: int | None = None
     label: str = "Portfolio"
+    # For "items": SQL selecting the item ids measured, written by our code (e.g. the work
+    # linked to a key result, in `okrs.selectors`); never text a user typed.
+    items_sql: str = ""
 
     @classmethod
     def stream(cls, stream) -> Scope:
@@ -70,6 +74,11 @@ class Scope:
     def portfolio(cls) -> Scope:
         return cls("portfolio")
 
+    @classmethod
+    def items(cls, label: str, items_sql: str, id: int | None = None) -> Scope:
+        """Any set of items, selected by SQL our code wrote (one column of item ids)."""
+        return cls("items", id, label, items_sql)
+
     def item_filter_sql(self, alias: str = "i") -> str:
         """SQL condition on backlog items (table alias `alias`); ids are integers, inlined."""
         if self.kind == "stream":
@@ -84,6 +93,8 @@ class Scope:
             )
         if self.kind == "portfolio":
             return "1 = 1"
+        if self.kind == "items":
+            return f"{alias}.id IN ({self.items_sql})"
         raise ValueError(f"unknown scope {self.kind!r}")
 
     def stream_ids_query(self):
@@ -98,6 +109,11 @@ class Scope:
                 leadership_assignments__person_id=self.id,
                 leadership_assignments__role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
                 leadership_assignments__end_date__isnull=True,
+            )
+        elif self.kind == "items":
+            items = BacklogItem._meta.db_table
+            streams = streams.filter(
+                pk__in=RawSQL(f"SELECT i.stream_id FROM {items} i WHERE {self.item_filter_sql('i')}", [])
             )
         return streams.values("pk")
 

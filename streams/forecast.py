@@ -88,3 +88,28 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
         values[c] = None if np.isinf(needed) else start + dt.timedelta(days=int(needed) - 1)
     note = "" if all(values.values()) else "Some confidence levels reach beyond three years."
     return Forecast(values, len(daily_throughput), note=note)
+
+
+def forecast_chance(
+    *, daily_throughput: list[int], items: int, days: int, share: float = 1.0, seed: int = SEED
+) -> float | None:
+    """The chance that `items` items are finished within `days` days (a fraction 0–1).
+
+    Each trial samples `days` days of throughput; when the items get only a `share` of that
+    capacity, each finished item of a sampled day is one of ours with that probability
+    (binomial thinning). None when there is no sample to draw from.
+    """
+    if items <= 0:
+        return 1.0
+    if not daily_throughput or days <= 0:
+        return None if not daily_throughput else 0.0
+    if not 0 < share <= 1:
+        raise ValueError(f"share is a fraction in (0, 1], not {share}")
+    days = min(days, MAX_DAYS)
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(TRIALS, dtype=np.int64)
+    for _, block in _blocks(daily_throughput, days, seed):
+        if share < 1:
+            block = rng.binomial(block, share)
+        totals += block.sum(axis=1)
+    return float((totals >= items).mean())

@@ -3,26 +3,34 @@
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 import pytest
 
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.tests.factories import ValueStreamFactory
+from streams.services import item_change_state, item_create
+from streams.tests.factories import ValueStreamFactory, state
 from teams import access
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_check_in_updates_progress_without_a_page_reload(live_server, page, screenshot):
-    period = period_from(None).label
+def owen_owns_checkout():
+    """Payments, served by Checkout, whose product owner is Owen; returns (stream, team)."""
     stream, team = ValueStreamFactory(name="Payments"), TeamFactory(name="Checkout")
     stream.teams.add(team)
     # Transactional tests flush the database, role groups from the data migration included.
     Group.objects.get_or_create(name=access.PRODUCT_OWNER)
     user = UserFactory(username="owen", roles=[access.PRODUCT_OWNER])
     MembershipFactory(person=PersonFactory(name="Owen Owner", user=user), team=team)
+    return stream, team
+
+
+def test_a_check_in_updates_progress_without_a_page_reload(live_server, page, screenshot):
+    period = period_from(None).label
+    _, team = owen_owns_checkout()
     company = ObjectiveFactory(title="Grow revenue", period=period)
     objective = ObjectiveFactory(
         title="One-click checkout", level=Objective.Level.TEAM, team=team, parent=company, period=period
@@ -58,3 +66,32 @@ def test_a_check_in_updates_progress_without_a_page_reload(live_server, page, sc
     assert page.evaluate("window.loadedOnce") is True
     assert page.get_by_label("Confidence").count() == 0  # the form closed
     screenshot("okrs-after-check-in")
+
+
+def test_a_product_owner_links_an_item_by_typing_and_the_key_result_page_shows_it(live_server, page, screenshot):
+    period = period_from(None).label
+    stream, team = owen_owns_checkout()
+    objective = ObjectiveFactory(title="One-click checkout", level=Objective.Level.TEAM, team=team, period=period)
+    kr = KeyResultFactory(objective=objective, title="Checkout conversion")
+    item = item_create(stream_id=stream.pk, title="Remember the card", flow_type="feature", created_at=timezone.now())
+    item_change_state(item=item, to_state=state(stream, "In progress"), at=timezone.now())
+
+    page.goto(f"{live_server.url}/login/?next=/okrs/items/{item.pk}/")
+    page.get_by_label("Username").fill("owen")
+    page.get_by_label("Password").fill("pw-for-tests-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/okrs/items/{item.pk}/")
+    assert "orphan work" in page.locator("#item-links").inner_text()
+    page.get_by_label("Link to a key result").press_sequentially("conver", delay=30)
+    candidates = page.get_by_test_id("key-result-candidates")
+    candidates.wait_for()
+    candidates.get_by_role("button", name="Link").click()
+    page.get_by_test_id("item-links").wait_for()
+    assert "Checkout conversion" in page.get_by_test_id("item-links").inner_text()
+    screenshot("okrs-item-linked")
+
+    page.get_by_role("link", name="Checkout conversion").click()
+    page.wait_for_url(f"{live_server.url}/okrs/key-results/{kr.pk}/")
+    assert page.get_by_test_id("kr-wip").inner_text() == "1"
+    assert "Remember the card" in page.get_by_test_id("kr-linked").inner_text()
+    screenshot("okrs-key-result-page")
