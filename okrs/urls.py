@@ -6,6 +6,7 @@ app_name = "okrs"
 
 urlpatterns = [
     path("", views.objective_list, name="objective-list"),
+    path("alignment/", views.alignment, name="alignment"),
     path("objectives/new/", views.objective_edit, name="objective-create"),
     path("objectives/<int:pk>/edit/", views.objective_edit, name="objective-edit"),
     path("objectives/<int:objective_pk>/key-results/new/", views.key_result_edit, name="key-result-create"),

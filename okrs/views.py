@@ -9,10 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from streams.models import BacklogItem
+from streams.flow import Scope
+from streams.models import BacklogItem, ValueStream
+from streams.periods import Period
 from teams import access
 from teams.errors import DomainError
+from teams.models import Person, Team
 
+from .alignment import ORPHANS_LISTED, Alignment, alignment_report, alignment_stream_ids
 from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
 from .models import CheckIn, KeyResult, Objective
 from .selectors import (
@@ -33,9 +37,9 @@ def _list_url(period: str) -> str:
     return f"{reverse('okrs:objective-list')}?{urlencode({'period': period})}"
 
 
-@require_http_methods(["GET"])
-def objective_list(request: HttpRequest) -> HttpResponse:
-    """The objective tree of a period with progress, confidence, check-ins and linked work."""
+def _period_asked(request) -> tuple[PeriodForm, Period]:
+    """The period the query string asks for (the current quarter by default), and its form
+    carrying the error when the label is malformed."""
     period = current_period()
     form = PeriodForm(request.GET or None, initial={"period": period.label})
     if form.is_valid():
@@ -43,6 +47,13 @@ def objective_list(request: HttpRequest) -> HttpResponse:
             period = period_from(form.cleaned_data["period"])
         except ValidationError as error:
             form.add_error("period", error)
+    return form, period
+
+
+@require_http_methods(["GET"])
+def objective_list(request: HttpRequest) -> HttpResponse:
+    """The objective tree of a period with progress, confidence, check-ins and linked work."""
+    form, period = _period_asked(request)
     context = {
         "form": form,
         "period": period,
@@ -306,3 +317,40 @@ def item_link_key_result(request: HttpRequest, pk: int, key_result_pk: int | Non
         fragment=lambda **kw: _item_links(request, item, **kw),
         back=reverse("okrs:item-outcomes", args=[item.pk]),
     )
+
+
+# --- Alignment ------------------------------------------------------------------------------------
+
+
+def _alignment_scope(request) -> tuple[object | None]:
+    """The scope the query string names (?stream=slug, ?team=slug, ?director=person id); 404 if unknown."""
+    if slug := request.GET.get("stream"):
+        stream = get_object_or_404(ValueStream, slug=slug)
+        return Scope.stream(stream), stream
+    if slug := request.GET.get("team"):
+        team = get_object_or_404(Team, slug=slug)
+        return Scope.team(team), team
+    if (person_id := request.GET.get("director", "")) and person_id.isdigit():
+        person = get_object_or_404(Person, pk=person_id)
+        return Scope.director(person), person
+    return Scope.portfolio(), None
+
+
+@require_http_methods(["GET"])
+def alignment(request: HttpRequest) -> HttpResponse:
+    """Whether the work in flight serves the period's outcomes: aligned shares, orphan work,
+    unsupported key results and team objectives without a parent, for any scope."""
+    scope, subject = _alignment_scope(request)
+    form, period = _period_asked(request)
+    report = alignment_report(scope, period)
+    streams = ValueStream.objects.filter(pk__in=alignment_stream_ids(scope, report)).order_by("name")
+    rows = [(stream, report.by_stream.get(stream.pk, Alignment())) for stream in streams.only("pk", "name", "slug")]
+    context = {
+        "form": form,
+        "period": period,
+        "report": report,
+        "rows": rows,
+        "subject": subject,
+        "orphans_listed": ORPHANS_LISTED,
+    }
+    return render(request, "okrs/alignment.html", context)

@@ -263,6 +263,13 @@ class BacklogItem(models.Model):
             models.Index(fields=["stream", "started_at"], name="item_stream_started_idx"),
             models.Index(fields=["team", "state"], name="item_team_state_idx"),
             models.Index(fields=["stream", "rank"], name="item_stream_rank_idx"),
+            # Work in progress (started, not finished) is a small share of all items; alignment
+            # and the portfolio read it per stream without scanning the rest.
+            models.Index(
+                fields=["stream", "started_at"],
+                condition=Q(started_at__isnull=False, finished_at__isnull=True),
+                name="item_in_progress_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""The first-run path on the embedded default: migrate, seed_demo and the home page on SQLite.
+"""The first-run path on the embedded default: migrate, seed_demo and the pages on SQLite.
 
 Runs in subprocesses with DATABASE_URL pointing at a fresh SQLite file, exactly as
 `make run` does, so the PostgreSQL test settings play no part.
@@ -22,6 +22,15 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 client = Client()
 assert client.login(username="admin", password="{password}"), "demo login failed"
+from okrs.models import KeyResult
+from streams.models import BacklogItem, ValueStream
+key_result = KeyResult.objects.filter(items__isnull=False).first()
+stream = ValueStream.objects.first()
+item = BacklogItem.objects.filter(parent__isnull=False).first()
+pages = ["/okrs/", "/okrs/alignment/", f"/okrs/alignment/?stream={{stream.slug}}", f"/streams/{{stream.slug}}/",
+         f"/okrs/key-results/{{key_result.pk}}/", f"/okrs/items/{{item.pk}}/"]
+for url in pages:
+    assert client.get(url).status_code == 200, url
 response = client.get("/")
 assert response.status_code == 200, response.status_code
 print(response.content.decode())

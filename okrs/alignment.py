@@ -1,0 +1,224 @@
+"""Alignment of work to outcomes (DESIGN.md): for a stream, a team, a director's streams or
+the portfolio, in a period.
+
+- Aligned work serves a key result of an objective in force in the period (the period's own
+  objectives and, for a quarter, its year's), directly or through a parent at any depth.
+- The aligned share of finished work: items finished in the period so far that are aligned,
+  over all items finished then. Of WIP: items in progress now (started, not finished) that
+  are aligned, over the WIP. Each item counts once however many key results it serves;
+  removed items count nowhere.
+- Orphan work: WIP that serves no key result of the period, listed by name, oldest first.
+- Unsupported key results: key results of the scope's objectives with no linked work in
+  progress or finished in the period.
+- Team objectives of the scope that align to no parent objective.
+
+Every figure is computed by the database in a fixed number of queries, whatever the scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from streams.flow import Scope
+from streams.models import BacklogItem, ValueStream, WorkflowState
+from streams.periods import Period
+from streams.sql import Dialect
+
+from .models import KeyResult, Objective
+from .selectors import linked_items_cte, linked_work_counts
+
+ORPHANS_LISTED = 50
+
+
+def objectives_q(scope: Scope) -> Q:
+    """The objectives that belong to a scope: its streams' and those of the teams serving them."""
+    if scope.kind == "portfolio":
+        return Q()
+    if scope.kind == "team":
+        return Q(team_id=scope.id)
+    streams = scope.stream_ids_query()
+    return Q(stream__in=streams) | Q(team__streams__in=streams)
+
+
+@dataclass
+class Alignment:
+    wip: int = 0
+    wip_aligned: int = 0
+    finished: int = 0
+    finished_aligned: int = 0
+
+    @property
+    def wip_share(self) -> float | None:
+        return self.wip_aligned / self.wip if self.wip else None
+
+    @property
+    def finished_share(self) -> float | None:
+        return self.finished_aligned / self.finished if self.finished else None
+
+    @property
+    def orphans(self) -> int:
+        return self.wip - self.wip_aligned
+
+    def __add__(self, other: Alignment) -> Alignment:
+        return Alignment(
+            self.wip + other.wip,
+            self.wip_aligned + other.wip_aligned,
+            self.finished + other.finished,
+            self.finished_aligned + other.finished_aligned,
+        )
+
+
+@dataclass
+class OrphanItem:
+    item_id: int
+    key: str
+    title: str
+    flow_type: str
+    stream: str
+    state: str
+    age_days: float
+
+
+@dataclass
+class AlignmentReport:
+    scope: Scope
+    period: Period
+    totals: Alignment
+    by_stream: dict[int, Alignment] = field(default_factory=dict)
+    orphans: list[OrphanItem] = field(default_factory=list)  # the oldest ORPHANS_LISTED
+    unsupported: list[KeyResult] = field(default_factory=list)
+    unparented: list[Objective] = field(default_factory=list)
+
+
+def period_labels(period: Period) -> list[str]:
+    """The objectives in force in a period: its own and, for a quarter, its year's."""
+    return sorted({period.label, str(period.start.year)})
+
+
+def _aligned_cte(period: Period) -> tuple[str, list]:
+    """`WITH RECURSIVE linked(...)`: the items serving any key result in force in the period."""
+    key_results, objectives = KeyResult._meta.db_table, Objective._meta.db_table
+    labels = period_labels(period)
+    placeholders = ", ".join(["%s"] * len(labels))
+    condition = (
+        f"k.keyresult_id IN (SELECT kr.id FROM {key_results} kr JOIN {objectives} o ON o.id = kr.objective_id "
+        f"WHERE o.period IN ({placeholders}))"
+    )
+    return linked_items_cte(condition), labels
+
+
+def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
+    end = min(dt.datetime.combine(period.end, dt.time(), dt.UTC), timezone.now())
+    return start, end
+
+
+def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i.stream_id") -> dict:
+    """Per group (a stream by default): WIP now and items finished in the period, all and aligned.
+
+    One query. WIP is read through the partial index of items in progress; finished items
+    through (stream, finished_at).
+    """
+    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
+    cte, labels = _aligned_cte(period)
+    start, end = _bounds(period)
+    sql = f"""
+        {cte}
+        SELECT grp, SUM(wip), SUM(wip * aligned), SUM(1 - wip), SUM((1 - wip) * aligned)
+        FROM (
+            SELECT {group_by} AS grp, 1 AS wip,
+                   CASE WHEN EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id) THEN 1 ELSE 0 END AS aligned
+            FROM {items} i JOIN {states} s ON s.id = i.state_id
+            WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
+            UNION ALL
+            SELECT {group_by}, 0,
+                   CASE WHEN EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id) THEN 1 ELSE 0 END
+            FROM {items} i
+            WHERE ({where}) AND i.finished_at >= %s AND i.finished_at < %s
+        ) work
+        GROUP BY grp
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*labels, start, end])
+        return {grp: Alignment(*(int(n or 0) for n in counts)) for grp, *counts in cursor.fetchall()}
+
+
+def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> list[OrphanItem]:
+    """The oldest items in progress that serve no key result in force in the period."""
+    items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
+    cte, labels = _aligned_cte(period)
+    dialect = Dialect(connection)
+    now = dialect.timestamp(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            {cte}
+            SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, {dialect.days(now, "i.started_at")}
+            FROM {items} i JOIN {states} s ON s.id = i.state_id JOIN {streams} v ON v.id = i.stream_id
+            WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
+              AND NOT EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id)
+            ORDER BY i.started_at, i.id
+            LIMIT %s
+            """,
+            [*labels, limit],
+        )
+        return [
+            OrphanItem(pk, key or f"#{pk}", title, flow_type, stream, state, float(age))
+            for pk, key, title, flow_type, stream, state, age in cursor.fetchall()
+        ]
+
+
+def unsupported_key_results(period: Period, scope: Scope) -> list[KeyResult]:
+    """Key results of the scope's objectives in force in the period with no linked work in
+    progress or finished in it."""
+    key_results = list(
+        KeyResult.objects.filter(objective__period__in=period_labels(period))
+        .filter(objective__in=Objective.objects.filter(objectives_q(scope)).values("pk"))
+        .select_related("objective__stream", "objective__team")
+        .order_by("objective__title", "order", "pk")
+    )
+    counts = linked_work_counts([kr.pk for kr in key_results], period)
+    return [kr for kr in key_results if counts.get(kr.pk, (0, 0)) == (0, 0)]
+
+
+def unparented_team_objectives(period: Period, scope: Scope) -> list[Objective]:
+    """Team objectives of the scope in force in the period that align to no parent objective."""
+    return list(
+        Objective.objects.filter(
+            level=Objective.Level.TEAM,
+            parent__isnull=True,
+            period__in=period_labels(period),
+            pk__in=Objective.objects.filter(objectives_q(scope)).values("pk"),
+        )
+        .select_related("team")
+        .order_by("team__name", "title")
+    )
+
+
+def alignment_stream_ids(scope: Scope, report: AlignmentReport):
+    """The streams a scope covers (all of them for the portfolio, the director's for a
+    director), plus any stream the scope's work lies in; a queryset of ids or a list."""
+    if scope.kind in ("portfolio", "director"):
+        return scope.stream_ids_query()
+    return list(report.by_stream)
+
+
+def alignment_report(scope: Scope, period: Period) -> AlignmentReport:
+    """Everything the alignment page shows for a scope, in a fixed number of queries."""
+    where = scope.item_filter_sql("i")
+    by_stream = alignment_counts(period, where=where)
+    totals = sum(by_stream.values(), Alignment())
+    return AlignmentReport(
+        scope=scope,
+        period=period,
+        totals=totals,
+        by_stream=by_stream,
+        orphans=orphan_work(period, where=where),
+        unsupported=unsupported_key_results(period, scope),
+        unparented=unparented_team_objectives(period, scope),
+    )
