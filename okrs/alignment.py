@@ -30,7 +30,7 @@ from streams.periods import Period
 from streams.sql import Dialect
 
 from .models import KeyResult, Objective
-from .selectors import linked_items_cte, linked_work_counts
+from .selectors import linked_work_counts
 
 ORPHANS_LISTED = 50
 
@@ -101,15 +101,24 @@ def period_labels(period: Period) -> list[str]:
 
 
 def _aligned_cte(period: Period) -> tuple[str, list]:
-    """`WITH RECURSIVE linked(...)`: the items serving any key result in force in the period."""
+    """`WITH RECURSIVE aligned(item)`: the distinct items serving any key result in force in
+    the period, directly or through a parent. Items only (not key result × item pairs, as for
+    one key result's work): an item serving many key results is walked once."""
+    links = KeyResult.items.through._meta.db_table
     key_results, objectives = KeyResult._meta.db_table, Objective._meta.db_table
     labels = period_labels(period)
     placeholders = ", ".join(["%s"] * len(labels))
-    condition = (
-        f"k.keyresult_id IN (SELECT kr.id FROM {key_results} kr JOIN {objectives} o ON o.id = kr.objective_id "
-        f"WHERE o.period IN ({placeholders}))"
-    )
-    return linked_items_cte(condition), labels
+    children_of = Dialect(connection).children_join
+    cte = f"""
+        WITH RECURSIVE aligned(item) AS (
+            SELECT k.backlogitem_id FROM {links} k
+            WHERE k.keyresult_id IN (SELECT kr.id FROM {key_results} kr JOIN {objectives} o ON o.id = kr.objective_id
+                                     WHERE o.period IN ({placeholders}))
+            UNION
+            SELECT c.id FROM aligned a {children_of("a.item")}
+        )
+    """
+    return cte, labels
 
 
 def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
@@ -131,14 +140,12 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
         {cte}
         SELECT grp, SUM(wip), SUM(wip * aligned), SUM(1 - wip), SUM((1 - wip) * aligned)
         FROM (
-            SELECT {group_by} AS grp, 1 AS wip,
-                   CASE WHEN EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id) THEN 1 ELSE 0 END AS aligned
-            FROM {items} i JOIN {states} s ON s.id = i.state_id
+            SELECT {group_by} AS grp, 1 AS wip, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END AS aligned
+            FROM {items} i JOIN {states} s ON s.id = i.state_id LEFT JOIN aligned a ON a.item = i.id
             WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
             UNION ALL
-            SELECT {group_by}, 0,
-                   CASE WHEN EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id) THEN 1 ELSE 0 END
-            FROM {items} i
+            SELECT {group_by}, 0, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END
+            FROM {items} i LEFT JOIN aligned a ON a.item = i.id
             WHERE ({where}) AND i.finished_at >= %s AND i.finished_at < %s
         ) work
         GROUP BY grp
@@ -161,7 +168,7 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
             SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, {dialect.days(now, "i.started_at")}
             FROM {items} i JOIN {states} s ON s.id = i.state_id JOIN {streams} v ON v.id = i.stream_id
             WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
-              AND NOT EXISTS (SELECT 1 FROM linked l WHERE l.item = i.id)
+              AND NOT EXISTS (SELECT 1 FROM aligned a WHERE a.item = i.id)
             ORDER BY i.started_at, i.id
             LIMIT %s
             """,

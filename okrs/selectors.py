@@ -31,12 +31,12 @@ def linked_items_cte(key_result_filter: str) -> str:
     """`WITH RECURSIVE linked(kr, item)`: every item serving each key result the filter (SQL on
     the link table, alias `k`) selects, directly or through a parent. UNION keeps pairs unique."""
     links = KeyResult.items.through._meta.db_table
-    items = BacklogItem._meta.db_table
+    children_of = Dialect(connection).children_join
     return f"""
         WITH RECURSIVE linked(kr, item) AS (
             SELECT k.keyresult_id, k.backlogitem_id FROM {links} k WHERE {key_result_filter}
             UNION
-            SELECT l.kr, c.id FROM linked l JOIN {items} c ON c.parent_id = l.item
+            SELECT l.kr, c.id FROM linked l {children_of("l.item")}
         )
     """
 

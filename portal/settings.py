@@ -109,6 +109,11 @@ except ValueError as exc:  # unknown scheme, bad port, non-integer CONN_MAX_AGE
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing at once with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # PostgreSQL's JIT compiles any plan its estimates call expensive; for the recursive
+    # alignment queries and the flow engine's temporary tables the estimates run far above
+    # the truth, and compiling cost more than running (0.22 s of a 0.55 s query at 500k items).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -49,6 +49,20 @@ class Dialect:
             return f"percentile_cont({fraction:.4f}) WITHIN GROUP (ORDER BY {expr})"
         return f"percentile_cont({expr}, {fraction:.4f})"
 
+    def children_join(self, parent_id: str, alias: str = "c") -> str:
+        """`JOIN` the backlog items whose parent is `parent_id`, for the step of a recursive
+        walk down the item tree, through the parent index.
+
+        On PostgreSQL a LATERAL subquery fenced with OFFSET 0: a recursive query's row
+        estimates are far too high, and a plain join makes it hash all items at every step
+        (0.33 s instead of 0.09 s for 35,000 items out of 500,000)."""
+        if self.postgres:
+            return (
+                f"CROSS JOIN LATERAL (SELECT i.id FROM streams_backlogitem i WHERE i.parent_id = {parent_id} "
+                f"OFFSET 0) {alias}"
+            )
+        return f"JOIN streams_backlogitem {alias} ON {alias}.parent_id = {parent_id}"
+
     def temp_table(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMP TABLE {name} AS {select_sql}"
 
