@@ -1,23 +1,94 @@
-"""Cross-cutting pages: home and the health check."""
+"""Cross-cutting pages: the portfolio (home) and the health check."""
+
+import csv
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from streams.selectors import stream_list
+from .portfolio import PortfolioFilterForm, industries, portfolio
 
-STREAMS_PER_PAGE = 50
+# (sort key, heading, numeric) of the portfolio table's sortable columns, in order.
+COLUMNS = (
+    ("name", "Stream", False),
+    ("director", "Product director", False),
+    ("aligned_wip", "Aligned WIP", True),
+    ("aligned_finished", "Aligned finished", True),
+    ("velocity", "Velocity /week", True),
+    ("flow_time", "Flow time p85", True),
+    ("efficiency", "Efficiency", True),
+    ("wip", "WIP", True),
+    ("readiness", "Readiness pending", True),
+)
+CSV_FIELDS = (
+    "stream",
+    "customer",
+    "industry",
+    "director",
+    "director_kind",
+    "aligned_wip_share",
+    "aligned_finished_share",
+    "orphan_wip",
+    "velocity_per_week",
+    "flow_time_p85_days",
+    "flow_efficiency",
+    "wip",
+    "feature_share",
+    "defect_share",
+    "risk_share",
+    "debt_share",
+    "readiness_pending",
+)
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Value streams with their director and teams; the leaders' portfolio page grows from here."""
-    page = Paginator(stream_list(user=request.user), STREAMS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "portal/home.html", {"page": page, "streams": page.object_list})
+    """The leaders' portfolio: every stream in one table, filterable, sortable and as CSV."""
+    form = PortfolioFilterForm(request.GET or None, industries=industries())
+    filters = form.cleaned_data if form.is_valid() else {}
+    result = portfolio(user=request.user, filters=filters)
+    if request.GET.get("format") == "csv":
+        return _portfolio_csv(result)
+    query = request.GET.copy()
+    query.pop("sort", None)
+    query.pop("format", None)
+    context = {"form": form, "portfolio": result, "query": query.urlencode(), "columns": COLUMNS}
+    return render(request, "portal/home.html", context)
+
+
+def _share(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _portfolio_csv(result) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="portfolio-{result.period.label}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_FIELDS)
+    for row in result.rows:
+        flow, aligned = row.flow, row.alignment
+        writer.writerow(
+            [
+                row.stream.name,
+                row.stream.get_customer_display(),
+                row.stream.industry,
+                row.director.person.name if row.director else "",
+                row.director.get_kind_display() if row.director else "",
+                _share(aligned.wip_share),
+                _share(aligned.finished_share),
+                aligned.orphans,
+                f"{flow.velocity:.2f}",
+                "" if flow.flow_time_p85 is None else f"{flow.flow_time_p85:.2f}",
+                _share(flow.efficiency),
+                flow.wip,
+                *(_share(flow.distribution[t]) for t in ("feature", "defect", "risk", "debt")),
+                row.readiness_pending,
+            ]
+        )
+    return response
 
 
 @login_not_required

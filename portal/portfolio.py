@@ -1,0 +1,121 @@
+"""The leaders' portfolio: every value stream in one row, with who leads it, whether its work
+serves the period's outcomes, how its work flows, and what waits on business operations.
+
+A fixed number of queries whatever the number of streams: each column is one grouped query
+over all the streams shown; filtering and sorting happen on those rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.db.models import Count, Q
+
+from okrs.alignment import Alignment, alignment_counts
+from okrs.selectors import current_period
+from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
+from streams.periods import Period
+from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
+
+NO_DIRECTOR = "none"
+SORTS = {
+    "name": lambda row: row.stream.name.lower(),
+    "director": lambda row: (row.director is None, row.director.person.name if row.director else ""),
+    "aligned_wip": lambda row: _none_last(row.alignment.wip_share),
+    "aligned_finished": lambda row: _none_last(row.alignment.finished_share),
+    "velocity": lambda row: row.flow.velocity,
+    "flow_time": lambda row: _none_last(row.flow.flow_time_p85),
+    "efficiency": lambda row: _none_last(row.flow.efficiency),
+    "wip": lambda row: row.flow.wip,
+    "readiness": lambda row: row.readiness_pending,
+}
+
+
+def _none_last(value):
+    return (value is None, value or 0)
+
+
+class PortfolioFilterForm(forms.Form):
+    industry = forms.ChoiceField(required=False)
+    customer = forms.ChoiceField(
+        required=False, choices=[("", "Any customer"), *ValueStream.Customer.choices], label="Customer type"
+    )
+    director_kind = forms.ChoiceField(
+        required=False,
+        label="Director",
+        choices=[("", "Any director"), *LeadershipAssignment.Kind.choices, (NO_DIRECTOR, "No director")],
+    )
+    sort = forms.ChoiceField(required=False, choices=[(f"{d}{k}", k) for k in SORTS for d in ("", "-")])
+
+    def __init__(self, *args, industries: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["industry"].choices = [("", "Any industry"), *((i, i) for i in industries)]
+
+
+@dataclass
+class PortfolioRow:
+    stream: ValueStream
+    director: LeadershipAssignment | None
+    alignment: Alignment
+    flow: StreamFlow
+    readiness_pending: int
+
+
+@dataclass
+class Portfolio:
+    rows: list[PortfolioRow]
+    period: Period
+    window: PortfolioWindow
+    sort: str
+    totals: Alignment
+
+
+def industries() -> list[str]:
+    return list(
+        ValueStream.objects.exclude(industry="").order_by("industry").values_list("industry", flat=True).distinct()
+    )
+
+
+def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
+    """The rows of the streams the filters keep, sorted as asked (by name by default)."""
+    period = period or current_period()
+    streams = ValueStream.objects.for_user(user).with_director().order_by("name")
+    if filters.get("industry"):
+        streams = streams.filter(industry=filters["industry"])
+    if filters.get("customer"):
+        streams = streams.filter(customer=filters["customer"])
+    kind = filters.get("director_kind")
+    active_director = Q(
+        leadership_assignments__role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
+        leadership_assignments__end_date__isnull=True,
+    )
+    if kind == NO_DIRECTOR:
+        streams = streams.exclude(pk__in=ValueStream.objects.filter(active_director).values("pk"))
+    elif kind:
+        streams = streams.filter(active_director, leadership_assignments__kind=kind)
+    streams = list(streams)
+    ids = [stream.pk for stream in streams]
+    window = PortfolioWindow.ending_before()
+    flows = stream_flows(ids, window)
+    aligned = alignment_counts(period, where=f"i.stream_id IN ({', '.join(map(str, ids)) or 'NULL'})")
+    pending = dict(
+        ReadinessCheck.objects.filter(status=ReadinessCheck.Status.PENDING, item__stream_id__in=ids)
+        .exclude(item__state__category=WorkflowState.Category.REMOVED)
+        .values("item__stream_id")
+        .annotate(n=Count("pk"))
+        .values_list("item__stream_id", "n")
+    )
+    rows = [
+        PortfolioRow(
+            stream=stream,
+            director=next(iter(stream.active_directors), None),
+            alignment=aligned.get(stream.pk, Alignment()),
+            flow=flows[stream.pk],
+            readiness_pending=pending.get(stream.pk, 0),
+        )
+        for stream in streams
+    ]
+    sort = filters.get("sort") or "name"
+    rows.sort(key=SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
+    return Portfolio(rows, period, window, sort, sum((row.alignment for row in rows), Alignment()))

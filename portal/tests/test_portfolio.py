@@ -1,0 +1,159 @@
+"""The leaders' portfolio: figures equal the flow engine's and the alignment's, filters, sort,
+CSV, and a query count that does not grow with the number of streams."""
+
+import csv
+import datetime as dt
+import io
+
+from django.urls import reverse
+from django.utils import timezone
+import pytest
+
+from okrs.alignment import alignment_report
+from okrs.selectors import period_from
+from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from streams.flow import Scope, Window, flow_report
+from streams.models import ReadinessCheck
+from streams.portfolio import PortfolioWindow, stream_flows
+from streams.rollups import rollups_refresh
+from streams.services import item_change_state, item_create
+from streams.tests.factories import (
+    LeadershipAssignmentFactory,
+    ReadinessCriterionFactory,
+    ValueStreamFactory,
+    state,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def make_item(stream, title, flow_type, moves, created_days_ago=60):
+    """An item created `created_days_ago` days ago and moved through (state, days ago) pairs."""
+    item = item_create(
+        stream_id=stream.pk, title=title, flow_type=flow_type, created_at=NOW - dt.timedelta(days=created_days_ago)
+    )
+    for name, days_ago in moves:
+        item_change_state(item=item, to_state=state(stream, name), at=NOW - dt.timedelta(days=days_ago))
+    return item
+
+
+@pytest.fixture
+def streams():
+    payments = ValueStreamFactory(name="Payments", industry="Retail banking", customer="external")
+    lending = ValueStreamFactory(name="Lending", industry="Credit", customer="internal")
+    ValueStreamFactory(name="Archive", industry="Credit", customer="internal")  # no work, no director
+    LeadershipAssignmentFactory(stream=payments, person__name="Ada Dedicated", kind="dedicated")
+    LeadershipAssignmentFactory(stream=lending, person__name="Bo Dual", kind="dual_role", time_share_percent=30)
+    finished = []
+    for n, (kind, start, wait, done) in enumerate(
+        [("feature", 20, 15, 10), ("feature", 12, 8, 3), ("defect", 30, 29, 2), ("debt", 9, 6, 5)]
+    ):
+        finished.append(
+            make_item(
+                payments,
+                f"P{n}",
+                kind,
+                [("In progress", start), ("Waiting for review", wait), ("Review", wait - 1), ("Done", done)],
+            )
+        )
+    wip = make_item(payments, "P-wip", "feature", [("In progress", 7)])
+    make_item(payments, "P-orphan", "risk", [("In progress", 4)])
+    make_item(payments, "P-removed", "feature", [("In progress", 6), ("Removed", 2)])
+    make_item(lending, "L0", "feature", [("In progress", 40), ("Done", 1)])
+    make_item(lending, "L-wip", "defect", [("In progress", 3)])
+    period = period_from(None)
+    kr = KeyResultFactory(objective=ObjectiveFactory(period=period.label))
+    kr.items.add(wip, finished[1])
+    criterion = ReadinessCriterionFactory(all_streams=True, flow_types=["feature"])
+    ReadinessCheck.objects.get_or_create(item=wip, criterion=criterion)
+    rollups_refresh()
+    return {"payments": payments, "lending": lending, "period": period}
+
+
+def test_each_streams_flow_figures_equal_the_engines_over_the_same_window(streams):
+    window = PortfolioWindow.ending_before()
+    flows = stream_flows([streams["payments"].pk, streams["lending"].pk], window)
+    for key in ("payments", "lending"):
+        exact = flow_report(
+            scope=Scope.stream(streams[key]),
+            window=Window.build(start=window.start.date(), end=window.end.date() - dt.timedelta(days=1), as_of=NOW),
+            with_items=False,
+            use_rollups=False,
+        )
+        flow = flows[streams[key].pk]
+        assert flow.throughput == exact.throughput and flow.by_type == exact.throughput_by_type
+        assert flow.flow_time_p85 == pytest.approx(exact.flow_time.p85)
+        assert flow.wip == exact.wip
+        if exact.efficiency is None:
+            assert flow.efficiency is None
+        else:
+            assert flow.efficiency == pytest.approx(exact.efficiency)
+    assert flows[streams["payments"].pk].throughput == 4 and flows[streams["payments"].pk].wip == 2
+
+
+def test_the_page_shows_leadership_alignment_flow_and_readiness(admin_client, streams):
+    response = admin_client.get(reverse("home"))
+    assert response.status_code == 200
+    rows = {row.stream.name: row for row in response.context["portfolio"].rows}
+    assert list(rows) == ["Archive", "Lending", "Payments"]
+    payments = rows["Payments"]
+    assert payments.director.person.name == "Ada Dedicated" and rows["Archive"].director is None
+    exact = alignment_report(Scope.stream(streams["payments"]), streams["period"])
+    assert payments.alignment == exact.totals
+    assert (payments.alignment.wip, payments.alignment.wip_aligned) == (2, 1)
+    assert payments.readiness_pending == 1 and rows["Lending"].readiness_pending == 0
+    html = response.content.decode()
+    assert "Dual-role executive, 30%" in html and "No director" in html
+    assert f"?stream={streams['payments'].slug}" in html  # the alignment figure links to its detail
+
+
+@pytest.mark.parametrize(
+    ("filters", "names"),
+    [
+        ({"industry": "Credit"}, ["Archive", "Lending"]),
+        ({"customer": "external"}, ["Payments"]),
+        ({"director_kind": "dual_role"}, ["Lending"]),
+        ({"director_kind": "none"}, ["Archive"]),
+        ({"industry": "Credit", "director_kind": "dedicated"}, []),
+    ],
+)
+def test_filters(admin_client, streams, filters, names):
+    response = admin_client.get(reverse("home"), filters)
+    assert [row.stream.name for row in response.context["portfolio"].rows] == names
+    if not names:
+        assert "No value stream matches these filters" in response.content.decode()
+
+
+def test_sorting_by_a_column_and_back(admin_client, streams):
+    by_wip = admin_client.get(reverse("home"), {"sort": "-wip"}).context["portfolio"].rows
+    assert [row.flow.wip for row in by_wip] == [2, 1, 0]
+    ascending = admin_client.get(reverse("home"), {"sort": "flow_time"}).context["portfolio"].rows
+    assert [row.stream.name for row in ascending][-1] == "Archive"  # no flow time sorts last
+    bad = admin_client.get(reverse("home"), {"sort": "salary"})
+    assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
+
+
+def test_the_csv_has_a_row_per_stream_with_the_pages_figures(admin_client, streams):
+    response = admin_client.get(reverse("home"), {"format": "csv", "industry": "Credit"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["stream"] for row in rows] == ["Archive", "Lending"]
+    lending = rows[1]
+    assert lending["director_kind"] == "Dual-role executive" and lending["wip"] == "1"
+    assert lending["aligned_wip_share"] == "0.0000" and lending["orphan_wip"] == "1"
+    assert float(lending["velocity_per_week"]) == pytest.approx(1 / 12, abs=0.01)
+
+
+def test_the_query_count_is_the_same_for_three_streams_and_a_hundred(
+    admin_client, streams, django_assert_num_queries, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(20) as three:
+        admin_client.get(reverse("home"))
+    for n in range(97):
+        stream = ValueStreamFactory(name=f"Stream {n:03}", workflow=[("Backlog", "backlog"), ("Doing", "active")])
+        LeadershipAssignmentFactory(stream=stream)
+    with django_assert_num_queries(len(three.captured_queries)):
+        response = admin_client.get(reverse("home"))
+    assert len(response.context["portfolio"].rows) == 100

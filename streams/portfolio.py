@@ -1,0 +1,145 @@
+"""The five flow metrics of many streams at once, for the leaders' portfolio table.
+
+The window is the 12 complete weeks (84 UTC days) before today, so every figure is exact
+without reading today's history, and the same for every reader of the day:
+- flow velocity: items finished in the window per week;
+- flow time: 85th percentile of finish − start of those items;
+- flow efficiency: Σ active ÷ Σ flow time of those items, from the daily rollups
+  (`streams.rollups`); "—" while a stream's stored days are being recomputed;
+- flow load: items in progress now (started, not finished, not removed);
+- flow distribution: share of each flow item type among the items finished in the window.
+
+Start and finish are the dates the state service keeps on each item (the engine's own), so
+each metric is one grouped query for all streams, whatever their number.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from .flow import FLOW_TYPES, PERCENTILES
+from .models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
+from .rollups import DAY, midnight, utc_day
+from .sql import Dialect
+
+WINDOW_DAYS = 84
+TREND_WEEKS = 12
+
+
+@dataclass
+class StreamFlow:
+    throughput: int = 0
+    flow_time_p85: float | None = None
+    efficiency: float | None = None
+    efficiency_fresh: bool = True  # False while the stored days are being recomputed
+    wip: int = 0
+    by_type: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOW_TYPES, 0))
+    trend: list[int] = field(default_factory=list)  # weekly throughput, oldest first
+    trend_p85: list[float | None] = field(default_factory=list)
+
+    @property
+    def velocity(self) -> float:
+        return self.throughput / (WINDOW_DAYS / 7)
+
+    @property
+    def distribution(self) -> dict[str, float]:
+        return {t: (n / self.throughput if self.throughput else 0.0) for t, n in self.by_type.items()}
+
+
+@dataclass(frozen=True)
+class PortfolioWindow:
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def ending_before(cls, now: dt.datetime | None = None) -> PortfolioWindow:
+        today = utc_day(now or timezone.now())
+        return cls(midnight(today) - WINDOW_DAYS * DAY, midnight(today))
+
+    def describe(self) -> str:
+        return f"{self.start:%Y-%m-%d} to {self.end - DAY:%Y-%m-%d} ({WINDOW_DAYS} complete days)"
+
+
+def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -> dict[int, StreamFlow]:
+    """Per stream, the five flow metrics over the window and the weekly trend (five queries)."""
+    window = window or PortfolioWindow.ending_before()
+    flows = {pk: StreamFlow() for pk in stream_ids}
+    if not stream_ids:
+        return flows
+    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
+    sql = Dialect(connection)
+    ids = ", ".join(str(int(pk)) for pk in stream_ids)
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    finished = f"i.stream_id IN ({ids}) AND i.finished_at >= {ws} AND i.finished_at < {we}"
+    p85 = sql.percentile(sql.days("i.finished_at", "i.started_at"), PERCENTILES[1])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT i.stream_id, i.flow_type, COUNT(*) FROM {items} i WHERE {finished} GROUP BY 1, 2")
+        for stream_id, flow_type, count in cursor.fetchall():
+            flows[stream_id].by_type[flow_type] = int(count)
+            flows[stream_id].throughput += int(count)
+        cursor.execute(f"SELECT i.stream_id, {p85} FROM {items} i WHERE {finished} GROUP BY i.stream_id")
+        for stream_id, value in cursor.fetchall():
+            flows[stream_id].flow_time_p85 = None if value is None else float(value)
+        cursor.execute(
+            f"""SELECT i.stream_id, COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
+                WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL
+                  AND s.category <> 'removed'
+                GROUP BY i.stream_id"""
+        )
+        for stream_id, count in cursor.fetchall():
+            flows[stream_id].wip = int(count)
+    _efficiency(flows, stream_ids, window)
+    _trend(flows, stream_ids, window)
+    return flows
+
+
+def _efficiency(flows: dict[int, StreamFlow], stream_ids: list[int], window: PortfolioWindow) -> None:
+    """Σ active ÷ Σ flow days of the items finished in the window, from the stored days of
+    streams that map a waiting state (others are not measurable: "—")."""
+    from .models import FlowDayEfficiency
+
+    first, end = utc_day(window.start), utc_day(window.end)
+    fresh = set(
+        FlowDayMark.objects.filter(stream_id__in=stream_ids, valid_until__gte=end).values_list("stream_id", flat=True)
+    )
+    measurable = set(
+        WorkflowState.objects.filter(stream_id__in=stream_ids, category=WorkflowState.Category.WAITING)
+        .values_list("stream_id", flat=True)
+        .distinct()
+    )
+    sums = (
+        FlowDayEfficiency.objects.filter(stream_id__in=stream_ids, day__gte=first, day__lt=end)
+        .values("stream_id")
+        .annotate(active=Sum("active_days"), flow=Sum("flow_days"))
+        .order_by()
+    )
+    for row in sums:
+        flow = flows[row["stream_id"]]
+        if row["stream_id"] in measurable and row["flow"]:
+            flow.efficiency = row["active"] / row["flow"]
+    for pk, flow in flows.items():
+        flow.efficiency_fresh = pk in fresh
+        if not flow.efficiency_fresh:
+            flow.efficiency = None
+
+
+def _trend(flows: dict[int, StreamFlow], stream_ids: list[int], window: PortfolioWindow) -> None:
+    """Weekly throughput and flow time p85 of the last weeks, from the weekly snapshots (one query)."""
+    last_monday = utc_day(window.end) - dt.timedelta(days=utc_day(window.end).weekday() + 7)
+    weeks = [last_monday - dt.timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
+    rows = defaultdict(dict)
+    for stream_id, week, throughput, p85 in FlowSnapshot.objects.filter(
+        stream_id__in=stream_ids, week_start__gte=weeks[0]
+    ).values_list("stream_id", "week_start", "throughput", "flow_time_p85"):
+        rows[stream_id][week] = (throughput, p85)
+    for pk, flow in flows.items():
+        known = rows.get(pk, {})
+        if known:
+            flow.trend = [known.get(week, (0, None))[0] for week in weeks]
+            flow.trend_p85 = [known.get(week, (0, None))[1] for week in weeks]
