@@ -16,54 +16,21 @@ Goals from the flow issue: stream page median <= 150 ms, portfolio metrics <= 2 
 import csv
 import datetime as dt
 import json
-import os
 from pathlib import Path
 import random
-import statistics
 import sys
 import tempfile
 import time
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-# Measure as production runs: DEBUG off (no query log, no debug templates).
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "k" * 40)
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-
-# Hashed static names need collectstatic's manifest; the benchmark needs no real files.
-settings.WHITENOISE_AUTOREFRESH = True  # no collectstatic output either
-settings.STORAGES = {
-    **settings.STORAGES,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
-
-from django.contrib.auth import get_user_model  # noqa: E402
+from common import ROOT, admin_client, require_scale_database, time_page, timed
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
-from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from streams.flow import Scope, flow_report  # noqa: E402
 from streams.imports import flow_csv_import  # noqa: E402
-from streams.models import BacklogItem, ValueStream  # noqa: E402
+from streams.models import ValueStream  # noqa: E402
 from streams.rollups import rollups_invalidate, rollups_refresh  # noqa: E402
-
-
-def timed(fn, repeat: int) -> tuple[float, list[float]]:
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs), runs
 
 
 def write_import_files(folder: Path, transitions: int) -> None:
@@ -99,11 +66,7 @@ def write_import_files(folder: Path, transitions: int) -> None:
 
 
 def main() -> None:
-    if connection.vendor != "postgresql":
-        sys.exit("Point DATABASE_URL at the PostgreSQL database seed_scale filled (see README, Benchmarks).")
-    total = BacklogItem.objects.count()
-    if total < 100_000:
-        sys.exit(f"Only {total:,} items here: run `manage.py seed_scale --items 500000` on this database first.")
+    total = require_scale_database()
     results: dict = {"items": total, "transitions": None}
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'streams_statetransition'")
@@ -140,21 +103,10 @@ def main() -> None:
     results["portfolio_from_history_s"] = round(median, 3)
     print(f"portfolio metrics read from the whole history (reference): {median:.2f} s")
 
-    user, _ = get_user_model().objects.get_or_create(username="benchmark", defaults={"is_superuser": True})
-    client = Client()
-    client.force_login(user)
     url = stream.get_absolute_url()
-    warm = client.get(url)
-    if warm.status_code != 200:
-        sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
-    executed = []
-    with connection.execute_wrapper(
-        lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
-    ):
-        client.get(url)
-    median, runs = timed(lambda: client.get(url), 20)
-    results["stream_page"] = {"median_ms": round(median * 1000, 1), "queries": len(executed)}
-    print(f"stream page: median {median * 1000:.0f} ms over 20 requests, {len(executed)} queries (goal 150 ms)")
+    page = time_page(admin_client(), url)
+    results["stream_page"] = {"median_ms": page["median_ms"], "queries": page["queries"]}
+    print(f"stream page: median {page['median_ms']:.0f} ms over 20 requests, {page['queries']} queries (goal 150 ms)")
 
     with tempfile.TemporaryDirectory() as folder:
         write_import_files(Path(folder), 100_000)

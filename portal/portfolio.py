@@ -100,7 +100,12 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     flows = stream_flows(ids, window)
     aligned = alignment_counts(period, where=f"i.stream_id IN ({', '.join(map(str, ids)) or 'NULL'})")
     pending = dict(
-        ReadinessCheck.objects.filter(status=ReadinessCheck.Status.PENDING, item__stream_id__in=ids)
+        ReadinessCheck.objects.filter(
+            status=ReadinessCheck.Status.PENDING,
+            item__stream_id__in=ids,
+            item__started_at__isnull=False,
+            item__finished_at__isnull=True,
+        )
         .exclude(item__state__category=WorkflowState.Category.REMOVED)
         .values("item__stream_id")
         .annotate(n=Count("pk"))

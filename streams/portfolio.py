@@ -67,7 +67,7 @@ class PortfolioWindow:
 
 
 def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -> dict[int, StreamFlow]:
-    """Per stream, the five flow metrics over the window and the weekly trend (five queries)."""
+    """Per stream, the five flow metrics over the window and the weekly trend (six queries)."""
     window = window or PortfolioWindow.ending_before()
     flows = {pk: StreamFlow() for pk in stream_ids}
     if not stream_ids:
@@ -78,14 +78,15 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
     ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
     finished = f"i.stream_id IN ({ids}) AND i.finished_at >= {ws} AND i.finished_at < {we}"
     p85 = sql.percentile(sql.days("i.finished_at", "i.started_at"), PERCENTILES[1])
+    by_type = ", ".join(f"SUM(CASE WHEN i.flow_type = '{t}' THEN 1 ELSE 0 END)" for t in FLOW_TYPES)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT i.stream_id, i.flow_type, COUNT(*) FROM {items} i WHERE {finished} GROUP BY 1, 2")
-        for stream_id, flow_type, count in cursor.fetchall():
-            flows[stream_id].by_type[flow_type] = int(count)
-            flows[stream_id].throughput += int(count)
-        cursor.execute(f"SELECT i.stream_id, {p85} FROM {items} i WHERE {finished} GROUP BY i.stream_id")
-        for stream_id, value in cursor.fetchall():
-            flows[stream_id].flow_time_p85 = None if value is None else float(value)
+        # One pass over the items finished in the window: counts by type and the percentile.
+        cursor.execute(f"SELECT i.stream_id, {p85}, {by_type} FROM {items} i WHERE {finished} GROUP BY i.stream_id")
+        for stream_id, value, *counts in cursor.fetchall():
+            flow = flows[stream_id]
+            flow.flow_time_p85 = None if value is None else float(value)
+            flow.by_type = {t: int(n or 0) for t, n in zip(FLOW_TYPES, counts, strict=True)}
+            flow.throughput = sum(flow.by_type.values())
         cursor.execute(
             f"""SELECT i.stream_id, COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
                 WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL

@@ -1,0 +1,73 @@
+"""What every benchmark shares: Django set up as production runs it, timing, and page timing."""
+
+import os
+from pathlib import Path
+import statistics
+import sys
+import time
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+# Measure as production runs: DEBUG off (no query log, no debug templates).
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-" + "k" * 40)
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+# Hashed static names need collectstatic's manifest; the benchmark needs no real files.
+settings.WHITENOISE_AUTOREFRESH = True  # no collectstatic output either
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+
+def timed(fn, repeat: int) -> tuple[float, list[float]]:
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs), runs
+
+
+def admin_client() -> Client:
+    user, _ = get_user_model().objects.get_or_create(username="benchmark", defaults={"is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def time_page(client: Client, url: str, repeat: int = 20) -> dict:
+    """Median server time of GET url over `repeat` requests (after a warm-up), and its query count."""
+    warm = client.get(url)
+    if warm.status_code != 200:
+        sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
+    executed = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
+    ):
+        client.get(url)
+    median, runs = timed(lambda: client.get(url), repeat)
+    return {"median_ms": round(median * 1000, 1), "queries": len(executed), "runs_ms": [round(r * 1000) for r in runs]}
+
+
+def require_scale_database(minimum: int = 100_000) -> int:
+    from streams.models import BacklogItem
+
+    if connection.vendor != "postgresql":
+        sys.exit("Point DATABASE_URL at the PostgreSQL database seed_scale filled (see README, Benchmarks).")
+    total = BacklogItem.objects.count()
+    if total < minimum:
+        sys.exit(f"Only {total:,} items here: run `manage.py seed_scale --items 500000` on this database first.")
+    return total
