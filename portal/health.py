@@ -1,0 +1,240 @@
+"""The flow health scorecard: the nine ways to optimise flow, each computed from data with a
+stated rule and threshold, for many streams at once (one grouped query per check).
+
+A check passes, fails, or cannot be measured (no data for it yet, shown as such and left out
+of the score). The score is the checks passed out of the checks measured.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from okrs.alignment import Alignment
+from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
+from streams.portfolio import PortfolioWindow, StreamFlow
+from streams.sql import Dialect
+
+RIGHT_THINGS_MIN = 0.7  # aligned share of WIP
+MAP_MAX_AGE_DAYS = 365
+UNBUNDLED_MIN = 0.5  # share of finished child items delivered before their parent
+SMALL_BATCH_P85_MAX_DAYS = 10.0
+DEBT_SHARE_MIN = 0.10
+CROSS_TEAM_DEPENDENCIES_MAX = 0.10  # per item in progress
+CUSTOMER_SHARE_MIN = 0.30
+DEFECT_TREND_WEEKS = 6
+
+
+@dataclass
+class Check:
+    key: str
+    label: str
+    rule: str
+    value: str = "—"
+    passed: bool | None = None  # None: not measurable yet
+    n: int = 0
+
+
+@dataclass
+class Scorecard:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for check in self.checks if check.passed)
+
+    @property
+    def measured(self) -> int:
+        return sum(1 for check in self.checks if check.passed is not None)
+
+    @property
+    def score(self) -> float | None:
+        return self.passed / self.measured if self.measured else None
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def health_scorecards(
+    stream_ids: list[int],
+    *,
+    alignment: dict[int, Alignment],
+    flows: dict[int, StreamFlow],
+    window: PortfolioWindow,
+) -> dict[int, Scorecard]:
+    """The nine checks for each stream; `alignment` and `flows` are the portfolio's own figures."""
+    cards = {pk: Scorecard() for pk in stream_ids}
+    if not stream_ids:
+        return cards
+    facts = _facts(stream_ids, window)
+    today = timezone.now().astimezone(dt.UTC).date()
+    for pk, card in cards.items():
+        aligned, flow = alignment.get(pk, Alignment()), flows[pk]
+        f = defaultdict(lambda: None, {name: values.get(pk) for name, values in facts.items()})
+
+        right = Check("right_things", "Right things", f"At least {_pct(RIGHT_THINGS_MIN)} of WIP serves a key result")
+        if aligned.wip:
+            right.value, right.n = _pct(aligned.wip_share), aligned.wip
+            right.passed = aligned.wip_share >= RIGHT_THINGS_MIN
+
+        pull = Check("pull_system", "Pull system", "WIP limits are set and the WIP is within them")
+        limit = f["state_limit"] or f["team_limit"]
+        pull.n = flow.wip
+        if limit:
+            pull.value, pull.passed = f"{flow.wip} / {limit}", flow.wip <= limit
+        else:
+            pull.value, pull.passed = "no limit", False
+
+        vsm = Check("vsm", "Value stream mapping", f"A current-state map younger than {MAP_MAX_AGE_DAYS // 30} months")
+        mapped = f["map_as_of"]
+        vsm.value = mapped.isoformat() if mapped else "none"
+        vsm.passed = bool(mapped) and (today - mapped).days <= MAP_MAX_AGE_DAYS
+
+        unbundled = Check(
+            "unbundled",
+            "Unbundled work",
+            f"At least {_pct(UNBUNDLED_MIN)} of finished child items delivered before their whole parent",
+        )
+        children, early = f["children_finished"] or 0, f["children_early"] or 0
+        if children:
+            unbundled.value, unbundled.n = _pct(early / children), children
+            unbundled.passed = early / children >= UNBUNDLED_MIN
+
+        small = Check(
+            "small_batches",
+            "Small batches",
+            f"85th percentile flow time of stories ≤ {SMALL_BATCH_P85_MAX_DAYS:g} days",
+        )
+        if f["story_p85"] is not None:
+            small.value, small.n = f"{f['story_p85']:.1f} d", children
+            small.passed = f["story_p85"] <= SMALL_BATCH_P85_MAX_DAYS
+
+        debt = Check(
+            "tech_debt",
+            "Technical debt",
+            f"Debt is at least {_pct(DEBT_SHARE_MIN)} of finished work and defects arrive no faster "
+            f"than in the {DEFECT_TREND_WEEKS} weeks before",
+        )
+        if flow.throughput:
+            share = flow.by_type["debt"] / flow.throughput
+            recent, before = f["defects_recent"] or 0, f["defects_before"] or 0
+            debt.value, debt.n = f"{_pct(share)} debt; defects {before} → {recent}", flow.throughput
+            debt.passed = share >= DEBT_SHARE_MIN and recent <= before
+
+        cross = Check("cross_functional", "Cross-functional teams", "The serving teams cover every discipline needed")
+        needed, covered = f["disciplines_needed"] or 0, f["disciplines_covered"] or 0
+        if needed:
+            cross.value, cross.n = f"{covered} of {needed}", needed
+            cross.passed = covered >= needed
+
+        autonomous = Check(
+            "autonomous",
+            "Autonomous teams",
+            f"At most {CROSS_TEAM_DEPENDENCIES_MAX:g} cross-team dependencies per item in progress",
+        )
+        if flow.wip:
+            per_item = (f["cross_team_dependencies"] or 0) / flow.wip
+            autonomous.value, autonomous.n = f"{per_item:.2f}", flow.wip
+            autonomous.passed = per_item <= CROSS_TEAM_DEPENDENCIES_MAX
+
+        customer = Check(
+            "customer_contact",
+            "Customer contact",
+            f"At least {_pct(CUSTOMER_SHARE_MIN)} of finished and in-progress work is customer-facing",
+        )
+        work = flow.throughput + flow.wip
+        if work:
+            share = (f["customer_facing"] or 0) / work
+            customer.value, customer.n = _pct(share), work
+            customer.passed = share >= CUSTOMER_SHARE_MIN
+
+        card.checks = [right, pull, vsm, unbundled, small, debt, cross, autonomous, customer]
+    return cards
+
+
+def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int, object]]:
+    """Per stream, the raw counts the checks read: one grouped query each."""
+    facts: dict[str, dict[int, object]] = defaultdict(dict)
+    in_progress = WorkflowState.objects.filter(
+        stream_id__in=stream_ids, category__in=WorkflowState.IN_PROGRESS, wip_limit__isnull=False
+    )
+    facts["state_limit"] = dict(
+        in_progress.values("stream_id").annotate(n=Sum("wip_limit")).values_list("stream_id", "n").order_by()
+    )
+    facts["team_limit"] = dict(
+        ValueStream.objects.filter(pk__in=stream_ids, teams__wip_limit__isnull=False)
+        .values("pk")
+        .annotate(n=Sum("teams__wip_limit"))
+        .values_list("pk", "n")
+        .order_by()
+    )
+    maps = ValueStreamMap.objects.filter(stream_id__in=stream_ids, kind=ValueStreamMap.Kind.CURRENT)
+    for stream_id, as_of in maps.values_list("stream_id", "as_of").order_by("stream_id", "as_of"):
+        facts["map_as_of"][stream_id] = as_of  # the newest wins
+    facts["disciplines_needed"] = dict(
+        ValueStream.objects.filter(pk__in=stream_ids)
+        .annotate(n=Count("required_disciplines", distinct=True))
+        .values_list("pk", "n")
+    )
+    facts["disciplines_covered"] = dict(
+        ValueStream.objects.filter(
+            pk__in=stream_ids,
+            required_disciplines__people__memberships__team__streams=F("pk"),
+        )
+        .annotate(n=Count("required_disciplines", distinct=True))
+        .values_list("pk", "n")
+    )
+    items, sql = BacklogItem._meta.db_table, Dialect(connection)
+    ids = ", ".join(str(int(pk)) for pk in stream_ids)
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    now = timezone.now()
+    recent, before = now - dt.timedelta(weeks=DEFECT_TREND_WEEKS), now - dt.timedelta(weeks=2 * DEFECT_TREND_WEEKS)
+    p85 = sql.percentile(sql.days("c.finished_at", "c.started_at"), 0.85)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT c.stream_id, COUNT(*),
+                       SUM(CASE WHEN p.finished_at IS NULL OR p.finished_at > c.finished_at THEN 1 ELSE 0 END), {p85}
+                FROM {items} c JOIN {items} p ON p.id = c.parent_id
+                WHERE c.stream_id IN ({ids}) AND c.finished_at >= {ws} AND c.finished_at < {we}
+                GROUP BY c.stream_id"""
+        )
+        for stream_id, n, early, story_p85 in cursor.fetchall():
+            facts["children_finished"][stream_id] = int(n)
+            facts["children_early"][stream_id] = int(early or 0)
+            facts["story_p85"][stream_id] = None if story_p85 is None else float(story_p85)
+        cursor.execute(
+            f"""SELECT i.stream_id,
+                       SUM(CASE WHEN i.created_at >= {sql.timestamp(recent)} THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN i.created_at < {sql.timestamp(recent)} THEN 1 ELSE 0 END)
+                FROM {items} i
+                WHERE i.stream_id IN ({ids}) AND i.flow_type = 'defect' AND i.created_at >= {sql.timestamp(before)}
+                  AND i.created_at < {sql.timestamp(now)}
+                GROUP BY i.stream_id"""
+        )
+        for stream_id, new, old in cursor.fetchall():
+            facts["defects_recent"][stream_id], facts["defects_before"][stream_id] = int(new or 0), int(old or 0)
+        cursor.execute(
+            f"""SELECT i.stream_id, COUNT(*) FROM {items} i
+                JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
+                WHERE i.stream_id IN ({ids}) AND i.customer_facing
+                  AND s.category <> 'removed'
+                  AND ((i.started_at IS NOT NULL AND i.finished_at IS NULL)
+                       OR (i.finished_at >= {ws} AND i.finished_at < {we}))
+                GROUP BY i.stream_id"""
+        )
+        facts["customer_facing"] = {stream_id: int(n) for stream_id, n in cursor.fetchall()}
+        cursor.execute(
+            f"""SELECT i.stream_id, COUNT(*) FROM {Dependency._meta.db_table} d
+                JOIN {items} i ON i.id = d.item_id JOIN {items} b ON b.id = d.blocked_by_id
+                WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL
+                  AND i.team_id IS NOT NULL AND b.team_id IS NOT NULL AND i.team_id <> b.team_id
+                GROUP BY i.stream_id"""
+        )
+        facts["cross_team_dependencies"] = {stream_id: int(n) for stream_id, n in cursor.fetchall()}
+    return facts
