@@ -1,8 +1,7 @@
 """Chainable filters for streams and items; `for_user` is the one visibility rule."""
 
 from django.db import models
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch
 
 
 class ValueStreamQuerySet(models.QuerySet):
@@ -21,26 +20,6 @@ class ValueStreamQuerySet(models.QuerySet):
             role=LeadershipAssignment.Role.PRODUCT_DIRECTOR, end_date__isnull=True
         ).select_related("person")
         return self.prefetch_related(Prefetch("leadership_assignments", queryset=directors, to_attr="active_directors"))
-
-    def with_item_counts(self):
-        """Annotate `wip` (items in an active or waiting state) and `backlog` (items not yet started).
-
-        Correlated subqueries rather than a join and GROUP BY: only the streams on the page are
-        counted, each through the (stream, state) index, instead of aggregating every item.
-        """
-        from .models import BacklogItem, WorkflowState
-
-        def count(categories):
-            items = (
-                BacklogItem.objects.filter(stream=OuterRef("pk"), state__category__in=categories)
-                .order_by()
-                .values("stream")
-                .annotate(n=Count("pk"))
-                .values("n")
-            )
-            return Coalesce(Subquery(items, output_field=IntegerField()), 0)
-
-        return self.annotate(wip=count(WorkflowState.IN_PROGRESS), backlog=count([WorkflowState.Category.BACKLOG]))
 
 
 class BacklogItemQuerySet(models.QuerySet):
