@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django.db import connection
-from django.db.models import Count, F, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from okrs.alignment import Alignment
 from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
 from streams.portfolio import PortfolioWindow, StreamFlow
 from streams.sql import Dialect
+from teams.models import Membership, Person
 
 RIGHT_THINGS_MIN = 0.7  # aligned share of WIP
 MAP_MAX_AGE_DAYS = 365
@@ -55,6 +56,21 @@ class Scorecard:
     @property
     def score(self) -> float | None:
         return self.passed / self.measured if self.measured else None
+
+    @property
+    def failing(self) -> list[Check]:
+        return [check for check in self.checks if check.passed is False]
+
+    @property
+    def summary(self) -> str:
+        """One line naming what fails and what cannot be measured, for a table cell's title."""
+        unmeasured = [check for check in self.checks if check.passed is None]
+        parts = [f"{self.passed} of {self.measured} checks pass"]
+        if self.failing:
+            parts.append("failing: " + ", ".join(check.label for check in self.failing))
+        if unmeasured:
+            parts.append("not measurable yet: " + ", ".join(check.label for check in unmeasured))
+        return "; ".join(parts)
 
 
 def _pct(value: float) -> str:
@@ -118,8 +134,8 @@ def health_scorecards(
         debt = Check(
             "tech_debt",
             "Technical debt",
-            f"Debt is at least {_pct(DEBT_SHARE_MIN)} of finished work and defects arrive no faster "
-            f"than in the {DEFECT_TREND_WEEKS} weeks before",
+            f"Debt is at least {_pct(DEBT_SHARE_MIN)} of finished work, and no more defects were raised in the "
+            f"window's last {DEFECT_TREND_WEEKS} weeks than in its first {DEFECT_TREND_WEEKS}",
         )
         if flow.throughput:
             share = flow.by_type["debt"] / flow.throughput
@@ -150,7 +166,7 @@ def health_scorecards(
         )
         work = flow.throughput + flow.wip
         if work:
-            share = (f["customer_facing"] or 0) / work
+            share = (flow.customer_facing_finished + flow.customer_facing_wip) / work
             customer.value, customer.n = _pct(share), work
             customer.passed = share >= CUSTOMER_SHARE_MIN
 
@@ -177,58 +193,51 @@ def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int
     maps = ValueStreamMap.objects.filter(stream_id__in=stream_ids, kind=ValueStreamMap.Kind.CURRENT)
     for stream_id, as_of in maps.values_list("stream_id", "as_of").order_by("stream_id", "as_of"):
         facts["map_as_of"][stream_id] = as_of  # the newest wins
-    facts["disciplines_needed"] = dict(
-        ValueStream.objects.filter(pk__in=stream_ids)
-        .annotate(n=Count("required_disciplines", distinct=True))
-        .values_list("pk", "n")
-    )
-    facts["disciplines_covered"] = dict(
-        ValueStream.objects.filter(
-            pk__in=stream_ids,
-            required_disciplines__people__memberships__team__streams=F("pk"),
-        )
-        .annotate(n=Count("required_disciplines", distinct=True))
-        .values_list("pk", "n")
-    )
     items, sql = BacklogItem._meta.db_table, Dialect(connection)
     ids = ", ".join(str(int(pk)) for pk in stream_ids)
     ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
-    now = timezone.now()
-    recent, before = now - dt.timedelta(weeks=DEFECT_TREND_WEEKS), now - dt.timedelta(weeks=2 * DEFECT_TREND_WEEKS)
+    half = sql.timestamp(window.end - dt.timedelta(weeks=DEFECT_TREND_WEEKS))
     p85 = sql.percentile(sql.days("c.finished_at", "c.started_at"), 0.85)
+    teams, members = ValueStream.teams.through._meta.db_table, Membership._meta.db_table
+    skills, needs = Person.disciplines.through._meta.db_table, ValueStream.required_disciplines.through._meta.db_table
     with connection.cursor() as cursor:
+        # Each discipline a stream needs, and whether a member of a team serving it has it.
+        cursor.execute(
+            f"""SELECT r.valuestream_id, COUNT(*),
+                       SUM(CASE WHEN EXISTS (
+                           SELECT 1 FROM {teams} t JOIN {members} m ON m.team_id = t.team_id
+                           JOIN {skills} d ON d.person_id = m.person_id
+                           WHERE t.valuestream_id = r.valuestream_id AND d.discipline_id = r.discipline_id
+                       ) THEN 1 ELSE 0 END)
+                FROM {needs} r WHERE r.valuestream_id IN ({ids}) GROUP BY r.valuestream_id"""
+        )
+        for stream_id, needed, covered in cursor.fetchall():
+            facts["disciplines_needed"][stream_id] = int(needed)
+            facts["disciplines_covered"][stream_id] = int(covered or 0)
+        # Finished child items (through the partial index of child items by finish).
         cursor.execute(
             f"""SELECT c.stream_id, COUNT(*),
                        SUM(CASE WHEN p.finished_at IS NULL OR p.finished_at > c.finished_at THEN 1 ELSE 0 END), {p85}
-                FROM {items} c JOIN {items} p ON p.id = c.parent_id
-                WHERE c.stream_id IN ({ids}) AND c.finished_at >= {ws} AND c.finished_at < {we}
+                FROM {items} c {sql.parent_join("c", "p", "p.finished_at")}
+                WHERE c.stream_id IN ({ids}) AND c.parent_id IS NOT NULL
+                  AND c.finished_at >= {ws} AND c.finished_at < {we}
                 GROUP BY c.stream_id"""
         )
         for stream_id, n, early, story_p85 in cursor.fetchall():
             facts["children_finished"][stream_id] = int(n)
             facts["children_early"][stream_id] = int(early or 0)
             facts["story_p85"][stream_id] = None if story_p85 is None else float(story_p85)
+        # Defects created in each half of the window (through the partial index of defects).
         cursor.execute(
             f"""SELECT i.stream_id,
-                       SUM(CASE WHEN i.created_at >= {sql.timestamp(recent)} THEN 1 ELSE 0 END),
-                       SUM(CASE WHEN i.created_at < {sql.timestamp(recent)} THEN 1 ELSE 0 END)
+                       SUM(CASE WHEN i.created_at >= {half} THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN i.created_at < {half} THEN 1 ELSE 0 END)
                 FROM {items} i
-                WHERE i.stream_id IN ({ids}) AND i.flow_type = 'defect' AND i.created_at >= {sql.timestamp(before)}
-                  AND i.created_at < {sql.timestamp(now)}
+                WHERE i.stream_id IN ({ids}) AND i.flow_type = 'defect' AND i.created_at >= {ws} AND i.created_at < {we}
                 GROUP BY i.stream_id"""
         )
         for stream_id, new, old in cursor.fetchall():
             facts["defects_recent"][stream_id], facts["defects_before"][stream_id] = int(new or 0), int(old or 0)
-        cursor.execute(
-            f"""SELECT i.stream_id, COUNT(*) FROM {items} i
-                JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
-                WHERE i.stream_id IN ({ids}) AND i.customer_facing
-                  AND s.category <> 'removed'
-                  AND ((i.started_at IS NOT NULL AND i.finished_at IS NULL)
-                       OR (i.finished_at >= {ws} AND i.finished_at < {we}))
-                GROUP BY i.stream_id"""
-        )
-        facts["customer_facing"] = {stream_id: int(n) for stream_id, n in cursor.fetchall()}
         cursor.execute(
             f"""SELECT i.stream_id, COUNT(*) FROM {Dependency._meta.db_table} d
                 JOIN {items} i ON i.id = d.item_id JOIN {items} b ON b.id = d.blocked_by_id

@@ -259,16 +259,34 @@ class BacklogItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["stream", "state"], name="item_stream_state_idx"),
-            models.Index(fields=["stream", "finished_at"], name="item_stream_finished_idx"),
+            # Covering: the portfolio's and the flow engine's passes over finished items read
+            # these columns from the index alone.
+            models.Index(
+                fields=["stream", "finished_at"],
+                include=["id", "started_at", "flow_type", "customer_facing"],
+                name="item_stream_finished_idx",
+            ),
             models.Index(fields=["stream", "started_at"], name="item_stream_started_idx"),
             models.Index(fields=["team", "state"], name="item_team_state_idx"),
             models.Index(fields=["stream", "rank"], name="item_stream_rank_idx"),
             # Work in progress (started, not finished) is a small share of all items; alignment
-            # and the portfolio read it per stream without scanning the rest.
+            # and the portfolio read it per stream from this index alone.
             models.Index(
                 fields=["stream", "started_at"],
+                include=["id", "state", "team", "customer_facing"],
                 condition=Q(started_at__isnull=False, finished_at__isnull=True),
                 name="item_in_progress_idx",
+            ),
+            # The flow health scorecard: finished child items (story size, unbundling) and
+            # defect arrivals, per stream, without reading the other items.
+            models.Index(
+                fields=["stream", "finished_at"],
+                include=["parent", "started_at"],
+                condition=Q(parent__isnull=False),
+                name="item_child_finished_idx",
+            ),
+            models.Index(
+                fields=["stream", "created_at"], condition=Q(flow_type="defect"), name="item_defect_created_idx"
             ),
         ]
 

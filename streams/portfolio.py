@@ -42,6 +42,9 @@ class StreamFlow:
     by_type: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOW_TYPES, 0))
     trend: list[int] = field(default_factory=list)  # weekly throughput, oldest first
     trend_p85: list[float | None] = field(default_factory=list)
+    # Read in the same passes for the flow health scorecard (customer contact).
+    customer_facing_finished: int = 0
+    customer_facing_wip: int = 0
 
     @property
     def velocity(self) -> float:
@@ -78,23 +81,27 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
     ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
     finished = f"i.stream_id IN ({ids}) AND i.finished_at >= {ws} AND i.finished_at < {we}"
     p85 = sql.percentile(sql.days("i.finished_at", "i.started_at"), PERCENTILES[1])
+    customer = "SUM(CASE WHEN i.customer_facing THEN 1 ELSE 0 END)"
     by_type = ", ".join(f"SUM(CASE WHEN i.flow_type = '{t}' THEN 1 ELSE 0 END)" for t in FLOW_TYPES)
     with connection.cursor() as cursor:
         # One pass over the items finished in the window: counts by type and the percentile.
-        cursor.execute(f"SELECT i.stream_id, {p85}, {by_type} FROM {items} i WHERE {finished} GROUP BY i.stream_id")
-        for stream_id, value, *counts in cursor.fetchall():
+        cursor.execute(
+            f"SELECT i.stream_id, {p85}, {customer}, {by_type} FROM {items} i WHERE {finished} GROUP BY i.stream_id"
+        )
+        for stream_id, value, facing, *counts in cursor.fetchall():
             flow = flows[stream_id]
             flow.flow_time_p85 = None if value is None else float(value)
+            flow.customer_facing_finished = int(facing or 0)
             flow.by_type = {t: int(n or 0) for t, n in zip(FLOW_TYPES, counts, strict=True)}
             flow.throughput = sum(flow.by_type.values())
         cursor.execute(
-            f"""SELECT i.stream_id, COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
+            f"""SELECT i.stream_id, COUNT(*), {customer} FROM {items} i JOIN {states} s ON s.id = i.state_id
                 WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL
                   AND s.category <> 'removed'
                 GROUP BY i.stream_id"""
         )
-        for stream_id, count in cursor.fetchall():
-            flows[stream_id].wip = int(count)
+        for stream_id, count, facing in cursor.fetchall():
+            flows[stream_id].wip, flows[stream_id].customer_facing_wip = int(count), int(facing or 0)
     _efficiency(flows, stream_ids, window)
     _trend(flows, stream_ids, window)
     return flows

@@ -63,6 +63,19 @@ class Dialect:
             )
         return f"JOIN streams_backlogitem {alias} ON {alias}.parent_id = {parent_id}"
 
+    def parent_join(self, child: str, alias: str, columns: str) -> str:
+        """`JOIN` each item `child` to its parent item as `alias`, with the parent's `columns`.
+
+        On PostgreSQL a LATERAL subquery fenced with OFFSET 0, so each parent is one probe of
+        the primary key: a plain join hashes the whole items table to find the parents of a few
+        thousand children (0.10 s instead of 0.04 s for 22,000 children out of 500,000)."""
+        if self.postgres:
+            return (
+                f"CROSS JOIN LATERAL (SELECT {columns} FROM streams_backlogitem p WHERE p.id = {child}.parent_id "
+                f"OFFSET 0) {alias}"
+            )
+        return f"JOIN streams_backlogitem {alias} ON {alias}.id = {child}.parent_id"
+
     def temp_table(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMP TABLE {name} AS {select_sql}"
 
