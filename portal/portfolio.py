@@ -1,5 +1,6 @@
 """The leaders' portfolio: every value stream in one row, with who leads it, whether its work
-serves the period's outcomes, how its work flows, and what waits on business operations.
+serves the period's outcomes, how its work flows, what waits on business operations, and
+its flow health (`portal.health`).
 
 A fixed number of queries whatever the number of streams: each column is one grouped query
 over all the streams shown; filtering and sorting happen on those rows.
@@ -18,6 +19,8 @@ from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, Wo
 from streams.periods import Period
 from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
 
+from .health import Scorecard, health_scorecards
+
 NO_DIRECTOR = "none"
 SORTS = {
     "name": lambda row: row.stream.name.lower(),
@@ -29,6 +32,7 @@ SORTS = {
     "efficiency": lambda row: _none_last(row.flow.efficiency),
     "wip": lambda row: row.flow.wip,
     "readiness": lambda row: row.readiness_pending,
+    "health": lambda row: _none_last(row.health.score),
 }
 
 
@@ -60,6 +64,7 @@ class PortfolioRow:
     alignment: Alignment
     flow: StreamFlow
     readiness_pending: int
+    health: Scorecard
 
 
 @dataclass
@@ -110,7 +115,9 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
         .values("item__stream_id")
         .annotate(n=Count("pk"))
         .values_list("item__stream_id", "n")
+        .order_by()
     )
+    health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
     rows = [
         PortfolioRow(
             stream=stream,
@@ -118,6 +125,7 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
             alignment=aligned.get(stream.pk, Alignment()),
             flow=flows[stream.pk],
             readiness_pending=pending.get(stream.pk, 0),
+            health=health[stream.pk],
         )
         for stream in streams
     ]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
     path("admin/", admin.site.urls),

@@ -1,4 +1,5 @@
-"""Cross-cutting pages: the portfolio (home) and the health check."""
+"""Cross-cutting pages: the portfolio (home), a stream's flow health scorecard, and the
+liveness check."""
 
 import csv
 
@@ -9,6 +10,12 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from okrs.alignment import Alignment, alignment_counts
+from okrs.selectors import current_period
+from streams.portfolio import PortfolioWindow, stream_flows
+from streams.selectors import stream_get
+
+from .health import health_scorecards
 from .portfolio import PortfolioFilterForm, industries, portfolio
 
 # (sort key, heading, numeric) of the portfolio table's sortable columns, in order.
@@ -22,6 +29,7 @@ COLUMNS = (
     ("efficiency", "Efficiency", True),
     ("wip", "WIP", True),
     ("readiness", "Readiness pending", True),
+    ("health", "Flow health", True),
 )
 CSV_FIELDS = (
     "stream",
@@ -41,6 +49,9 @@ CSV_FIELDS = (
     "risk_share",
     "debt_share",
     "readiness_pending",
+    "health_passed",
+    "health_measured",
+    "health_failing",
 )
 
 
@@ -86,9 +97,34 @@ def _portfolio_csv(result) -> HttpResponse:
                 flow.wip,
                 *(_share(flow.distribution[t]) for t in ("feature", "defect", "risk", "debt")),
                 row.readiness_pending,
+                row.health.passed,
+                row.health.measured,
+                ";".join(check.key for check in row.health.failing),
             ]
         )
     return response
+
+
+@require_GET
+def stream_health(request: HttpRequest, slug: str) -> HttpResponse:
+    """A stream's flow health scorecard: the nine checks with their rules, values and results.
+
+    The stream page loads it with htmx (the fragment); without htmx it is a page of its own.
+    """
+    stream = stream_get(user=request.user, slug=slug)
+    period, window = current_period(), PortfolioWindow.ending_before()
+    flows = stream_flows([stream.pk], window)
+    aligned = alignment_counts(period, where=f"i.stream_id = {int(stream.pk)}")
+    card = health_scorecards([stream.pk], alignment=aligned, flows=flows, window=window)[stream.pk]
+    context = {
+        "stream": stream,
+        "card": card,
+        "window": window,
+        "period": period,
+        "alignment": aligned.get(stream.pk, Alignment()),
+    }
+    template = "portal/partials/_health.html" if request.htmx else "portal/stream_health.html"
+    return render(request, template, context)
 
 
 @login_not_required

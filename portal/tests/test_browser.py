@@ -52,3 +52,29 @@ def test_login_through_the_login_page_shows_the_home_page(live_server, page, scr
     assert [name.split("\n")[0] for name in stream_names()] == ["Retail Payments"]
     assert "sort=-wip" in page.url  # the filter keeps the sort
     screenshot("portfolio-filtered")
+
+
+def test_the_portfolio_health_figure_opens_the_streams_scorecard(live_server, page, screenshot):
+    UserFactory(username="lea", roles=["leader"])
+    stream = ValueStreamFactory(name="Retail Payments")
+    for n in range(2):
+        BacklogItemFactory(stream=stream, title=f"Work {n}", state=state(stream, "In progress"), started_at=NOW)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("lea")
+    page.get_by_label("Password").fill("pw-for-tests-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    cell = page.get_by_role("row", name="Retail Payments").locator("a[href$='#health']")
+    assert "checks pass" in cell.get_attribute("title")
+    figure = cell.inner_text()
+    cell.click()
+    # The stream page loads the scorecard with htmx from the portal, and it agrees with the portfolio.
+    checks = page.locator("[data-testid=health-checks] tbody tr")
+    checks.first.wait_for()
+    assert checks.count() == 9
+    passed, measured = figure.split("/")
+    assert page.get_by_role("heading", name=f"Flow health: {passed} of {measured} checks pass").is_visible()
+    pull = page.locator("tr[data-check=pull_system]")
+    assert "no limit" in pull.inner_text() and "Fail" in pull.inner_text()
+    screenshot("stream-health")

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from okrs.alignment import alignment_report
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from portal.health import health_scorecards
 from streams.flow import Scope, Window, flow_report
 from streams.models import ReadinessCheck
 from streams.portfolio import PortfolioWindow, stream_flows
@@ -149,7 +151,7 @@ def test_the_csv_has_a_row_per_stream_with_the_pages_figures(admin_client, strea
 def test_the_query_count_is_the_same_for_three_streams_and_a_hundred(
     admin_client, streams, django_assert_num_queries, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(20) as three:
+    with django_assert_max_num_queries(24) as three:
         admin_client.get(reverse("home"))
     for n in range(97):
         stream = ValueStreamFactory(name=f"Stream {n:03}", workflow=[("Backlog", "backlog"), ("Doing", "active")])
@@ -157,3 +159,40 @@ def test_the_query_count_is_the_same_for_three_streams_and_a_hundred(
     with django_assert_num_queries(len(three.captured_queries)):
         response = admin_client.get(reverse("home"))
     assert len(response.context["portfolio"].rows) == 100
+
+
+def test_the_health_column_is_the_streams_scorecard_in_the_page_and_the_csv(admin_client, streams):
+    response = admin_client.get(reverse("home"), {"sort": "-health"})
+    rows = response.context["portfolio"].rows
+    payments = next(row for row in rows if row.stream.name == "Payments")
+    window = PortfolioWindow.ending_before()
+    ids = [row.stream.pk for row in rows]
+    aligned = {row.stream.pk: row.alignment for row in rows}
+    exact = health_scorecards(ids, alignment=aligned, flows=stream_flows(ids, window), window=window)
+    assert [check.passed for check in payments.health.checks] == [c.passed for c in exact[payments.stream.pk].checks]
+    # Payments: no WIP limit, no map, no disciplines needed, no customer-facing work.
+    assert {c.key for c in payments.health.failing} >= {"pull_system", "vsm", "customer_contact"}
+    scores = [row.health.score for row in rows]
+    assert scores == sorted(scores, key=lambda s: (s is None, s or 0), reverse=True)
+    html = response.content.decode()
+    assert f"{payments.health.passed}/{payments.health.measured}</a>" in html
+    assert f"{payments.stream.get_absolute_url()}#health" in html
+    export = admin_client.get(reverse("home"), {"format": "csv", "customer": "external"})
+    (line,) = csv.DictReader(io.StringIO(export.content.decode()))
+    health = (int(line["health_passed"]), int(line["health_measured"]))
+    assert health == (payments.health.passed, payments.health.measured)
+    assert "pull_system" in line["health_failing"].split(";")
+
+
+def test_the_streams_scorecard_is_a_fragment_for_htmx_and_a_page_otherwise(admin_client, streams):
+    url = reverse("stream-health", args=[streams["payments"].slug])
+    fragment = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<section id="health"') and "<html" not in fragment
+    assert fragment.count("<tr data-check=") == 9
+    page = admin_client.get(url).content.decode()
+    assert "<html" in page and "Flow health of Payments" in page
+    # The stream page asks for it, and an unknown stream is a 404.
+    stream_page = admin_client.get(streams["payments"].get_absolute_url()).content.decode()
+    assert f'hx-get="{url}"' in stream_page
+    assert admin_client.get(reverse("stream-health", args=["no-such-stream"])).status_code == 404
+    assert Client().get(url).status_code == 302  # log in first
