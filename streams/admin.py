@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.utils import timezone
 
 from portal.admin_mixins import (
     PortalModelAdmin,
@@ -21,7 +20,7 @@ from portal.admin_mixins import (
 from teams import access
 from teams.errors import DomainError
 
-from . import services
+from . import readiness, services
 from .models import (
     BacklogItem,
     BlockedPeriod,
@@ -191,13 +190,19 @@ class WorkflowStateAdmin(PortalModelAdmin):
 # --- Readiness ---------------------------------------------------------------------------------
 
 
-def _record_sign_off(request, check: ReadinessCheck) -> None:
-    """Stamp who decided the check and when; a check put back to pending has no sign-off."""
+def _decide(request, check: ReadinessCheck) -> bool:
+    """Record the status and reason the form set on `check` through the readiness service (who
+    and when are stamped there, and a wait on readiness ends). The instance is updated to what
+    was stored; False (with the reason shown) when refused."""
     require(request, access.SIGN_OFF, check)
-    if check.status == ReadinessCheck.Status.PENDING:
-        check.signed_off_by, check.signed_off_at = None, None
-    else:
-        check.signed_off_by, check.signed_off_at = request.user, timezone.now()
+    status, reason = check.status, check.reason
+    try:
+        readiness.readiness_check_decide(check=check, status=status, reason=reason, actor=request.user)
+    except DomainError as error:
+        messages.error(request, f"{check.criterion}: {error}")
+        check.refresh_from_db()
+        return False
+    return True
 
 
 class ReadinessCheckForm(forms.ModelForm):
@@ -237,9 +242,15 @@ class ReadinessCheckAdmin(PortalModelAdmin):
         return ["item", "criterion", "signed_off_by", "signed_off_at"] if obj else ["signed_off_by", "signed_off_at"]
 
     def save_model(self, request, obj, form, change):
-        if "status" in form.changed_data:
-            _record_sign_off(request, obj)
+        if change and {"status", "reason"} & set(form.changed_data):
+            _decide(request, obj)
+            return
+        decision = (obj.status, obj.reason)
+        obj.status, obj.reason = ReadinessCheck.Status.PENDING, ""
         super().save_model(request, obj, form, change)
+        if decision[0] != ReadinessCheck.Status.PENDING:
+            obj.status, obj.reason = decision
+            _decide(request, obj)
 
 
 # --- Backlog items -----------------------------------------------------------------------------
@@ -431,7 +442,7 @@ class BacklogItemAdmin(PortalModelAdmin):
             # and a concurrent state change must not be overwritten with this page's copy.
             obj.save(update_fields=[*fields, "updated_at"])
         if "flow_type" in fields:
-            services.item_readiness_checks_sync(item=obj)
+            readiness.item_readiness_checks_sync(item=obj)
         if state_changed:
             try:
                 services.item_change_state(item=obj, to_state=obj.state, actor=request.user, via="admin")
@@ -453,8 +464,8 @@ class BacklogItemAdmin(PortalModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is ReadinessCheck:
             for row in formset.forms:
-                if "status" in row.changed_data:
-                    _record_sign_off(request, row.instance)
+                if {"status", "reason"} & set(row.changed_data):
+                    _decide(request, row.instance)  # the formset then saves what the service stored
         super().save_formset(request, form, formset, change)
 
 

@@ -31,8 +31,9 @@ from teams.models import Team
 
 from .bulk import RowWriter
 from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
+from .readiness import items_readiness_checks_create
 from .rollups import rollups_invalidate
-from .services import CLOCK_SKEW, items_readiness_checks_create, items_refresh_flow_dates
+from .services import CLOCK_SKEW, items_refresh_flow_dates
 
 SOURCE = "csv"
 MAX_ERRORS = 50

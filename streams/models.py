@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from teams.models import Discipline, Person, Team
 
@@ -238,6 +239,14 @@ class BacklogItem(models.Model):
     external_key = models.CharField(max_length=100, blank=True, help_text="The item's key in its source tool.")
     target_date = models.DateField(null=True, blank=True)
     customer_facing = models.BooleanField(default=False)
+    proposed_by = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="proposals",
+        help_text="The business-operations team that proposed this improvement into the backlog.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = BacklogItemQuerySet.as_manager()
@@ -346,6 +355,7 @@ class BlockedPeriod(models.Model):
         DEPENDENCY = "dependency", "Waiting on a dependency"
         APPROVAL = "approval", "Waiting on an approval"
         CAPACITY = "capacity", "Waiting on capacity"
+        READINESS = "readiness", "Waiting on business-operations readiness"
         OTHER = "other", "Other"
 
     item = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="blocked_periods")
@@ -445,7 +455,7 @@ class ReadinessCheck(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     signed_off_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["item", "criterion__name"]

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from teams.errors import DomainError
 
-from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, StateTransition, WorkflowState
+from .models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
+from .readiness import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
 from .rollups import affected_day, rollups_invalidate, utc_day
 
 Category = WorkflowState.Category
@@ -103,64 +105,6 @@ def workflow_state_category_changed(*, stream_id: int) -> None:
     transaction.on_commit(lambda: refresh_flow_dates.delay(stream_id))
 
 
-# --- Readiness checks -------------------------------------------------------------------------
-
-
-def applicable_criteria(item: BacklogItem) -> QuerySet[ReadinessCriterion]:
-    """Active criteria that apply to the item's stream and flow type."""
-    return (
-        ReadinessCriterion.objects.filter(active=True, flow_types__contains=item.flow_type)
-        .filter(Q(all_streams=True) | Q(streams=item.stream_id))
-        .distinct()
-    )
-
-
-def item_readiness_checks_sync(*, item: BacklogItem) -> int:
-    """Create a pending check for every applicable criterion the item has none for (idempotent)."""
-    missing = applicable_criteria(item).exclude(
-        Exists(ReadinessCheck.objects.filter(item=item, criterion=OuterRef("pk")))
-    )
-    checks = [ReadinessCheck(item=item, criterion=criterion) for criterion in missing]
-    ReadinessCheck.objects.bulk_create(checks, ignore_conflicts=True)
-    return len(checks)
-
-
-def items_readiness_checks_create(*, items: QuerySet[BacklogItem]) -> int:
-    """Create the missing pending checks of many items at once (imports); a few queries in all.
-
-    Same rule as `item_readiness_checks_sync`, applied in bulk: criteria are few, items many.
-    """
-    criteria = list(ReadinessCriterion.objects.filter(active=True).prefetch_related("streams"))
-    if not criteria:
-        return 0
-    rows = items.values_list("pk", "stream_id", "flow_type")
-    have = set(ReadinessCheck.objects.filter(item__in=items).values_list("item_id", "criterion_id"))
-    checks = []
-    for criterion in criteria:
-        stream_ids = {stream.pk for stream in criterion.streams.all()}
-        for pk, stream_id, flow_type in rows:
-            if (pk, criterion.pk) in have or flow_type not in criterion.flow_types:
-                continue
-            if criterion.all_streams or stream_id in stream_ids:
-                checks.append(ReadinessCheck(item_id=pk, criterion=criterion))
-    ReadinessCheck.objects.bulk_create(checks, batch_size=2000, ignore_conflicts=True)
-    return len(checks)
-
-
-def unmet_criteria(item: BacklogItem) -> list[ReadinessCriterion]:
-    """Applicable criteria the item has no decided check for: what holds the release gate.
-
-    A pending check holds it, and so does an applicable criterion with no check row at all
-    (one added or widened after the item was created), so the gate never depends on the
-    checks having been created in time.
-    """
-    # By id: an item being created has no pk yet, and then no check is decided.
-    decided = ReadinessCheck.objects.filter(item_id=item.pk, criterion=OuterRef("pk")).exclude(
-        status=ReadinessCheck.Status.PENDING
-    )
-    return list(applicable_criteria(item).exclude(Exists(decided)).select_related("owner_team").order_by("name"))
-
-
 # --- Creating items and changing their state ------------------------------------------------
 
 
@@ -198,7 +142,6 @@ def item_state_change_validate(*, item: BacklogItem, to_state: WorkflowState) ->
     _validate_target(item, to_state, max(timezone.now(), last_at or timezone.now()), last_at)
 
 
-@transaction.atomic
 def item_change_state(
     *,
     item: BacklogItem | int,
@@ -213,8 +156,18 @@ def item_change_state(
 
     The item row is locked (SELECT ... FOR UPDATE) so concurrent changes of one item are
     serialised and each records the state the other left. Raises `StateChangeError` (or its
-    `ReleaseGateError`) and writes nothing when the change is refused.
+    `ReleaseGateError`) and writes nothing when the change is refused, except that work in
+    progress the release gate holds back is flagged as waiting on readiness from then on.
     """
+    try:
+        return _change_state(item=item, to_state=to_state, at=at, actor=actor, via=via)
+    except ReleaseGateError as refused:
+        readiness_wait_begin(item_id=refused.item.pk, at=at or timezone.now())
+        raise
+
+
+@transaction.atomic
+def _change_state(*, item, to_state, at, actor, via) -> StateTransition:
     item_pk = item.pk if isinstance(item, BacklogItem) else item
     # No join here: PostgreSQL re-checks a joined row after waiting for the lock, and a
     # concurrent change of state would make the item vanish from the result.
@@ -311,3 +264,88 @@ def item_create(
     if affected_day(created_at) < utc_day(timezone.now()):
         rollups_invalidate(stream_id=stream_id, since=affected_day(created_at))
     return item
+
+
+# Item columns a page may change; the state has its own service, and dates come from history.
+EDITABLE_FIELDS = {
+    "title",
+    "description",
+    "flow_type",
+    "team",
+    "parent",
+    "size",
+    "rank",
+    "target_date",
+    "customer_facing",
+    "proposed_by",
+}
+
+
+@transaction.atomic
+def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
+    """Change an item's own fields, and re-sync its readiness checks when its type changes.
+
+    Only the fields given are written (a concurrent state change is never overwritten with a
+    stale copy). Raises `DomainError` naming the field at fault.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.", field=min(unknown))
+    locked = BacklogItem.objects.select_for_update().get(pk=item.pk)
+    retyped = "flow_type" in changes and changes["flow_type"] != locked.flow_type
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    try:
+        locked.full_clean(exclude=["state"])
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from error
+    locked.save(update_fields=[*changes, "updated_at"])
+    if retyped:
+        item_readiness_checks_sync(item=locked)
+        if locked.finished_at is not None:  # the type of finished work is in its stored days
+            rollups_invalidate(stream_id=locked.stream_id, since=affected_day(locked.finished_at))
+    for name in (*changes, "updated_at"):
+        setattr(item, name, getattr(locked, name))
+    return locked
+
+
+@transaction.atomic
+def item_move_to_stream(*, item: BacklogItem, stream_id: int, actor=None, via: str = "page") -> BacklogItem:
+    """Move an item (and its history) to another value stream.
+
+    It lands in the new stream's first state of the category it is in now (a move is recorded
+    as a transition), and its readiness checks are re-synced for the new stream. Both streams'
+    stored days are recomputed: the item's whole life changes stream. Finished and removed
+    work stays in the stream that delivered (or dropped) it.
+    """
+    locked = BacklogItem.objects.select_for_update().get(pk=item.pk)
+    locked.state = WorkflowState.objects.get(pk=locked.state_id)
+    if stream_id == locked.stream_id:
+        raise DomainError(f"{locked.key} is already in this value stream.", field="stream", code="no_change")
+    if locked.state.category in (Category.DONE, Category.REMOVED):
+        raise DomainError(
+            f"{locked.key} is {locked.state.get_category_display().lower()}; finished and removed work stays in "
+            "the value stream it belonged to.",
+            field="stream",
+        )
+    same_category = WorkflowState.objects.filter(stream_id=stream_id, category=locked.state.category)
+    target = same_category.order_by("order", "pk").first()
+    if target is None:
+        raise DomainError(
+            f"The other value stream has no {locked.state.get_category_display().lower()} state to put "
+            f"{locked.key} in; add one to its workflow first.",
+            field="stream",
+        )
+    old_stream = locked.stream_id
+    at = timezone.now()
+    StateTransition.objects.create(
+        item=locked, from_state_id=locked.state_id, to_state=target, at=at, actor=actor, source=via
+    )
+    BacklogItem.objects.filter(pk=locked.pk).update(stream_id=stream_id, state=target, updated_at=at)
+    items_refresh_flow_dates(BacklogItem.objects.filter(pk=locked.pk))
+    locked.refresh_from_db()
+    item_readiness_checks_sync(item=locked)
+    for pk in (old_stream, stream_id):
+        rollups_invalidate(stream_id=pk, since=None)
+    return locked

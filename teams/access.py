@@ -10,7 +10,8 @@ Roles are Django groups created by a data migration:
   or value stream manager), their work, maps, experiments and objectives.
 - product owner: edits the backlog (items, state changes, blocks, dependencies, links to key
   results) of the streams their teams serve and of their teams.
-- operations: manages and signs off the readiness criteria owned by their teams.
+- operations: manages the readiness criteria owned by their teams. Any member of a
+  criterion's owning team (whatever their role) signs off its checks.
 - viewer: reads only.
 Superusers may do everything. Anyone logged in may view.
 """
@@ -184,6 +185,12 @@ def _may_okr(scope: Scope, obj) -> bool:
 
 
 def _may_readiness(scope: Scope, action: str, label: str, obj) -> bool:
+    if action == SIGN_OFF:
+        # Whoever belongs to the criterion's owning team signs off its checks, whatever their role.
+        if obj is None:
+            return bool(scope.team_ids)
+        criterion = obj if label == "streams.readinesscriterion" else obj.criterion
+        return criterion.owner_team_id in scope.team_ids
     if OPERATIONS not in scope.roles:
         return False
     if label == "streams.readinesscheck" and action in (ADD, DELETE):

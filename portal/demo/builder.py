@@ -607,7 +607,7 @@ class _Builder:
                 statuses, weights = (Status.PENDING, Status.NOT_APPLICABLE), (70, 30)
                 low, high = item.created_at, life.last_at
             status = self.rng.choices(statuses, weights)[0]
-            check = ReadinessCheck(item_id=item.pk, criterion=criterion, status=status)
+            check = ReadinessCheck(item_id=item.pk, criterion=criterion, status=status, created_at=item.created_at)
             if status != Status.PENDING:
                 signers = self.signers[criterion.owner_team_id]
                 check.signed_off_by = self.rng.choice(signers) if signers else None

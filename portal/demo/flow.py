@@ -188,7 +188,8 @@ def simulate(
     return life
 
 
-BLOCK_REASONS = tuple(BlockedPeriod.Reason.values)
+# Waits on readiness come from the release gate, not from the random life of an item.
+BLOCK_REASONS = tuple(r for r in BlockedPeriod.Reason.values if r != BlockedPeriod.Reason.READINESS)
 
 
 def _blocked_periods(rng: random.Random, life: Life, now: dt.datetime) -> list[Blocked]:

@@ -41,7 +41,8 @@ from streams.models import (
     WorkflowState,
 )
 from streams.periods import period_containing
-from streams.services import items_refresh_flow_dates, unmet_criteria
+from streams.readiness import unmet_criteria
+from streams.services import items_refresh_flow_dates
 from streams.tests.test_rollups import assert_same
 from teams import access
 from teams.models import Discipline, Membership, Person, Team

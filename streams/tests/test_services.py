@@ -8,12 +8,12 @@ from django.utils import timezone
 import pytest
 
 from streams.models import BacklogItem, ReadinessCheck, StateTransition
+from streams.readiness import item_readiness_checks_sync
 from streams.services import (
     ReleaseGateError,
     StateChangeError,
     item_change_state,
     item_create,
-    item_readiness_checks_sync,
     item_state_change_validate,
     items_refresh_flow_dates,
     stream_refresh_flow_dates,
