@@ -23,7 +23,7 @@ SECTIONS = (
     Section("OKRs", "okrs:objective-list", "admin:okrs_objective_changelist"),
     Section("Leadership", "streams:leadership", "admin:streams_leadershipassignment_changelist"),
     Section("Teams", "teams:team-list", "admin:teams_team_changelist"),
-    Section("Readiness", "streams:readiness", "admin:streams_readinesscheck_changelist"),
+    Section("Readiness", "readiness:queue", "admin:streams_readinesscheck_changelist"),
     Section("Maps & experiments", "streams:maps", "admin:streams_valuestreammap_changelist"),
 )
 

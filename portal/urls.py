@@ -14,5 +14,6 @@ urlpatterns = [
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
+    path("readiness/", include("streams.readiness_urls")),
     path("admin/", admin.site.urls),
 ]

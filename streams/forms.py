@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from .flow import DEFAULT_WEEKS, Window
 from .forecast import MAX_DAYS
+from .models import FlowType, ReadinessCheck, ValueStream
 
 EARLIEST = dt.date(2000, 1, 1)  # before any history a portal could hold; keeps date arithmetic in range
 WEEK_CHOICES = [(4, "4 weeks"), (8, "8 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
@@ -66,3 +67,28 @@ class ForecastForm(forms.Form):
         if value and (value - today).days > MAX_DAYS:
             raise forms.ValidationError("Choose a date within three years: further out, a forecast says nothing.")
         return value
+
+
+class SignOffForm(forms.Form):
+    """A decision on a readiness check: met, waived (with a reason), or not applicable."""
+
+    status = forms.ChoiceField(
+        label="Decision",
+        choices=[
+            (s.value, s.label)
+            for s in (ReadinessCheck.Status.MET, ReadinessCheck.Status.WAIVED, ReadinessCheck.Status.NOT_APPLICABLE)
+        ],
+    )
+    reason = forms.CharField(
+        label="Reason", required=False, max_length=1000, help_text="Required when waived: why it may ship without it."
+    )
+
+
+class ProposalForm(forms.Form):
+    """An improvement idea a business-operations team proposes into a stream's backlog."""
+
+    stream = forms.ModelChoiceField(queryset=ValueStream.objects.order_by("name"), label="Value stream")
+    title = forms.CharField(max_length=300)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    flow_type = forms.ChoiceField(choices=FlowType.choices, initial=FlowType.FEATURE, label="Type")
+    customer_facing = forms.BooleanField(required=False, label="Customer-facing")

@@ -1,19 +1,36 @@
-"""Pages of value streams."""
+"""Pages of value streams and of business-operations readiness."""
 
 import csv
 import datetime as dt
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+
+from teams import access
+from teams.errors import DomainError
+from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
 from .flow import ITEM_FIELDS, Scope, flow_report, item_row
 from .forecast import forecast_how_many, forecast_when
-from .forms import FlowWindowForm, ForecastForm
-from .models import FlowSnapshot
-from .selectors import stream_get
+from .forms import FlowWindowForm, ForecastForm, ProposalForm, SignOffForm
+from .models import FlowSnapshot, ReadinessCheck
+from .readiness import may_sign_off, readiness_check_decide
+from .selectors import (
+    READINESS_WINDOW_DAYS,
+    OwnerTeamReadiness,
+    criterion_lead_times,
+    readiness_by_owner_team,
+    readiness_queue,
+    stream_get,
+)
+from .services import item_create
 
 TREND_WEEKS = 26
 
@@ -78,3 +95,116 @@ def stream_flow_csv(request: HttpRequest, slug: str) -> HttpResponse:
     for facts in report.finished + report.in_progress:
         writer.writerow(item_row(facts, for_spreadsheet=True))
     return response
+
+
+# --- Operations readiness ------------------------------------------------------------------------
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _owner_team(request, teams: list[OwnerTeamReadiness]) -> OwnerTeamReadiness | None:
+    """The team asked for (`?team=slug`), else the user's own, else the one with most pending."""
+    slug = request.GET.get("team")
+    if slug:
+        for row in teams:
+            if row.team.slug == slug:
+                return row
+        raise Http404("No business-operations team with that name owns readiness criteria.")
+    mine = access.scope_of(request.user).team_ids
+    return next((row for row in teams if row.team.pk in mine), None) or max(
+        teams, key=lambda row: row.pending, default=None
+    )
+
+
+def _may_propose(user, team: Team) -> bool:
+    return user.is_superuser or team.pk in access.scope_of(user).team_ids
+
+
+@require_http_methods(["GET", "POST"])
+def readiness(request: HttpRequest) -> HttpResponse:
+    """Each business-operations team's pending checks across all streams, with sign-off, the
+    lead time of its sign-offs, and improvement ideas it proposes into streams' backlogs."""
+    teams = readiness_by_owner_team()
+    selected = _owner_team(request, teams)
+    proposal = None
+    if selected is not None and _may_propose(request.user, selected.team):
+        proposal = ProposalForm(request.POST or None, prefix="propose")
+        if request.method == "POST" and proposal.is_valid():
+            data = proposal.cleaned_data
+            try:
+                item = item_create(
+                    stream_id=data["stream"].pk,
+                    title=data["title"],
+                    description=data["description"],
+                    flow_type=data["flow_type"],
+                    customer_facing=data["customer_facing"],
+                    proposed_by=selected.team,
+                    actor=request.user,
+                )
+            except DomainError as error:
+                proposal.add_error(error.field if error.field in proposal.fields else None, error.message)
+            else:
+                messages.success(
+                    request,
+                    f"{item.key} “{item.title}” is in {data['stream'].name}'s backlog, marked as proposed by "
+                    f"{selected.team.name}; its product owners see it there.",
+                )
+                return redirect(f"{reverse('readiness:queue')}?team={selected.team.slug}")
+    elif request.method == "POST":
+        raise PermissionDenied("Only members of the team may propose improvements in its name.")
+    queue = None
+    if selected is not None:
+        queue = Paginator(readiness_queue(selected.team), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "teams": teams,
+        "selected": selected,
+        "queue": queue,
+        "rows": [_queue_row(request.user, check) for check in queue] if queue else [],
+        "lead_times": criterion_lead_times(selected.team) if selected else [],
+        "proposal": proposal,
+        "window_days": READINESS_WINDOW_DAYS,
+        "now": timezone.now(),
+    }
+    status = 422 if proposal is not None and proposal.errors else 200
+    return render(request, "streams/readiness.html", context, status=status)
+
+
+def _queue_row(user, check: ReadinessCheck, form: SignOffForm | None = None, error: str = "") -> dict:
+    may = may_sign_off(user, check)
+    return {"check": check, "may_sign_off": may, "form": form or (SignOffForm() if may else None), "error": error}
+
+
+@require_http_methods(["POST"])
+def readiness_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sign off one check (htmx: the row comes back decided, or with the reason it was refused)."""
+    check = get_object_or_404(
+        ReadinessCheck.objects.select_related("criterion__owner_team", "item__stream", "item__state"), pk=pk
+    )
+    form = SignOffForm(request.POST, prefix=f"check-{check.pk}")
+    error = ""
+    if form.is_valid():
+        try:
+            readiness_check_decide(
+                check=check, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=request.user
+            )
+        except DomainError as refused:
+            if refused.code == "permission_denied":
+                raise PermissionDenied(refused.message) from refused
+            error = refused.message
+            if refused.field in form.fields:
+                form.add_error(refused.field, refused.message)
+    else:
+        error = "; ".join(message for messages_ in form.errors.values() for message in messages_)
+    if request.htmx:
+        row = _queue_row(request.user, check, form=form if error else None, error=error)
+        return render(
+            request,
+            "streams/partials/_readiness_row.html",
+            {"row": row, "now": timezone.now()},
+            status=422 if error else 200,
+        )
+    if error:
+        messages.error(request, f"{check.criterion.name} for {check.item.key}: {error}")
+    else:
+        messages.success(request, f"{check.criterion.name} for {check.item.key}: {check.get_status_display().lower()}.")
+    return redirect(f"{reverse('readiness:queue')}?team={check.criterion.owner_team.slug}")

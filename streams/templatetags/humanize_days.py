@@ -1,6 +1,7 @@
 """Template filters for durations measured in days."""
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -20,3 +21,11 @@ def signed_percent(fraction) -> str:
         return "—"
     value = round(100 * float(fraction))
     return f"+{value}%" if value > 0 else (f"−{-value}%" if value < 0 else "0%")
+
+
+@register.filter
+def days_since(moment) -> str:
+    """Days from an aware datetime to now, with one decimal ("12.5"), or "—"."""
+    if not moment:
+        return "—"
+    return f"{(timezone.now() - moment).total_seconds() / 86400:.1f}"

@@ -1,0 +1,12 @@
+"""/readiness/: business-operations teams' pending checks, sign-off and proposals."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "readiness"
+
+urlpatterns = [
+    path("", views.readiness, name="queue"),
+    path("checks/<int:pk>/decide/", views.readiness_decide, name="decide"),
+]
