@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from teams.models import Team
 
-from .models import ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
+from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
 from .sql import Dialect
 
 
@@ -118,3 +118,43 @@ def readiness_queue(team: Team) -> QuerySet[ReadinessCheck]:
         .select_related("criterion__owner_team", "item__stream", "item__state")
         .order_by(F("item__target_date").asc(nulls_last=True), "created_at", "pk")
     )
+
+
+# --- Backlog -------------------------------------------------------------------------------------
+
+BACKLOG_VIEWS = {
+    "open": ("backlog", "active", "waiting"),
+    "backlog": ("backlog",),
+    "in_progress": ("active", "waiting"),
+    "done": ("done",),
+    "removed": ("removed",),
+}
+
+
+def _for_backlog(items: QuerySet[BacklogItem]) -> QuerySet[BacklogItem]:
+    checks = ReadinessCheck.objects.select_related("criterion__owner_team").order_by("criterion__name")
+    return (
+        items.select_related("state", "team", "proposed_by")
+        .prefetch_related(Prefetch("readiness_checks", queryset=checks))
+        .order_by("rank", "pk")
+    )
+
+
+def backlog_item(pk: int) -> BacklogItem:
+    """One item with what its backlog row shows."""
+    return _for_backlog(BacklogItem.objects.filter(pk=pk)).get()
+
+
+def backlog_items(
+    stream: ValueStream, *, view: str = "open", flow_type: str = "", proposed: bool = False, query: str = ""
+):
+    """The stream's items for its backlog page, by rank: their state, team, proposer and
+    readiness checks (with criteria and owner teams) loaded with them."""
+    items = _for_backlog(BacklogItem.objects.filter(stream=stream, state__category__in=BACKLOG_VIEWS[view]))
+    if flow_type:
+        items = items.filter(flow_type=flow_type)
+    if proposed:
+        items = items.filter(proposed_by__isnull=False)
+    if query:
+        items = items.filter(Q(title__icontains=query) | Q(external_key__iexact=query))
+    return items
