@@ -4,8 +4,8 @@
 
 Prints, and writes to benchmarks/results/portfolio.json, the median server time over 20
 requests and the query count of: the portfolio page (goal: median <= 400 ms), the portfolio
-alignment page, the OKR tree of the current quarter, and the key result page with the most
-linked work (its flow and forecast).
+alignment page, the leadership page, operations readiness, a stream's backlog, the OKR tree of
+the current quarter, and the key result page with the most linked work (its flow and forecast).
 """
 
 import json
@@ -28,6 +28,9 @@ def main() -> None:
         "portfolio": (reverse("home"), 400),
         "portfolio_sorted_by_wip": (reverse("home") + "?sort=-wip", 400),
         "alignment": (reverse("okrs:alignment"), None),
+        "leadership": (reverse("leadership"), None),
+        "readiness": (reverse("readiness:queue"), None),
+        "backlog": (reverse("streams:backlog-stream", args=[ValueStream.objects.order_by("pk").first().slug]), None),
         "okr_tree": (reverse("okrs:objective-list"), None),
         "key_result": (reverse("okrs:key-result-detail", args=[busiest.pk]), None),
     }

@@ -21,7 +21,7 @@ SECTIONS = (
     Section("Portfolio", "home"),
     Section("Backlog", "streams:backlog", "admin:streams_backlogitem_changelist"),
     Section("OKRs", "okrs:objective-list", "admin:okrs_objective_changelist"),
-    Section("Leadership", "streams:leadership", "admin:streams_leadershipassignment_changelist"),
+    Section("Leadership", "leadership", "admin:streams_leadershipassignment_changelist"),
     Section("Teams", "teams:team-list", "admin:teams_team_changelist"),
     Section("Readiness", "readiness:queue", "admin:streams_readinesscheck_changelist"),
     Section("Maps & experiments", "streams:maps", "admin:streams_valuestreammap_changelist"),

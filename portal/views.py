@@ -16,6 +16,7 @@ from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import stream_get
 
 from .health import health_scorecards
+from .leadership import leadership
 from .portfolio import PortfolioFilterForm, industries, portfolio
 
 # (sort key, heading, numeric) of the portfolio table's sortable columns, in order.
@@ -103,6 +104,13 @@ def _portfolio_csv(result) -> HttpResponse:
             ]
         )
     return response
+
+
+@require_GET
+def leadership_page(request: HttpRequest) -> HttpResponse:
+    """Every stream's product director and value stream manager, the gaps in that ownership,
+    outcomes by director kind, and flow load per director."""
+    return render(request, "portal/leadership.html", {"leadership": leadership(user=request.user)})
 
 
 @require_GET
