@@ -29,6 +29,7 @@ def main() -> None:
         "portfolio_sorted_by_wip": (reverse("home") + "?sort=-wip", 400),
         "alignment": (reverse("okrs:alignment"), None),
         "leadership": (reverse("leadership"), None),
+        "teams": (reverse("teams"), None),
         "readiness": (reverse("readiness:queue"), None),
         "backlog": (reverse("streams:backlog-stream", args=[ValueStream.objects.order_by("pk").first().slug]), None),
         "okr_tree": (reverse("okrs:objective-list"), None),

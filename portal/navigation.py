@@ -22,7 +22,7 @@ SECTIONS = (
     Section("Backlog", "streams:backlog", "admin:streams_backlogitem_changelist"),
     Section("OKRs", "okrs:objective-list", "admin:okrs_objective_changelist"),
     Section("Leadership", "leadership", "admin:streams_leadershipassignment_changelist"),
-    Section("Teams", "teams:team-list", "admin:teams_team_changelist"),
+    Section("Teams", "teams", "admin:teams_team_changelist"),
     Section("Readiness", "readiness:queue", "admin:streams_readinesscheck_changelist"),
     Section("Maps & experiments", "streams:maps", "admin:streams_valuestreammap_changelist"),
 )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
     path("leadership/", views.leadership_page, name="leadership"),
+    path("teams/", views.teams_page, name="teams"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),

@@ -14,7 +14,9 @@ from okrs.alignment import Alignment, alignment_counts
 from okrs.selectors import current_period
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import stream_get
+from teams.models import Team
 
+from .composition import composition
 from .health import health_scorecards
 from .leadership import leadership
 from .portfolio import PortfolioFilterForm, industries, portfolio
@@ -111,6 +113,17 @@ def leadership_page(request: HttpRequest) -> HttpResponse:
     """Every stream's product director and value stream manager, the gaps in that ownership,
     outcomes by director kind, and flow load per director."""
     return render(request, "portal/leadership.html", {"leadership": leadership(user=request.user)})
+
+
+@require_GET
+def teams_page(request: HttpRequest) -> HttpResponse:
+    """Team composition, allocation, disciplines against stream needs, WIP against limits and
+    cross-team dependencies."""
+    team_type = request.GET.get("type", "")
+    if team_type not in Team.Type.values:
+        team_type = ""
+    context = {"composition": composition(team_type=team_type), "types": Team.Type.choices, "team_type": team_type}
+    return render(request, "portal/teams.html", context)
 
 
 @require_GET

@@ -1,0 +1,173 @@
+"""Team composition for /teams/: who is in each team and how much of them, the disciplines
+teams bring against what their streams need, WIP against limits, and who waits on whom.
+
+A fixed number of grouped queries whatever the number of teams, people or items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Count, F, Min, Prefetch, Q, Sum
+from django.utils import timezone
+
+from streams.models import BacklogItem, Dependency, ValueStream, WorkflowState
+from teams.models import Discipline, Membership, Person, Team
+
+DEPENDENCY_PAIRS_SHOWN = 50
+
+
+@dataclass
+class TeamRow:
+    team: Team
+    members: int = 0
+    fte: float = 0.0  # allocations summed, in full-time people
+    wip: int = 0
+    disciplines: list[str] = field(default_factory=list)
+
+    @property
+    def over_limit(self) -> bool:
+        return self.team.wip_limit is not None and self.wip > self.team.wip_limit
+
+
+@dataclass
+class Overallocated:
+    person: Person
+    total: int  # percent over all their teams
+    teams: list[tuple[str, int]]
+
+
+@dataclass
+class StreamNeeds:
+    stream: ValueStream
+    needed: list[str]
+    missing: list[str]
+
+
+@dataclass
+class WaitingPair:
+    waiting: Team
+    blocking: Team
+    dependencies: int
+    oldest_days: float
+
+
+@dataclass
+class Composition:
+    teams: list[TeamRow]
+    overallocated: list[Overallocated]
+    needs: list[StreamNeeds]
+    waits: list[WaitingPair]
+
+
+def composition(*, team_type: str = "") -> Composition:
+    teams_qs = Team.objects.order_by("name").prefetch_related(
+        Prefetch("streams", queryset=ValueStream.objects.only("pk", "name", "slug").order_by("name"))
+    )
+    if team_type:
+        teams_qs = teams_qs.filter(type=team_type)
+    rows = {team.pk: TeamRow(team) for team in teams_qs}
+    for team_id, members, allocation in (
+        Membership.objects.filter(team_id__in=list(rows))
+        .values("team_id")
+        .annotate(n=Count("pk"), total=Sum("allocation_percent"))
+        .values_list("team_id", "n", "total")
+        .order_by()
+    ):
+        rows[team_id].members, rows[team_id].fte = members, (allocation or 0) / 100
+    for team_id, wip in (
+        BacklogItem.objects.filter(team_id__in=list(rows), started_at__isnull=False, finished_at__isnull=True)
+        .exclude(state__category=WorkflowState.Category.REMOVED)
+        .values("team_id")
+        .annotate(n=Count("pk"))
+        .values_list("team_id", "n")
+        .order_by()
+    ):
+        rows[team_id].wip = wip
+    for team_id, name in (
+        Membership.objects.filter(team_id__in=list(rows), person__disciplines__isnull=False)
+        .values_list("team_id", "person__disciplines__name")
+        .distinct()
+        .order_by("team_id", "person__disciplines__name")
+    ):
+        rows[team_id].disciplines.append(name)
+    return Composition(list(rows.values()), _overallocated(), _stream_needs(), _waits())
+
+
+def _overallocated() -> list[Overallocated]:
+    """People whose allocations over all their teams add up to more than 100%."""
+    over = (
+        Membership.objects.values("person_id")
+        .annotate(total=Sum("allocation_percent"))
+        .filter(total__gt=100)
+        .values_list("person_id", flat=True)
+    )
+    people: dict[int, Overallocated] = {}
+    for membership in (
+        Membership.objects.filter(person_id__in=over)
+        .select_related("person", "team")
+        .order_by("person__name", "team__name")
+    ):
+        entry = people.setdefault(membership.person_id, Overallocated(membership.person, 0, []))
+        entry.total += membership.allocation_percent
+        entry.teams.append((membership.team.name, membership.allocation_percent))
+    return sorted(people.values(), key=lambda entry: (-entry.total, entry.person.name))
+
+
+def _stream_needs() -> list[StreamNeeds]:
+    """Each stream's required disciplines, and those no member of a team serving it has."""
+    needs = ValueStream.required_disciplines.through._meta.db_table
+    teams, members = ValueStream.teams.through._meta.db_table, Membership._meta.db_table
+    skills, disciplines = Person.disciplines.through._meta.db_table, Discipline._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT r.valuestream_id, d.name,
+                       CASE WHEN EXISTS (
+                           SELECT 1 FROM {teams} t JOIN {members} m ON m.team_id = t.team_id
+                           JOIN {skills} s ON s.person_id = m.person_id
+                           WHERE t.valuestream_id = r.valuestream_id AND s.discipline_id = r.discipline_id
+                       ) THEN 1 ELSE 0 END
+                FROM {needs} r JOIN {disciplines} d ON d.id = r.discipline_id
+                ORDER BY r.valuestream_id, d.name"""
+        )
+        found = cursor.fetchall()
+    by_stream: dict[int, StreamNeeds] = {}
+    streams = ValueStream.objects.in_bulk({row[0] for row in found})
+    for stream_id, name, covered in found:
+        entry = by_stream.setdefault(stream_id, StreamNeeds(streams[stream_id], [], []))
+        entry.needed.append(name)
+        if not covered:
+            entry.missing.append(name)
+    return sorted(by_stream.values(), key=lambda entry: (-len(entry.missing), entry.stream.name))
+
+
+def _waits(now: dt.datetime | None = None) -> list[WaitingPair]:
+    """Open cross-team dependencies (the waiting item not finished, its blocker not finished),
+    by waiting team → blocking team, most first: how many and how long the oldest has waited."""
+    now = now or timezone.now()
+    open_across = (
+        Dependency.objects.filter(
+            item__finished_at__isnull=True,
+            blocked_by__finished_at__isnull=True,
+            item__team__isnull=False,
+            blocked_by__team__isnull=False,
+        )
+        .exclude(item__team=F("blocked_by__team"))
+        .exclude(Q(item__state__category=WorkflowState.Category.REMOVED))
+        .values("item__team", "blocked_by__team")
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by("-n", "oldest")[:DEPENDENCY_PAIRS_SHOWN]
+    )
+    pairs = list(open_across)
+    teams = Team.objects.in_bulk({p["item__team"] for p in pairs} | {p["blocked_by__team"] for p in pairs})
+    return [
+        WaitingPair(
+            waiting=teams[pair["item__team"]],
+            blocking=teams[pair["blocked_by__team"]],
+            dependencies=pair["n"],
+            oldest_days=(now - pair["oldest"]).total_seconds() / 86400,
+        )
+        for pair in pairs
+    ]
