@@ -226,6 +226,11 @@ class ReadinessCriterionAdmin(PortalModelAdmin):
     def flow_types_display(self, criterion: ReadinessCriterion) -> str:
         return _choice_list_display(criterion, "flow_types")
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # the streams are saved here
+        created, dropped = readiness.criterion_checks_sync(criterion=form.instance)
+        messages.info(request, f"Open work: {created} pending check(s) added, {dropped} dropped.")
+
 
 @admin.register(ReadinessCheck)
 class ReadinessCheckAdmin(PortalModelAdmin):

@@ -5,9 +5,11 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from teams.models import Team
+
 from .flow import DEFAULT_WEEKS, Window
 from .forecast import MAX_DAYS
-from .models import FlowType, ReadinessCheck, ValueStream
+from .models import FlowType, ReadinessCheck, ReadinessCriterion, ValueStream
 
 EARLIEST = dt.date(2000, 1, 1)  # before any history a portal could hold; keeps date arithmetic in range
 WEEK_CHOICES = [(4, "4 weeks"), (8, "8 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
@@ -110,3 +112,26 @@ class BacklogFilterForm(forms.Form):
     proposed = forms.BooleanField(required=False, label="Proposed by operations")
     q = forms.CharField(required=False, label="Search", max_length=100)
 
+
+class ReadinessCriterionForm(forms.ModelForm):
+    """A readiness criterion as its owning team manages it."""
+
+    class Meta:
+        model = ReadinessCriterion
+        fields = ["name", "description", "owner_team", "all_streams", "streams", "flow_types", "active"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3}), "streams": forms.SelectMultiple(attrs={"size": 8})}
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = Team.objects.filter(type=Team.Type.BUSINESS_OPERATIONS).order_by("name")
+        if not user.is_superuser:
+            teams = teams.filter(memberships__person__user=user)
+        self.fields["owner_team"].queryset = teams
+        self.fields["streams"].queryset = ValueStream.objects.order_by("name")
+        self.fields["streams"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_streams") and not cleaned.get("streams"):
+            self.add_error("streams", "Choose the value streams it applies to, or tick “All streams”.")
+        return cleaned

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -166,3 +167,49 @@ def readiness_wait_end(*, item_id: int, at: dt.datetime) -> int:
         period.save(update_fields=["ended_at"])  # through save: the rollups signal sees it
         ended += 1
     return ended
+
+
+@transaction.atomic
+def criterion_save(*, criterion: ReadinessCriterion, streams, actor) -> tuple[int, int]:
+    """Create or change a criterion (its streams given apart, being many-to-many), and bring the
+    checks of open work in line with it: a pending check for every open item it now applies to,
+    and none left pending where it no longer applies (or it was deactivated). Decided checks
+    stay. Returns (checks created, pending checks dropped). Raises `DomainError`."""
+    action = access.CHANGE if criterion.pk else access.ADD
+    if not access.may(actor, action, criterion):
+        raise DomainError(
+            "Only operations members of the owning team (or an administrator) may manage its readiness criteria.",
+            code="permission_denied",
+        )
+    try:
+        criterion.full_clean()
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from error
+    criterion.save()
+    criterion.streams.set(streams)
+    return criterion_checks_sync(criterion=criterion)
+
+
+def criterion_checks_sync(*, criterion: ReadinessCriterion) -> tuple[int, int]:
+    """The checks of open work after a criterion changed (page or admin): a pending check for
+    every open item it applies to, none left pending where it no longer does. Decided checks
+    stay. Returns (created, dropped)."""
+    open_items = BacklogItem.objects.filter(state__category__in=("backlog", "active", "waiting"))
+    streams = criterion.streams.values("pk")
+    applies = Q(flow_type__in=criterion.flow_types) & (Q() if criterion.all_streams else Q(stream__in=streams))
+    if not criterion.active:
+        applies = Q(pk__in=[])
+    dropped, _ = (
+        ReadinessCheck.objects.filter(criterion=criterion, status=Status.PENDING, item__in=open_items)
+        .exclude(item__in=open_items.filter(applies))
+        .delete()
+    )
+    missing = (
+        open_items.filter(applies)
+        .exclude(Exists(ReadinessCheck.objects.filter(criterion=criterion, item=OuterRef("pk"))))
+        .values_list("pk", flat=True)
+    )
+    checks = [ReadinessCheck(item_id=pk, criterion=criterion) for pk in missing.iterator(chunk_size=5000)]
+    ReadinessCheck.objects.bulk_create(checks, batch_size=2000, ignore_conflicts=True)
+    return len(checks), dropped

@@ -6,6 +6,7 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,9 +20,16 @@ from teams.models import Team
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
 from .flow import ITEM_FIELDS, Scope, flow_report, item_row
 from .forecast import forecast_how_many, forecast_when
-from .forms import BacklogFilterForm, FlowWindowForm, ForecastForm, ProposalForm, SignOffForm
-from .models import BacklogItem, FlowSnapshot, ReadinessCheck, ValueStream, WorkflowState
-from .readiness import may_sign_off, readiness_check_decide
+from .forms import (
+    BacklogFilterForm,
+    FlowWindowForm,
+    ForecastForm,
+    ProposalForm,
+    ReadinessCriterionForm,
+    SignOffForm,
+)
+from .models import BacklogItem, FlowSnapshot, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
+from .readiness import criterion_save, may_sign_off, readiness_check_decide
 from .selectors import (
     READINESS_WINDOW_DAYS,
     OwnerTeamReadiness,
@@ -306,3 +314,49 @@ def item_move(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{item.key} moved to {to_state.name}.")
     return redirect("streams:backlog-stream", slug=item.stream.slug)
+
+
+# --- Readiness criteria ----------------------------------------------------------------------------
+
+
+@require_GET
+def criteria(request: HttpRequest) -> HttpResponse:
+    """Every readiness criterion by owner team: what it applies to, and who may change it."""
+    rows = ReadinessCriterion.objects.select_related("owner_team").prefetch_related(
+        Prefetch("streams", queryset=ValueStream.objects.only("pk", "name", "slug").order_by("name"))
+    )
+    context = {
+        "criteria": [(criterion, access.may(request.user, access.CHANGE, criterion)) for criterion in rows],
+        "may_add": access.may(request.user, access.ADD, ReadinessCriterion),
+    }
+    return render(request, "streams/criteria.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def criterion_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create or change a criterion; the checks of open work follow it."""
+    criterion = get_object_or_404(ReadinessCriterion, pk=pk) if pk else ReadinessCriterion()
+    if pk and not access.may(request.user, access.CHANGE, criterion):
+        raise PermissionDenied("Only operations members of the owning team may change this criterion.")
+    if not pk and not access.may(request.user, access.ADD, ReadinessCriterion):
+        raise PermissionDenied("Only operations members of a business-operations team may add readiness criteria.")
+    form = ReadinessCriterionForm(request.POST or None, instance=criterion, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created, dropped = criterion_save(
+                criterion=form.save(commit=False), streams=form.cleaned_data["streams"], actor=request.user
+            )
+        except DomainError as error:
+            if error.code == "permission_denied":
+                raise PermissionDenied(error.message) from error
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request,
+                f"“{criterion.name}” saved: {created} open item{'s' if created != 1 else ''} now "
+                f"need{'s' if created == 1 else ''} its sign-off; {dropped} pending check"
+                f"{'s' if dropped != 1 else ''} no longer apply.",
+            )
+            return redirect("readiness:criteria")
+    status = 422 if form.errors else 200
+    return render(request, "streams/criterion_form.html", {"form": form, "criterion": criterion}, status=status)

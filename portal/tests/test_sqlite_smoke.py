@@ -28,7 +28,8 @@ key_result = KeyResult.objects.filter(items__isnull=False).first()
 stream = ValueStream.objects.first()
 item = BacklogItem.objects.filter(parent__isnull=False).first()
 pages = ["/okrs/", "/okrs/alignment/", f"/okrs/alignment/?stream={{stream.slug}}", f"/streams/{{stream.slug}}/",
-         f"/streams/{{stream.slug}}/health/", "/leadership/", "/teams/", "/readiness/", f"/streams/{{stream.slug}}/backlog/",
+         f"/streams/{{stream.slug}}/health/", "/leadership/", "/teams/", "/readiness/", "/readiness/criteria/",
+         f"/streams/{{stream.slug}}/backlog/",
          f"/okrs/key-results/{{key_result.pk}}/", f"/okrs/items/{{item.pk}}/"]
 for url in pages:
     assert client.get(url).status_code == 200, url
