@@ -155,6 +155,12 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
         return {grp: Alignment(*(int(n or 0) for n in counts)) for grp, *counts in cursor.fetchall()}
 
 
+def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignment]:
+    """`alignment_counts` of the given streams, by stream (one query)."""
+    ids = ", ".join(str(int(pk)) for pk in stream_ids) or "NULL"
+    return alignment_counts(period, where=f"i.stream_id IN ({ids})")
+
+
 def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> list[OrphanItem]:
     """The oldest items in progress that serve no key result in force in the period."""
     items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table

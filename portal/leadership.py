@@ -14,7 +14,7 @@ from statistics import median
 
 from django.utils import timezone
 
-from okrs.alignment import Alignment, alignment_counts
+from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.models import LeadershipAssignment, ValueStream
 from streams.periods import Period
@@ -118,7 +118,7 @@ def leadership(*, user, period: Period | None = None) -> Leadership:
     overloaded = {pk for pk, rows in directed.items() if sum(a.time_share_percent for a in rows) > 100}
     window = PortfolioWindow.ending_before()
     flows = stream_flows(ids, window)
-    aligned = alignment_counts(period, where=f"i.stream_id IN ({', '.join(map(str, ids)) or 'NULL'})")
+    aligned = stream_alignment(period, ids)
     rows = [
         StreamLeadership(
             stream=stream,

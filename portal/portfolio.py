@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django import forms
 from django.db.models import Count, Q
 
-from okrs.alignment import Alignment, alignment_counts
+from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
 from streams.periods import Period
@@ -103,7 +103,7 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     ids = [stream.pk for stream in streams]
     window = PortfolioWindow.ending_before()
     flows = stream_flows(ids, window)
-    aligned = alignment_counts(period, where=f"i.stream_id IN ({', '.join(map(str, ids)) or 'NULL'})")
+    aligned = stream_alignment(period, ids)
     pending = dict(
         ReadinessCheck.objects.filter(
             status=ReadinessCheck.Status.PENDING,

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from okrs.alignment import Alignment, alignment_counts
+from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import stream_get
@@ -135,7 +135,7 @@ def stream_health(request: HttpRequest, slug: str) -> HttpResponse:
     stream = stream_get(user=request.user, slug=slug)
     period, window = current_period(), PortfolioWindow.ending_before()
     flows = stream_flows([stream.pk], window)
-    aligned = alignment_counts(period, where=f"i.stream_id = {int(stream.pk)}")
+    aligned = stream_alignment(period, [stream.pk])
     card = health_scorecards([stream.pk], alignment=aligned, flows=flows, window=window)[stream.pk]
     context = {
         "stream": stream,

@@ -184,8 +184,7 @@ def criterion_save(*, criterion: ReadinessCriterion, streams, actor) -> tuple[in
     try:
         criterion.full_clean()
     except ValidationError as error:
-        field, messages = next(iter(error.message_dict.items()))
-        raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from error
+        raise DomainError.from_validation(error) from error
     criterion.save()
     criterion.streams.set(streams)
     return criterion_checks_sync(criterion=criterion)

@@ -52,8 +52,11 @@ class CriterionLeadTime:
     p85: float | None
 
 
-def _lead_time_rows(group_by: str, since: dt.datetime) -> dict[int, tuple[int, float | None, float | None]]:
-    """Per group, the checks met since `since`: count, p50 and p85 of created → signed off, in days."""
+def _lead_time_rows(
+    group_by: str, since: dt.datetime, owner_team_id: int | None = None
+) -> dict[int, tuple[int, float | None, float | None]]:
+    """Per group, the checks met since `since` (of one owner team's criteria when given): count,
+    p50 and p85 of created → signed off, in days."""
     sql = Dialect(connection)
     days = sql.days("k.signed_off_at", "k.created_at")
     checks, criteria = ReadinessCheck._meta.db_table, ReadinessCriterion._meta.db_table
@@ -61,9 +64,9 @@ def _lead_time_rows(group_by: str, since: dt.datetime) -> dict[int, tuple[int, f
         cursor.execute(
             f"""SELECT {group_by}, COUNT(*), {sql.percentile(days, 0.5)}, {sql.percentile(days, 0.85)}
                 FROM {checks} k JOIN {criteria} c ON c.id = k.criterion_id
-                WHERE k.status = 'met' AND k.signed_off_at >= %s
+                WHERE k.status = 'met' AND k.signed_off_at >= %s {"AND c.owner_team_id = %s" if owner_team_id else ""}
                 GROUP BY {group_by}""",
-            [since],
+            [since, owner_team_id] if owner_team_id else [since],
         )
         return {
             key: (int(n), None if p50 is None else float(p50), None if p85 is None else float(p85))
@@ -102,7 +105,7 @@ def readiness_by_owner_team(now: dt.datetime | None = None) -> list[OwnerTeamRea
 def criterion_lead_times(team: Team, now: dt.datetime | None = None) -> list[CriterionLeadTime]:
     """The team's criteria with the lead time (created → met) of their checks met lately."""
     since = (now or timezone.now()) - dt.timedelta(days=READINESS_WINDOW_DAYS)
-    figures = _lead_time_rows("k.criterion_id", since)
+    figures = _lead_time_rows("k.criterion_id", since, owner_team_id=team.pk)
     return [
         CriterionLeadTime(criterion, *figures.get(criterion.pk, (0, None, None)))
         for criterion in team.readiness_criteria.order_by("name")

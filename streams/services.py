@@ -298,8 +298,7 @@ def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
     try:
         locked.full_clean(exclude=["state"])
     except ValidationError as error:
-        field, messages = next(iter(error.message_dict.items()))
-        raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from error
+        raise DomainError.from_validation(error) from error
     locked.save(update_fields=[*changes, "updated_at"])
     if retyped:
         item_readiness_checks_sync(item=locked)

@@ -10,3 +10,9 @@ class DomainError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+    @classmethod
+    def from_validation(cls, error) -> "DomainError":
+        """The first problem of a model's `ValidationError` (from `full_clean`), naming its field."""
+        field, messages = next(iter(error.message_dict.items()))
+        return cls(" ".join(messages), field=None if field == "__all__" else field)
