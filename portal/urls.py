@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import tokens, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,5 +17,8 @@ urlpatterns = [
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
     path("readiness/", include("streams.readiness_urls")),
+    path("api/tokens/", tokens.api_tokens, name="api-tokens"),
+    path("api/tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
+    path("api/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
 ]

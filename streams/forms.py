@@ -96,23 +96,6 @@ class ProposalForm(forms.Form):
     customer_facing = forms.BooleanField(required=False, label="Customer-facing")
 
 
-class BacklogFilterForm(forms.Form):
-    view = forms.ChoiceField(
-        required=False,
-        label="Show",
-        choices=[
-            ("open", "Open (not finished)"),
-            ("backlog", "Not started"),
-            ("in_progress", "In progress"),
-            ("done", "Done"),
-            ("removed", "Removed"),
-        ],
-    )
-    flow_type = forms.ChoiceField(required=False, label="Type", choices=[("", "Any type"), *FlowType.choices])
-    proposed = forms.BooleanField(required=False, label="Proposed by operations")
-    q = forms.CharField(required=False, label="Search", max_length=100)
-
-
 class ReadinessCriterionForm(forms.ModelForm):
     """A readiness criterion as its owning team manages it."""
 

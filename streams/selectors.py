@@ -125,15 +125,6 @@ def readiness_queue(team: Team) -> QuerySet[ReadinessCheck]:
 
 # --- Backlog -------------------------------------------------------------------------------------
 
-BACKLOG_VIEWS = {
-    "open": ("backlog", "active", "waiting"),
-    "backlog": ("backlog",),
-    "in_progress": ("active", "waiting"),
-    "done": ("done",),
-    "removed": ("removed",),
-}
-
-
 def _for_backlog(items: QuerySet[BacklogItem]) -> QuerySet[BacklogItem]:
     checks = ReadinessCheck.objects.select_related("criterion__owner_team").order_by("criterion__name")
     return (
@@ -148,16 +139,8 @@ def backlog_item(pk: int) -> BacklogItem:
     return _for_backlog(BacklogItem.objects.filter(pk=pk)).get()
 
 
-def backlog_items(
-    stream: ValueStream, *, view: str = "open", flow_type: str = "", proposed: bool = False, query: str = ""
-):
+def backlog_items(stream: ValueStream) -> QuerySet[BacklogItem]:
     """The stream's items for its backlog page, by rank: their state, team, proposer and
-    readiness checks (with criteria and owner teams) loaded with them."""
-    items = _for_backlog(BacklogItem.objects.filter(stream=stream, state__category__in=BACKLOG_VIEWS[view]))
-    if flow_type:
-        items = items.filter(flow_type=flow_type)
-    if proposed:
-        items = items.filter(proposed_by__isnull=False)
-    if query:
-        items = items.filter(Q(title__icontains=query) | Q(external_key__iexact=query))
-    return items
+    readiness checks (with criteria and owner teams) loaded with them. The page narrows them
+    with `streams.filters.BacklogPageFilter`."""
+    return _for_backlog(BacklogItem.objects.filter(stream=stream))

@@ -18,10 +18,10 @@ from teams.errors import DomainError
 from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
+from .filters import BacklogPageFilter
 from .flow import ITEM_FIELDS, Scope, flow_report, item_row
 from .forecast import forecast_how_many, forecast_when
 from .forms import (
-    BacklogFilterForm,
     FlowWindowForm,
     ForecastForm,
     ProposalForm,
@@ -258,15 +258,12 @@ def backlog(request: HttpRequest, slug: str) -> HttpResponse:
     """A stream's backlog for its product owners: filter, search, move items between states
     in place, with the release gate's refusal shown on the item's row."""
     stream = stream_get(user=request.user, slug=slug)
-    form = BacklogFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    items = backlog_items(
-        stream,
-        view=filters.get("view") or "open",
-        flow_type=filters.get("flow_type") or "",
-        proposed=bool(filters.get("proposed")),
-        query=filters.get("q") or "",
-    )
+    data = request.GET.copy()
+    if not data.get("view"):
+        data["view"] = "open"
+    filters = BacklogPageFilter(data, queryset=backlog_items(stream))
+    form = filters.form
+    items = filters.qs
     page = Paginator(items, BACKLOG_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -1,0 +1,309 @@
+"""Metrics endpoints: the numbers of the pages and of `manage.py flow_metrics`, as JSON or CSV.
+
+Each endpoint reads its query string with the page's own form (the window of the stream page,
+the period of the alignment page, the forecast questions), then calls the same function the
+page calls: the API cannot drift from the pages.
+"""
+
+import csv
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from okrs.alignment import alignment_report
+from okrs.selectors import current_period
+from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict
+from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
+from streams.forms import FlowWindowForm, ForecastForm
+from streams.models import ValueStream
+from streams.periods import parse_period
+from streams.selectors import criterion_lead_times, readiness_by_owner_team
+from teams.models import Person, Team
+
+from .csv import Echo, csv_response, spreadsheet_safe
+from .fields import AwareDateTimeField
+from .views import FORMAT_PARAMETER
+
+SCOPE_PARAMETERS = [
+    OpenApiParameter("stream", OpenApiTypes.STR, description="A value stream's slug."),
+    OpenApiParameter("team", OpenApiTypes.STR, description="A team's slug."),
+    OpenApiParameter("director", OpenApiTypes.INT, description="A product director's person id (their streams)."),
+]
+WINDOW_PARAMETERS = [
+    OpenApiParameter("weeks", OpenApiTypes.INT, enum=[4, 8, 12, 26, 52], description="The last N weeks (default 12)."),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day of the window (UTC); overrides weeks."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day of the window (default today)."),
+    OpenApiParameter(
+        "as_of", OpenApiTypes.DATETIME, description="Read the history up to this instant (ISO 8601 with UTC offset)."
+    ),
+]
+ANY_OBJECT = OpenApiTypes.OBJECT
+
+
+def _raise_form_errors(form) -> None:
+    raise ValidationError({name: [str(m) for m in messages] for name, messages in form.errors.items()})
+
+
+def scope_from(params) -> Scope:
+    """The scope the query names: ?stream=slug, ?team=slug or ?director=person id; else the portfolio."""
+    given = [name for name in ("stream", "team", "director") if params.get(name)]
+    if len(given) > 1:
+        raise ValidationError({given[1]: [f"Choose one of stream, team or director, not {' and '.join(given)}."]})
+    if slug := params.get("stream"):
+        return Scope.stream(get_object_or_404(ValueStream, slug=slug))
+    if slug := params.get("team"):
+        return Scope.team(get_object_or_404(Team, slug=slug))
+    if person_id := params.get("director"):
+        if not person_id.isdigit() or len(person_id) > 18:
+            raise ValidationError({"director": [f"{person_id!r} is not a person id (a whole number)."]})
+        return Scope.director(get_object_or_404(Person, pk=int(person_id)))
+    return Scope.portfolio()
+
+
+def window_from(params):
+    """The window, read exactly as the stream page reads it, plus `as_of` for the command's figures."""
+    form = FlowWindowForm(params)
+    if not form.is_valid():
+        _raise_form_errors(form)
+    as_of = None
+    if params.get("as_of"):
+        field = AwareDateTimeField()
+        try:
+            as_of = field.run_validation(params["as_of"])
+        except ValidationError as error:
+            raise ValidationError({"as_of": error.detail}) from error
+        if as_of > timezone.now():
+            raise ValidationError({"as_of": ["The history cannot be read in the future."]})
+    try:
+        return form.window(as_of=as_of)
+    except ValueError as error:
+        raise ValidationError({"start": [str(error)]}) from error
+
+
+class FlowMetricsView(APIView):
+    @extend_schema(
+        operation_id="metrics_flow",
+        parameters=SCOPE_PARAMETERS + WINDOW_PARAMETERS + [FORMAT_PARAMETER],
+        responses={200: ANY_OBJECT},
+        description=(
+            "The five flow metrics and the rest of DESIGN.md's definitions (throughput, flow time, lead time, "
+            "efficiency, WIP, distribution against the target mix, bottleneck, Little's law, daily series) for a "
+            "stream, team, director or the whole portfolio: the figures of the stream page and of "
+            "`manage.py flow_metrics`. Per-item facts are at /api/v1/metrics/flow/items/."
+        ),
+    )
+    def get(self, request):
+        scope = scope_from(request.query_params)
+        report = flow_report(scope=scope, window=window_from(request.query_params), with_items=False)
+        data = report_dict(report)
+        data.pop("items")
+        return Response(data)
+
+
+class FlowItemsView(APIView):
+    @extend_schema(
+        operation_id="metrics_flow_items",
+        parameters=SCOPE_PARAMETERS + WINDOW_PARAMETERS + [FORMAT_PARAMETER],
+        responses={200: ANY_OBJECT},
+        description=(
+            "Per-item flow facts of a stream, team or director's streams: the items finished in the window and those "
+            "in progress at its end, with start, finish, flow, lead and active/waiting/blocked days, reopens and the "
+            "pace of aging work. The portfolio has too many for one answer: ask per stream."
+        ),
+    )
+    def get(self, request):
+        scope = scope_from(request.query_params)
+        if scope.kind == "portfolio":
+            raise ValidationError({"stream": ["Choose a stream, a team or a director: per-item facts are per scope."]})
+        report = flow_report(scope=scope, window=window_from(request.query_params))
+        facts = report.finished + report.in_progress
+        if getattr(request.accepted_renderer, "format", None) == "csv":
+            return csv_response(_csv_lines([item_row(f, for_spreadsheet=True) for f in facts]), "flow-items")
+        return Response(
+            {
+                "scope": {"kind": scope.kind, "id": scope.id, "label": scope.label},
+                "window": _window(report),
+                "count": len(facts),
+                "items": [{"item_id": f.item_id, **item_row(f)} for f in facts],
+            }
+        )
+
+
+def _window(report) -> dict:
+    window = report.window
+    return {
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "as_of": window.as_of.isoformat(),
+        "days": window.days,
+    }
+
+
+def _csv_lines(rows: list[dict]):
+    writer = csv.DictWriter(Echo(), fieldnames=ITEM_FIELDS, lineterminator="\n")
+    yield writer.writeheader()
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _share(value):
+    return None if value is None else round(value, 4)
+
+
+class AlignmentView(APIView):
+    @extend_schema(
+        operation_id="metrics_alignment",
+        parameters=SCOPE_PARAMETERS
+        + [OpenApiParameter("period", OpenApiTypes.STR, description="2026-Q4 or 2026 (default: this quarter).")],
+        responses={200: ANY_OBJECT},
+        description=(
+            "Aligned share of WIP and of finished work, orphan work (oldest 50 by name), unsupported key results and "
+            "team objectives without a parent: the alignment page's figures."
+        ),
+    )
+    def get(self, request):
+        scope = scope_from(request.query_params)
+        label = request.query_params.get("period")
+        try:
+            period = parse_period(label) if label else current_period()
+        except Exception as error:  # django ValidationError with the accepted forms
+            raise ValidationError({"period": list(getattr(error, "messages", [str(error)]))}) from error
+        report = alignment_report(scope, period)
+        totals = report.totals
+        return Response(
+            {
+                "scope": {"kind": scope.kind, "id": scope.id, "label": scope.label},
+                "period": period.label,
+                "method": "Items finished in the period and in progress now that serve a key result of the period "
+                "(directly or through a parent); each item counts once; removed work counts nowhere.",
+                "wip": totals.wip,
+                "wip_aligned": totals.wip_aligned,
+                "wip_share": _share(totals.wip_share),
+                "finished": totals.finished,
+                "finished_aligned": totals.finished_aligned,
+                "finished_share": _share(totals.finished_share),
+                "by_stream": [
+                    {
+                        "stream": stream_id,
+                        "wip": row.wip,
+                        "wip_aligned": row.wip_aligned,
+                        "wip_share": _share(row.wip_share),
+                        "finished": row.finished,
+                        "finished_aligned": row.finished_aligned,
+                        "finished_share": _share(row.finished_share),
+                    }
+                    for stream_id, row in sorted(report.by_stream.items())
+                ],
+                "orphans": [
+                    {**orphan.__dict__, "title": spreadsheet_safe(orphan.title), "age_days": round(orphan.age_days, 4)}
+                    for orphan in report.orphans
+                ],
+                "unsupported_key_results": [{"id": kr.pk, "title": kr.title} for kr in report.unsupported],
+                "unparented_team_objectives": [{"id": o.pk, "title": o.title} for o in report.unparented],
+            }
+        )
+
+
+class ReadinessMetricsView(APIView):
+    @extend_schema(
+        operation_id="metrics_readiness",
+        parameters=[
+            OpenApiParameter("team", OpenApiTypes.STR, description="An owner team's slug: adds lead time by criterion.")
+        ],
+        responses={200: ANY_OBJECT},
+        description=(
+            "Each business-operations team's pending readiness checks across streams (overdue: on items past their "
+            "target date), and the lead time from check created to met over the last 90 days (p50, p85): the "
+            "figures of /readiness/."
+        ),
+    )
+    def get(self, request):
+        now = timezone.now()
+        teams = [
+            {
+                "team": row.team.slug,
+                "team_name": row.team.name,
+                "pending": row.pending,
+                "overdue": row.overdue,
+                "oldest_days": _share(row.oldest_days),
+                "met": row.met,
+                "lead_time_p50_days": _share(row.lead_p50),
+                "lead_time_p85_days": _share(row.lead_p85),
+            }
+            for row in readiness_by_owner_team(now)
+        ]
+        body = {"as_of": now.isoformat(), "teams": teams}
+        if slug := request.query_params.get("team"):
+            team = get_object_or_404(Team, slug=slug)
+            body["criteria"] = [
+                {
+                    "criterion": row.criterion.pk,
+                    "name": row.criterion.name,
+                    "met": row.met,
+                    "lead_time_p50_days": _share(row.p50),
+                    "lead_time_p85_days": _share(row.p85),
+                }
+                for row in criterion_lead_times(team, now)
+            ]
+        return Response(body)
+
+
+class ForecastView(APIView):
+    @extend_schema(
+        operation_id="metrics_forecast",
+        parameters=SCOPE_PARAMETERS
+        + WINDOW_PARAMETERS
+        + [
+            OpenApiParameter("by_date", OpenApiTypes.DATE, description="How many items will be finished by this date?"),
+            OpenApiParameter("items", OpenApiTypes.INT, description="When will this many items be finished?"),
+        ],
+        responses={
+            200: inline_serializer(
+                "Forecast",
+                {
+                    "sample_days": serializers.IntegerField(),
+                    "trials": serializers.IntegerField(),
+                    "how_many": serializers.DictField(required=False),
+                    "when": serializers.DictField(required=False),
+                },
+            )
+        },
+        description=(
+            "Monte Carlo forecasts (10,000 trials, fixed seed) from the daily throughput of the window's complete "
+            "days, as on the stream page: how many items by a date, and when N items will be done, at 50/85/95%."
+        ),
+    )
+    def get(self, request):
+        scope = scope_from(request.query_params)
+        form = ForecastForm(request.query_params)
+        if not form.is_valid():
+            _raise_form_errors(form)
+        by_date, items = form.cleaned_data.get("by_date"), form.cleaned_data.get("items")
+        if not by_date and not items:
+            raise ValidationError({"by_date": ["Ask a question: by_date (how many by then) or items (when)."]})
+        report = flow_report(scope=scope, window=window_from(request.query_params), with_items=False)
+        sample = report.forecast_sample
+        today = timezone.now().astimezone(dt.UTC).date()
+        body = {"sample_days": len(sample), "trials": 10_000}
+        if by_date:
+            forecast = forecast_how_many(daily_throughput=sample, days=(by_date - today).days)
+            body["how_many"] = {"by_date": by_date.isoformat(), **_levels(forecast), "note": forecast.note}
+        if items:
+            forecast = forecast_when(daily_throughput=sample, items=items, start=today + dt.timedelta(days=1))
+            body["when"] = {"items": items, **_levels(forecast), "note": forecast.note}
+        return Response(body)
+
+
+def _levels(forecast) -> dict:
+    out = {}
+    for confidence in CONFIDENCES:
+        value = forecast.values[confidence]
+        out[f"p{round(confidence * 100)}"] = value.isoformat() if isinstance(value, dt.date) else value
+    return out

@@ -1,0 +1,44 @@
+"""/api/v1/ routes, the OpenAPI schema and its documentation (served from PyPI's sidecar, no CDN)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import metrics, views
+
+router = DefaultRouter()
+router.register("disciplines", views.DisciplineViewSet, basename="discipline")
+router.register("people", views.PersonViewSet, basename="person")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("streams", views.ValueStreamViewSet, basename="stream")
+router.register("target-mixes", views.TargetMixViewSet, basename="target-mix")
+router.register("leadership-assignments", views.LeadershipAssignmentViewSet, basename="leadership-assignment")
+router.register("workflow-states", views.WorkflowStateViewSet, basename="workflow-state")
+router.register("items", views.BacklogItemViewSet, basename="item")
+router.register("transitions", views.StateTransitionViewSet, basename="transition")
+router.register("blocked-periods", views.BlockedPeriodViewSet, basename="blocked-period")
+router.register("dependencies", views.DependencyViewSet, basename="dependency")
+router.register("readiness-criteria", views.ReadinessCriterionViewSet, basename="readiness-criterion")
+router.register("readiness-checks", views.ReadinessCheckViewSet, basename="readiness-check")
+router.register("maps", views.ValueStreamMapViewSet, basename="map")
+router.register("process-blocks", views.ProcessBlockViewSet, basename="process-block")
+router.register("experiments", views.ImprovementExperimentViewSet, basename="experiment")
+router.register("objectives", views.ObjectiveViewSet, basename="objective")
+router.register("key-results", views.KeyResultViewSet, basename="key-result")
+router.register("key-result-links", views.KeyResultLinkViewSet, basename="key-result-link")
+router.register("check-ins", views.CheckInViewSet, basename="check-in")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/metrics/flow/", metrics.FlowMetricsView.as_view(), name="metrics-flow"),
+    path("v1/metrics/flow/items/", metrics.FlowItemsView.as_view(), name="metrics-flow-items"),
+    path("v1/metrics/alignment/", metrics.AlignmentView.as_view(), name="metrics-alignment"),
+    path("v1/metrics/readiness/", metrics.ReadinessMetricsView.as_view(), name="metrics-readiness"),
+    path("v1/metrics/forecast/", metrics.ForecastView.as_view(), name="metrics-forecast"),
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]
