@@ -18,11 +18,13 @@ run: setup
 	@echo "==> Portal at http://127.0.0.1:$(PORT)/ (stop with Ctrl-C)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Run the whole test suite against PostgreSQL and Redis (started if they are down).
+# Run the whole test suite against PostgreSQL and Redis (started if they are down), then
+# fuzz the REST API against its OpenAPI schema on gunicorn (schemathesis).
 test:
 	@bash scripts/setup.sh --browser
 	@bash scripts/services.sh
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+	@bash scripts/api_fuzz.sh
 
 lint: setup
 	$(PY) -m ruff check .

@@ -45,23 +45,33 @@ def token_revoke(*, token: ApiToken, actor) -> bool:
     return bool(ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()))
 
 
+NEW_KEY_SESSION = "api_token_new_key"
+
+
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
-    """The user's own API tokens: create one (its key is shown once), see when each was last used, revoke."""
+    """The user's own API tokens: create one (its key is shown once), see when each was last used, revoke.
+
+    A created key goes through the session to the page the browser is redirected to, and is
+    dropped from it there: reloading that page neither shows it again nor creates another token.
+    """
     form = TokenForm(request.POST or None)
-    new_key = None
     if request.method == "POST" and form.is_valid():
         try:
-            token, new_key = token_create(user=request.user, name=form.cleaned_data["name"])
+            token, key = token_create(user=request.user, name=form.cleaned_data["name"])
         except DomainError as error:
             form.add_error("name", error.message)
         else:
+            request.session[NEW_KEY_SESSION] = key
             messages.success(request, f"Token “{token.name}” created. Copy its key now: it is not shown again.")
-            form = TokenForm()
-    status = 422 if request.method == "POST" and form.errors else 200
+            return redirect("api-tokens")
+    new_key = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
+    status = 422 if form.errors else 200
     tokens = ApiToken.objects.filter(user=request.user)
     context = {"form": form, "tokens": tokens, "new_key": new_key, "max_tokens": MAX_ACTIVE_TOKENS}
-    return render(request, "portal/api_tokens.html", context, status=status)
+    response = render(request, "portal/api_tokens.html", context, status=status)
+    response["Cache-Control"] = "no-store"  # the key must not stay in a cache
+    return response
 
 
 @require_POST

@@ -22,3 +22,6 @@ urlpatterns = [
     path("api/", include("portal.api.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "portal.api.errors.page_not_found"
+handler500 = "portal.api.errors.server_error"

@@ -91,3 +91,29 @@ def exception_handler(exc, context):
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = _body(str(detail), code if isinstance(code, str) else "error")
     return response
+
+
+# --- Django's own 404 and 500 pages, for URLs under /api/ --------------------------------------
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def page_not_found(request, exception=None):
+    """A URL no route matches: JSON under /api/ (a client reads the code), the HTML page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if _is_api(request):
+        return JsonResponse(_body("No such URL or object.", "not_found"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if _is_api(request):
+        return JsonResponse(_body("The server failed; the error is logged.", "server_error"), status=500)
+    return defaults.server_error(request)

@@ -2,8 +2,8 @@
 
 drf-spectacular describes successful responses from the views; the error answers come from
 `portal.api.errors` for every view alike, so they are added here once: 400 (bad parameters or
-body), 401 (no or bad credentials), 403 (not allowed), 404 (unknown id, slug or cursor), 429
-(throttled), and 409 (a refused change: the release gate, no change) on writes.
+body), 401 (no or bad credentials), 403 (not allowed), 404 (unknown id, slug or cursor), 414
+(a URL longer than gunicorn reads), 429 (throttled), and 409 (a refused change: the release gate, no change) on writes.
 """
 
 ERROR_SCHEMA = {
@@ -37,6 +37,7 @@ ERRORS = {
     "401": "No credentials, or a token that is unknown or revoked.",
     "403": "You may not do this (your role or the object's owner says so).",
     "404": "No such object, slug or page cursor.",
+    "414": "The URL is longer than the server reads (gunicorn: 4 KB request line).",
     "429": "Too many requests; retry after the number of seconds in Retry-After.",
 }
 WRITE_ERRORS = {"409": "The change was refused as things stand (for example by the release gate)."}
@@ -54,11 +55,8 @@ def add_error_responses(result, generator, request, public):
             errors = {**ERRORS, **(WRITE_ERRORS if method in WRITE_METHODS else {})}
             responses = operation.setdefault("responses", {})
             for code, description in errors.items():
-                responses.setdefault(
-                    code,
-                    {
-                        "description": description,
-                        "content": {"application/json": {"schema": body}, "text/csv": {"schema": {"type": "string"}}},
-                    },
-                )
+                content = {"application/json": {"schema": body}, "text/csv": {"schema": {"type": "string"}}}
+                if code == "414":  # answered by gunicorn before Django sees the request
+                    content = {"text/html": {"schema": {"type": "string"}}}
+                responses.setdefault(code, {"description": description, "content": content})
     return result

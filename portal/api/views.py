@@ -53,7 +53,13 @@ def _list_schema(viewset):
     return extend_schema_view(list=extend_schema(parameters=[FORMAT_PARAMETER]))(viewset)
 
 
-class ReadViewSet(CsvListMixin, viewsets.ReadOnlyModelViewSet):
+class IdLookup:
+    """Objects are addressed by their integer id; anything else is a 404 before any query."""
+
+    lookup_value_regex = r"\d+"
+
+
+class ReadViewSet(IdLookup, CsvListMixin, viewsets.ReadOnlyModelViewSet):
     """A resource every logged-in user may read, as JSON pages or a streamed CSV file."""
 
 
@@ -170,7 +176,9 @@ def items_with_key(queryset):
     create=extend_schema(request=s.ItemCreateSerializer, responses={201: s.BacklogItemSerializer}),
     partial_update=extend_schema(request=s.ItemUpdateSerializer, responses={200: s.BacklogItemSerializer}),
 )
-class BacklogItemViewSet(CsvListMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class BacklogItemViewSet(
+    IdLookup, CsvListMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
     """Backlog items with the filters of the backlog page. Creating, editing and moving them
     needs the right to change the stream's backlog; moves go through the release gate."""
 
@@ -312,7 +320,7 @@ class ReadinessCheckFilter(ItemChildFilter):
 
 @_list_schema
 class ReadinessCheckViewSet(ReadViewSet):
-    queryset = ReadinessCheck.objects.select_related("criterion")
+    queryset = ReadinessCheck.objects.select_related("criterion__owner_team")
     serializer_class = s.ReadinessCheckSerializer
     filterset_class = ReadinessCheckFilter
 
@@ -324,7 +332,7 @@ class ReadinessCheckViewSet(ReadViewSet):
     )
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
-        check = get_object_or_404(ReadinessCheck.objects.select_related("criterion__owner_team", "item"), pk=pk)
+        check = self.get_object()
         if not may_sign_off(request.user, check):
             raise PermissionDenied(f"Only members of {check.criterion.owner_team.name} may sign this check off.")
         data = s.DecisionSerializer(data=request.data)
@@ -456,7 +464,7 @@ class CheckInPermission(permissions.BasePermission):
 
 
 @_list_schema
-class CheckInViewSet(CsvListMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class CheckInViewSet(IdLookup, CsvListMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Check-ins of key results; recording one makes its value the key result's current value."""
 
     queryset = CheckIn.objects.all()

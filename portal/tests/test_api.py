@@ -301,8 +301,10 @@ def test_check_ins_and_links_follow_the_okr_rights(world):
 
 def test_a_user_creates_a_token_on_the_page_uses_it_and_revokes_it(client, world):
     client.force_login(world["owner"])
-    page = client.post(reverse("api-tokens"), {"name": "weekly report"})
-    assert page.status_code == 200
+    created = client.post(reverse("api-tokens"), {"name": "weekly report"})
+    assert created.status_code == 302  # to a GET, so a reload creates nothing
+    page = client.get(created["Location"])
+    assert page["Cache-Control"] == "no-store"
     key = page.context["new_key"]
     assert key and key in page.content.decode()
     token = ApiToken.objects.get(user=world["owner"])
