@@ -15,7 +15,7 @@ mkdir -p "$out"
 
 export DATABASE_URL="$pg/$db" DEBUG=false SECRET_KEY=api-fuzz-only-not-a-secret ALLOWED_HOSTS=127.0.0.1
 export STATIC_ROOT="$PWD/artifacts/fuzz-static" DEMO_PASSWORD=api-fuzz-pass-1 SECURE_COOKIES=false
-export API_THROTTLE_USER=1000000/min API_THROTTLE_ANON=1000000/min CELERY_BROKER_URL=
+export API_THROTTLE_USER=1000000/min API_THROTTLE_ANON=1000000/min CELERY_BROKER_URL= LOG_LEVEL=ERROR
 PY=.venv/bin/python
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
