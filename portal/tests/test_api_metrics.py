@@ -19,7 +19,7 @@ from streams.models import WorkflowState
 from streams.periods import parse_period
 from streams.readiness import readiness_check_decide
 from streams.services import item_change_state, item_create
-from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
+from streams.tests.factories import LeadershipAssignmentFactory, ReadinessCriterionFactory, ValueStreamFactory
 from streams.tests.flow_history import build_history
 from teams.models import Team
 from teams.tests.factories import TeamFactory, UserFactory
@@ -60,12 +60,18 @@ def test_flow_metrics_equal_the_command_for_a_stream(api, stream):
     assert data["throughput"]["n"] == 6 and data["flow_time_days"]["p85"] == 6.25 and data["wip"]["n"] == 2
 
 
-def test_flow_metrics_for_a_team_and_the_portfolio_equal_the_engine(api, stream):
+def test_flow_metrics_for_a_team_a_director_and_the_portfolio_equal_the_engine(api, stream):
     team = stream.teams.get()
     window = Window.build(
         start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 15), as_of=dt.datetime(2026, 3, 16, tzinfo=dt.UTC)
     )
-    for params, scope in (({"team": team.slug}, Scope.team(team)), ({}, Scope.portfolio())):
+    director = LeadershipAssignmentFactory(stream=stream).person
+    cases = (
+        ({"team": team.slug}, Scope.team(team)),
+        ({"director": str(director.pk)}, Scope.director(director)),
+        ({}, Scope.portfolio()),
+    )
+    for params, scope in cases:
         data = api.get("/api/v1/metrics/flow/", {**params, **WINDOW}).json()
         report = flow_report(scope=scope, window=window, with_items=False)
         assert data["throughput"]["n"] == report.throughput
