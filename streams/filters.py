@@ -10,6 +10,7 @@ import datetime as dt
 from django import forms
 from django.db.models import Q
 import django_filters
+from django_filters.rest_framework import BooleanFilter
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -33,6 +34,10 @@ VIEW_CHOICES = [
     ("done", "Done"),
     ("removed", "Removed"),
 ]
+
+
+# Ids are positive 64-bit integers; a bound keeps absurd numbers from reaching the database.
+ID_BOUNDS = {"min_value": 1, "max_value": 2**63 - 1}
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -67,6 +72,8 @@ class DayRangeFilter(django_filters.DateFilter):
             return qs
         if self.side == "after":
             return qs.filter(**{f"{self.field_name}__gte": day_start(value)})
+        if value == dt.date.max:
+            return qs  # every instant is on or before the last day a date can hold
         return qs.filter(**{f"{self.field_name}__lt": day_start(value + dt.timedelta(days=1))})
 
 
@@ -83,18 +90,16 @@ class BacklogItemFilter(django_filters.FilterSet):
     )
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), to_field_name="slug", label="Team (slug)")
     flow_type = django_filters.ChoiceFilter(choices=FlowType.choices, label="Type", empty_label="Any type")
-    state = django_filters.NumberFilter(field_name="state_id", label="Workflow state (id)", min_value=1)
+    state = django_filters.NumberFilter(field_name="state_id", label="Workflow state (id)", **ID_BOUNDS)
     category = django_filters.ChoiceFilter(
         field_name="state__category", choices=WorkflowState.Category.choices, label="Workflow category"
     )
     view = django_filters.ChoiceFilter(choices=VIEW_CHOICES, method="filter_view", label="Show", empty_label=None)
-    proposed = django_filters.BooleanFilter(
-        method="filter_proposed", label="Proposed by operations", widget=forms.CheckboxInput
-    )
+    proposed = BooleanFilter(method="filter_proposed", label="Proposed by operations (true or false)")
     q = django_filters.CharFilter(method="filter_q", label="Search", max_length=100)
     source = django_filters.CharFilter(label="Imported from (e.g. jira)", max_length=16)
     external_key = django_filters.CharFilter(label="Key in the source tool", max_length=100)
-    parent = django_filters.NumberFilter(field_name="parent_id", label="Parent item (id)", min_value=1)
+    parent = django_filters.NumberFilter(field_name="parent_id", label="Parent item (id)", **ID_BOUNDS)
     created_after, created_before = _day_range("created_at", "Created")
     started_after, started_before = _day_range("started_at", "Started")
     finished_after, finished_before = _day_range("finished_at", "Finished")
@@ -123,6 +128,10 @@ class BacklogItemFilter(django_filters.FilterSet):
 class BacklogPageFilter(BacklogItemFilter):
     """The backlog page's filter bar: the same filters, the few a product owner uses there."""
 
+    proposed = django_filters.BooleanFilter(
+        method="filter_proposed", label="Proposed by operations", widget=forms.CheckboxInput
+    )
+
     class Meta(BacklogItemFilter.Meta):
         pass
 
@@ -131,8 +140,3 @@ class BacklogPageFilter(BacklogItemFilter):
         for name in list(self.filters):
             if name not in ("view", "flow_type", "proposed", "q"):
                 del self.filters[name]
-
-
-def errors_of(filterset) -> dict[str, list[str]]:
-    """The filter form's errors, by parameter."""
-    return {name: [str(message) for message in messages] for name, messages in filterset.form.errors.items()}

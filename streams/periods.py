@@ -46,6 +46,12 @@ def parse_period(label: str) -> Period:
             code="invalid_period",
         )
     year = int(match["year"])
+    if not 1 <= year <= 9998:
+        raise ValidationError(
+            "%(label)r is outside the years a period can have (0001 to 9998).",
+            params={"label": label},
+            code="invalid_period",
+        )
     if match["quarter"]:
         quarter = int(match["quarter"])
         start = dt.date(year, 3 * (quarter - 1) + 1, 1)

@@ -255,6 +255,7 @@ def item_create(
         stream_id=stream_id, title=title, flow_type=flow_type, state=state, created_at=created_at, **fields
     )
     _validate_target(item, state, created_at, None)  # before writing: stream, and the gate
+    _validate_parent(item, fields.get("parent"))
     item.full_clean(exclude=["state"])
     item.save()
     item_readiness_checks_sync(item=item)
@@ -264,6 +265,29 @@ def item_create(
     if affected_day(created_at) < utc_day(timezone.now()):
         rollups_invalidate(stream_id=stream_id, since=affected_day(created_at))
     return item
+
+
+MAX_PARENT_DEPTH = 50  # epics, features, stories: real hierarchies are a few levels deep
+
+
+def _validate_parent(item: BacklogItem, parent: BacklogItem | None) -> None:
+    """A parent is in the item's stream and is not the item itself or one of its descendants."""
+    if parent is None:
+        return
+    if parent.stream_id != item.stream_id:
+        raise DomainError(
+            f"{parent.key} belongs to another value stream; a parent is in the item's own.", field="parent"
+        )
+    if item.pk is None:
+        return
+    ancestor_id, depth = parent.pk, 0
+    while ancestor_id is not None and depth < MAX_PARENT_DEPTH:
+        if ancestor_id == item.pk:
+            raise DomainError(
+                f"{parent.key} is {item.key} or lies below it; an item cannot be its own ancestor.", field="parent"
+            )
+        ancestor_id = BacklogItem.objects.filter(pk=ancestor_id).values_list("parent_id", flat=True).first()
+        depth += 1
 
 
 # Item columns a page may change; the state has its own service, and dates come from history.
@@ -293,6 +317,8 @@ def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
         raise DomainError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.", field=min(unknown))
     locked = BacklogItem.objects.select_for_update().get(pk=item.pk)
     retyped = "flow_type" in changes and changes["flow_type"] != locked.flow_type
+    if "parent" in changes:
+        _validate_parent(locked, changes["parent"])
     for name, value in changes.items():
         setattr(locked, name, value)
     try:

@@ -18,7 +18,7 @@ from teams.errors import DomainError
 from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
-from .filters import BacklogPageFilter
+from .filters import ITEM_VIEWS, BacklogPageFilter
 from .flow import ITEM_FIELDS, Scope, flow_report, item_row
 from .forecast import forecast_how_many, forecast_when
 from .forms import (
@@ -259,7 +259,7 @@ def backlog(request: HttpRequest, slug: str) -> HttpResponse:
     in place, with the release gate's refusal shown on the item's row."""
     stream = stream_get(user=request.user, slug=slug)
     data = request.GET.copy()
-    if not data.get("view"):
+    if data.get("view") not in ITEM_VIEWS:
         data["view"] = "open"
     filters = BacklogPageFilter(data, queryset=backlog_items(stream))
     form = filters.form

@@ -4,8 +4,8 @@ A list's CSV has the JSON's scalar fields as columns, in the same order and spel
 way (ISO 8601 times, decimals as text, true/false), so a spreadsheet and a script read the
 same facts. Rows come from the database in chunks through a server-side cursor
 (`QuerySet.iterator`) and are written as they arrive: memory stays flat for 500,000 rows.
-Many-valued fields (for example a criterion's streams) are left out of the CSV; the JSON
-has them. Text that a spreadsheet would run as a formula is quoted with a leading `'`.
+Many-valued fields (a criterion's streams) and computed ones (a key result's progress) are
+left out of the CSV; the JSON has them. Text that a spreadsheet would run as a formula is quoted with a leading `'`.
 """
 
 from collections.abc import Iterable, Iterator

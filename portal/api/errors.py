@@ -8,7 +8,7 @@ database constraint becomes a 4xx with this shape; nothing the client sends is a
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -73,6 +73,15 @@ def exception_handler(exc, context):
         return Response(
             _body("The change conflicts with data already stored (a duplicate or a missing reference).", "conflict"),
             status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, DataError):
+        # A value the database cannot hold (a NUL character, a number out of range).
+        return Response(
+            _body(
+                "A value in the request cannot be stored or compared (a NUL character or a number out of range).",
+                "invalid",
+            ),
+            status=status.HTTP_400_BAD_REQUEST,
         )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -7,6 +7,7 @@ page calls: the API cannot drift from the pages.
 
 import csv
 import datetime as dt
+import re
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -21,13 +22,13 @@ from okrs.alignment import alignment_report
 from okrs.selectors import current_period
 from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict
 from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
-from streams.forms import FlowWindowForm, ForecastForm
+from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
 from streams.models import ValueStream
 from streams.periods import parse_period
 from streams.selectors import criterion_lead_times, readiness_by_owner_team
 from teams.models import Person, Team
 
-from .csv import Echo, csv_response, spreadsheet_safe
+from .csv import Echo, csv_response
 from .fields import AwareDateTimeField
 from .views import FORMAT_PARAMETER
 
@@ -61,7 +62,7 @@ def scope_from(params) -> Scope:
     if slug := params.get("team"):
         return Scope.team(get_object_or_404(Team, slug=slug))
     if person_id := params.get("director"):
-        if not person_id.isdigit() or len(person_id) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", person_id):
             raise ValidationError({"director": [f"{person_id!r} is not a person id (a whole number)."]})
         return Scope.director(get_object_or_404(Person, pk=int(person_id)))
     return Scope.portfolio()
@@ -81,6 +82,8 @@ def window_from(params):
             raise ValidationError({"as_of": error.detail}) from error
         if as_of > timezone.now():
             raise ValidationError({"as_of": ["The history cannot be read in the future."]})
+        if as_of.date() < EARLIEST:
+            raise ValidationError({"as_of": [f"Choose an instant from {EARLIEST} on."]})
     try:
         return form.window(as_of=as_of)
     except ValueError as error:
@@ -125,7 +128,8 @@ class FlowItemsView(APIView):
         report = flow_report(scope=scope, window=window_from(request.query_params))
         facts = report.finished + report.in_progress
         if getattr(request.accepted_renderer, "format", None) == "csv":
-            return csv_response(_csv_lines([item_row(f, for_spreadsheet=True) for f in facts]), "flow-items")
+            rows = [{"item_id": f.item_id, **item_row(f, for_spreadsheet=True)} for f in facts]
+            return csv_response(_csv_lines(rows), "flow-items")
         return Response(
             {
                 "scope": {"kind": scope.kind, "id": scope.id, "label": scope.label},
@@ -147,7 +151,7 @@ def _window(report) -> dict:
 
 
 def _csv_lines(rows: list[dict]):
-    writer = csv.DictWriter(Echo(), fieldnames=ITEM_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(Echo(), fieldnames=("item_id", *ITEM_FIELDS), lineterminator="\n")
     yield writer.writeheader()
     for row in rows:
         yield writer.writerow(row)
@@ -201,10 +205,7 @@ class AlignmentView(APIView):
                     }
                     for stream_id, row in sorted(report.by_stream.items())
                 ],
-                "orphans": [
-                    {**orphan.__dict__, "title": spreadsheet_safe(orphan.title), "age_days": round(orphan.age_days, 4)}
-                    for orphan in report.orphans
-                ],
+                "orphans": [{**orphan.__dict__, "age_days": round(orphan.age_days, 4)} for orphan in report.orphans],
                 "unsupported_key_results": [{"id": kr.pk, "title": kr.title} for kr in report.unsupported],
                 "unparented_team_objectives": [{"id": o.pk, "title": o.title} for o in report.unparented],
             }

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.services import check_in_record, key_result_link, key_result_unlink
-from streams.filters import BacklogItemFilter, DayRangeFilter
+from streams.filters import ID_BOUNDS, BacklogItemFilter, DayRangeFilter
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -219,9 +219,6 @@ class BacklogItemViewSet(
             if changes:
                 item_update(item=item, actor=request.user, **changes)
         return Response(s.BacklogItemSerializer(self._fresh(item.pk)).data)
-
-    def update(self, request, *args, **kwargs):  # PUT is not offered: send only what changes
-        return self.partial_update(request, *args, **kwargs)
 
     @extend_schema(
         request=s.TransitionRequestSerializer,
@@ -450,8 +447,8 @@ class KeyResultLinkViewSet(ReadViewSet):
     serializer_class = KeyResultLinkSerializer
 
     class filterset_class(django_filters.FilterSet):
-        key_result = django_filters.NumberFilter(field_name="keyresult_id", label="Key result (id)")
-        item = django_filters.NumberFilter(field_name="backlogitem_id", label="Item (id)")
+        key_result = django_filters.NumberFilter(field_name="keyresult_id", label="Key result (id)", **ID_BOUNDS)
+        item = django_filters.NumberFilter(field_name="backlogitem_id", label="Item (id)", **ID_BOUNDS)
 
         class Meta:
             model = KeyResultLink

@@ -361,3 +361,46 @@ def test_the_schema_and_the_docs_are_served_without_a_cdn(client, world):
     docs = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs
     assert "cdn" not in docs.lower() and "https://" not in docs.replace("https://swagger.io", "")
+
+
+def test_a_parent_must_be_in_the_stream_and_not_below_the_item(world):
+    api = api_for(world["owner"])
+    parent, child, _ = world["items"]
+    lending_item = BacklogItem.objects.get(title="Loan top-up")
+    assert api.patch(f"{ITEMS}{child.pk}/", {"parent": parent.pk}, format="json").status_code == 200
+    foreign = api.patch(f"{ITEMS}{child.pk}/", {"parent": lending_item.pk}, format="json")
+    assert foreign.status_code == 400 and "parent" in foreign.json()["errors"]
+    cycle = api.patch(f"{ITEMS}{parent.pk}/", {"parent": child.pk}, format="json")
+    assert cycle.status_code == 400 and "ancestor" in cycle.json()["detail"]
+    assert BacklogItem.objects.get(pk=parent.pk).parent_id is None
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        (ITEMS, {"created_before": "9999-12-31"}),
+        (ITEMS, {"finished_in": "0000"}),
+        (ITEMS, {"finished_in": "9999-Q4"}),
+        (ITEMS, {"stream": "pay\x00ments"}),
+        (ITEMS, {"state": "1e30000"}),
+        ("/api/v1/key-result-links/", {"item": "-1e30000"}),
+        ("/api/v1/metrics/flow/", {"as_of": "0001-01-02T00:00:00Z"}),
+        ("/api/v1/metrics/flow/", {"director": "²"}),
+        ("/api/v1/metrics/flow/", {"team": "a\x00b"}),
+    ],
+)
+def test_extreme_parameters_are_answered_with_a_4xx(world, url, params):
+    response = api_for(world["viewer"]).get(url, params)
+    assert 400 <= response.status_code < 500 or (response.status_code == 200 and "created_before" in params)
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_nul_character_in_a_slug_field_is_a_400(world):
+    response = api_for(world["owner"]).post(ITEMS, {"stream": "pay\x00ments", "title": "x"}, format="json")
+    assert response.status_code == 400
+
+
+def test_proposed_reads_true_and_false(world):
+    api = api_for(world["viewer"])
+    assert len(api.get(ITEMS, {"proposed": "false"}).json()["results"]) == 4
+    assert api.get(ITEMS, {"proposed": "true"}).json()["results"] == []
