@@ -41,6 +41,8 @@ EFFICIENCY_CHECK_ABOVE = 0.5
 # Scopes of whole streams, whose aggregates the daily rollups can answer.
 ROLLUP_SCOPES = ("portfolio", "director")
 FLOW_TYPES = [code for code, _ in FlowType.choices]
+# Text starting with these is run as a formula by spreadsheets; CSV output quotes it with a '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CATEGORIES = ("backlog", "active", "waiting", "done")
 
 
@@ -298,7 +300,7 @@ def item_row(facts: ItemFacts, *, for_spreadsheet: bool = False) -> dict:
             value = value.astimezone(dt.UTC).isoformat()
         elif isinstance(value, float):
             value = round(value, 4)
-        elif for_spreadsheet and isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        elif for_spreadsheet and isinstance(value, str) and value[:1] in FORMULA_STARTS:
             value = "'" + value
         row[name] = value
     return row

@@ -17,8 +17,9 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import renderers, serializers
 
+from streams.flow import FORMULA_STARTS
+
 CHUNK_ROWS = 5000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Echo:
