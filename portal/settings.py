@@ -159,6 +159,20 @@ STORAGES = {
     },
 }
 
+# --- Uploaded files -------------------------------------------------------------------------
+# Import uploads wait here for the background job. Workers on other hosts need the same
+# directory (a shared volume) or another storage backend in STORAGES["default"].
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+MEDIA_URL = "media/"  # never served: uploads are read by the import job only
+# Large exports are streamed to a temporary file while uploading, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Shared secrets the tools sign their deliveries with (HMAC-SHA256 of the body). Unset: the
+# hook refuses every delivery (403), so an unconfigured portal never trusts anyone.
+JIRA_WEBHOOK_SECRET = os.environ.get("JIRA_WEBHOOK_SECRET", "")
+GITHUB_WEBHOOK_SECRET = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
+
 # --- Celery ---------------------------------------------------------------------------
 # Without a broker, tasks run in-process (the embedded default). With Redis, a real worker
 # and beat run them; time limits and the beat schedule live here, in one place.
@@ -171,6 +185,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, a task whose worker died is delivered again once this many seconds have
+# passed; it must exceed the time limit, or a slow task would run twice at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_BEAT_SCHEDULE = {
     # Daily flow rollups (streams.rollups): yesterday after midnight, and any invalidated days.
     "flow-rollups": {

@@ -31,3 +31,34 @@ class RowWriter:
                     write_row(row)
                     count += 1
         return count
+
+    def update_column(self, model: type[models.Model], attname: str, pairs: Sequence[tuple[int, object]]) -> int:
+        """Set one column of many rows: `pairs` are (primary key, value). Returns the rows given.
+
+        PostgreSQL copies the pairs into a temporary table and updates from it in one statement
+        (bulk_update's CASE expressions grow with the batch); elsewhere bulk_update does it.
+        """
+        if not pairs:
+            return 0
+        field = model._meta.get_field(attname)
+        if not self.use_copy:
+            objs = [model(**{model._meta.pk.attname: pk, attname: value}) for pk, value in pairs]
+            model._default_manager.bulk_update(objs, [field.name], batch_size=1000)
+            return len(objs)
+        quote = connection.ops.quote_name
+        table, column, pk = quote(model._meta.db_table), quote(field.column), quote(model._meta.pk.column)
+        value_type = field.db_type(connection)
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE _column_update (id bigint PRIMARY KEY, value {value_type})")
+            try:
+                with cursor.copy("COPY _column_update (id, value) FROM STDIN") as copy:
+                    for row in pairs:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"UPDATE {table} t SET {column} = u.value FROM _column_update u "
+                    f"WHERE t.{pk} = u.id AND t.{column} IS DISTINCT FROM u.value"
+                )
+            finally:
+                cursor.execute("DROP TABLE _column_update")
+        return len(pairs)

@@ -14,7 +14,7 @@ the file's history (the tool it came from is the source of truth for its history
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 import csv
 from dataclasses import dataclass, field
 import datetime as dt
@@ -30,7 +30,16 @@ from teams.errors import DomainError
 from teams.models import Team
 
 from .bulk import RowWriter
-from .models import BacklogItem, FlowType, StateTransition, ValueStream, WorkflowState
+from .models import (
+    BacklogItem,
+    Dependency,
+    FlowType,
+    ImportProject,
+    ImportSource,
+    StateTransition,
+    ValueStream,
+    WorkflowState,
+)
 from .readiness import items_readiness_checks_create
 from .rollups import rollups_invalidate
 from .services import CLOCK_SKEW, items_refresh_flow_dates
@@ -77,6 +86,10 @@ class ImportResult:
     items_unchanged: int = 0
     histories_written: int = 0
     transitions_written: int = 0
+    parents_set: int = 0
+    dependencies_created: int = 0
+    dependencies_removed: int = 0
+    warnings: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -84,9 +97,35 @@ class ImportResult:
             f"{'Created' if self.stream_created else 'Updated'} stream {self.stream.slug}: "
             f"states {self.states_created} new, {self.states_updated} changed; "
             f"items {self.items_created} new, {self.items_updated} changed, {self.items_unchanged} unchanged; "
-            f"{self.transitions_written} transitions written for {self.histories_written} item histories "
-            f"in {self.seconds:.2f} s."
+            f"{self.transitions_written} transitions written for {self.histories_written} item histories; "
+            f"{self.parents_set} parents set; dependencies {self.dependencies_created} new, "
+            f"{self.dependencies_removed} removed; in {self.seconds:.2f} s."
+            + "".join(f"\nNote: {count} × {what}." for what, count in sorted(self.warnings.items()))
         )
+
+    def as_dict(self) -> dict:
+        """The figures a job stores and its page shows."""
+        return {
+            "stream": self.stream.slug,
+            "stream_created": self.stream_created,
+            **{
+                name: getattr(self, name)
+                for name in (
+                    "states_created",
+                    "states_updated",
+                    "items_created",
+                    "items_updated",
+                    "items_unchanged",
+                    "histories_written",
+                    "transitions_written",
+                    "parents_set",
+                    "dependencies_created",
+                    "dependencies_removed",
+                )
+            },
+            "warnings": dict(self.warnings),
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass
@@ -102,15 +141,33 @@ class _ItemRow:
 
 @dataclass
 class _Parsed:
+    """A file read and checked, ready for `_write`: the same shape for every source."""
+
+    source: str = SOURCE
     states: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (category, order)
     items: dict[str, _ItemRow] = field(default_factory=dict)
     histories: dict[str, list[tuple[str, dt.datetime]]] = field(default_factory=lambda: defaultdict(list))
+    # Blocking links as (item key, blocker key); None: the source has none and keeps the stored ones.
+    dependencies: set[tuple[str, str]] | None = None
+    projects: set[str] = field(default_factory=set)  # the tool's projects, for webhooks to route by
+    warnings: Counter = field(default_factory=Counter)
+    sets_team: bool = True  # the file names each item's team (CSV); a tool's export does not
+    sets_order: bool = True  # the file orders the states (CSV); a mapping only names them
+    key_field: str = "key"
+
+    @property
+    def source_label(self) -> str:
+        return ImportSource(self.source).label
+
+    def where(self, key: str) -> str:
+        return "items.csv" if self.source == SOURCE else f"issue {key}"
 
 
 class _Errors:
     def __init__(self):
         self.errors: list[RowError] = []
         self.more = 0
+        self.notes: Counter = Counter()  # what was read leniently: reported, not refused
 
     def add(self, file: str, line: int, field_name: str, message: str) -> None:
         if len(self.errors) < MAX_ERRORS:
@@ -279,11 +336,19 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
 
 
 def flow_csv_import(
-    *, stream_slug: str, states_file: IO, items_file: IO, transitions_file: IO, stream_name: str = ""
+    *,
+    stream_slug: str,
+    states_file: IO,
+    items_file: IO,
+    transitions_file: IO,
+    stream_name: str = "",
+    on_commit_of=None,
 ) -> ImportResult:
     """Import the three CSV files into the stream (created if missing); all or nothing.
 
     Raises `ImportRefused` listing every problem found (file, line, field) before writing.
+    `on_commit_of(result)` runs inside the import's transaction, after the writes (a job marks
+    itself done there, so the data and the job's outcome commit together).
     """
     started = time.monotonic()
     if not stream_slug or slugify(stream_slug) != stream_slug:
@@ -294,11 +359,15 @@ def flow_csv_import(
     parsed = _parse(stream, states_file, items_file, transitions_file)
     with transaction.atomic():
         result = _write(stream, stream_slug, stream_name, parsed)
-    result.seconds = time.monotonic() - started
+        result.seconds = time.monotonic() - started
+        if on_commit_of:
+            on_commit_of(result)
     return result
 
 
 def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) -> ImportResult:
+    """Write the parsed file into the stream: every write of an import, in the caller's transaction."""
+    source = parsed.source
     created = stream is None
     if created:
         try:
@@ -311,75 +380,110 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
     # Concurrent imports into one stream run one after the other, never interleaved.
     stream = ValueStream.objects.select_for_update().get(pk=stream.pk)
     result = ImportResult(stream=stream, stream_created=created)
+    result.warnings.update(parsed.warnings)
     states = _write_states(stream, parsed, result)
 
     # Keys already used by another stream would silently move items between streams.
     elsewhere = dict(
-        BacklogItem.objects.filter(source=SOURCE, external_key__in=list(parsed.items))
+        BacklogItem.objects.filter(source=source, external_key__in=list(parsed.items))
         .exclude(stream=stream)
         .values_list("external_key", "stream__slug")
     )
     if elsewhere:
         raise ImportRefused(
             [
-                RowError("items.csv", parsed.items[key].line, "key", f"{key!r} already belongs to stream {other!r}.")
+                RowError(
+                    parsed.where(key),
+                    parsed.items[key].line,
+                    parsed.key_field,
+                    f"{key!r} already belongs to stream {other!r}.",
+                )
                 for key, other in list(elsewhere.items())[:MAX_ERRORS]
             ]
         )
-    existing = {item.external_key: item for item in BacklogItem.objects.filter(stream=stream, source=SOURCE)}
+    # The state is the history's to decide (see _write_histories), not a column to compare.
+    columns = ["title", "flow_type", "created_at"] + (["team_id"] if parsed.sets_team else [])
+    existing = {
+        row[0]: row[1:]
+        for row in BacklogItem.objects.filter(stream=stream, source=source).values_list("external_key", "pk", *columns)
+    }
     initial = _initial_state(states)
-    new_items, changed = [], []
+    now = timezone.now()
+    new_rows, new_keys, changed = [], [], []
     for key, row in parsed.items.items():
-        history = parsed.histories.get(key) or [(initial.name, row.created_at)]
-        last_state = states[history[-1][0]]
-        item = existing.get(key)
-        if item is None:
-            new_items.append(
-                BacklogItem(
-                    stream=stream,
-                    title=row.title,
-                    flow_type=row.flow_type,
-                    created_at=row.created_at,
-                    team_id=row.team_id,
-                    state=last_state,
-                    source=SOURCE,
-                    external_key=key,
+        values = (row.title, row.flow_type, row.created_at)
+        if parsed.sets_team:
+            values += (row.team_id,)
+        stored = existing.get(key)
+        if stored is None:
+            history = parsed.histories.get(key) or [(initial.name, row.created_at)]
+            state_id = states[history[-1][0]].pk
+            new_rows.append(
+                (
+                    stream.pk,
+                    row.title,
+                    "",
+                    row.flow_type,
+                    0.0,
+                    state_id,
+                    row.created_at,
+                    source,
+                    key,
+                    False,
+                    now,
+                    row.team_id,
                 )
             )
-            continue
-        values = {
-            "title": row.title,
-            "flow_type": row.flow_type,
-            "created_at": row.created_at,
-            "team_id": row.team_id,
-            "state_id": last_state.pk,
-        }
-        if any(getattr(item, attr) != value for attr, value in values.items()):
-            for attr, value in values.items():
-                setattr(item, attr, value)
-            changed.append(item)
-    BacklogItem.objects.bulk_create(new_items, batch_size=2000)
-    BacklogItem.objects.bulk_update(
-        changed, ["title", "flow_type", "created_at", "team_id", "state_id"], batch_size=2000
+            new_keys.append(key)
+        elif stored[1:] != values:
+            changed.append(BacklogItem(pk=stored[0], **dict(zip(columns, values, strict=True))))
+    writer = RowWriter()
+    writer.write(
+        BacklogItem,
+        [
+            "stream_id",
+            "title",
+            "description",
+            "flow_type",
+            "rank",
+            "state_id",
+            "created_at",
+            "source",
+            "external_key",
+            "customer_facing",
+            "updated_at",
+            "team_id",
+        ],
+        new_rows,
     )
-    result.items_created, result.items_updated = len(new_items), len(changed)
-    result.items_unchanged = len(parsed.items) - len(new_items) - len(changed)
-    items = {item.external_key: item for item in BacklogItem.objects.filter(stream=stream, source=SOURCE)}
+    BacklogItem.objects.bulk_update(changed, columns, batch_size=1000)
+    result.items_created, result.items_updated = len(new_rows), len(changed)
+    touched = {item.pk for item in changed}
+    del existing, new_rows, changed
+    items = dict(BacklogItem.objects.filter(stream=stream, source=source).values_list("external_key", "pk"))
 
-    _write_parents(parsed, items)
+    touched |= _write_parents(parsed, items, result)
     rewritten = _write_histories(parsed, items, states, initial, result)
+    created_ids = {items[key] for key in new_keys}
+    # An item is unchanged when neither its fields, its parent nor its history changed.
+    result.items_unchanged = len(parsed.items) - len(created_ids) - len((touched | set(rewritten)) - created_ids)
+    if parsed.dependencies is not None:
+        _write_dependencies(parsed, items, result)
+    for project in parsed.projects:
+        ImportProject.objects.update_or_create(source=source, project=project, defaults={"stream": stream})
     if result.states_updated:  # a state changed category: every item of the stream may change
         items_refresh_flow_dates(BacklogItem.objects.filter(stream=stream))
     elif rewritten:
         items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=rewritten))
-    if result.states_updated or rewritten or new_items or changed:
+    if result.states_updated or rewritten or result.items_created or result.items_updated:
         # Imported history is backdated: the stream's stored days are recomputed from scratch.
         rollups_invalidate(stream_id=stream.pk, since=None)
     # Live work gets its readiness checks; work already done or removed was released without us.
-    live = BacklogItem.objects.filter(pk__in=[i.pk for i in new_items]).exclude(
-        state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
-    )
-    items_readiness_checks_create(items=live)
+    if new_keys:
+        live = BacklogItem.objects.filter(pk__in=created_ids).exclude(
+            state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
+        )
+        items_readiness_checks_create(items=live)
     return result
 
 
@@ -390,8 +494,9 @@ def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) ->
         if state is None:
             states[name] = WorkflowState.objects.create(stream=stream, name=name, category=category, order=order)
             result.states_created += 1
-        elif (state.category, state.order) != (category, order):
-            state.category, state.order = category, order
+        elif state.category != category or (parsed.sets_order and state.order != order):
+            state.category = category
+            state.order = order if parsed.sets_order else state.order
             state.save(update_fields=["category", "order"])
             result.states_updated += 1
     return states
@@ -402,41 +507,108 @@ def _initial_state(states: dict[str, WorkflowState]) -> WorkflowState:
     return next((s for s in ordered if s.category == WorkflowState.Category.BACKLOG), ordered[0])
 
 
-def _write_parents(parsed: _Parsed, items: dict[str, BacklogItem]) -> None:
-    changed = []
+def _write_parents(parsed: _Parsed, items: dict[str, int], result: ImportResult) -> set[int]:
+    """Point each item at its parent; a parent outside the stream's imported items is left out."""
+    wanted: dict[int, int | None] = {}
     for key, row in parsed.items.items():
-        parent_id = items[row.parent_key].pk if row.parent_key else None
-        if items[key].parent_id != parent_id:
-            items[key].parent_id = parent_id
-            changed.append(items[key])
-    BacklogItem.objects.bulk_update(changed, ["parent_id"], batch_size=2000)
+        parent_id = items.get(row.parent_key) if row.parent_key else None
+        if row.parent_key and parent_id is None:
+            result.warnings["parent not imported into this stream (left without a parent)"] += 1
+        wanted[items[key]] = parent_id
+    stored = dict(BacklogItem.objects.filter(pk__in=list(wanted)).values_list("pk", "parent_id"))
+    pairs = [(pk, parent_id) for pk, parent_id in wanted.items() if stored.get(pk) != parent_id]
+    RowWriter().update_column(BacklogItem, "parent_id", pairs)
+    result.parents_set = len(pairs)
+    return {pk for pk, _parent in pairs}
 
 
-def _write_histories(parsed, items, states, initial, result: ImportResult) -> list[int]:
-    """Give each item the file's history unless it already has exactly that one."""
+def _write_histories(parsed, items: dict[str, int], states, initial, result: ImportResult) -> list[int]:
+    """Give each item the file's history, merged with the moves recorded after it; skip equal ones.
+
+    The tool is the source of truth for the time its file covers. Moves recorded through
+    another door (a webhook, a page) later than the file's last move of an item are kept after
+    it, so an
+    older export never erases newer live changes, and a newer export, which holds those same
+    moves, does not duplicate them.
+    """
     stored: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
-    for item_id, state_id, at in (
-        StateTransition.objects.filter(item__in=items.values())
+    live: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)  # moves not from an import
+    for item_id, state_id, at, door in (
+        StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
         .order_by("item_id", "at", "pk")
-        .values_list("item_id", "to_state_id", "at")
+        .values_list("item_id", "to_state_id", "at", "source")
+        .iterator(chunk_size=20000)
     ):
         stored[item_id].append((state_id, at))
+        if door != StateTransition.Source.IMPORT:
+            live[item_id].append((state_id, at))
     rewrite: list[int] = []
     rows: list[tuple] = []
     for key, row in parsed.items.items():
-        item = items[key]
+        item_id = items[key]
         wanted = [(states[name].pk, at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])]
-        if stored.get(item.pk) == wanted:
+        kept = stored.get(item_id, [])
+        later = [move for move in live.get(item_id, ()) if move[1] > wanted[-1][1]]
+        for state_id, at in later:
+            if state_id != wanted[-1][0]:
+                wanted.append((state_id, at))
+        if kept == wanted:
             continue
-        rewrite.append(item.pk)
+        if later:
+            result.warnings["moves recorded after the export kept"] += len(later)
+        rewrite.append(item_id)
         previous = None
         for state_id, at in wanted:
-            rows.append((item.pk, previous, state_id, at, StateTransition.Source.IMPORT.value))
+            rows.append((item_id, previous, state_id, at, StateTransition.Source.IMPORT.value))
             previous = state_id
-    StateTransition.objects.filter(item_id__in=rewrite).delete()
+    del stored
+    if rewrite:
+        StateTransition.objects.filter(item_id__in=rewrite).delete()
+        # The item's state is the last move's (a kept later move may be newer than the file).
+        last = {}
+        for item_id, _previous, state_id, _at, _source in rows:
+            last[item_id] = state_id
+        RowWriter().update_column(BacklogItem, "state_id", list(last.items()))
     RowWriter().write(StateTransition, ["item_id", "from_state_id", "to_state_id", "at", "source"], rows)
     result.histories_written, result.transitions_written = len(rewrite), len(rows)
     return rewrite
+
+
+def _write_dependencies(parsed: _Parsed, items: dict[str, int], result: ImportResult) -> None:
+    """Blocking links of the file become dependencies; links between the source's items that the
+    file no longer has are removed (the tool owns them). Links to issues that were never imported
+    are left out."""
+    keys = {key for pair in parsed.dependencies for key in pair} - set(items)
+    known = dict(
+        BacklogItem.objects.filter(source=parsed.source, external_key__in=list(keys)).values_list("external_key", "pk")
+    )
+    known.update(items)
+    wanted = set()
+    for key, blocker in parsed.dependencies:
+        if key in known and blocker in known and key != blocker:
+            wanted.add((known[key], known[blocker]))
+        else:
+            result.warnings["blocking link to an issue never imported (left out)"] += 1
+    ids = list(items.values())
+    stored = set(
+        Dependency.objects.filter(item_id__in=ids, blocked_by__source=parsed.source).values_list(
+            "item_id", "blocked_by_id"
+        )
+    )
+    stale = stored - wanted
+    if stale:
+        for item_id, blocker_id in stale:
+            Dependency.objects.filter(item_id=item_id, blocked_by_id=blocker_id).delete()
+    now = timezone.now()
+    Dependency.objects.bulk_create(
+        [
+            Dependency(item_id=item_id, blocked_by_id=blocker_id, created_at=now, note=f"From {parsed.source_label}")
+            for item_id, blocker_id in wanted - stored
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    result.dependencies_created, result.dependencies_removed = len(wanted - stored), len(stale)
 
 
 def open_text(path: str) -> IO:

@@ -125,6 +125,7 @@ def readiness_queue(team: Team) -> QuerySet[ReadinessCheck]:
 
 # --- Backlog -------------------------------------------------------------------------------------
 
+
 def _for_backlog(items: QuerySet[BacklogItem]) -> QuerySet[BacklogItem]:
     checks = ReadinessCheck.objects.select_related("criterion__owner_team").order_by("criterion__name")
     return (

@@ -4,6 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from .import_jobs import import_job_run
 from .models import ValueStream
 from .rollups import rollups_refresh
 from .services import stream_refresh_flow_dates
@@ -38,3 +39,12 @@ def refresh_flow_rollups(stream_ids: list[int] | None = None) -> int:
     days written. Run by beat every few minutes: when nothing changed it costs one query, and
     after midnight it adds yesterday. Safe to run concurrently and repeatedly."""
     return rollups_refresh(stream_ids=stream_ids)
+
+
+@shared_task(name="streams.run_import", acks_late=True, reject_on_worker_lost=True)
+def run_import(job_id: int) -> str:
+    """Scan or run an import job (see streams.import_jobs); returns the job's status.
+
+    Delivered again if its worker dies (acks_late, reject_on_worker_lost): the import is all
+    or nothing, so the new delivery starts over; a finished job is left alone."""
+    return import_job_run(job_id=job_id).status

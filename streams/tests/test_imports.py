@@ -113,7 +113,8 @@ def test_newer_history_replaces_only_the_items_that_changed(team):
     untouched = list(BacklogItem.objects.get(external_key="PAY-2").transitions.values_list("pk", flat=True))
     newer = TRANSITIONS + "    PAY-3,Done,2026-03-09T00:00:00+00:00\n"
     result = run(transitions=newer)
-    assert (result.histories_written, result.items_updated) == (1, 1)
+    # Only PAY-3's history changed: its fields did not, and the other items are untouched.
+    assert (result.histories_written, result.items_updated, result.items_unchanged) == (1, 0, 3)
     pay3 = BacklogItem.objects.get(external_key="PAY-3")
     assert pay3.state.name == "Done" and pay3.finished_at == dt.datetime(2026, 3, 9, tzinfo=dt.UTC)
     assert pay3.transitions.count() == 5

@@ -1,0 +1,350 @@
+"""Imports as background jobs: upload, map, run, report; the commands share the same steps.
+
+A job moves through: scanning (reading the names a Jira or GitHub file uses) → mapping (the
+user confirms how statuses, types and labels land) → queued → running → succeeded, refused
+(the file has problems, listed by issue or row) or failed (something broke; retry it).
+
+All-or-nothing: the file is read and checked completely first, then everything is written in
+one transaction together with the job's "succeeded", so a worker killed at any moment leaves
+either the whole import or nothing, and the job delivered again (acks_late) or retried from
+the page starts over and completes. Running a finished job again does nothing.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import asdict
+import io
+import logging
+import time
+from typing import IO
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from teams import access
+from teams.errors import DomainError
+
+from .imports import ImportRefused, ImportResult, RowError, _write, flow_csv_import
+from .models import ImportJob, ImportSource, ValueStream
+from .toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
+
+logger = logging.getLogger(__name__)
+Status = ImportJob.Status
+CSV_ROLES = ("states", "items", "transitions")
+PROGRESS_SECONDS = 0.5  # at most two progress writes a second
+
+
+def toolchain_import(
+    *,
+    source: str,
+    stream_slug: str,
+    file: IO[bytes],
+    mapping: Mapping | None = None,
+    stream_name: str = "",
+    progress=None,
+    on_write=None,
+    on_commit_of=None,
+) -> ImportResult:
+    """Import a Jira or GitHub export into the stream (created if missing); all or nothing.
+
+    `mapping` (default: the stream's remembered one) is completed with defaults as names turn
+    up; a status with neither is refused by name. The mapping used is remembered with the
+    import. Raises `ImportRefused` listing every problem before anything is written.
+    `on_write(parsed)` runs when reading is done; `on_commit_of(result)` inside the transaction.
+    """
+    started = time.monotonic()
+    _check_slug(stream_slug)
+    stream = ValueStream.objects.filter(slug=stream_slug).first()
+    if mapping is None:
+        mapping = mapping_for(stream, source)
+    elif stream is not None:
+        mapping.existing = mapping_for(stream, source).existing
+    parsed = parse(source, file, mapping, progress)
+    if on_write:
+        on_write(parsed)
+    with transaction.atomic():
+        result = _write(stream, stream_slug, stream_name, parsed)
+        mapping_remember(stream=result.stream, source=source, mapping=mapping)
+        result.seconds = time.monotonic() - started
+        if on_commit_of:
+            on_commit_of(result)
+    return result
+
+
+def _check_slug(slug: str) -> None:
+    if not slug or slugify(slug) != slug:
+        raise ImportRefused(
+            [RowError("--stream", 0, "", f"{slug!r} is not a slug (lowercase letters, digits, hyphens).")]
+        )
+
+
+# --- Jobs -------------------------------------------------------------------------------------
+
+
+def may_import(user, stream: ValueStream | None) -> bool:
+    """Importing writes a stream's workflow and backlog: its leadership (or an administrator);
+    creating a stream by import is an administrator's decision, as creating one anywhere."""
+    if stream is None:
+        return access.may(user, access.ADD, ValueStream)
+    return access.may(user, access.CHANGE, stream)
+
+
+@transaction.atomic
+def import_job_create(*, user, source: str, stream_slug: str, stream_name: str = "", uploads: dict) -> ImportJob:
+    """Store the uploaded file(s) and queue the job. `uploads` maps a role ("export", or "states",
+    "items" and "transitions" for CSV) to an uploaded file. Raises DomainError naming the field."""
+    if source not in ImportSource.values:
+        raise DomainError(f"{source!r} is not a source this portal imports from.", field="source")
+    _check_slug_field(stream_slug)
+    stream = ValueStream.objects.filter(slug=stream_slug).first()
+    if not may_import(user, stream):
+        raise DomainError(
+            "Only the stream's product director or an administrator may import into it."
+            if stream
+            else "Only an administrator may create a value stream by importing into a new slug.",
+            field="stream",
+            code="permission_denied",
+        )
+    roles = CSV_ROLES if source == ImportSource.CSV else ("export",)
+    missing = [role for role in roles if not uploads.get(role)]
+    if missing:
+        raise DomainError(f"Choose the {', '.join(missing)} file{'s' if len(missing) > 1 else ''}.", field=missing[0])
+    folder = f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+    files, names = {}, []
+    for role in roles:
+        upload = uploads[role]
+        suffix = ".csv" if source == ImportSource.CSV else ".json"
+        files[role] = default_storage.save(f"{folder}/{role}{suffix}", upload)
+        names.append(getattr(upload, "name", role))
+    job = ImportJob.objects.create(
+        source=source,
+        stream=stream,
+        stream_slug=stream_slug,
+        stream_name=stream_name,
+        files=files,
+        file_names=", ".join(names)[:500],
+        status=Status.QUEUED if source == ImportSource.CSV else Status.SCANNING,
+        progress_total=sum(default_storage.size(name) for name in files.values()),
+        created_by=user,
+    )
+    _enqueue(job)
+    return job
+
+
+def _check_slug_field(slug: str) -> None:
+    if not slug or slugify(slug) != slug:
+        raise DomainError(f"{slug!r} is not a slug (lowercase letters, digits, hyphens).", field="stream")
+
+
+def _enqueue(job: ImportJob) -> None:
+    from .tasks import run_import  # tasks import this module
+
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+
+
+@transaction.atomic
+def import_job_confirm_mapping(*, job: ImportJob, user, mapping: Mapping) -> ImportJob:
+    """The user's mapping for a scanned job: store it on the job and queue the import."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status != Status.MAPPING:
+        raise DomainError(
+            f"This import is {locked.get_status_display().lower()}; its mapping is settled.", code="conflict"
+        )
+    if not may_import(user, locked.stream):
+        raise DomainError(
+            "Only the stream's product director or an administrator may import into it.", code="permission_denied"
+        )
+    unmapped = [status for status in Found.from_dict(locked.found).statuses if status not in mapping.statuses]
+    if unmapped:
+        raise DomainError(f"Map every status; these have no state yet: {', '.join(unmapped)}.", field="statuses")
+    locked.mapping = mapping.as_dict()
+    locked.status = Status.QUEUED
+    locked.save(update_fields=["mapping", "status"])
+    _enqueue(locked)
+    return locked
+
+
+@transaction.atomic
+def import_job_retry(*, job: ImportJob, user) -> ImportJob:
+    """Run a failed or stalled job again from the start (its file is kept until it succeeds)."""
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if not (locked.status == Status.FAILED or import_job_stalled(locked)):
+        raise DomainError(
+            f"This import is {locked.get_status_display().lower()}; only a failed or stalled one is retried.",
+            code="conflict",
+        )
+    if not may_import(user, locked.stream):
+        raise DomainError(
+            "Only the stream's product director or an administrator may import into it.", code="permission_denied"
+        )
+    locked.status = Status.QUEUED if locked.mapping or locked.source == ImportSource.CSV else Status.SCANNING
+    locked.errors, locked.errors_more, locked.phase = [], 0, "Queued again"
+    locked.save(update_fields=["status", "errors", "errors_more", "phase"])
+    _enqueue(locked)
+    return locked
+
+
+def import_job_stalled(job: ImportJob) -> bool:
+    """A running job whose worker has not been heard of for longer than a task may run."""
+    if job.status not in (Status.RUNNING, Status.SCANNING) or job.heartbeat_at is None:
+        return False
+    return (timezone.now() - job.heartbeat_at).total_seconds() > settings.CELERY_TASK_TIME_LIMIT + 60
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """The background job's body: scan or import, whichever the job waits for; else nothing."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status == Status.SCANNING:
+        return _scan(job)
+    if job.status not in (Status.QUEUED, Status.RUNNING):  # finished, or waiting for its mapping
+        return job
+    return _run(job)
+
+
+class _Progress:
+    """Writes the job's progress (at most every PROGRESS_SECONDS) outside any transaction."""
+
+    def __init__(self, job: ImportJob, verb: str):
+        self.job, self.verb, self.last = job, verb, 0.0
+
+    def __call__(self, issues: int, done: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        ImportJob.objects.filter(pk=self.job.pk).update(
+            progress_done=done, phase=f"{self.verb} {issues:,} issues", heartbeat_at=timezone.now()
+        )
+
+
+def _begin(job: ImportJob, status: str, phase: str) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status,
+        phase=phase,
+        progress_done=0,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+
+
+def _scan(job: ImportJob) -> ImportJob:
+    _begin(job, Status.SCANNING, "Reading the statuses, types and labels")
+    try:
+        with default_storage.open(job.files["export"], "rb") as file:
+            found = scan(job.source, file, _Progress(job, "Read"))
+    except ImportRefused as refused:
+        return _finish(job, Status.REFUSED, errors=refused.errors, more=refused.more)
+    except Exception as error:
+        logger.exception("Import job %s failed while scanning", job.pk)
+        return _finish(job, Status.FAILED, errors=[RowError("the job", 0, "", f"stopped unexpectedly: {error}")])
+    stream = ValueStream.objects.filter(slug=job.stream_slug).first()
+    mapping = mapping_for(stream, job.source, found)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.MAPPING,
+        found=found.as_dict(),
+        mapping=mapping.as_dict(),
+        phase=f"Found {found.issues:,} issues; confirm the mapping",
+        progress_done=F("progress_total"),
+        heartbeat_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _run(job: ImportJob) -> ImportJob:
+    _begin(job, Status.RUNNING, "Reading the file")
+    progress = _Progress(job, "Read and checked")
+
+    def writing(parsed) -> None:
+        moves = sum(len(history) for history in parsed.histories.values())
+        ImportJob.objects.filter(pk=job.pk).update(
+            phase=f"Writing {len(parsed.items):,} items and {moves:,} moves in one transaction",
+            progress_done=F("progress_total"),
+            heartbeat_at=timezone.now(),
+        )
+
+    def succeed(result: ImportResult) -> None:
+        """Inside the import's transaction: the job is done exactly when its writes are."""
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status == Status.SUCCEEDED:
+            raise _AlreadyDone  # another delivery of the job finished it meanwhile: roll back
+        _finish(job, Status.SUCCEEDED, result=result)
+
+    try:
+        with ExitStack() as files:
+            opened = {role: files.enter_context(default_storage.open(name, "rb")) for role, name in job.files.items()}
+            _import(job, opened, progress, writing, succeed)
+    except _AlreadyDone:
+        return ImportJob.objects.get(pk=job.pk)
+    except ImportRefused as refused:
+        return _finish(job, Status.REFUSED, errors=refused.errors, more=refused.more)
+    except DomainError as refused:
+        return _finish(job, Status.REFUSED, errors=[RowError("the import", 0, refused.field or "", refused.message)])
+    except Exception as error:
+        logger.exception("Import job %s failed", job.pk)
+        return _finish(job, Status.FAILED, errors=[RowError("the job", 0, "", f"stopped unexpectedly: {error}")])
+    _discard_files(job)
+    job.refresh_from_db()
+    return job
+
+
+class _AlreadyDone(Exception):
+    pass
+
+
+def _import(job: ImportJob, opened: dict, progress, writing, succeed) -> ImportResult:
+    """Read (outside any transaction, so progress is seen), then write in one transaction."""
+    if job.source == ImportSource.CSV:
+        texts = {role: io.TextIOWrapper(opened[role], encoding="utf-8-sig", newline="") for role in CSV_ROLES}
+        return flow_csv_import(
+            stream_slug=job.stream_slug,
+            stream_name=job.stream_name,
+            states_file=texts["states"],
+            items_file=texts["items"],
+            transitions_file=texts["transitions"],
+            on_commit_of=succeed,
+        )
+    mapping = Mapping.from_dict(job.mapping) if job.mapping else None
+    return toolchain_import(
+        source=job.source,
+        stream_slug=job.stream_slug,
+        stream_name=job.stream_name,
+        file=opened["export"],
+        mapping=mapping,
+        progress=progress,
+        on_write=writing,
+        on_commit_of=succeed,
+    )
+
+
+def _finish(job: ImportJob, status: str, *, result: ImportResult | None = None, errors=(), more: int = 0) -> ImportJob:
+    values = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "heartbeat_at": timezone.now(),
+        "errors": [asdict(error) for error in errors],
+        "errors_more": more,
+        "phase": {Status.SUCCEEDED: "Done", Status.REFUSED: "Refused", Status.FAILED: "Failed"}[status],
+    }
+    if result is not None:
+        values.update(result=result.as_dict(), stream=result.stream, progress_done=F("progress_total"))
+    ImportJob.objects.filter(pk=job.pk).update(**values)
+    if status == Status.REFUSED:
+        _discard_files(job)  # a refused file is fixed and uploaded again, never retried
+    job.refresh_from_db()
+    return job
+
+
+def _discard_files(job: ImportJob) -> None:
+    for name in job.files.values():
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete the upload %s of import job %s", name, job.pk)
