@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from streams import hooks
+
 from . import tokens, views
 
 urlpatterns = [
@@ -17,6 +19,9 @@ urlpatterns = [
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
     path("readiness/", include("streams.readiness_urls")),
+    path("imports/", include("streams.import_urls")),
+    path("hooks/jira/", hooks.jira_hook, name="hook-jira"),
+    path("hooks/github/", hooks.github_hook, name="hook-github"),
     path("api/tokens/", tokens.api_tokens, name="api-tokens"),
     path("api/tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
     path("api/", include("portal.api.urls")),

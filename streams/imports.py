@@ -67,6 +67,7 @@ class ImportRefused(DomainError):
 
     def __init__(self, errors: list[RowError], more: int = 0):
         self.errors = errors
+        self.more = more
         lines = "\n".join(f"  - {error}" for error in errors)
         extra = f"\n  ... and {more} more" if more else ""
         super().__init__(

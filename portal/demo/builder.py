@@ -228,8 +228,13 @@ class _Builder:
         self.streams: dict[str, ValueStream] = {}
         for spec in cat.STREAMS:
             self.streams[spec.slug] = ValueStream(
-                name=spec.name, slug=spec.slug, description=spec.description, customer=spec.customer,
-                industry=spec.industry, status=spec.status, pnl_period=spec.pnl_period,
+                name=spec.name,
+                slug=spec.slug,
+                description=spec.description,
+                customer=spec.customer,
+                industry=spec.industry,
+                status=spec.status,
+                pnl_period=spec.pnl_period,
                 revenue=Decimal(spec.revenue) if spec.revenue is not None else None,
                 cost=Decimal(spec.cost) if spec.cost is not None else None,
             )
@@ -263,17 +268,24 @@ class _Builder:
     def _teams(self) -> None:
         self.teams = {
             spec.slug: Team(
-                name=spec.name, slug=spec.slug, type=spec.type, work_mode=spec.work_mode,
-                wip_limit=spec.wip_limit, description=spec.description,
+                name=spec.name,
+                slug=spec.slug,
+                type=spec.type,
+                work_mode=spec.work_mode,
+                wip_limit=spec.wip_limit,
+                description=spec.description,
             )
             for spec in cat.TEAMS
         }
         self._save(Team, list(self.teams.values()))
-        self._save(ValueStream.teams.through, [
-            ValueStream.teams.through(valuestream=self.streams[slug], team=self.teams[spec.slug])
-            for spec in cat.TEAMS
-            for slug in spec.serves
-        ])
+        self._save(
+            ValueStream.teams.through,
+            [
+                ValueStream.teams.through(valuestream=self.streams[slug], team=self.teams[spec.slug])
+                for spec in cat.TEAMS
+                for slug in spec.serves
+            ],
+        )
 
     def _users(self) -> None:
         """The catalogue's logins, plus one per business-operations seat so every sign-off names a person."""
@@ -302,7 +314,9 @@ class _Builder:
             first, last = self.names.get(login.person, (login.username.capitalize(), ""))
             can_log_in = bool(login.note)
             user = User(
-                username=login.username, first_name=first, last_name=last,
+                username=login.username,
+                first_name=first,
+                last_name=last,
                 email=_email(first, last) if login.person else f"{login.username}@{cat.EMAIL_DOMAIN}",
                 is_superuser=login.group is None,
                 # Roles that write reach the admin, where `teams.access.may` decides row by row.
@@ -339,19 +353,27 @@ class _Builder:
             for index, seat in enumerate(spec.roster):
                 titles[f"{spec.slug}:{index}"] = (seat.title, seat.disciplines)
         self.people = {
-            key: Person(name=f"{first} {last}", email=_email(first, last), title=titles[key][0],
-                        user=self.person_users.get(key))
+            key: Person(
+                name=f"{first} {last}", email=_email(first, last), title=titles[key][0], user=self.person_users.get(key)
+            )
             for key, (first, last) in self.names.items()
         }
         self._save(Person, list(self.people.values()))
-        self._save(Person.disciplines.through, [
-            Person.disciplines.through(person=self.people[key], discipline=self.disciplines[slug])
-            for key, (_, disciplines) in titles.items()
-            for slug in disciplines
-        ])
+        self._save(
+            Person.disciplines.through,
+            [
+                Person.disciplines.through(person=self.people[key], discipline=self.disciplines[slug])
+                for key, (_, disciplines) in titles.items()
+                for slug in disciplines
+            ],
+        )
         memberships = [
-            Membership(person=self.people[f"{spec.slug}:{index}"], team=self.teams[spec.slug], role=seat.role,
-                       allocation_percent=seat.allocation)
+            Membership(
+                person=self.people[f"{spec.slug}:{index}"],
+                team=self.teams[spec.slug],
+                role=seat.role,
+                allocation_percent=seat.allocation,
+            )
             for spec in cat.TEAMS
             for index, seat in enumerate(spec.roster)
         ]
@@ -366,18 +388,28 @@ class _Builder:
     def _leadership(self) -> None:
         assignments = []
         for spec in cat.ASSIGNMENTS:
-            assignments.append(LeadershipAssignment(
-                person=self.people[spec.person], stream=self.streams[spec.stream], role=spec.role, kind=spec.kind,
-                time_share_percent=spec.time_share, digital_experience_years=_decimal(spec.years),
-                owns_pnl=spec.owns_pnl, induction_completed=spec.induction,
-                mentor=self.people[spec.mentor] if spec.mentor else None,
-                strengths=spec.strengths, weaknesses=spec.weaknesses,
-                start_date=self.today - dt.timedelta(days=spec.started_days_ago),
-                review_date=self.today + dt.timedelta(days=spec.review_in_days)
-                if spec.review_in_days is not None else None,
-                end_date=self.today - dt.timedelta(days=spec.ended_days_ago)
-                if spec.ended_days_ago is not None else None,
-            ))
+            assignments.append(
+                LeadershipAssignment(
+                    person=self.people[spec.person],
+                    stream=self.streams[spec.stream],
+                    role=spec.role,
+                    kind=spec.kind,
+                    time_share_percent=spec.time_share,
+                    digital_experience_years=_decimal(spec.years),
+                    owns_pnl=spec.owns_pnl,
+                    induction_completed=spec.induction,
+                    mentor=self.people[spec.mentor] if spec.mentor else None,
+                    strengths=spec.strengths,
+                    weaknesses=spec.weaknesses,
+                    start_date=self.today - dt.timedelta(days=spec.started_days_ago),
+                    review_date=self.today + dt.timedelta(days=spec.review_in_days)
+                    if spec.review_in_days is not None
+                    else None,
+                    end_date=self.today - dt.timedelta(days=spec.ended_days_ago)
+                    if spec.ended_days_ago is not None
+                    else None,
+                )
+            )
         self._save(LeadershipAssignment, assignments)
         # Who owns a stream's objectives: its active director, else its value stream manager.
         self.stream_owner: dict[str, Person] = {}
@@ -388,8 +420,12 @@ class _Builder:
     def _criteria(self) -> None:
         self.criteria = [
             ReadinessCriterion(
-                name=spec.name, description=spec.description, owner_team=self.teams[spec.team],
-                all_streams=not spec.streams, flow_types=list(spec.flow_types), active=spec.active,
+                name=spec.name,
+                description=spec.description,
+                owner_team=self.teams[spec.team],
+                all_streams=not spec.streams,
+                flow_types=list(spec.flow_types),
+                active=spec.active,
             )
             for spec in cat.CRITERIA
         ]
@@ -398,11 +434,14 @@ class _Builder:
             criterion.pk: {self.streams[slug].pk for slug in spec.streams}
             for criterion, spec in zip(self.criteria, cat.CRITERIA, strict=True)
         }
-        self._save(ReadinessCriterion.streams.through, [
-            ReadinessCriterion.streams.through(readinesscriterion=criterion, valuestream=self.streams[slug])
-            for criterion, spec in zip(self.criteria, cat.CRITERIA, strict=True)
-            for slug in spec.streams
-        ])
+        self._save(
+            ReadinessCriterion.streams.through,
+            [
+                ReadinessCriterion.streams.through(readinesscriterion=criterion, valuestream=self.streams[slug])
+                for criterion, spec in zip(self.criteria, cat.CRITERIA, strict=True)
+                for slug in spec.streams
+            ],
+        )
         self.signers: dict[int, list] = defaultdict(list)
         for spec in cat.TEAMS:
             for index in range(len(spec.roster)):
@@ -426,14 +465,20 @@ class _Builder:
         for plan in self.plans:
             previous = None
             for state, at in plan.life.steps:
-                transitions.append(StateTransition(
-                    item_id=plan.item.pk, from_state=previous, to_state=state, at=at, source=cat.ITEM_SOURCE
-                ))
+                transitions.append(
+                    StateTransition(
+                        item_id=plan.item.pk, from_state=previous, to_state=state, at=at, source=cat.ITEM_SOURCE
+                    )
+                )
                 previous = state
             blocked += [
-                BlockedPeriod(item_id=plan.item.pk, reason=period.reason, started_at=period.started_at,
-                              ended_at=period.ended_at,
-                              note=period.note or self.rng.choice(cat.BLOCK_NOTES[period.reason]))
+                BlockedPeriod(
+                    item_id=plan.item.pk,
+                    reason=period.reason,
+                    started_at=period.started_at,
+                    ended_at=period.ended_at,
+                    note=period.note or self.rng.choice(cat.BLOCK_NOTES[period.reason]),
+                )
                 for period in plan.life.blocked
             ]
         self._save(StateTransition, transitions)
@@ -454,10 +499,14 @@ class _Builder:
             if fate is None:
                 roll = self.rng.random()
                 fate = (
-                    Fate.REMOVED_BEFORE_START if roll < 0.05
-                    else Fate.REMOVED_IN_FLOW if roll < 0.07
-                    else Fate.NEVER_STARTED if roll < 0.07 + never
-                    else Fate.REOPEN if roll < 0.11 + never
+                    Fate.REMOVED_BEFORE_START
+                    if roll < 0.05
+                    else Fate.REMOVED_IN_FLOW
+                    if roll < 0.07
+                    else Fate.NEVER_STARTED
+                    if roll < 0.07 + never
+                    else Fate.REOPEN
+                    if roll < 0.11 + never
                     else Fate.FLOW
                 )
             delay = self.rng.expovariate(1 / default_delay) if delay is None else delay
@@ -466,13 +515,25 @@ class _Builder:
             if experiment_started and created_at + dt.timedelta(days=delay) > experiment_started:
                 flow *= 0.7  # the stream's experiment works: see catalogue.EXPERIMENTS
             life = simulate(
-                self.rng, epic_workflow if level == 0 else workflow, created_at=created_at, now=self.now, fate=fate,
-                start_delay_days=delay, flow_days=flow,
+                self.rng,
+                epic_workflow if level == 0 else workflow,
+                created_at=created_at,
+                now=self.now,
+                fate=fate,
+                start_delay_days=delay,
+                flow_days=flow,
             )
             item = BacklogItem(
-                stream=stream, title=title[:300], flow_type=flow_type, parent=parent, size=size,
-                state=life.state, created_at=created_at, source=cat.ITEM_SOURCE,
-                customer_facing=spec.customer == cat.EXTERNAL and flow_type in (FlowType.FEATURE, FlowType.DEFECT)
+                stream=stream,
+                title=title[:300],
+                flow_type=flow_type,
+                parent=parent,
+                size=size,
+                state=life.state,
+                created_at=created_at,
+                source=cat.ITEM_SOURCE,
+                customer_facing=spec.customer == cat.EXTERNAL
+                and flow_type in (FlowType.FEATURE, FlowType.DEFECT)
                 and self.rng.random() < 0.7,
             )
             plans.append(_Plan(item=item, life=life, level=level))
@@ -490,8 +551,15 @@ class _Builder:
             is_debt = any(word in epic_title for word in ("modernisation", "rebuild"))
             flow_type = FlowType.DEBT if is_debt else FlowType.FEATURE
             # Epics run for months: the older ones are done, most are still in progress.
-            epic = add(0, epic_title, flow_type, self._days_ago(self.rng.uniform(60, 230)), fate=Fate.FLOW,
-                       delay=self.rng.expovariate(1 / 10), flow=lognormal_days(self.rng, 150, 0.4))
+            epic = add(
+                0,
+                epic_title,
+                flow_type,
+                self._days_ago(self.rng.uniform(60, 230)),
+                fate=Fate.FLOW,
+                delay=self.rng.expovariate(1 / 10),
+                flow=lognormal_days(self.rng, 150, 0.4),
+            )
             epic.target_date = (epic.created_at + dt.timedelta(days=self.rng.uniform(120, 240))).date()
             epic.description = f"Part of the {spec.name} roadmap. {spec.description}"
             for _ in range(self.rng.randint(4, 7)):
@@ -499,8 +567,15 @@ class _Builder:
                 title = f"{self.rng.choice(cat.FEATURE_VERBS)} {obj}{self.rng.choice(cat.FEATURE_QUALIFIERS)}"
                 has_stories = self.rng.random() < 0.5
                 created = soon_after(epic, 110)
-                feature = add(1, title, flow_type, created, parent=epic, size=None if has_stories else size(),
-                              flow=lognormal_days(self.rng, 18) if has_stories else None)
+                feature = add(
+                    1,
+                    title,
+                    flow_type,
+                    created,
+                    parent=epic,
+                    size=None if has_stories else size(),
+                    flow=lognormal_days(self.rng, 18) if has_stories else None,
+                )
                 if self.rng.random() < 0.25:
                     feature.target_date = (created + dt.timedelta(days=self.rng.uniform(20, 90))).date()
                 if has_stories:
@@ -508,7 +583,9 @@ class _Builder:
                         add(2, f"{title}: {step}", flow_type, soon_after(feature, 15), parent=feature, size=size())
 
         patterns = {
-            FlowType.DEFECT: cat.DEFECT_PATTERNS, FlowType.RISK: cat.RISK_PATTERNS, FlowType.DEBT: cat.DEBT_PATTERNS,
+            FlowType.DEFECT: cat.DEFECT_PATTERNS,
+            FlowType.RISK: cat.RISK_PATTERNS,
+            FlowType.DEBT: cat.DEBT_PATTERNS,
         }
         # Standalone items; features come mostly through epics, hence their smaller share here.
         weights = (spec.mix[0] * 0.4, *spec.mix[1:])
@@ -568,20 +645,28 @@ class _Builder:
             pairs.add((item.pk, blocker.pk))
             created_at = item.created_at + dt.timedelta(days=self.rng.uniform(0, 5))
             created_at = max(item.created_at, min(created_at, self.now - dt.timedelta(hours=1)))
-            dependencies.append(Dependency(
-                item_id=item.pk, blocked_by_id=blocker.pk, created_at=created_at,
-                note=f"Needs {blocker.external_key} ({blocker.title}) first.",
-            ))
+            dependencies.append(
+                Dependency(
+                    item_id=item.pk,
+                    blocked_by_id=blocker.pk,
+                    created_at=created_at,
+                    note=f"Needs {blocker.external_key} ({blocker.title}) first.",
+                )
+            )
             if (
                 plan.life.state.category == Category.ACTIVE
                 and blocker_plan.life.state.category != Category.DONE
                 and all(period.ended_at is not None for period in plan.life.blocked)
             ):
                 since = max(plan.life.last_at, created_at)
-                plan.life.blocked.append(Blocked(
-                    since + (self.now - since) * self.rng.uniform(0.1, 0.6), None, BlockedPeriod.Reason.DEPENDENCY,
-                    f"Waiting for {blocker.external_key} from {blocker.team.name}.",
-                ))
+                plan.life.blocked.append(
+                    Blocked(
+                        since + (self.now - since) * self.rng.uniform(0.1, 0.6),
+                        None,
+                        BlockedPeriod.Reason.DEPENDENCY,
+                        f"Waiting for {blocker.external_key} from {blocker.team.name}.",
+                    )
+                )
         return dependencies
 
     def _checks(self, plan: _Plan) -> list[ReadinessCheck]:
@@ -626,7 +711,10 @@ class _Builder:
         for period, _ in quarters:
             for index, (spec, owner) in enumerate(zip(cat.COMPANY_OBJECTIVES, (ceo, cpo, coo), strict=True)):
                 company[period.label, index] = Objective(
-                    title=spec.title, level=Objective.Level.COMPANY, owner=owner, period=period.label,
+                    title=spec.title,
+                    level=Objective.Level.COMPANY,
+                    owner=owner,
+                    period=period.label,
                 )
         self._save(Objective, list(company.values()))
 
@@ -637,8 +725,11 @@ class _Builder:
                 for theme in themes:
                     objective_spec = spec.objectives[theme]
                     objective = Objective(
-                        title=objective_spec.title, level=Objective.Level.STREAM, period=period.label,
-                        owner=self.stream_owner.get(spec.slug), stream=self.streams[spec.slug],
+                        title=objective_spec.title,
+                        level=Objective.Level.STREAM,
+                        period=period.label,
+                        owner=self.stream_owner.get(spec.slug),
+                        stream=self.streams[spec.slug],
                         parent=company[period.label, objective_spec.company],
                     )
                     stream_objectives[period.label, spec.slug].append(objective)
@@ -654,8 +745,12 @@ class _Builder:
                 else:
                     parent = company[period.label, spec.company]
                 objective = Objective(
-                    title=spec.title, level=Objective.Level.TEAM, period=period.label, team=self.teams[team_spec.slug],
-                    owner=self.people[f"{team_spec.slug}:0"], parent=parent,
+                    title=spec.title,
+                    level=Objective.Level.TEAM,
+                    period=period.label,
+                    team=self.teams[team_spec.slug],
+                    owner=self.people[f"{team_spec.slug}:0"],
+                    parent=parent,
                 )
                 team_level.append((objective, spec))
         self._save(Objective, [objective for objective, _ in team_level])
@@ -677,8 +772,13 @@ class _Builder:
                     if round(start, 2) == round(target, 2):
                         target = start + (float(kr_spec.target) - float(kr_spec.start)) * 0.3
                 key_result = KeyResult(
-                    objective=objective, title=kr_spec.title, kind=kr_spec.kind, unit=kr_spec.unit,
-                    start_value=_decimal(start), target_value=_decimal(target), order=order,
+                    objective=objective,
+                    title=kr_spec.title,
+                    kind=kr_spec.kind,
+                    unit=kr_spec.unit,
+                    start_value=_decimal(start),
+                    target_value=_decimal(target),
+                    order=order,
                     weight=Decimal("1") if order == 0 or self.rng.random() < 0.6 else Decimal("0.5"),
                 )
                 series = self._check_ins(key_result, period=period, start=start, target=target)
@@ -719,11 +819,24 @@ class _Builder:
             value = start + (target - start) * (reach * elapsed + self.rng.uniform(-0.05, 0.05))
             on_track = reach - 0.8
             confidence = min(0.95, max(0.05, confidence + self.rng.uniform(-0.1, 0.1) + 0.05 * on_track))
-            check_ins.append(CheckIn(
-                key_result=key_result, value=_decimal(value), confidence=_decimal(confidence), date=day,
-                author=author, note=self.rng.choice(("", "", "On track.", "Slipping: waiting on a dependency.",
-                                                     "Better than expected after the release.")),
-            ))
+            check_ins.append(
+                CheckIn(
+                    key_result=key_result,
+                    value=_decimal(value),
+                    confidence=_decimal(confidence),
+                    date=day,
+                    author=author,
+                    note=self.rng.choice(
+                        (
+                            "",
+                            "",
+                            "On track.",
+                            "Slipping: waiting on a dependency.",
+                            "Better than expected after the release.",
+                        )
+                    ),
+                )
+            )
         return check_ins
 
     def _links(self, key_result: KeyResult) -> list:
@@ -741,8 +854,10 @@ class _Builder:
         pool = [
             plan.item.pk
             for plan in self.plans_by[scope]
-            if plan.level in (0, 1, 3) and plan.life.state.category != Category.REMOVED
-            and plan.started_at is not None and plan.started_at < end
+            if plan.level in (0, 1, 3)
+            and plan.life.state.category != Category.REMOVED
+            and plan.started_at is not None
+            and plan.started_at < end
             and (plan.finished_at is None or plan.finished_at >= start)
         ]
         wanted = self.rng.randint(2, 5) if key_result.kind == KeyResult.Kind.OUTPUT else self.rng.randint(1, 3)
@@ -755,28 +870,51 @@ class _Builder:
 
     def _maps_and_experiments(self) -> None:
         maps = [
-            ValueStreamMap(stream=self.streams[spec.stream], name=spec.name, kind=spec.kind, notes=spec.notes,
-                           as_of=self.today - dt.timedelta(days=spec.as_of_days_ago))
+            ValueStreamMap(
+                stream=self.streams[spec.stream],
+                name=spec.name,
+                kind=spec.kind,
+                notes=spec.notes,
+                as_of=self.today - dt.timedelta(days=spec.as_of_days_ago),
+            )
             for spec in cat.MAPS
         ]
         self._save(ValueStreamMap, maps)
-        self._save(ProcessBlock, [
-            ProcessBlock(
-                map=vsm, order=order, activity=block.activity, team=self.teams.get(block.team), people=block.people,
-                process_time_hours=_decimal(block.process_hours), lead_time_hours=_decimal(block.lead_hours),
-                queue_before=block.queue, percent_complete_accurate=block.pca, barriers=block.barriers,
-                wastes=list(block.wastes),
-            )
-            for vsm, spec in zip(maps, cat.MAPS, strict=True)
-            for order, block in enumerate(spec.blocks, start=1)
-        ])
-        self._save(ImprovementExperiment, [
-            ImprovementExperiment(
-                stream=self.streams[spec.stream], title=spec.title, hypothesis=spec.hypothesis, change=spec.change,
-                target_metric=spec.metric, flow_type=spec.flow_type, expected_direction=spec.direction,
-                expected_size_percent=spec.size, start_date=self.today - dt.timedelta(days=spec.started_days_ago),
-                review_date=self.today + dt.timedelta(days=spec.review_in_days),
-            )
-            for spec in cat.EXPERIMENTS
-        ])
-
+        self._save(
+            ProcessBlock,
+            [
+                ProcessBlock(
+                    map=vsm,
+                    order=order,
+                    activity=block.activity,
+                    team=self.teams.get(block.team),
+                    people=block.people,
+                    process_time_hours=_decimal(block.process_hours),
+                    lead_time_hours=_decimal(block.lead_hours),
+                    queue_before=block.queue,
+                    percent_complete_accurate=block.pca,
+                    barriers=block.barriers,
+                    wastes=list(block.wastes),
+                )
+                for vsm, spec in zip(maps, cat.MAPS, strict=True)
+                for order, block in enumerate(spec.blocks, start=1)
+            ],
+        )
+        self._save(
+            ImprovementExperiment,
+            [
+                ImprovementExperiment(
+                    stream=self.streams[spec.stream],
+                    title=spec.title,
+                    hypothesis=spec.hypothesis,
+                    change=spec.change,
+                    target_metric=spec.metric,
+                    flow_type=spec.flow_type,
+                    expected_direction=spec.direction,
+                    expected_size_percent=spec.size,
+                    start_date=self.today - dt.timedelta(days=spec.started_days_ago),
+                    review_date=self.today + dt.timedelta(days=spec.review_in_days),
+                )
+                for spec in cat.EXPERIMENTS
+            ],
+        )

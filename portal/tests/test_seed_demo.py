@@ -51,11 +51,34 @@ Category = WorkflowState.Category
 User = get_user_model()
 
 COUNTED = (
-    Discipline, Person, Team, Membership, User, Group, ValueStream, WorkflowState, TargetMix, LeadershipAssignment,
-    BacklogItem, StateTransition, BlockedPeriod, Dependency, ReadinessCriterion, ReadinessCheck, ValueStreamMap,
-    ProcessBlock, ImprovementExperiment, Objective, KeyResult, CheckIn,
-    ValueStream.teams.through, ValueStream.required_disciplines.through, Person.disciplines.through,
-    ReadinessCriterion.streams.through, KeyResult.items.through, User.groups.through,
+    Discipline,
+    Person,
+    Team,
+    Membership,
+    User,
+    Group,
+    ValueStream,
+    WorkflowState,
+    TargetMix,
+    LeadershipAssignment,
+    BacklogItem,
+    StateTransition,
+    BlockedPeriod,
+    Dependency,
+    ReadinessCriterion,
+    ReadinessCheck,
+    ValueStreamMap,
+    ProcessBlock,
+    ImprovementExperiment,
+    Objective,
+    KeyResult,
+    CheckIn,
+    ValueStream.teams.through,
+    ValueStream.required_disciplines.through,
+    Person.disciplines.through,
+    ReadinessCriterion.streams.through,
+    KeyResult.items.through,
+    User.groups.through,
 )
 
 
@@ -67,8 +90,15 @@ def _fingerprint() -> list[tuple]:
     """What a reader of the portal would notice if a rebuild differed."""
     return list(
         BacklogItem.objects.order_by("external_key").values_list(
-            "external_key", "title", "flow_type", "state__name", "team__slug", "parent__external_key",
-            "created_at", "started_at", "finished_at",
+            "external_key",
+            "title",
+            "flow_type",
+            "state__name",
+            "team__slug",
+            "parent__external_key",
+            "created_at",
+            "started_at",
+            "finished_at",
         )
     )
 
@@ -108,8 +138,15 @@ def test_simulated_lives_chain_and_end_before_now():
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     for _ in range(2000):
         created = now - dt.timedelta(days=rng.uniform(0.1, 200))
-        life = simulate(rng, workflow, created_at=created, now=now, fate=rng.choice(list(Fate)),
-                        start_delay_days=rng.expovariate(1 / 10), flow_days=rng.lognormvariate(2, 1))
+        life = simulate(
+            rng,
+            workflow,
+            created_at=created,
+            now=now,
+            fate=rng.choice(list(Fate)),
+            start_delay_days=rng.expovariate(1 / 10),
+            flow_days=rng.lognormvariate(2, 1),
+        )
         assert life.steps[0] == (workflow.entry, created)
         for (before, at_before), (after, at_after) in zip(life.steps, life.steps[1:], strict=False):
             assert after is not before and at_before < at_after
@@ -219,8 +256,10 @@ class TestSeededOrganisation:
         assert p95 > 4 * median  # long-tailed
 
     def test_every_history_chains_and_ends_in_the_items_state(self, seeded):
-        items = {pk: (state, created) for pk, state, created in BacklogItem.objects.values_list(
-            "pk", "state_id", "created_at")}
+        items = {
+            pk: (state, created)
+            for pk, state, created in BacklogItem.objects.values_list("pk", "state_id", "created_at")
+        }
         chains = defaultdict(list)
         for item_id, from_state, to_state, at in StateTransition.objects.order_by("item_id", "at", "pk").values_list(
             "item_id", "from_state_id", "to_state_id", "at"
@@ -313,9 +352,7 @@ class TestSeededOrganisation:
         assert director.leadership_assignments.filter(
             role=LeadershipAssignment.Role.PRODUCT_DIRECTOR, end_date__isnull=True
         ).exists()
-        assert Person.objects.get(user__username="owner").memberships.filter(
-            role=Membership.Role.PRODUCT_OWNER
-        ).exists()
-        assert Person.objects.get(user__username="operations").teams.filter(
-            type=Team.Type.BUSINESS_OPERATIONS
-        ).exists()
+        assert (
+            Person.objects.get(user__username="owner").memberships.filter(role=Membership.Role.PRODUCT_OWNER).exists()
+        )
+        assert Person.objects.get(user__username="operations").teams.filter(type=Team.Type.BUSINESS_OPERATIONS).exists()

@@ -39,8 +39,20 @@ def _seed(**options) -> str:
 
 def _counts() -> dict[str, int]:
     models = (
-        ValueStream, WorkflowState, Team, Person, Membership, LeadershipAssignment, BacklogItem, StateTransition,
-        BlockedPeriod, Dependency, ReadinessCheck, Objective, KeyResult, KeyResult.items.through,
+        ValueStream,
+        WorkflowState,
+        Team,
+        Person,
+        Membership,
+        LeadershipAssignment,
+        BacklogItem,
+        StateTransition,
+        BlockedPeriod,
+        Dependency,
+        ReadinessCheck,
+        Objective,
+        KeyResult,
+        KeyResult.items.through,
     )
     return {model._meta.label: model._default_manager.count() for model in models}
 
@@ -52,32 +64,43 @@ def _scalar(sql: str) -> int:
 
 
 def _flow_dates() -> dict[int, tuple]:
-    return {pk: (started, finished) for pk, started, finished in
-            BacklogItem.objects.values_list("pk", "started_at", "finished_at")}
+    return {
+        pk: (started, finished)
+        for pk, started, finished in BacklogItem.objects.values_list("pk", "started_at", "finished_at")
+    }
 
 
 def _assert_history_consistent() -> None:
     """The checks every generated history must pass, whichever way it was written."""
     # An item's state is the target of its latest transition.
-    assert _scalar("""
+    assert (
+        _scalar("""
         SELECT COUNT(*) FROM streams_backlogitem i
         WHERE i.state_id IS DISTINCT FROM (
             SELECT t.to_state_id FROM streams_statetransition t WHERE t.item_id = i.id
             ORDER BY t.at DESC, t.id DESC LIMIT 1)
-    """) == 0
+    """)
+        == 0
+    )
     # A transition leaves the state the previous one entered, later than it; the first comes from nowhere.
-    assert _scalar("""
+    assert (
+        _scalar("""
         SELECT COUNT(*) FROM (
             SELECT from_state_id, at, LAG(to_state_id) OVER w AS previous_state, LAG(at) OVER w AS previous_at
             FROM streams_statetransition WINDOW w AS (PARTITION BY item_id ORDER BY at, id)
         ) history
         WHERE from_state_id IS DISTINCT FROM previous_state OR at <= previous_at
-    """) == 0
+    """)
+        == 0
+    )
     # The history starts when the item was created, in states of the item's own stream.
-    assert _scalar("""
+    assert (
+        _scalar("""
         SELECT COUNT(*) FROM streams_backlogitem i
         WHERE i.created_at <> (SELECT MIN(t.at) FROM streams_statetransition t WHERE t.item_id = i.id)
-    """) == 0
+    """)
+        == 0
+    )
     assert not StateTransition.objects.exclude(to_state__stream=F("item__stream")).exists()
     # started/finished are exactly what the state service derives from the history.
     stored = _flow_dates()
@@ -143,10 +166,14 @@ def test_organisation_has_workflows_directors_service_and_memberships(seeded):
     streams = ValueStream.objects.annotate(
         active=Count("states", filter=Q(states__category=Category.ACTIVE), distinct=True),
         waiting=Count("states", filter=Q(states__category=Category.WAITING), distinct=True),
-        directors=Count("leadership_assignments", distinct=True, filter=Q(
-            leadership_assignments__role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
-            leadership_assignments__end_date__isnull=True,
-        )),
+        directors=Count(
+            "leadership_assignments",
+            distinct=True,
+            filter=Q(
+                leadership_assignments__role=LeadershipAssignment.Role.PRODUCT_DIRECTOR,
+                leadership_assignments__end_date__isnull=True,
+            ),
+        ),
     )
     for stream in streams:
         assert set(stream.states.values_list("category", flat=True)) == set(Category.values)
@@ -187,11 +214,21 @@ def test_normal_inserts_still_work_after_seeding(seeded):
 
 def test_same_seed_gives_the_same_data_with_bulk_create(db):
     """The fallback for databases without COPY writes what COPY writes."""
+
     def snapshot():
-        return sorted(BacklogItem.objects.values_list(
-            "external_key", "stream__slug", "team__slug", "flow_type", "state__name", "parent__external_key",
-            "created_at", "started_at", "finished_at",
-        ))
+        return sorted(
+            BacklogItem.objects.values_list(
+                "external_key",
+                "stream__slug",
+                "team__slug",
+                "flow_type",
+                "state__name",
+                "parent__external_key",
+                "created_at",
+                "started_at",
+                "finished_at",
+            )
+        )
 
     as_of = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
     spec = ScaleSpec(items=600, streams=3, teams=6, people=30, chunk_size=200, as_of=as_of)

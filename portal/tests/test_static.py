@@ -38,7 +38,12 @@ def test_production_collectstatic_builds_the_manifest(tmp_path):
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     manifest = (tmp_path / "staticfiles.json").read_text()
     assert "vendor/chart.js/chart.umd.min.js" in manifest

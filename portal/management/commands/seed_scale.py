@@ -38,15 +38,21 @@ class Command(BaseCommand):
         parser.add_argument("--people", type=int, default=defaults.people, help="People (%(default)s).")
         parser.add_argument("--seed", type=int, default=defaults.seed, help="Random seed (%(default)s).")
         parser.add_argument(
-            "--as-of", type=_date, default=None,
+            "--as-of",
+            type=_date,
+            default=None,
             help="Date the history runs up to, YYYY-MM-DD (default: today, UTC).",
         )
         parser.add_argument(
-            "--chunk-size", type=int, default=defaults.chunk_size,
+            "--chunk-size",
+            type=int,
+            default=defaults.chunk_size,
             help="Items generated and committed together (%(default)s); bounds memory.",
         )
         parser.add_argument(
-            "--workers", type=int, default=None,
+            "--workers",
+            type=int,
+            default=None,
             help="Connections writing at once (default: one per CPU on PostgreSQL, at most 4; 1 elsewhere).",
         )
         parser.add_argument("--reset", action="store_true", help="Delete previously generated scale data first.")
@@ -57,8 +63,12 @@ class Command(BaseCommand):
             raise CommandError("DEBUG is off: this looks like production. Pass --force to generate scale data anyway.")
         try:
             spec = ScaleSpec(
-                items=options["items"], streams=options["streams"], teams=options["teams"],
-                people=options["people"], seed=options["seed"], as_of=options["as_of"],
+                items=options["items"],
+                streams=options["streams"],
+                teams=options["teams"],
+                people=options["people"],
+                seed=options["seed"],
+                as_of=options["as_of"],
                 chunk_size=max(1, options["chunk_size"]),
             )
         except ValueError as exc:
@@ -90,10 +100,12 @@ class Command(BaseCommand):
         items = report.counts.get("streams.BacklogItem", 0)
         transitions = report.counts.get("streams.StateTransition", 0)
         per_item = f" ({transitions / items:.2f} transitions per item)" if items else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"Created {items:,} items and {transitions:,} transitions{per_item} in {elapsed:.1f}s "
-            f"({time.monotonic() - began:.1f}s in all)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {items:,} items and {transitions:,} transitions{per_item} in {elapsed:.1f}s "
+                f"({time.monotonic() - began:.1f}s in all)."
+            )
+        )
         rolled = time.monotonic()
         days = rollups_refresh(stream_ids=ValueStream.objects.filter(slug__startswith=SLUG_PREFIX).values("pk"))
         self.stdout.write(f"Stored {days:,} days of daily flow rollups in {time.monotonic() - rolled:.1f}s.")

@@ -30,7 +30,7 @@ class ToolchainImportCommand(BaseCommand):
             ),
         )
 
-    def handle(self, *args, file, stream, name, map, **options):
+    def handle(self, *args, file, stream, name, map, verbosity=1, **options):
         mapping = mapping_for(ValueStream.objects.filter(slug=stream).first(), self.source)
         for option in map:
             try:
@@ -40,7 +40,7 @@ class ToolchainImportCommand(BaseCommand):
             mapping.statuses[status] = (state_name[:60], category)
 
         def progress(issues: int, _bytes: int) -> None:
-            if issues % 20000 == 0 and self.verbosity > 1:
+            if issues % 20000 == 0 and verbosity > 1:
                 self.stderr.write(f"  read {issues:,} issues")
 
         try:
