@@ -1,0 +1,145 @@
+"""An import in a real Celery worker on Redis: killed mid-write it leaves nothing; redelivered, it completes."""
+
+import datetime as dt
+import io
+import json
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+import pytest
+
+from portal.celery import app as celery_app
+from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
+from streams.tasks import run_import
+
+ROOT = Path(__file__).resolve().parents[2]
+ISSUES = 6000
+STATUSES = ["To Do", "In Progress", "In Review", "In Progress", "Waiting for QA", "Done"]
+
+
+def export(issues: int) -> bytes:
+    """A Jira search export: every issue walks the whole workflow, an hour per step."""
+    out = io.StringIO()
+    out.write(f'{{"startAt": 0, "total": {issues}, "issues": [')
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    for n in range(1, issues + 1):
+        created = start + dt.timedelta(minutes=n)
+        histories = [
+            {
+                "created": (created + dt.timedelta(hours=step)).isoformat(),
+                "items": [{"field": "status", "fromString": STATUSES[step - 1], "toString": STATUSES[step]}],
+            }
+            for step in range(1, len(STATUSES))
+        ]
+        issue = {
+            "key": f"BULK-{n}",
+            "fields": {
+                "summary": f"Issue {n}",
+                "issuetype": {"name": "Story"},
+                "status": {"name": "Done"},
+                "created": created.isoformat(),
+                "labels": [],
+            },
+            "changelog": {"histories": histories},
+        }
+        out.write(("," if n > 1 else "") + json.dumps(issue))
+    out.write("]}")
+    return out.getvalue().encode()
+
+
+def start_worker(queue: str, **env) -> subprocess.Popen:
+    db = connection.settings_dict
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes():
+    name = default_storage.save(f"imports/test/{uuid.uuid4().hex}/export.json", ContentFile(export(ISSUES)))
+    job = ImportJob.objects.create(
+        source="jira", stream_slug="bulk", files={"export": name}, status=ImportJob.Status.QUEUED
+    )
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    first = start_worker(queue)
+    second = None
+    try:
+        run_import.apply_async(args=[job.pk], queue=queue)
+        # The job says it is writing once the file is read and checked: kill the worker then.
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, phase__startswith="Writing").exists(), 120, "the write phase"
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        job.refresh_from_db()
+        assert job.status == "running" and job.attempts == 1
+        # The transaction died with the worker: not one row of the import is left.
+        assert not ValueStream.objects.filter(slug="bulk").exists()
+        assert not BacklogItem.objects.exists() and not StateTransition.objects.exists()
+
+        # Unacknowledged (acks_late), the task goes back to the queue after the visibility timeout.
+        second = start_worker(queue, CELERY_VISIBILITY_TIMEOUT="1")
+        wait_for(
+            lambda: ImportJob.objects.filter(pk=job.pk, status__in=["succeeded", "failed", "refused"]).exists(),
+            120,
+            "the redelivered job",
+        )
+        job.refresh_from_db()
+        assert job.status == "succeeded", job.errors
+        assert job.attempts == 2
+        assert BacklogItem.objects.filter(stream__slug="bulk").count() == ISSUES
+        assert StateTransition.objects.count() == ISSUES * len(STATUSES)
+    finally:
+        celery_app.conf.task_always_eager = eager
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.terminate()
+                print(worker.communicate(timeout=30)[0])
