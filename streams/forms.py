@@ -185,6 +185,8 @@ class ImportMappingForm(forms.Form):
                 label=name,
             )
         self.counts = found
+        for field in self.fields.values():  # the table shows no <label>: name each control for screen readers
+            field.widget.attrs["aria-label"] = field.label
 
     def clean(self):
         data = super().clean()
