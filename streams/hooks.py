@@ -52,7 +52,8 @@ def signature_valid(secret: str, body: bytes, header: str) -> bool:
 
 
 def _receive(request: HttpRequest, secret: str, header: str, apply) -> JsonResponse:
-    body = request.body if int(request.headers.get("Content-Length") or 0) <= MAX_BODY else b""
+    length = request.headers.get("Content-Length") or "0"
+    body = request.body if length.isdigit() and int(length) <= MAX_BODY else b""
     if not body:
         return JsonResponse({"detail": "The delivery is empty or larger than 5 MB.", "code": "invalid"}, status=400)
     if not signature_valid(secret, body, request.headers.get(header, "")):
