@@ -20,18 +20,11 @@ from streams.tests.factories import ValueStreamFactory, state
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def worker_queue():
-    """Start a worker on a queue of its own (so parallel runs never steal each other's tasks)."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
+def start_worker(queue: str, **env) -> subprocess.Popen:
+    """A real `celery worker` process on the test database and broker, consuming `queue` only
+    (so parallel test runs never steal each other's tasks); `env` adds settings."""
     db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-        "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -48,11 +41,25 @@ def worker_queue():
             "--loglevel=WARNING",
         ],
         cwd=ROOT,
-        env=env,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.fixture
+def worker_queue():
+    """Start a worker on a queue of its own."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    worker = start_worker(queue)
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
     try:

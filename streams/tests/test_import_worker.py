@@ -3,21 +3,17 @@
 import datetime as dt
 import io
 import json
-import os
 from pathlib import Path
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 import pytest
 
 from portal.celery import app as celery_app
+from portal.tests.test_celery_worker import start_worker
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
 from streams.tasks import run_import
 
@@ -54,39 +50,6 @@ def export(issues: int) -> bytes:
         out.write(("," if n > 1 else "") + json.dumps(issue))
     out.write("]}")
     return out.getvalue().encode()
-
-
-def start_worker(queue: str, **env) -> subprocess.Popen:
-    db = connection.settings_dict
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "portal.settings_test",
-            "TEST_DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "TEST_CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            **env,
-        },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def wait_for(condition, timeout: float, what: str):
