@@ -199,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "streams.record_flow_snapshots",
         "schedule": crontab(minute=0, hour=2, day_of_week="mon"),
     },
+    # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
+    "experiment-verdicts": {
+        "task": "streams.review_experiments",
+        "schedule": crontab(minute=30, hour=0),
+    },
 }
 
 # --- Cache ----------------------------------------------------------------------------

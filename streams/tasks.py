@@ -4,6 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from .experiments import experiments_review
 from .import_jobs import import_job_run
 from .models import ValueStream
 from .rollups import rollups_refresh
@@ -48,3 +49,11 @@ def run_import(job_id: int) -> str:
     Delivered again if its worker dies (acks_late, reject_on_worker_lost): the import is all
     or nothing, so the new delivery starts over; a finished job is left alone."""
     return import_job_run(job_id=job_id).status
+
+
+@shared_task(name="streams.review_experiments")
+def review_experiments(today: str | None = None) -> dict[str, int]:
+    """Record the baselines of experiments that have started and the verdicts of those whose
+    review date has come (streams.experiments). Run daily by beat; a second run the same day
+    changes nothing (decided experiments and recorded baselines are left alone)."""
+    return experiments_review(today=dt.date.fromisoformat(today) if today else None)

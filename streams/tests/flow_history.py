@@ -5,6 +5,7 @@ reuse the same history so that every door is checked against the same figures.
 """
 
 import datetime as dt
+import itertools
 
 from streams.flow import Window
 from streams.models import BlockedPeriod
@@ -71,3 +72,43 @@ def build_history():
     )
     make(stream, "J", "debt", [("In progress", d(10)), ("Waiting for review", d(12))])
     return stream
+
+
+_keys = itertools.count(1)
+
+
+def bulk_items(stream, specs, *, flow_type="feature"):
+    """Items with a given history, written in bulk (fast enough for samples of hundreds).
+
+    `specs` is a list of (created, [(state name, at), ...]); each item ends in its last state,
+    and started/finished are derived from the history as the state service would."""
+    from streams.models import BacklogItem, StateTransition
+    from streams.services import items_refresh_flow_dates
+
+    states = {s.name: s for s in stream.states.all()}
+    first = next(iter(stream.states.order_by("order")))
+    items = BacklogItem.objects.bulk_create(
+        [
+            BacklogItem(
+                stream=stream,
+                title=f"{flow_type} created {created:%Y-%m-%d %H:%M}",
+                flow_type=flow_type,
+                created_at=created,
+                state=states[moves[-1][0]] if moves else first,
+                source="test",
+                external_key=f"T-{next(_keys)}",
+            )
+            for created, moves in specs
+        ]
+    )
+    transitions = []
+    for item, (_, moves) in zip(items, specs, strict=True):
+        previous = None
+        for name, at in moves:
+            transitions.append(
+                StateTransition(item=item, from_state=previous, to_state=states[name], at=at, source="seed")
+            )
+            previous = states[name]
+    StateTransition.objects.bulk_create(transitions)
+    items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=[i.pk for i in items]))
+    return items

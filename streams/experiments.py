@@ -1,0 +1,410 @@
+"""Improvement experiments judged from flow data, with the statistics of DESIGN.md.
+
+An experiment changes something in a stream on its start date and is reviewed on its review
+date. Its two periods have the same length, L = review − start days:
+- before: the L days up to the start (the baseline, read from the history as it was then);
+- after: the L days from the start up to the review date (the review day itself is not in
+  it, so the judgement can run on that day with complete data).
+
+The samples of each period, all computed by the flow engine (`streams.flow`) in the database:
+- flow time and flow efficiency: the items that started *and* finished inside the period.
+  Both periods are cut off the same way (an item taking longer than L days is in neither),
+  so the comparison is fair even though each sample leaves out the slowest items;
+- throughput: items finished on each day of the period (days with none included);
+- flow load (WIP): items in progress at the end of each day.
+
+The tests (two-sided, at 5%):
+- flow time: Mann-Whitney U (exact for small samples without ties, else the normal
+  approximation with tie correction; scipy);
+- throughput, efficiency and WIP: a bootstrap 95% interval of after − before (10,000
+  resamples with a fixed seed): throughput resamples days, efficiency resamples items and
+  recomputes Σ active ÷ Σ flow, WIP resamples whole weeks (days in a row are not independent).
+
+Verdict: "improved" when the test finds a change in the direction the hypothesis expected,
+"worse" when it finds one in the other direction, "no evidence" otherwise, including when a
+period has too few items to judge (the result says why). Whether the change reached the
+expected size is recorded beside the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+import math
+
+from django.db import transaction
+from django.utils import timezone
+import numpy as np
+
+from .flow import FLOW_TYPES, Scope, Window, flow_report
+from .models import BacklogItem, ImprovementExperiment
+
+ALPHA = 0.05
+MIN_ITEMS = 10  # items per period for flow time and efficiency; in both periods together for throughput
+MIN_DAYS = 14  # days per period: the shortest experiment the form accepts
+TRIALS = 10_000
+SEED = 20_261_121
+WEEK = 7
+
+Metric = ImprovementExperiment.Metric
+Verdict = ImprovementExperiment.Verdict
+
+METHODS = {
+    Metric.FLOW_TIME: (
+        "Mann-Whitney U test (two-sided, 5%) on the flow times of the items that started and finished in each period"
+    ),
+    Metric.THROUGHPUT: ("Bootstrap 95% interval (10,000 resamples of days) of the change in items finished per week"),
+    Metric.EFFICIENCY: (
+        "Bootstrap 95% interval (10,000 resamples of items) of the change in flow efficiency "
+        "(Σ active ÷ Σ flow time) of the items that started and finished in each period"
+    ),
+    Metric.WIP: "Bootstrap 95% interval (10,000 resamples of whole weeks) of the change in mean day-end WIP",
+}
+UNITS = {
+    Metric.FLOW_TIME: "days (median)",
+    Metric.THROUGHPUT: "items per week",
+    Metric.EFFICIENCY: "% efficiency",
+    Metric.WIP: "items in progress (mean)",
+}
+
+
+# --- Periods and samples ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Periods:
+    before: Window
+    after: Window
+
+    @property
+    def days(self) -> int:
+        return self.after.days
+
+
+def experiment_periods(experiment: ImprovementExperiment) -> Periods:
+    """The before and after periods: L whole UTC days each, L = review − start."""
+    length = (experiment.review_date - experiment.start_date).days
+    if length < 1:
+        raise ValueError("the review date must be after the start date")
+
+    def period(first: dt.date) -> Window:
+        last = first + dt.timedelta(days=length - 1)
+        as_of = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return Window.build(start=first, end=last, as_of=as_of)
+
+    return Periods(
+        before=period(experiment.start_date - dt.timedelta(days=length)), after=period(experiment.start_date)
+    )
+
+
+@dataclass
+class Sample:
+    """What one period measured, for the experiment's items (its stream, maybe one flow type)."""
+
+    window: Window
+    flow_days: list[float] = field(default_factory=list)  # items started and finished in the period
+    active_days: list[float] = field(default_factory=list)  # the same items' active time
+    daily_throughput: list[int] = field(default_factory=list)
+    daily_wip: list[int] = field(default_factory=list)
+    measurable: bool = True  # the stream maps a waiting state (efficiency needs one)
+
+    @property
+    def items(self) -> int:
+        return len(self.flow_days)
+
+    @property
+    def finished(self) -> int:
+        return sum(self.daily_throughput)
+
+    @property
+    def median_flow(self) -> float | None:
+        return float(np.median(self.flow_days)) if self.flow_days else None
+
+    @property
+    def per_week(self) -> float:
+        return WEEK * self.finished / len(self.daily_throughput) if self.daily_throughput else 0.0
+
+    @property
+    def efficiency(self) -> float | None:
+        total = sum(self.flow_days)
+        return sum(self.active_days) / total if self.measurable and total > 0 else None
+
+    @property
+    def mean_wip(self) -> float | None:
+        return sum(self.daily_wip) / len(self.daily_wip) if self.daily_wip else None
+
+    def value(self, metric: str) -> float | None:
+        """The period's figure for the metric, in the units of UNITS."""
+        if metric == Metric.FLOW_TIME:
+            return self.median_flow
+        if metric == Metric.THROUGHPUT:
+            return self.per_week
+        if metric == Metric.EFFICIENCY:
+            return None if self.efficiency is None else 100 * self.efficiency
+        return self.mean_wip
+
+    def summary(self, metric: str) -> dict:
+        """What the page shows of a period (JSON-ready)."""
+        last = self.window.end - dt.timedelta(days=1)
+        data = {
+            "from": self.window.start.date().isoformat(),
+            "to": last.date().isoformat(),
+            "days": self.window.days,
+            "value": _round(self.value(metric)),
+            "unit": UNITS[metric],
+            "finished": self.finished,
+            "started_and_finished": self.items,
+        }
+        if self.flow_days:
+            data["flow_p50"] = _round(float(np.percentile(self.flow_days, 50)))
+            data["flow_p85"] = _round(float(np.percentile(self.flow_days, 85)))
+        return data
+
+
+def experiment_scope(experiment: ImprovementExperiment) -> Scope:
+    """The experiment's stream, or only its items of one flow type."""
+    stream = experiment.stream
+    if not experiment.flow_type:
+        return Scope.stream(stream)
+    if experiment.flow_type not in FLOW_TYPES:
+        raise ValueError(f"unknown flow type {experiment.flow_type!r}")
+    items = BacklogItem._meta.db_table
+    return Scope.items(
+        f"{stream.name}: {experiment.get_flow_type_display()} items",
+        f"SELECT id FROM {items} WHERE stream_id = {int(stream.pk)} AND flow_type = '{experiment.flow_type}'",
+        id=stream.pk,
+    )
+
+
+def period_sample(scope: Scope, window: Window) -> Sample:
+    """One period's samples, from one run of the flow engine with the history as of its end."""
+    report = flow_report(scope=scope, window=window)
+    started_inside = [f for f in report.finished if f.start is not None and f.start >= window.start]
+    return Sample(
+        window=window,
+        flow_days=[f.flow_days for f in started_inside],
+        active_days=[f.active_days for f in started_inside],
+        daily_throughput=list(report.daily_throughput),
+        daily_wip=[day["wip"] for day in report.daily],
+        measurable=report.efficiency_measurable,
+    )
+
+
+# --- Statistics -------------------------------------------------------------------------------
+
+
+def bootstrap_difference(before, after, statistic, *, trials: int = TRIALS, seed: int = SEED) -> tuple[float, float]:
+    """95% percentile interval of statistic(after) − statistic(before), each period resampled
+    with replacement on its own. `before`/`after` are arrays of units (rows for several
+    columns); `statistic` maps an array of shape (trials, n, ...) to (trials,)."""
+    rng = np.random.default_rng(seed)
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    picks_before = rng.integers(0, len(before), size=(trials, len(before)))
+    picks_after = rng.integers(0, len(after), size=(trials, len(after)))
+    differences = statistic(after[picks_after]) - statistic(before[picks_before])
+    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _mean(resampled):
+    return resampled.mean(axis=1)
+
+
+def _ratio_of_sums(resampled):
+    """Σ active ÷ Σ flow of resampled (active, flow) rows; NaN when no flow time at all."""
+    flow = resampled[..., 1].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(flow > 0, resampled[..., 0].sum(axis=1) / flow, np.nan)
+
+
+def weekly_means(daily: list[int]) -> list[float]:
+    """Means of consecutive 7-day blocks (a shorter last block counts as one more)."""
+    return [sum(block) / len(block) for block in (daily[k : k + WEEK] for k in range(0, len(daily), WEEK))]
+
+
+@dataclass
+class Judgement:
+    verdict: str
+    reason: str
+    result: dict
+
+
+def _direction(difference_sign: int, expected: str) -> str:
+    """improved / worse for a significant change of that sign, given the expected direction."""
+    moved_up = difference_sign > 0
+    return Verdict.IMPROVED if moved_up == (expected == ImprovementExperiment.Direction.INCREASE) else Verdict.WORSE
+
+
+def judge(experiment: ImprovementExperiment, before: Sample, after: Sample) -> Judgement:
+    """The verdict and its evidence for two period samples (pure: no database)."""
+    metric = experiment.target_metric
+    result: dict = {
+        "metric": metric,
+        "method": METHODS[metric],
+        "alpha": ALPHA,
+        "before": before.summary(metric),
+        "after": after.summary(metric),
+    }
+    too_few = _too_few(metric, before, after)
+    if too_few:
+        result["too_few"] = True
+        return _done(experiment, Verdict.NO_EVIDENCE, too_few, result)
+
+    sign = 0
+    if metric == Metric.FLOW_TIME:
+        from scipy.stats import mannwhitneyu  # scipy.stats takes a second to import: only when judging
+
+        test = mannwhitneyu(after.flow_days, before.flow_days, alternative="two-sided", method="auto")
+        # U of "after" over n1·n2: the chance that an item after the change took longer than one
+        # before (ties count half); 0.5 means no tendency either way.
+        superiority = float(test.statistic) / (after.items * before.items)
+        result |= {
+            "u": float(test.statistic),
+            "p_value": _round(float(test.pvalue), 6),
+            "p_after_longer": _round(superiority),
+        }
+        significant = test.pvalue < ALPHA
+        sign = 1 if superiority > 0.5 else -1 if superiority < 0.5 else 0
+        evidence = (
+            f"p = {test.pvalue:.3g}; an item after the change took longer than one before in {superiority:.0%} of pairs"
+        )
+    else:
+        if metric == Metric.THROUGHPUT:
+            units_before, units_after, statistic, scale = before.daily_throughput, after.daily_throughput, _mean, WEEK
+        elif metric == Metric.EFFICIENCY:
+            units_before = list(zip(before.active_days, before.flow_days, strict=True))
+            units_after = list(zip(after.active_days, after.flow_days, strict=True))
+            statistic, scale = _ratio_of_sums, 100
+        else:
+            units_before, units_after = weekly_means(before.daily_wip), weekly_means(after.daily_wip)
+            statistic, scale = _mean, 1
+        low, high = bootstrap_difference(units_before, units_after, statistic, seed=SEED + experiment.pk)
+        low, high = low * scale, high * scale
+        result |= {"interval": [_round(low), _round(high)], "interval_unit": UNITS[metric]}
+        significant = low > 0 or high < 0
+        sign = 1 if low > 0 else -1 if high < 0 else 0
+        evidence = f"95% interval of the change: {low:+.2f} to {high:+.2f} {UNITS[metric]}"
+
+    change = _relative_change(before.value(metric), after.value(metric))
+    result["change_percent"] = None if change is None else _round(100 * change, 1)
+    if significant and sign:
+        verdict = _direction(sign, experiment.expected_direction)
+        size_reached = (
+            change is not None and verdict == Verdict.IMPROVED and abs(change) * 100 >= experiment.expected_size_percent
+        )
+        result["size_reached"] = size_reached
+        return _done(experiment, verdict, evidence, result)
+    return _done(experiment, Verdict.NO_EVIDENCE, f"The difference could be chance: {evidence}.", result)
+
+
+def _too_few(metric: str, before: Sample, after: Sample) -> str:
+    """Why the periods cannot be judged, or ""."""
+    if before.window.days < MIN_DAYS:
+        return f"Each period has {before.window.days} days; at least {MIN_DAYS} are needed."
+    if metric in (Metric.FLOW_TIME, Metric.EFFICIENCY):
+        if metric == Metric.EFFICIENCY and not (before.measurable and after.measurable):
+            return "Flow efficiency is not measurable: the stream's workflow has no waiting state."
+        if min(before.items, after.items) < MIN_ITEMS:
+            return (
+                f"Too few items to judge: {before.items} started and finished before the change and "
+                f"{after.items} after; at least {MIN_ITEMS} are needed in each period."
+            )
+    if metric == Metric.THROUGHPUT and before.finished + after.finished < 2 * MIN_ITEMS:
+        return (
+            f"Too few items to judge: {before.finished} finished before the change and {after.finished} "
+            f"after; at least {2 * MIN_ITEMS} are needed in the two periods together."
+        )
+    if metric == Metric.WIP and not any(before.daily_wip + after.daily_wip):
+        return "No work was in progress in either period."
+    return ""
+
+
+def _done(experiment, verdict: str, reason: str, result: dict) -> Judgement:
+    result |= {"verdict": verdict, "reason": reason, "expected": _expected(experiment)}
+    return Judgement(verdict=verdict, reason=reason, result=result)
+
+
+def _expected(experiment) -> str:
+    word = "rise" if experiment.expected_direction == ImprovementExperiment.Direction.INCREASE else "fall"
+    return f"{experiment.get_target_metric_display()} to {word} by {experiment.expected_size_percent}%"
+
+
+def _relative_change(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before == 0:
+        return None
+    return (after - before) / before
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(value, digits)
+
+
+# --- Services: baseline and verdict -----------------------------------------------------------
+
+
+def today_utc() -> dt.date:
+    return timezone.now().astimezone(dt.UTC).date()
+
+
+def experiment_baseline(experiment: ImprovementExperiment) -> dict:
+    """The before period's figures (the page shows them from the start date on)."""
+    sample = period_sample(experiment_scope(experiment), experiment_periods(experiment).before)
+    return sample.summary(experiment.target_metric)
+
+
+def experiment_record_baseline(*, experiment_id: int, today: dt.date | None = None) -> bool:
+    """Store the baseline once the start date has come; returns whether it wrote one."""
+    today = today or today_utc()
+    with transaction.atomic():
+        experiment = (
+            ImprovementExperiment.objects.select_for_update(of=("self",)).select_related("stream").get(pk=experiment_id)
+        )
+        if experiment.baseline is not None or experiment.start_date > today:
+            return False
+        experiment.baseline = experiment_baseline(experiment)
+        experiment.save(update_fields=["baseline"])
+        return True
+
+
+def experiment_decide(*, experiment_id: int, today: dt.date | None = None) -> bool:
+    """Judge an experiment whose review date has come; returns whether it recorded a verdict.
+
+    Idempotent: a decided experiment is left alone, and the lock makes two runs at once
+    decide it once."""
+    today = today or today_utc()
+    with transaction.atomic():
+        experiment = (
+            ImprovementExperiment.objects.select_for_update(of=("self",)).select_related("stream").get(pk=experiment_id)
+        )
+        if experiment.verdict != Verdict.PENDING or experiment.review_date > today:
+            return False
+        periods = experiment_periods(experiment)
+        scope = experiment_scope(experiment)
+        before, after = period_sample(scope, periods.before), period_sample(scope, periods.after)
+        judgement = judge(experiment, before, after)
+        if experiment.baseline is None:
+            experiment.baseline = before.summary(experiment.target_metric)
+        experiment.result = judgement.result
+        experiment.verdict = judgement.verdict
+        experiment.decided_at = timezone.now()
+        experiment.save(update_fields=["baseline", "result", "verdict", "decided_at"])
+        return True
+
+
+def experiments_review(*, today: dt.date | None = None) -> dict[str, int]:
+    """The daily job: baselines of experiments that have started, verdicts of those due."""
+    today = today or today_utc()
+    pending = ImprovementExperiment.objects.filter(verdict=Verdict.PENDING)
+    baselines = [
+        pk
+        for pk in pending.filter(baseline__isnull=True, start_date__lte=today).values_list("pk", flat=True)
+        if experiment_record_baseline(experiment_id=pk, today=today)
+    ]
+    decided = [
+        pk
+        for pk in pending.filter(review_date__lte=today).values_list("pk", flat=True)
+        if experiment_decide(experiment_id=pk, today=today)
+    ]
+    return {"baselines": len(baselines), "verdicts": len(decided)}
