@@ -517,9 +517,11 @@ class ProcessBlockInline(PortalStackedInline):
         ("order", "activity", "team", "people"),
         ("process_time_hours", "lead_time_hours", "queue_before", "percent_complete_accurate"),
         "wastes",
+        "states",
         "barriers",
     ]
     autocomplete_fields = ["team"]
+    filter_horizontal = ["states"]
 
 
 @admin.register(ValueStreamMap)

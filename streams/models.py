@@ -535,6 +535,13 @@ class ProcessBlock(models.Model):
     )
     barriers = models.TextField(blank=True)
     wastes = ChoiceListField(choices=Waste.choices, help_text="DOWNTIME wastes seen here.")
+    states = models.ManyToManyField(
+        WorkflowState,
+        blank=True,
+        related_name="process_blocks",
+        help_text="The workflow states work is in during this activity (its queue included): the "
+        "measured map compares the drawn times with the time items really spent in them.",
+    )
 
     class Meta:
         ordering = ["map", "order", "pk"]

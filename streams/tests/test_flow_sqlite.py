@@ -1,4 +1,5 @@
-"""The flow engine's hand-computed tests and the rollups' equality tests, run again on SQLite.
+"""The flow engine's hand-computed tests, the rollups' equality tests, the measured map and the
+experiment verdicts, run again on SQLite.
 
 The suite runs on PostgreSQL; the engine's SQL differs by dialect (streams.sql), so its tests
 run a second time in a subprocess whose test database is SQLite.
@@ -30,6 +31,8 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "no:xdist",
             "streams/tests/test_flow.py",
             "streams/tests/test_rollups.py",
+            "streams/tests/test_vsm.py",
+            "streams/tests/test_experiments.py",
         ],
         cwd=ROOT,
         env=env,
