@@ -186,9 +186,7 @@ def block_move(*, block: ProcessBlock, direction: str) -> None:
         other = index - 1 if direction == "up" else index + 1
         if 0 <= other < len(blocks):
             blocks[index], blocks[other] = blocks[other], blocks[index]
-        for order, b in enumerate(blocks, start=1):
-            b.order = order
-        ProcessBlock.objects.bulk_update(blocks, ["order"])
+        _renumber(blocks)
 
 
 def block_delete(*, block: ProcessBlock) -> None:
@@ -196,9 +194,14 @@ def block_delete(*, block: ProcessBlock) -> None:
         map_id = block.map_id
         block.delete()
         blocks = list(ProcessBlock.objects.select_for_update().filter(map_id=map_id).order_by("order", "pk"))
-        for order, b in enumerate(blocks, start=1):
-            b.order = order
-        ProcessBlock.objects.bulk_update(blocks, ["order"])
+        _renumber(blocks)
+
+
+def _renumber(blocks: list[ProcessBlock]) -> None:
+    """Store the blocks' orders as 1..n in the list's order."""
+    for order, b in enumerate(blocks, start=1):
+        b.order = order
+    ProcessBlock.objects.bulk_update(blocks, ["order"])
 
 
 # --- The measured map -------------------------------------------------------------------------
@@ -292,30 +295,22 @@ def measured_map(*, stream: ValueStream, window: Window, blocks: list[ProcessBlo
     for state in stream.states.all().order_by("order", "pk"):
         if state.category == WorkflowState.Category.REMOVED:
             continue
-        t = times.states.get(state.pk)
-        states.append(
-            MeasuredState(
-                state=state,
-                n=t.n if t else 0,
-                p50=t.p50 if t else None,
-                p85=t.p85 if t else None,
-                share=(t.total / times.flow_days) if t and times.flow_days else None,
-                blocked_days=t.blocked if t else 0.0,
-                on_map=state.pk in on_map,
-            )
-        )
+        measured = MeasuredState(state=state, on_map=state.pk in on_map)
+        if t := times.states.get(state.pk):
+            measured.n, measured.p50, measured.p85, measured.blocked_days = t.n, t.p50, t.p85, t.blocked
+            measured.share = t.total / times.flow_days if times.flow_days else None
+        states.append(measured)
     comparisons = []
     for block in blocks:
-        g = times.groups.get(block.pk)
-        comparisons.append(
-            BlockComparison(
-                block=block,
-                n=g.n if g else 0,
-                lead_p50=g.p50 if g else None,
-                lead_p85=g.p85 if g else None,
-                active_p50=g.active_p50 if g else None,
+        comparison = BlockComparison(block=block)
+        if g := times.groups.get(block.pk):
+            comparison.n, comparison.lead_p50, comparison.lead_p85, comparison.active_p50 = (
+                g.n,
+                g.p50,
+                g.p85,
+                g.active_p50,
             )
-        )
+        comparisons.append(comparison)
     for comparison in sorted((c for c in comparisons if c.disagrees), key=lambda c: -c.disagreement)[:HIGHLIGHT]:
         comparison.highlighted = True
     return MeasuredMap(window=window, items=times.items, flow_days=times.flow_days, states=states, blocks=comparisons)
