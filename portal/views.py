@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.portfolio import PortfolioWindow, stream_flows
-from streams.selectors import stream_get
+from streams.selectors import experiments_latest, stream_get
 from teams.models import Team
 
 from .composition import composition
@@ -69,7 +69,13 @@ def home(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("sort", None)
     query.pop("format", None)
-    context = {"form": form, "portfolio": result, "query": query.urlencode(), "columns": COLUMNS}
+    context = {
+        "form": form,
+        "portfolio": result,
+        "query": query.urlencode(),
+        "columns": COLUMNS,
+        "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
+    }
     return render(request, "portal/home.html", context)
 
 

@@ -61,10 +61,17 @@ METHODS = {
     Metric.WIP: "Bootstrap 95% interval (10,000 resamples of whole weeks) of the change in mean day-end WIP",
 }
 UNITS = {
-    Metric.FLOW_TIME: "days (median)",
+    Metric.FLOW_TIME: "days",
     Metric.THROUGHPUT: "items per week",
-    Metric.EFFICIENCY: "% efficiency",
-    Metric.WIP: "items in progress (mean)",
+    Metric.EFFICIENCY: "%",
+    Metric.WIP: "items",
+}
+INTERVAL_UNITS = UNITS | {Metric.EFFICIENCY: "percentage points"}
+LABELS = {
+    Metric.FLOW_TIME: "Median flow time",
+    Metric.THROUGHPUT: "Items finished per week",
+    Metric.EFFICIENCY: "Flow efficiency",
+    Metric.WIP: "Mean day-end WIP",
 }
 
 
@@ -151,6 +158,7 @@ class Sample:
             "to": last.date().isoformat(),
             "days": self.window.days,
             "value": _round(self.value(metric)),
+            "label": LABELS[metric],
             "unit": UNITS[metric],
             "finished": self.finished,
             "started_and_finished": self.items,
@@ -260,7 +268,7 @@ def judge(experiment: ImprovementExperiment, before: Sample, after: Sample) -> J
         superiority = float(test.statistic) / (after.items * before.items)
         result |= {
             "u": float(test.statistic),
-            "p_value": _round(float(test.pvalue), 6),
+            "p_value": float(f"{test.pvalue:.4g}"),
             "p_after_longer": _round(superiority),
         }
         significant = test.pvalue < ALPHA
@@ -280,10 +288,10 @@ def judge(experiment: ImprovementExperiment, before: Sample, after: Sample) -> J
             statistic, scale = _mean, 1
         low, high = bootstrap_difference(units_before, units_after, statistic, seed=SEED + experiment.pk)
         low, high = low * scale, high * scale
-        result |= {"interval": [_round(low), _round(high)], "interval_unit": UNITS[metric]}
+        result |= {"interval": [_round(low), _round(high)], "interval_unit": INTERVAL_UNITS[metric]}
         significant = low > 0 or high < 0
         sign = 1 if low > 0 else -1 if high < 0 else 0
-        evidence = f"95% interval of the change: {low:+.2f} to {high:+.2f} {UNITS[metric]}"
+        evidence = f"95% interval of the change: {low:+.2f} to {high:+.2f} {INTERVAL_UNITS[metric]}"
 
     change = _relative_change(before.value(metric), after.value(metric))
     result["change_percent"] = None if change is None else _round(100 * change, 1)
@@ -408,3 +416,15 @@ def experiments_review(*, today: dt.date | None = None) -> dict[str, int]:
         if experiment_decide(experiment_id=pk, today=today)
     ]
     return {"baselines": len(baselines), "verdicts": len(decided)}
+
+
+def experiment_create(*, experiment: ImprovementExperiment, today: dt.date | None = None) -> ImprovementExperiment:
+    """Save a new experiment. One that has started gets its baseline at once; one whose review
+    date has passed already (a change made earlier, judged now) gets its verdict at once."""
+    today = today or today_utc()
+    experiment.full_clean()
+    experiment.save()
+    experiment_record_baseline(experiment_id=experiment.pk, today=today)
+    experiment_decide(experiment_id=experiment.pk, today=today)
+    experiment.refresh_from_db()
+    return experiment

@@ -7,9 +7,19 @@ from django.utils import timezone
 
 from teams.models import Team
 
+from .experiments import MIN_DAYS
 from .flow import DEFAULT_WEEKS, Window
 from .forecast import MAX_DAYS
-from .models import FlowType, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
+from .models import (
+    FlowType,
+    ImprovementExperiment,
+    ProcessBlock,
+    ReadinessCheck,
+    ReadinessCriterion,
+    ValueStream,
+    ValueStreamMap,
+    WorkflowState,
+)
 from .toolchain import Mapping
 
 EARLIEST = dt.date(2000, 1, 1)  # before any history a portal could hold; keeps date arithmetic in range
@@ -222,3 +232,110 @@ class ImportMappingForm(forms.Form):
             types={name: data[f"type_{i}"] for i, name in enumerate(self.types)},
             labels={name: data.get(f"label_{i}") or "" for i, name in enumerate(self.labels)},
         )
+
+
+# --- Value stream maps and experiments ---------------------------------------------------------
+
+
+class ValueStreamMapForm(forms.ModelForm):
+    class Meta:
+        model = ValueStreamMap
+        fields = ["name", "kind", "as_of", "notes"]
+        widgets = {"as_of": forms.DateInput(attrs={"type": "date"}), "notes": forms.Textarea(attrs={"rows": 2})}
+        labels = {"as_of": "As of"}
+
+
+class ProcessBlockForm(forms.ModelForm):
+    """One activity of a map; its states are offered from the map's stream only."""
+
+    class Meta:
+        model = ProcessBlock
+        fields = [
+            "activity",
+            "team",
+            "people",
+            "process_time_hours",
+            "lead_time_hours",
+            "queue_before",
+            "percent_complete_accurate",
+            "states",
+            "wastes",
+            "barriers",
+        ]
+        labels = {
+            "process_time_hours": "Process time (hours)",
+            "lead_time_hours": "Lead time (hours)",
+            "queue_before": "Queue before it",
+            "percent_complete_accurate": "%C&A",
+            "states": "Workflow states",
+            "wastes": "Wastes (DOWNTIME)",
+        }
+        widgets = {"barriers": forms.Textarea(attrs={"rows": 2}), "states": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, stream: ValueStream, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["states"].queryset = stream.states.exclude(category=WorkflowState.Category.REMOVED).order_by(
+            "order", "pk"
+        )
+        self.fields["team"].queryset = Team.objects.order_by("name").only("pk", "name")
+        self.fields["wastes"].widget = forms.CheckboxSelectMultiple(choices=self.fields["wastes"].choices)
+        self.fields["lead_time_hours"].help_text = "From work arriving (its queue included) to leaving the activity."
+        self.fields["process_time_hours"].help_text = "Hands-on time, at most the lead time."
+
+    def clean(self):
+        cleaned = super().clean()
+        process, lead = cleaned.get("process_time_hours"), cleaned.get("lead_time_hours")
+        if process is not None and lead is not None and process > lead:
+            self.add_error(
+                "process_time_hours", f"Process time ({process} h) cannot be longer than the lead time ({lead} h)."
+            )
+        return cleaned
+
+
+class ExperimentForm(forms.ModelForm):
+    """A hypothesis to test: the change, the metric it should move, by how much, and when."""
+
+    class Meta:
+        model = ImprovementExperiment
+        fields = [
+            "title",
+            "hypothesis",
+            "change",
+            "target_metric",
+            "flow_type",
+            "expected_direction",
+            "expected_size_percent",
+            "start_date",
+            "review_date",
+        ]
+        labels = {"expected_size_percent": "Expected size (%)", "flow_type": "Items of type"}
+        widgets = {
+            "hypothesis": forms.Textarea(attrs={"rows": 2}),
+            "change": forms.Textarea(attrs={"rows": 2}),
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "review_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["flow_type"].choices = [("", "All types"), *FlowType.choices]
+        self.fields["start_date"].help_text = "The day the change takes effect; the weeks before it are the baseline."
+        self.fields[
+            "review_date"
+        ].help_text = f"At least {MIN_DAYS} days after the start; the verdict is computed on this day."
+
+    def clean(self):
+        cleaned = super().clean()
+        start, review = cleaned.get("start_date"), cleaned.get("review_date")
+        size = cleaned.get("expected_size_percent")
+        if size is not None and size < 1:
+            self.add_error("expected_size_percent", "Say how large a change you expect, from 1% to 100%.")
+        if start and start < EARLIEST:
+            self.add_error("start_date", f"Choose a date from {EARLIEST} on.")
+        if start and review and (review - start).days < MIN_DAYS:
+            self.add_error(
+                "review_date",
+                f"Review at least {MIN_DAYS} days after the start ({start + dt.timedelta(days=MIN_DAYS)} or later): "
+                "a shorter period has too few finished items to judge.",
+            )
+        return cleaned

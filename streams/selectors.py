@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from teams.models import Team
 
-from .models import BacklogItem, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
+from .models import BacklogItem, ImprovementExperiment, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
 from .sql import Dialect
 
 
@@ -145,3 +145,17 @@ def backlog_items(stream: ValueStream) -> QuerySet[BacklogItem]:
     readiness checks (with criteria and owner teams) loaded with them. The page narrows them
     with `streams.filters.BacklogPageFilter`."""
     return _for_backlog(BacklogItem.objects.filter(stream=stream))
+
+
+# --- Experiments -----------------------------------------------------------------------------------
+
+
+def experiments_latest(*, stream_ids=None, limit: int | None = 10) -> list[dict]:
+    """Experiments still running (the next review first), then the decided ones (newest first),
+    each with its result, for the lists on the portfolio, the stream page and the maps index."""
+    experiments = ImprovementExperiment.objects.select_related("stream").order_by(
+        F("decided_at").desc(nulls_first=True), "review_date", "-pk"
+    )
+    if stream_ids is not None:
+        experiments = experiments.filter(stream_id__in=stream_ids)
+    return [{"experiment": e, "result": e.result or {}} for e in experiments[:limit]]

@@ -1,14 +1,25 @@
 from django.urls import path
 
-from . import views
+from . import map_views, views
 
 app_name = "streams"
 
 urlpatterns = [
-    # Fixed paths first: "backlog" and "items" are not stream slugs.
+    # Fixed paths first: "backlog", "items" and "maps" are not stream slugs.
     path("backlog/", views.backlog_home, name="backlog"),
     path("items/<int:pk>/move/", views.item_move, name="item-move"),
+    path("maps/", map_views.maps_home, name="maps"),
     path("<slug:slug>/", views.stream_detail, name="stream-detail"),
     path("<slug:slug>/backlog/", views.backlog, name="backlog-stream"),
     path("<slug:slug>/flow-items.csv", views.stream_flow_csv, name="stream-flow-csv"),
+    # Value stream maps: drawn, compared and measured; activities edited in place.
+    path("<slug:slug>/maps/", map_views.stream_maps, name="stream-maps"),
+    path("<slug:slug>/maps/<int:pk>/", map_views.map_detail, name="map-detail"),
+    path("<slug:slug>/maps/<int:pk>/blocks/", map_views.block_add, name="block-add"),
+    path("<slug:slug>/maps/<int:pk>/blocks/<int:block_pk>/", map_views.block_edit, name="block-edit"),
+    path("<slug:slug>/maps/<int:pk>/blocks/<int:block_pk>/move/", map_views.block_reorder, name="block-move"),
+    path("<slug:slug>/maps/<int:pk>/blocks/<int:block_pk>/delete/", map_views.block_remove, name="block-delete"),
+    # Improvement experiments and their verdicts.
+    path("<slug:slug>/experiments/", map_views.stream_experiments, name="experiments"),
+    path("<slug:slug>/experiments/<int:pk>/", map_views.experiment_detail, name="experiment-detail"),
 ]

@@ -28,7 +28,15 @@ from .forms import (
     ReadinessCriterionForm,
     SignOffForm,
 )
-from .models import BacklogItem, FlowSnapshot, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
+from .models import (
+    BacklogItem,
+    FlowSnapshot,
+    ReadinessCheck,
+    ReadinessCriterion,
+    ValueStream,
+    ValueStreamMap,
+    WorkflowState,
+)
 from .readiness import criterion_save, may_sign_off, readiness_check_decide
 from .selectors import (
     READINESS_WINDOW_DAYS,
@@ -36,11 +44,13 @@ from .selectors import (
     backlog_item,
     backlog_items,
     criterion_lead_times,
+    experiments_latest,
     readiness_by_owner_team,
     readiness_queue,
     stream_get,
 )
 from .services import item_change_state, item_create
+from .vsm import map_blocks, map_totals
 
 TREND_WEEKS = 26
 
@@ -89,8 +99,22 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "forecast_form": forecast_form,
         "forecasts": forecasts,
     }
+    if not request.htmx:
+        context |= _maps_and_experiments(stream)
     template = "streams/partials/_flow.html" if request.htmx else "streams/stream_detail.html"
     return render(request, template, context)
+
+
+def _maps_and_experiments(stream) -> dict:
+    """The stream page's summary of its latest current-state map and its experiments."""
+    latest = (
+        ValueStreamMap.objects.filter(stream=stream, kind=ValueStreamMap.Kind.CURRENT).order_by("-as_of", "-pk").first()
+    )
+    return {
+        "current_map": latest,
+        "current_map_totals": map_totals(map_blocks(latest)) if latest else None,
+        "experiment_rows": experiments_latest(stream_ids=[stream.pk], limit=None),
+    }
 
 
 @require_GET

@@ -293,8 +293,8 @@ def measured_map(*, stream: ValueStream, window: Window, blocks: list[ProcessBlo
     on_map = {state_id for ids in groups.values() for state_id in ids}
     states = []
     for state in stream.states.all().order_by("order", "pk"):
-        if state.category == WorkflowState.Category.REMOVED:
-            continue
+        if state.category in (WorkflowState.Category.DONE, WorkflowState.Category.REMOVED):
+            continue  # flow ends on entering done; removed items count nowhere
         measured = MeasuredState(state=state, on_map=state.pk in on_map)
         if t := times.states.get(state.pk):
             measured.n, measured.p50, measured.p85, measured.blocked_days = t.n, t.p50, t.p85, t.blocked

@@ -513,7 +513,7 @@ class _Builder:
             flow = lognormal_days(self.rng, median * ((size or 3) / 3) ** 0.5) if flow is None else flow
             experiment_started = spec.speedup_after_days and self._days_ago(spec.speedup_after_days)
             if experiment_started and created_at + dt.timedelta(days=delay) > experiment_started:
-                flow *= 0.7  # the stream's experiment works: see catalogue.EXPERIMENTS
+                flow *= 0.6  # the stream's experiment works: see catalogue.EXPERIMENTS
             life = simulate(
                 self.rng,
                 epic_workflow if level == 0 else workflow,
@@ -898,6 +898,20 @@ class _Builder:
                 )
                 for vsm, spec in zip(maps, cat.MAPS, strict=True)
                 for order, block in enumerate(spec.blocks, start=1)
+            ],
+        )
+        states = {
+            (state.stream_id, state.name): state
+            for state in WorkflowState.objects.filter(stream__in=[vsm.stream for vsm in maps])
+        }
+        blocks = ProcessBlock.objects.filter(map__in=maps).order_by("map_id", "order")
+        specs = [(vsm, block) for vsm, spec in zip(maps, cat.MAPS, strict=True) for block in spec.blocks]
+        self._save(
+            ProcessBlock.states.through,
+            [
+                ProcessBlock.states.through(processblock=block, workflowstate=states[(vsm.stream_id, name)])
+                for block, (vsm, spec) in zip(blocks, specs, strict=True)
+                for name in spec.states
             ],
         )
         self._save(

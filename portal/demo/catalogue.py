@@ -1152,6 +1152,7 @@ class BlockSpec:
     pca: int
     barriers: str
     wastes: tuple[str, ...]
+    states: tuple[str, ...] = ()  # workflow states of the stream the activity is measured by
 
 
 @dataclass(frozen=True)
@@ -1183,6 +1184,7 @@ MAPS = (
                 72,
                 "Claims arrive by phone, e-mail and web form; details are re-keyed.",
                 (W.WAITING, W.MOTION, W.EXTRA_PROCESSING),
+                ("Analysis",),
             ),
             BlockSpec(
                 "Fraud triage",
@@ -1205,6 +1207,7 @@ MAPS = (
                 85,
                 "Adjusters are booked by phone; visits wait for a free slot.",
                 (W.WAITING, W.TRANSPORTATION),
+                ("Build",),
             ),
             BlockSpec(
                 "Repair quote approval",
@@ -1216,6 +1219,7 @@ MAPS = (
                 60,
                 "Approval limits are so low that most quotes escalate.",
                 (W.WAITING, W.EXTRA_PROCESSING, W.NON_UTILISED_TALENT),
+                ("Waiting for test", "Test"),
             ),
             BlockSpec(
                 "Coverage and legal review",
@@ -1227,6 +1231,7 @@ MAPS = (
                 90,
                 "Every claim above €5,000 is reviewed, whatever the risk.",
                 (W.WAITING, W.OVERPRODUCTION),
+                ("Waiting for approval",),
             ),
             BlockSpec(
                 "Settlement payment",
@@ -1238,6 +1243,7 @@ MAPS = (
                 95,
                 "Payments run in a nightly batch; rejected ones are found days later.",
                 (W.WAITING, W.DEFECTS),
+                ("Ready for release",),
             ),
         ),
     ),
@@ -1297,11 +1303,11 @@ EXPERIMENTS = (
     ExperimentSpec(
         "home-insurance-claims",
         "WIP limit of 5 for Claims Express",
-        "If Claims Express limits its work in progress to 5 items, the flow time of features will drop "
+        "If Claims Express limits its work in progress to 5 items, the flow time of its work will drop "
         "by 20% within eight weeks.",
         "WIP limit of 5 on the board; no new item starts until one finishes.",
         "flow_time",
-        F,
+        "",
         "decrease",
         20,
         70,

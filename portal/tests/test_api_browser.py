@@ -7,18 +7,11 @@ import urllib.request
 
 import pytest
 
+from portal.tests.browser import log_in
 from streams.tests.factories import ValueStreamFactory
 from teams.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw-for-tests-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def get_streams(live_server, key: str) -> tuple[int, dict]:

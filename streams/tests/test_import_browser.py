@@ -3,6 +3,7 @@
 from django.contrib.auth.models import Group
 import pytest
 
+from portal.tests.browser import log_in
 from streams.models import BacklogItem, ImportJob
 from streams.tests.test_toolchain import FIXTURES
 from teams import access
@@ -11,18 +12,14 @@ from teams.tests.factories import UserFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, live_server):
+def log_in_as_admin(page, live_server):
     Group.objects.get_or_create(name=access.VIEWER)
     UserFactory(username="ada", is_staff=True, is_superuser=True)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pw-for-tests-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server, "ada")
 
 
 def test_upload_map_and_import_a_jira_export(live_server, page, screenshot):
-    log_in(page, live_server)
+    log_in_as_admin(page, live_server)
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Imports").click()
     page.get_by_label("From").select_option("jira")
     page.get_by_label("Into value stream").fill("payments")
@@ -49,7 +46,7 @@ def test_upload_map_and_import_a_jira_export(live_server, page, screenshot):
 def test_the_progress_bar_follows_the_job_without_a_reload(live_server, page, screenshot):
     job = ImportJob.objects.create(source="jira", stream_slug="payments", status="running", progress_total=400)
     ImportJob.objects.filter(pk=job.pk).update(progress_done=100, phase="Read and checked 25,000 issues")
-    log_in(page, live_server)
+    log_in_as_admin(page, live_server)
     page.goto(f"{live_server.url}/imports/{job.pk}/")
     page.evaluate("window.loadedOnce = true")  # gone if the page reloads
     assert page.get_by_label("Import progress").get_attribute("value") == "25"

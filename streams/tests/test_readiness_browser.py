@@ -6,6 +6,7 @@ from pathlib import Path
 from django.contrib.auth.models import Group
 import pytest
 
+from portal.tests.browser import log_in
 from streams.models import BacklogItem, BlockedPeriod, ReadinessCheck
 from streams.services import item_change_state, item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
@@ -15,14 +16,6 @@ from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory,
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw-for-tests-1")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_sign_off_a_check_then_finish_the_item(live_server, page, browser, screenshot):

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from portal.demo.builder import DemoResult, demo_delete, demo_exists, demo_seed
 from portal.demo.catalogue import LOGINS, STREAMS
+from streams.experiments import experiments_review
 from streams.models import ValueStream
 from streams.rollups import rollups_refresh
 from streams.snapshots import flow_snapshots_backfill
@@ -55,6 +56,8 @@ class Command(BaseCommand):
             flow_snapshots_backfill(weeks=12, streams=ValueStream.objects.filter(slug__in=DEMO_STREAM_SLUGS))
             # Daily flow rollups up to yesterday, so the portfolio reads them from the start.
             rollups_refresh()
+            # Baselines of the experiments that have started, verdicts of those past review.
+            experiments_review()
         self._report(result, time.monotonic() - started)
 
     def _report(self, result: DemoResult, seconds: float) -> None:
