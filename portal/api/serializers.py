@@ -290,6 +290,9 @@ class ValueStreamMapSerializer(serializers.ModelSerializer):
 
 class ProcessBlockSerializer(serializers.ModelSerializer):
     wastes = serializers.ListField(child=serializers.ChoiceField(choices=Waste.choices), read_only=True)
+    states = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Workflow states the measured map compares this activity with."
+    )
 
     class Meta:
         model = ProcessBlock
@@ -306,6 +309,7 @@ class ProcessBlockSerializer(serializers.ModelSerializer):
             "percent_complete_accurate",
             "barriers",
             "wastes",
+            "states",
         ]
 
 

@@ -353,7 +353,7 @@ class ValueStreamMapViewSet(ReadViewSet):
 
 @_list_schema
 class ProcessBlockViewSet(ReadViewSet):
-    queryset = ProcessBlock.objects.all()
+    queryset = ProcessBlock.objects.prefetch_related("states")
     serializer_class = s.ProcessBlockSerializer
     filterset_fields = ["map", "team"]
 

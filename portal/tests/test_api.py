@@ -3,6 +3,7 @@ services (the release gate included), JSON errors by field, cursor pages, stream
 matches the JSON, tokens and throttling, and query counts that do not grow with the rows."""
 
 import csv
+import datetime as dt
 import io
 
 from django.core.cache import cache
@@ -13,7 +14,7 @@ from rest_framework.test import APIClient
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
 from portal.tokens import token_create
-from streams.models import BacklogItem, ReadinessCheck, StateTransition
+from streams.models import BacklogItem, ProcessBlock, ReadinessCheck, StateTransition, ValueStreamMap
 from streams.services import item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams import access
@@ -404,3 +405,19 @@ def test_proposed_reads_true_and_false(world):
     api = api_for(world["viewer"])
     assert len(api.get(ITEMS, {"proposed": "false"}).json()["results"]) == 4
     assert api.get(ITEMS, {"proposed": "true"}).json()["results"] == []
+
+
+def test_process_blocks_list_their_workflow_states_without_a_query_per_block(world, django_assert_max_num_queries):
+    stream = world["lending"]
+    vsm = ValueStreamMap.objects.create(stream=stream, name="Now", kind="current", as_of=dt.date(2026, 1, 1))
+    states = list(stream.states.order_by("order")[:2])
+    for n in range(12):
+        block = ProcessBlock.objects.create(
+            map=vsm, order=n, activity=f"Step {n}", process_time_hours=1, lead_time_hours=2
+        )
+        block.states.set(states)
+    api = api_for(world["viewer"])
+    with django_assert_max_num_queries(7):
+        rows = api.get("/api/v1/process-blocks/", {"map": vsm.pk}).json()["results"]
+    assert len(rows) == 12
+    assert all(row["states"] == [s.pk for s in states] for row in rows)

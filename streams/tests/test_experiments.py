@@ -1,8 +1,10 @@
 """Experiment verdicts on constructed histories whose answer is known, and the daily job."""
 
 import datetime as dt
+import io
 
 from django.conf import settings
+from django.core.management import CommandError, call_command
 import numpy as np
 import pytest
 
@@ -243,3 +245,17 @@ def test_the_beat_schedule_runs_the_registered_daily_task():
     assert "streams.review_experiments" in schedule
     assert "streams.review_experiments" in celery_app.tasks
     assert review_experiments() == {"baselines": 0, "verdicts": 0}
+
+
+def test_the_command_does_what_the_beat_job_does_and_refuses_a_bad_date():
+    stream = ValueStreamFactory()
+    flows(stream, BEFORE, SLOW)
+    flows(stream, START, FAST)
+    exp = experiment(stream)
+    out = io.StringIO()
+    call_command("review_experiments", "--today", REVIEW.isoformat(), stdout=out)
+    assert out.getvalue().strip() == "1 baseline(s) and 1 verdict(s) recorded."
+    exp.refresh_from_db()
+    assert exp.verdict == "improved"
+    with pytest.raises(CommandError, match="--today must be a date like"):
+        call_command("review_experiments", "--today", "tomorrow")
