@@ -201,16 +201,24 @@ def period_sample(scope: Scope, window: Window) -> Sample:
 # --- Statistics -------------------------------------------------------------------------------
 
 
-def bootstrap_difference(before, after, statistic, *, trials: int = TRIALS, seed: int = SEED) -> tuple[float, float]:
+def bootstrap_difference(
+    before, after, statistic, *, trials: int = TRIALS, seed: int = SEED, chunk: int = 250
+) -> tuple[float, float]:
     """95% percentile interval of statistic(after) − statistic(before), each period resampled
     with replacement on its own. `before`/`after` are arrays of units (rows for several
-    columns); `statistic` maps an array of shape (trials, n, ...) to (trials,)."""
+    columns); `statistic` maps an array of shape (trials, n, ...) to (trials,).
+
+    Trials are drawn `chunk` at a time, so memory stays at chunk × n units (a few MB for
+    thousands of items) instead of trials × n."""
     rng = np.random.default_rng(seed)
     before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    picks_before = rng.integers(0, len(before), size=(trials, len(before)))
-    picks_after = rng.integers(0, len(after), size=(trials, len(after)))
-    differences = statistic(after[picks_after]) - statistic(before[picks_before])
-    low, high = np.nanpercentile(differences, [2.5, 97.5])
+    differences = []
+    for first in range(0, trials, chunk):
+        size = min(chunk, trials - first)
+        picks_before = rng.integers(0, len(before), size=(size, len(before)))
+        picks_after = rng.integers(0, len(after), size=(size, len(after)))
+        differences.append(statistic(after[picks_after]) - statistic(before[picks_before]))
+    low, high = np.nanpercentile(np.concatenate(differences), [2.5, 97.5])
     return float(low), float(high)
 
 
