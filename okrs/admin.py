@@ -35,7 +35,14 @@ class ObjectiveAdmin(PortalModelAdmin):
 @admin.register(KeyResult)
 class KeyResultAdmin(PortalModelAdmin):
     list_display = [
-        "title", "objective", "kind", "start_value", "target_value", "current_value", "progress_percent", "weight",
+        "title",
+        "objective",
+        "kind",
+        "start_value",
+        "target_value",
+        "current_value",
+        "progress_percent",
+        "weight",
     ]
     list_filter = ["kind", "objective__level", "objective__period"]
     search_fields = ["title", "objective__title"]

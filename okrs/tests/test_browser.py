@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from playwright.sync_api import expect
 import pytest
 
 from okrs.models import Objective
@@ -59,9 +60,7 @@ def test_a_check_in_updates_progress_without_a_page_reload(live_server, page, sc
     page.get_by_label("Confidence").fill("0.8")
     # A full-page screenshot here would move the viewport under the click; take it after.
     page.get_by_role("button", name="Record check-in").click()
-    page.wait_for_function(
-        f"document.querySelector('#objective-{objective.pk} [data-testid=kr-progress]').innerText === '75%'"
-    )
+    expect(page.locator(f"#objective-{objective.pk} [data-testid=kr-progress]").first).to_have_text("75%")
     assert card.get_by_test_id("objective-progress").inner_text() == "75%"
     assert page.evaluate("window.loadedOnce") is True
     assert page.get_by_label("Confidence").count() == 0  # the form closed

@@ -1,7 +1,9 @@
 """/api/v1/ routes, the OpenAPI schema and its documentation (served from PyPI's sidecar, no CDN)."""
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from . import metrics, views
@@ -30,6 +32,7 @@ router.register("key-result-links", views.KeyResultLinkViewSet, basename="key-re
 router.register("check-ins", views.CheckInViewSet, basename="check-in")
 
 app_name = "api"
+DOCS_CSP = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
 
 urlpatterns = [
     path("v1/metrics/flow/", metrics.FlowMetricsView.as_view(), name="metrics-flow"),
@@ -39,6 +42,8 @@ urlpatterns = [
     path("v1/metrics/forecast/", metrics.ForecastView.as_view(), name="metrics-forecast"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The split view serves Swagger UI's start-up script as a file: the CSP allows no inline
+    # script. Swagger UI and Redoc set inline styles, allowed on these two pages only.
+    path("docs/", DOCS_CSP(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", DOCS_CSP(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
 ]

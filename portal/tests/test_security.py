@@ -1,0 +1,93 @@
+"""Hardened settings: the deploy check is clean in production, the CSP header, cookies, passwords."""
+
+import os
+from pathlib import Path
+import secrets
+import subprocess
+import sys
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.test import Client, override_settings
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_deploy_check_reports_nothing_with_production_environment_variables():
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "portal.example.com",
+    }
+    # Production settings, without what the test run sets for itself (the browser tests allow async ORM use).
+    for name in (
+        "SECURE_SSL_REDIRECT",
+        "SECURE_COOKIES",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_PRELOAD",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    ):
+        env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "portal.example.com"}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0 and "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+@pytest.mark.django_db
+def test_every_page_carries_the_content_security_policy_with_no_inline_script(viewer_client):
+    response = viewer_client.get("/")
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert policy["script-src"] == "'self'"
+    assert policy["style-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    html = response.content.decode()
+    assert "<script>" not in html and " onclick=" not in html and " style=" not in html
+
+
+@pytest.mark.django_db
+def test_only_the_api_docs_allow_inline_styles(viewer_client):
+    response = viewer_client.get("/api/docs/")
+    assert "style-src 'self' 'unsafe-inline'" in response["Content-Security-Policy"]
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "<script>" not in response.content.decode()  # Swagger UI starts from a file (?script)
+
+
+@pytest.mark.django_db
+@override_settings(SECURE_SSL_REDIRECT=True, SECURE_HSTS_SECONDS=31_536_000, SECURE_REDIRECT_EXEMPT=[r"^healthz/$"])
+def test_production_redirects_plain_http_but_not_the_health_check():
+    client = Client()
+    response = client.get("/login/")
+    assert response.status_code == 301 and response["Location"] == "https://testserver/login/"
+    assert client.get("/healthz/").status_code == 200
+    secure = client.get("/login/", secure=True)
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_passwords_shorter_than_twelve_characters_or_common_are_refused():
+    with pytest.raises(ValidationError, match="at least 12 characters"):
+        validate_password("Tr0ub4dor&3")
+    with pytest.raises(ValidationError, match="too common"):
+        validate_password("password1234")
+    validate_password("correct horse battery staple")
