@@ -1,5 +1,6 @@
 """Hardened settings: the deploy check is clean in production, the CSP header, cookies, passwords."""
 
+import datetime as dt
 import os
 from pathlib import Path
 import secrets
@@ -9,6 +10,7 @@ import sys
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.test import Client, override_settings
+from django.utils import timezone
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +93,41 @@ def test_passwords_shorter_than_twelve_characters_or_common_are_refused():
     with pytest.raises(ValidationError, match="too common"):
         validate_password("password1234")
     validate_password("correct horse battery staple")
+
+
+# --- Login throttling (django-axes) -----------------------------------------------------------
+
+
+def post_login(client, username, password):
+    return client.post("/login/", {"username": username, "password": password})
+
+
+@pytest.mark.django_db
+def test_five_failed_logins_lock_that_username_from_that_address_with_a_clear_page(settings):
+    from axes.models import AccessAttempt, AccessLog
+
+    from teams.tests.factories import UserFactory
+
+    UserFactory(username="ada")
+    UserFactory(username="bob")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = post_login(client, "ada", "wrong password")
+        assert (
+            response.status_code == 200 and "Please enter a correct username and password" in response.content.decode()
+        )
+    locked = post_login(client, "ada", "wrong password")
+    assert locked.status_code == 429
+    assert "Too many failed log-ins" in locked.content.decode() and "15 minutes" in locked.content.decode()
+    # Locked even with the right password now, but only that username from that address.
+    assert post_login(client, "ada", "pw-for-tests-1").status_code == 429
+    assert post_login(Client(), "bob", "pw-for-tests-1").status_code == 302
+    assert (
+        AccessAttempt.objects.get(username="ada").failures_since_start > settings.AXES_FAILURE_LIMIT
+    )  # tries while locked count too
+    assert AccessLog.objects.filter(username="bob").exists()  # successful logins are recorded
+
+    # Once the cool-off has passed, the right password works again and resets the count.
+    AccessAttempt.objects.filter(username="ada").update(attempt_time=timezone.now() - dt.timedelta(minutes=16))
+    assert post_login(client, "ada", "pw-for-tests-1").status_code == 302
+    assert not AccessAttempt.objects.filter(username="ada").exists()

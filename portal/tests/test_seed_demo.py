@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.test import RequestFactory
 from django.test.utils import override_settings
 import pytest
 
@@ -343,7 +344,8 @@ class TestSeededOrganisation:
         assert ImprovementExperiment.objects.count() == 2
 
     def test_each_role_has_a_login_where_it_makes_sense(self, seeded):
-        admin = authenticate(username="admin", password=settings.DEMO_PASSWORD)
+        # django-axes checks every password login and needs the request it came with.
+        admin = authenticate(RequestFactory().post("/login/"), username="admin", password=settings.DEMO_PASSWORD)
         assert admin is not None and admin.is_superuser
         for role in access.ROLES:
             users = [u for u in User.objects.filter(groups__name=role) if u.check_password(settings.DEMO_PASSWORD)]

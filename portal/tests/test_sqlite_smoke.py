@@ -19,9 +19,11 @@ django.setup()
 from django.test.utils import setup_test_environment
 setup_test_environment()
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest
 from django.test import Client
 client = Client()
-assert client.login(username="admin", password="{password}"), "demo login failed"
+# django-axes checks every password login and needs a request.
+assert client.login(request=HttpRequest(), username="admin", password="{password}"), "demo login failed"
 from okrs.models import KeyResult
 from streams.models import BacklogItem, ValueStream
 key_result = KeyResult.objects.filter(items__isnull=False).first()
