@@ -92,16 +92,15 @@ def stream_maps(request: HttpRequest, slug: str) -> HttpResponse:
     window = window_form.window()
     current_blocks = list(current.blocks.all()) if current else []
     future_blocks = list(future.blocks.all()) if future else []
+    totals = {m.pk: map_totals(list(m.blocks.all())) for m in maps}
     context = {
         "stream": stream,
-        "maps": [(m, map_totals(list(m.blocks.all()))) for m in maps],
+        "maps": [(m, totals[m.pk]) for m in maps],
         "current": current,
         "future": future,
         "current_maps": [m for m in maps if m.kind == Kind.CURRENT],
         "future_maps": [m for m in maps if m.kind != Kind.CURRENT],
-        "totals_change": TotalsChange(map_totals(current_blocks), map_totals(future_blocks))
-        if current and future
-        else None,
+        "totals_change": TotalsChange(totals[current.pk], totals[future.pk]) if current and future else None,
         "block_changes": map_compare(current_blocks, future_blocks) if current and future else [],
         "measured": measured_map(stream=stream, window=window, blocks=current_blocks),
         "window_form": window_form,
@@ -179,8 +178,7 @@ def _save_block(request, vsm, form, *, editing=None) -> HttpResponse:
         try:
             block_save(vsm=vsm, block=form.save(commit=False), states=list(form.cleaned_data["states"]))
         except (DomainError, ValidationError) as error:
-            messages_ = error.message if isinstance(error, DomainError) else "; ".join(error.messages)
-            form.add_error(None, messages_)
+            form.add_error(None, error.message if isinstance(error, DomainError) else "; ".join(error.messages))
         else:
             return _blocks_response(request, vsm)
     if editing:

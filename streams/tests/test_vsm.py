@@ -9,7 +9,16 @@ from streams.flow import Window
 from streams.models import ProcessBlock, ValueStreamMap
 from streams.tests.factories import ValueStreamFactory, state
 from streams.tests.flow_history import bulk_items
-from streams.vsm import block_delete, block_move, block_save, map_blocks, map_compare, map_totals, measured_map
+from streams.vsm import (
+    TotalsChange,
+    block_delete,
+    block_move,
+    block_save,
+    map_blocks,
+    map_compare,
+    map_totals,
+    measured_map,
+)
 from teams.errors import DomainError
 
 
@@ -54,8 +63,6 @@ def test_current_and_future_are_matched_by_activity_with_differences():
         ("Re-keying", "removed"),
     ]
     assert changes[1].lead_delta_hours == -40
-    from streams.vsm import TotalsChange
-
     rows = {r["label"]: r for r in TotalsChange(map_totals(current), map_totals(future)).rows}
     assert rows["Total lead time"]["delta"] == pytest.approx((13 - 62) / 24)
     assert rows["Total lead time"]["better"] is True
