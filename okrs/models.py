@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from streams.models import BacklogItem, ValueStream
 from streams.periods import validate_period
@@ -36,6 +37,7 @@ class Objective(models.Model):
     stream = models.ForeignKey(ValueStream, null=True, blank=True, on_delete=models.CASCADE, related_name="objectives")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="objectives")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["period", "level", "title"]
@@ -88,6 +90,7 @@ class KeyResult(models.Model):
         related_name="key_results",
         help_text="Work that serves this key result; a child item counts through its parent.",
     )
+    history = HistoricalRecords(m2m_fields=["items"])
 
     class Meta:
         ordering = ["objective", "order", "pk"]
@@ -126,6 +129,7 @@ class CheckIn(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["key_result", "-date", "-pk"]

@@ -17,6 +17,7 @@ from streams.models import BacklogItem, WorkflowState
 from streams.periods import parse_period
 from teams import access
 from teams.errors import DomainError
+from teams.history import history_record
 
 from .models import CheckIn, KeyResult, Objective
 
@@ -103,7 +104,8 @@ def check_in_record(
     newest = CheckIn.objects.filter(key_result=locked).order_by("-date", "-pk").values_list("pk", flat=True).first()
     if newest == check_in.pk:
         KeyResult.objects.filter(pk=locked.pk).update(current_value=value)
-        key_result.current_value = value
+        key_result.current_value = locked.current_value = value
+        history_record(locked, user=author, reason="check-in")
     return check_in
 
 
@@ -129,7 +131,8 @@ def key_result_link(*, key_result: KeyResult, item: BacklogItem, actor) -> bool:
     links = KeyResult.items.through.objects
     if links.filter(keyresult=key_result, backlogitem=item).exists():
         return False
-    links.create(keyresult=key_result, backlogitem=item)
+    key_result._history_user = actor  # through the relation, so the key result's history records it
+    key_result.items.add(item)
     return True
 
 
@@ -141,5 +144,8 @@ def key_result_unlink(*, key_result: KeyResult, item: BacklogItem, actor) -> boo
             f"You may not unlink {item.key} from “{key_result.title}”.",
             code="permission_denied",
         )
-    deleted, _ = KeyResult.items.through.objects.filter(keyresult=key_result, backlogitem=item).delete()
-    return bool(deleted)
+    if not KeyResult.items.through.objects.filter(keyresult=key_result, backlogitem=item).exists():
+        return False
+    key_result._history_user = actor
+    key_result.items.remove(item)
+    return True

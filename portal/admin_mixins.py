@@ -4,9 +4,13 @@ Django's admin asks the `has_*_permission` methods before it shows a list, a for
 button; routing them through `access.may` keeps the admin, the pages and the API on one rule.
 """
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.utils.decorators import method_decorator
+from simple_history.admin import SimpleHistoryAdmin
 
 from teams import access
 
@@ -52,7 +56,7 @@ def require(request, action: str, obj) -> None:
         raise PermissionDenied
 
 
-class PortalModelAdmin(AccessMixin, admin.ModelAdmin):
+class RowCheckedAdmin(AccessMixin, admin.ModelAdmin):
     """A ModelAdmin whose saves are checked row by row.
 
     Model-level "add" or "change" lets a director open the form, but the form lets them pick
@@ -92,6 +96,17 @@ class PortalModelAdmin(AccessMixin, admin.ModelAdmin):
                 setattr(row.instance, formset.fk.name, formset.instance)
                 require(request, access.CHANGE if row.instance.pk else access.ADD, row.instance)
         super().save_formset(request, form, formset, change)
+
+
+class PortalModelAdmin(RowCheckedAdmin, SimpleHistoryAdmin):
+    """The admin of a domain model: row-checked saves, and its change history (who, when, what)
+    behind each row's "History" button. Reverting to an old version is off (settings)."""
+
+    # django-simple-history's list puts one `style` attribute on its paginator: allow style
+    # attributes (not style elements, and never scripts) on that page alone.
+    @method_decorator(csp_update({"style-src-attr": [UNSAFE_INLINE]}))
+    def history_view(self, request, object_id, extra_context=None):
+        return super().history_view(request, object_id, extra_context)
 
 
 class PortalTabularInline(AccessMixin, admin.TabularInline):

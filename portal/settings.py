@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files from PyPI, served as static files: no CDN
     "axes",  # login throttling, with a record of every login and failed attempt
+    "simple_history",  # who changed what and when, for every domain model
     "teams",
     "streams",
     "okrs",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # the request's user signs each change
     "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login with the lockout page
 ]
 
@@ -86,6 +88,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Change history (django-simple-history): the admin shows it but must not "revert" a row, which
+# would write past the services (a state column changed without its transition, for example).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

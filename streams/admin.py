@@ -15,6 +15,7 @@ from portal.admin_mixins import (
     PortalStackedInline,
     PortalTabularInline,
     ReadOnlyMixin,
+    RowCheckedAdmin,
     require,
 )
 from teams import access
@@ -579,7 +580,7 @@ class ImprovementExperimentAdmin(PortalModelAdmin):
 
 
 @admin.register(FlowSnapshot)
-class FlowSnapshotAdmin(ReadOnlyMixin, PortalModelAdmin):
+class FlowSnapshotAdmin(ReadOnlyMixin, RowCheckedAdmin):
     """Weekly snapshots are computed by the beat job (or `manage.py flow_snapshots`), never typed in."""
 
     list_display = ["stream", "week_start", "throughput", "wip", "flow_time_p50", "flow_time_p85", "efficiency"]

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from teams.models import Discipline, Person, Team
 
@@ -73,6 +74,7 @@ class ValueStream(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ValueStreamQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=["teams", "required_disciplines"])
 
     class Meta:
         ordering = ["name"]
@@ -97,6 +99,7 @@ class TargetMix(models.Model):
     period = models.CharField(max_length=7, validators=[validate_quarter], help_text="Quarter, e.g. 2026-Q4.")
     flow_type = models.CharField(max_length=8, choices=FlowType.choices)
     percent = models.PositiveSmallIntegerField(validators=PERCENT_VALIDATORS)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["stream__name", "-period", "flow_type"]
@@ -150,6 +153,7 @@ class LeadershipAssignment(models.Model):
         null=True, blank=True, help_text="A dual-role appointment is reviewed early and replaced if it is not working."
     )
     end_date = models.DateField(null=True, blank=True, help_text="Empty while the assignment is active.")
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["stream__name", "role", "-start_date"]
@@ -207,6 +211,7 @@ class WorkflowState(models.Model):
     wip_limit = models.PositiveIntegerField(null=True, blank=True)
 
     IN_PROGRESS = (Category.ACTIVE, Category.WAITING)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["stream", "order", "pk"]
@@ -250,6 +255,7 @@ class BacklogItem(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = BacklogItemQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["stream", "rank", "pk"]
@@ -303,7 +309,7 @@ class BacklogItem(models.Model):
         return f"{self.key}: {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:streams_backlogitem_change", args=[self.pk])
+        return reverse("item-detail", args=[self.pk])
 
     @property
     def key(self) -> str:
@@ -336,6 +342,7 @@ class StateTransition(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source = models.CharField(max_length=16, choices=Source.choices, help_text="Which door the change came through.")
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["item", "at", "pk"]
@@ -363,6 +370,7 @@ class BlockedPeriod(models.Model):
     note = models.TextField(blank=True)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["item", "started_at"]
@@ -386,6 +394,7 @@ class Dependency(models.Model):
     blocked_by = models.ForeignKey(BacklogItem, on_delete=models.CASCADE, related_name="dependents")
     created_at = models.DateTimeField()
     note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name_plural = "dependencies"
@@ -416,6 +425,7 @@ class ReadinessCriterion(models.Model):
     streams = models.ManyToManyField(ValueStream, blank=True, related_name="readiness_criteria")
     flow_types = ChoiceListField(choices=FlowType.choices, blank=False, help_text="Flow item types it applies to.")
     active = models.BooleanField(default=True)
+    history = HistoricalRecords(m2m_fields=["streams"])
 
     class Meta:
         ordering = ["owner_team__name", "name"]
@@ -456,6 +466,7 @@ class ReadinessCheck(models.Model):
     )
     signed_off_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["item", "criterion__name"]
@@ -495,6 +506,7 @@ class ValueStreamMap(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CURRENT)
     as_of = models.DateField()
     notes = models.TextField(blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["stream__name", "kind", "-as_of"]
@@ -542,6 +554,7 @@ class ProcessBlock(models.Model):
         help_text="The workflow states work is in during this activity (its queue included): the "
         "measured map compares the drawn times with the time items really spent in them.",
     )
+    history = HistoricalRecords(m2m_fields=["states"])
 
     class Meta:
         ordering = ["map", "order", "pk"]
@@ -595,6 +608,7 @@ class ImprovementExperiment(models.Model):
     result = models.JSONField(null=True, blank=True, editable=False, help_text="Computed on the review date.")
     verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.PENDING, editable=False)
     decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-start_date"]

@@ -15,6 +15,7 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from teams.errors import DomainError
+from teams.history import history_record
 
 from .models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
 from .readiness import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
@@ -194,8 +195,10 @@ def _change_state(*, item, to_state, at, actor, via) -> StateTransition:
     )
     if since is not None:
         rollups_invalidate(stream_id=locked.stream_id, since=since)
-    if isinstance(item, BacklogItem):
-        item.state, item.started_at, item.finished_at, item.updated_at = to_state, started_at, finished_at, updated_at
+    for moved in (locked, item) if isinstance(item, BacklogItem) else (locked,):
+        moved.state, moved.started_at, moved.finished_at = to_state, started_at, finished_at
+        moved.updated_at = updated_at
+    history_record(locked, user=actor)
     return transition
 
 
@@ -257,6 +260,8 @@ def item_create(
     _validate_target(item, state, created_at, None)  # before writing: stream, and the gate
     _validate_parent(item, fields.get("parent"))
     item.full_clean(exclude=["state"])
+    if actor is not None:
+        item._history_user = actor  # the change history's author, also outside a request
     item.save()
     item_readiness_checks_sync(item=item)
     StateTransition.objects.create(item=item, from_state=None, to_state=state, at=created_at, actor=actor, source=via)
@@ -325,6 +330,8 @@ def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
         locked.full_clean(exclude=["state"])
     except ValidationError as error:
         raise DomainError.from_validation(error) from error
+    if actor is not None:
+        locked._history_user = actor
     locked.save(update_fields=[*changes, "updated_at"])
     if retyped:
         item_readiness_checks_sync(item=locked)
@@ -370,6 +377,7 @@ def item_move_to_stream(*, item: BacklogItem, stream_id: int, actor=None, via: s
     BacklogItem.objects.filter(pk=locked.pk).update(stream_id=stream_id, state=target, updated_at=at)
     items_refresh_flow_dates(BacklogItem.objects.filter(pk=locked.pk))
     locked.refresh_from_db()
+    history_record(locked, user=actor)
     item_readiness_checks_sync(item=locked)
     for pk in (old_stream, stream_id):
         rollups_invalidate(stream_id=pk, since=None)

@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from simple_history.models import HistoricalRecords
 
 
 class Discipline(models.Model):
@@ -12,6 +13,7 @@ class Discipline(models.Model):
 
     name = models.CharField(max_length=60, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -30,6 +32,7 @@ class Person(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
     )
     disciplines = models.ManyToManyField(Discipline, blank=True, related_name="people")
+    history = HistoricalRecords(m2m_fields=["disciplines"])
 
     class Meta:
         ordering = ["name"]
@@ -64,6 +67,7 @@ class Team(models.Model):
     )
     description = models.TextField(blank=True)
     members = models.ManyToManyField(Person, through="Membership", related_name="teams")
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -97,6 +101,7 @@ class Membership(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="Share of the person's time given to this team, 0–100.",
     )
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["team__name", "person__name"]

@@ -11,11 +11,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.services import check_in_record, key_result_link, key_result_unlink
+from portal.audit import history_of
 from streams.filters import ID_BOUNDS, BacklogItemFilter, DayRangeFilter
 from streams.models import (
     BacklogItem,
@@ -59,8 +62,36 @@ class IdLookup:
     lookup_value_regex = r"\d+"
 
 
-class ReadViewSet(IdLookup, CsvListMixin, viewsets.ReadOnlyModelViewSet):
-    """A resource every logged-in user may read, as JSON pages or a streamed CSV file."""
+class HistoryMixin:
+    """`GET .../{id}/history/`: who changed the row, when, and what, newest first.
+
+    The history outlives the row: a deleted row's changes stay readable by its id.
+    """
+
+    @extend_schema(
+        parameters=[s.HistoryQuerySerializer],
+        responses=s.HistoryPageSerializer,
+        description="The row's changes, newest first: who, when, and each field's value before and after.",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[], renderer_classes=[JSONRenderer])
+    def history(self, request, pk=None):
+        query = s.HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        model = self.get_queryset().model
+        asked = query.validated_data
+        page = history_of(model, int(pk), limit=asked["page_size"], before=asked.get("before"))
+        if not page.changes and page.next_before is None and not model._default_manager.filter(pk=pk).exists():
+            raise NotFound(f"No {model._meta.verbose_name} with id {pk} exists or ever had a recorded change.")
+        next_url = None
+        if page.next_before is not None:
+            next_url = replace_query_param(request.build_absolute_uri(), "before", page.next_before)
+        data = {"object_id": int(pk), "results": page.changes, "next": next_url}
+        return Response(s.HistoryPageSerializer(data).data)
+
+
+class ReadViewSet(IdLookup, CsvListMixin, HistoryMixin, viewsets.ReadOnlyModelViewSet):
+    """A resource every logged-in user may read, as JSON pages or a streamed CSV file, with its
+    change history."""
 
 
 def _may_or_403(user, action_name: str, obj, message: str) -> None:
@@ -177,7 +208,12 @@ def items_with_key(queryset):
     partial_update=extend_schema(request=s.ItemUpdateSerializer, responses={200: s.BacklogItemSerializer}),
 )
 class BacklogItemViewSet(
-    IdLookup, CsvListMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+    IdLookup,
+    CsvListMixin,
+    HistoryMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Backlog items with the filters of the backlog page. Creating, editing and moving them
     needs the right to change the stream's backlog; moves go through the release gate."""
@@ -440,8 +476,10 @@ class KeyResultLinkSerializer(s.serializers.ModelSerializer):
 
 
 @_list_schema
-class KeyResultLinkViewSet(ReadViewSet):
-    """Which items serve which key results (direct links; children count through their parent)."""
+class KeyResultLinkViewSet(IdLookup, CsvListMixin, viewsets.ReadOnlyModelViewSet):
+    """Which items serve which key results (direct links; children count through their parent).
+
+    A link's history is the key result's: `GET /key-results/{id}/history/` shows its `items`."""
 
     queryset = KeyResultLink.objects.all()
     serializer_class = KeyResultLinkSerializer
@@ -461,7 +499,7 @@ class CheckInPermission(permissions.BasePermission):
 
 
 @_list_schema
-class CheckInViewSet(IdLookup, CsvListMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class CheckInViewSet(IdLookup, CsvListMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Check-ins of key results; recording one makes its value the key result's current value."""
 
     queryset = CheckIn.objects.all()
