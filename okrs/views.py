@@ -268,7 +268,7 @@ def key_result_link_item(request: HttpRequest, pk: int, item_pk: int | None = No
     )
 
 
-def _item_links_context(request, item: BacklogItem) -> dict:
+def item_links_context(request, item: BacklogItem) -> dict:
     links = item_key_results(item)
     for link in links:
         link.may_unlink = link.via is None and may_link(request.user, key_result=link.key_result, item=item)
@@ -277,16 +277,15 @@ def _item_links_context(request, item: BacklogItem) -> dict:
 
 
 def _item_links(request, item: BacklogItem, *, error: str = "", status: int = 200) -> HttpResponse:
-    context = _item_links_context(request, item) | {"link_error": error}
+    context = item_links_context(request, item) | {"link_error": error}
     return render(request, "okrs/partials/_item_links.html", context, status=status)
 
 
 @require_http_methods(["GET"])
 def item_outcomes(request: HttpRequest, pk: int) -> HttpResponse:
-    """The key results an item serves (its own links and its ancestors'), and linking it to more."""
+    """The key results an item serves are a section of the item page now; old links land there."""
     item = _item_for_page(pk)
-    context = _item_links_context(request, item) | {"link_error": ""}
-    return render(request, "okrs/item_outcomes.html", context)
+    return redirect(item.get_absolute_url() + "#item-links")
 
 
 @require_http_methods(["GET"])
@@ -315,7 +314,7 @@ def item_link_key_result(request: HttpRequest, pk: int, key_result_pk: int | Non
         unlink=key_result_pk is not None,
         missing="Choose a key result to link: that key result does not exist (it may have been deleted).",
         fragment=lambda **kw: _item_links(request, item, **kw),
-        back=reverse("okrs:item-outcomes", args=[item.pk]),
+        back=item.get_absolute_url(),
     )
 
 

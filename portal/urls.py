@@ -15,6 +15,7 @@ urlpatterns = [
     path("teams/", views.teams_page, name="teams"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("items/<int:pk>/", views.item_detail, name="item-detail"),
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),

@@ -1,23 +1,27 @@
-"""Cross-cutting pages: the portfolio (home), a stream's flow health scorecard, and the
-liveness check."""
+"""Cross-cutting pages: the portfolio (home), the item page, a stream's flow health scorecard,
+and the liveness check."""
 
 import csv
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
+from okrs.views import item_links_context
+from streams.models import BacklogItem
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import experiments_latest, stream_get
+from teams import access
 from teams.models import Team
 
 from .composition import composition
 from .health import health_scorecards
+from .item import item_for_page, item_page
 from .leadership import leadership
 from .portfolio import PortfolioFilterForm, industries, portfolio
 
@@ -130,6 +134,22 @@ def teams_page(request: HttpRequest) -> HttpResponse:
         team_type = ""
     context = {"composition": composition(team_type=team_type), "types": Team.Type.choices, "team_type": team_type}
     return render(request, "portal/teams.html", context)
+
+
+@require_GET
+def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An item's life: timeline, readiness checklist, dependencies, children, outcomes, changes."""
+    try:
+        item = item_for_page(pk)
+    except BacklogItem.DoesNotExist:
+        raise Http404(f"There is no backlog item #{pk}; it may have been deleted.") from None
+    context = {
+        "page": item_page(item),
+        "may_change": access.may(request.user, access.CHANGE, item),
+        "link_error": "",
+        **item_links_context(request, item),
+    }
+    return render(request, "portal/item.html", context)
 
 
 @require_GET

@@ -75,11 +75,11 @@ def test_a_product_owner_links_an_item_by_typing_and_the_key_result_page_shows_i
     item = item_create(stream_id=stream.pk, title="Remember the card", flow_type="feature", created_at=timezone.now())
     item_change_state(item=item, to_state=state(stream, "In progress"), at=timezone.now())
 
-    page.goto(f"{live_server.url}/login/?next=/okrs/items/{item.pk}/")
+    page.goto(f"{live_server.url}/login/?next=/items/{item.pk}/")
     page.get_by_label("Username").fill("owen")
     page.get_by_label("Password").fill("pw-for-tests-1")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/okrs/items/{item.pk}/")
+    page.wait_for_url(f"{live_server.url}/items/{item.pk}/")
     assert "orphan work" in page.locator("#item-links").inner_text()
     page.get_by_label("Link to a key result").press_sequentially("conver", delay=30)
     candidates = page.get_by_test_id("key-result-candidates")

@@ -52,6 +52,8 @@ def test_pages_load_without_a_csp_violation(live_server, page, screenshot):
         "/api/redoc/",
         "/admin/",
         "/admin/streams/backlogitem/",
+        f"/items/{item.pk}/",
+        f"/admin/streams/backlogitem/{item.pk}/history/",
     ]
     for path in paths:
         response = page.goto(f"{live_server.url}{path}")

@@ -32,7 +32,7 @@ item = BacklogItem.objects.filter(parent__isnull=False).first()
 pages = ["/okrs/", "/okrs/alignment/", f"/okrs/alignment/?stream={{stream.slug}}", f"/streams/{{stream.slug}}/",
          f"/streams/{{stream.slug}}/health/", "/leadership/", "/teams/", "/readiness/", "/readiness/criteria/",
          f"/streams/{{stream.slug}}/backlog/",
-         f"/okrs/key-results/{{key_result.pk}}/", f"/okrs/items/{{item.pk}}/"]
+         f"/okrs/key-results/{{key_result.pk}}/", f"/items/{{item.pk}}/"]
 for url in pages:
     assert client.get(url).status_code == 200, url
 response = client.get("/")
