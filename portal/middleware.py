@@ -1,6 +1,16 @@
-"""Every page needs a login, except the API, which answers 401/403 in JSON itself."""
+"""Every page needs a login, except the API, which answers 401/403 in JSON itself; a database
+rule that refuses a page's write is answered with a clear message."""
+
+import logging
 
 from django.contrib.auth import middleware
+from django.db import IntegrityError
+from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from teams.errors import integrity_message
+
+logger = logging.getLogger(__name__)
 
 # The API authenticates tokens as well as sessions, and must answer a script with JSON,
 # not redirect it to the login page. Its views require authentication (DRF's IsAuthenticated);
@@ -13,3 +23,32 @@ class LoginRequiredMiddleware(middleware.LoginRequiredMiddleware):
         if request.path_info.startswith(API_PREFIXES):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class IntegrityErrorMiddleware:
+    """A database rule that stops a page's write (two people saving the same name at once, a row
+    deleted meanwhile) becomes a 409 that says which rule and what to do, not a server error.
+
+    The view's transaction has already rolled back when the exception gets here, so nothing of
+    the change is stored. htmx requests get the message at the top of the page; the API has its
+    own handler (JSON, the same sentence)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, IntegrityError) or request.path_info.startswith(API_PREFIXES):
+            return None
+        message = integrity_message(exception)
+        logger.warning("Integrity violation on %s %s: %s", request.method, request.path_info, exception)
+        if request.headers.get("HX-Request"):
+            response = render(request, "partials/_conflict.html", {"message": message}, status=409)
+            response["HX-Retarget"] = "#main"
+            response["HX-Reswap"] = "afterbegin"
+            return response
+        referer = request.headers.get("Referer", "")
+        safe = url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure())
+        return render(request, "conflict.html", {"message": message, "back": referer if safe else "/"}, status=409)

@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from teams.errors import DomainError
+from teams.errors import DomainError, integrity_message
 
 # Refusals that are about the item's situation, not the request's shape.
 CONFLICT_CODES = {"release_gate", "no_change", "conflict"}
@@ -70,10 +70,7 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(errors)
     elif isinstance(exc, IntegrityError):
         # A uniqueness or reference rule of the database caught what validation did not.
-        return Response(
-            _body("The change conflicts with data already stored (a duplicate or a missing reference).", "conflict"),
-            status=status.HTTP_409_CONFLICT,
-        )
+        return Response(_body(integrity_message(exc), "conflict"), status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, DataError):
         # A value the database cannot hold (a NUL character, a number out of range).
         return Response(
