@@ -205,6 +205,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
+# The portal never reads task results (a job's state lives in its database row), and waiting on
+# the result store made sending a task hang ~20 s and fail when Redis was down.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TASK_ACKS_LATE = True
@@ -223,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
     "weekly-flow-snapshots": {
         "task": "streams.record_flow_snapshots",
         "schedule": crontab(minute=0, hour=2, day_of_week="mon"),
+    },
+    # Every minute: import jobs queued while the broker was unreachable are sent again.
+    "resend-waiting-jobs": {
+        "task": "streams.resend_waiting_jobs",
+        "schedule": crontab(minute="*"),
     },
     # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
     "experiment-verdicts": {

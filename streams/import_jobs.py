@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import asdict
+import datetime as dt
 import io
 import logging
 import time
@@ -23,12 +24,13 @@ import uuid
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from teams import access
 from teams.errors import DomainError
+from teams.queue import send
 
 from .imports import ImportRefused, ImportResult, RowError, _write, flow_csv_import
 from .models import ImportJob, ImportSource, ValueStream
@@ -142,10 +144,37 @@ def _check_slug_field(slug: str) -> None:
         raise DomainError(f"{slug!r} is not a slug (lowercase letters, digits, hyphens).", field="stream")
 
 
+WAITING_FOR_QUEUE = "Waiting for the job queue, which is unreachable: the job starts as soon as it is back"
+
+
 def _enqueue(job: ImportJob) -> None:
+    """Send the job once the transaction commits; if the broker is down, say so on the job and
+    let `import_jobs_resend` send it later (the job's row is the record that it must run)."""
+    transaction.on_commit(lambda: _send(job.pk))
+
+
+def _send(job_id: int) -> bool:
     from .tasks import run_import  # tasks import this module
 
-    transaction.on_commit(lambda: run_import.delay(job.pk))
+    if send(run_import, job_id):
+        ImportJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
+        return True
+    waiting = ImportJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.SCANNING])
+    waiting.update(sent_at=None, phase=WAITING_FOR_QUEUE)
+    return False
+
+
+def import_jobs_resend(*, lost_after: dt.timedelta | None = None) -> int:
+    """Send again the jobs waiting to start whose message never reached the broker, or was lost
+    with it (sent longer ago than the broker's redelivery timeout and never picked up).
+    Returns how many were sent. A job sent twice is safe: a finished job is left alone and only
+    one delivery's import can commit."""
+    lost_after = lost_after or dt.timedelta(seconds=settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    not_picked_up = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=F("sent_at"))
+    waiting = ImportJob.objects.filter(status__in=[Status.QUEUED, Status.SCANNING]).filter(
+        Q(sent_at__isnull=True) | (Q(sent_at__lt=timezone.now() - lost_after) & not_picked_up)
+    )
+    return sum(_send(pk) for pk in waiting.values_list("pk", flat=True))
 
 
 @transaction.atomic

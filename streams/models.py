@@ -828,6 +828,9 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job queue accepted the job; empty while the queue was unreachable."
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from teams.errors import DomainError
 from teams.history import history_record
+from teams.queue import send
 
 from .models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
 from .readiness import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
@@ -103,7 +104,12 @@ def workflow_state_category_changed(*, stream_id: int) -> None:
     from .tasks import refresh_flow_dates  # tasks import this module
 
     rollups_invalidate(stream_id=stream_id, since=None)
-    transaction.on_commit(lambda: refresh_flow_dates.delay(stream_id))
+
+    def refresh() -> None:
+        if not send(refresh_flow_dates, stream_id):  # the job queue is down: do it here, now
+            refresh_flow_dates(stream_id)
+
+    transaction.on_commit(refresh)
 
 
 # --- Creating items and changing their state ------------------------------------------------

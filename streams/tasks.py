@@ -5,7 +5,7 @@ import datetime as dt
 from celery import shared_task
 
 from .experiments import experiments_review
-from .import_jobs import import_job_run
+from .import_jobs import import_job_run, import_jobs_resend
 from .models import ValueStream
 from .rollups import rollups_refresh
 from .services import stream_refresh_flow_dates
@@ -57,3 +57,10 @@ def review_experiments(today: str | None = None) -> dict[str, int]:
     review date has come (streams.experiments). Run daily by beat; a second run the same day
     changes nothing (decided experiments and recorded baselines are left alone)."""
     return experiments_review(today=dt.date.fromisoformat(today) if today else None)
+
+
+@shared_task(name="streams.resend_waiting_jobs")
+def resend_waiting_jobs() -> int:
+    """Send again the import jobs whose message never reached the job queue (it was down when
+    they were queued) or was lost with it. Run by beat every minute; costs one query when none."""
+    return import_jobs_resend()

@@ -84,7 +84,7 @@ def test_task_runs_in_a_real_worker_on_redis(worker_queue):
     item_change_state(item=item, to_state=state(stream, "In progress"), at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC))
     BacklogItem.objects.filter(pk=item.pk).update(started_at=None)  # damage the derived date
 
-    result = refresh_flow_dates.apply_async(args=[stream.pk], queue=worker_queue)
+    result = refresh_flow_dates.apply_async(args=[stream.pk], queue=worker_queue, ignore_result=False)
     assert result.get(timeout=60) == 1
     assert result.successful()
     item.refresh_from_db()
