@@ -38,6 +38,7 @@ from common import ROOT
 from django.db import connection  # noqa: E402
 
 from streams.models import BacklogItem, Dependency, StateTransition, ValueStream  # noqa: E402
+from teams.history import delete_with_history  # noqa: E402
 
 STREAM = "bench-import"
 GOAL_SECONDS = 60
@@ -246,7 +247,7 @@ def main() -> None:
 
     print(f"deleting the previous run's stream {STREAM!r}, if any...", flush=True)
     started = time.perf_counter()
-    deleted, _ = ValueStream.objects.filter(slug=STREAM).delete()
+    deleted, _ = delete_with_history(ValueStream.objects.filter(slug=STREAM))
     results["delete_previous_s"] = round(time.perf_counter() - started, 2)
     print(f"previous stream {STREAM!r} deleted: {deleted:,} rows in {results['delete_previous_s']:.1f} s")
 
@@ -314,7 +315,7 @@ def main() -> None:
 
     if not options.keep:
         started = time.perf_counter()
-        ValueStream.objects.filter(slug=STREAM).delete()
+        delete_with_history(ValueStream.objects.filter(slug=STREAM))
         print(f"stream {STREAM!r} deleted in {time.perf_counter() - started:.1f} s")
 
     out = ROOT / "benchmarks" / "results"

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
 from streams.models import BacklogItem, ValueStream
 from streams.periods import validate_period
+from teams.history import PortalHistoricalRecords as HistoricalRecords
 from teams.models import Person, Team
 
 

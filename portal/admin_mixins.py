@@ -13,6 +13,7 @@ from django.utils.decorators import method_decorator
 from simple_history.admin import SimpleHistoryAdmin
 
 from teams import access
+from teams.history import delete_with_history
 
 # The site is configured here because every app's admin module imports this one.
 admin.site.site_header = "Product Operating Model Portal admin"
@@ -104,6 +105,12 @@ class PortalModelAdmin(RowCheckedAdmin, SimpleHistoryAdmin):
 
     # django-simple-history's list puts one `style` attribute on its paginator: allow style
     # attributes (not style elements, and never scripts) on that page alone.
+    def delete_model(self, request, obj):
+        delete_with_history([obj], user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        delete_with_history(queryset, user=request.user)
+
     @method_decorator(csp_update({"style-src-attr": [UNSAFE_INLINE]}))
     def history_view(self, request, object_id, extra_context=None):
         return super().history_view(request, object_id, extra_context)

@@ -11,8 +11,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from teams.history import PortalHistoricalRecords as HistoricalRecords
 from teams.models import Discipline, Person, Team
 
 from .fields import ChoiceListField

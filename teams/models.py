@@ -5,7 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from simple_history.models import HistoricalRecords
+
+from teams.history import PortalHistoricalRecords as HistoricalRecords
 
 
 class Discipline(models.Model):

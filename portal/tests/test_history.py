@@ -174,3 +174,24 @@ def test_the_admin_shows_a_rows_history(world, client):
     html = page.content.decode()
     assert "olivia" in html and "Partial refunds" in html
     assert "Revert" not in html  # reverting would write past the services
+
+
+def test_deleting_a_stream_in_the_admin_records_every_deleted_row_in_batches(world, client):
+    stream = world["stream"]
+    items = [item_create(stream_id=stream.pk, title=f"Work {n}", flow_type="feature") for n in range(3)]
+    item_change_state(item=items[0], to_state=state(stream, "In progress"))
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    response = client.post(reverse("admin:streams_valuestream_delete", args=[stream.pk]), {"post": "yes"})
+    assert response.status_code == 302 and not BacklogItem.objects.exists()
+    for model, count in ((BacklogItem, 3), (StateTransition, 4), (WorkflowState, 7)):
+        deleted = model.history.filter(history_type="-")
+        assert deleted.count() == count, model
+        assert {v.history_user_id for v in deleted} == {root.pk}
+    (gone,) = type(stream).history.filter(id=stream.pk, history_type="-")
+    assert gone.name == "Payments" and gone.history_user == root
+    # A plain delete elsewhere still records its version, one by one.
+    other = item_create(stream_id=ValueStreamFactory().pk, title="Elsewhere", flow_type="feature")
+    other_pk = other.pk
+    other.delete()
+    assert BacklogItem.history.filter(id=other_pk, history_type="-").count() == 1
