@@ -113,6 +113,8 @@ def _displays(model, changes: list[Change]) -> list[Change]:
             return json.dumps(value, default=str)
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if isinstance(value, dt.datetime):
+            return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
         return str(value)
 
     for change in changes:

@@ -99,6 +99,9 @@ def test_api_changes_name_who_when_and_each_field_before_and_after(world):
     assert state_change["old"] == state(world["stream"], "Backlog").pk and state_change["new"] == in_progress.pk
     assert (state_change["old_display"], state_change["new_display"]) == ("Backlog (Backlog)", "In progress (Active)")
     assert {c["field"] for c in moved["changes"]} == {"state", "started_at"}
+    started = next(c for c in moved["changes"] if c["field"] == "started_at")
+    assert started["old_display"] == "—" and started["new_display"].endswith(" UTC")
+    assert started["new"].startswith(started["new_display"][:10])  # the raw value stays ISO 8601
     born_title = next(c for c in born["changes"] if c["field"] == "title")
     assert (born_title["old"], born_title["new"]) == (None, "Refunds")
     # The transition itself is a row with its own history, signed by the same user.
