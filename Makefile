@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
-.PHONY: run test setup services lint
+.PHONY: run test setup services lint bench
 
 PY := .venv/bin/python
 PORT ?= 8000
@@ -29,3 +29,9 @@ test:
 
 lint: setup
 	$(PY) -m ruff check .
+
+# Build the DESIGN.md scale on PostgreSQL (or reuse it) and run every benchmark and the load
+# test; the report goes to benchmarks/results/report.md. See README, Benchmarks.
+bench:
+	@bash scripts/setup.sh --bench
+	$(PY) benchmarks/run.py

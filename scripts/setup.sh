@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Install what the portal needs, idempotently: a virtual environment with the Python
-# requirements, the npm packages, and (with --browser) Debian's chromium for browser tests.
+# requirements, the npm packages, with --browser Debian's chromium for browser tests, and with
+# --bench Debian's wrk for the load test (flags combine).
 # Each step is skipped when its inputs have not changed since the last run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
-[[ "${1:-}" == "--browser" ]] && want_browser=1
+want_bench=0
+for flag in "$@"; do
+  case $flag in
+    --browser) want_browser=1 ;;
+    --bench) want_bench=1 ;;
+    *) echo "usage: $0 [--browser] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -60,4 +68,10 @@ fi
 if [[ $want_browser == 1 ]] && [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
   say "Installing Debian's chromium"
   as_root apt-get install -y chromium >/dev/null 2>&1 || { as_root apt-get update >/dev/null && as_root apt-get install -y chromium >/dev/null; }
+fi
+
+# 4. Debian's wrk for the load test of benchmarks/run.py.
+if [[ $want_bench == 1 ]] && ! command -v wrk >/dev/null 2>&1; then
+  say "Installing Debian's wrk"
+  as_root apt-get install -y wrk >/dev/null 2>&1 || { as_root apt-get update >/dev/null && as_root apt-get install -y wrk >/dev/null; }
 fi

@@ -1,0 +1,83 @@
+"""Every main page at scale, on a PostgreSQL database filled by `manage.py seed_scale`.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_scale .venv/bin/python benchmarks/pages_bench.py
+
+Prints, and writes to benchmarks/results/pages.json, the median server time over 20 requests
+(after one warm-up) and the query count of every page a user opens from the navigation, as a
+superuser (who sees every stream): the portfolio (goal: median <= 400 ms) and its sorted form,
+the stream page of the stream with about 5,000 items (goal: median <= 150 ms) and its flow
+health, backlog, maps and experiments, an item page, the leadership and teams pages, the OKR
+tree, the alignment page and the key result page with the most linked work, operations
+readiness and its criteria, the imports list and the API tokens page.
+"""
+
+import json
+
+from common import ROOT, admin_client, require_scale_database, time_page
+from django.db.models import Count  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from okrs.models import KeyResult  # noqa: E402
+from streams.models import BacklogItem, ValueStream  # noqa: E402
+from streams.rollups import rollups_refresh  # noqa: E402
+
+GOALS_MS = {"portfolio": 400, "portfolio_sorted_by_wip": 400, "stream": 150}
+
+
+def main() -> None:
+    items = require_scale_database()
+    rollups_refresh()  # what the beat job keeps true every 5 minutes
+    client = admin_client()
+    busiest = KeyResult.objects.annotate(n=Count("items")).order_by("-n").first()
+    stream = min(ValueStream.objects.annotate(n=Count("items")), key=lambda s: abs(s.n - 5000))
+    # An item in progress with a full history: what a product owner opens most.
+    item = (
+        BacklogItem.objects.filter(stream=stream, started_at__isnull=False, finished_at__isnull=True)
+        .annotate(moves=Count("transitions"))
+        .order_by("-moves", "pk")
+        .first()
+    )
+    slug = stream.slug
+    pages = {
+        "portfolio": reverse("home"),
+        "portfolio_sorted_by_wip": reverse("home") + "?sort=-wip",
+        "stream": reverse("streams:stream-detail", args=[slug]),
+        "stream_health": reverse("stream-health", args=[slug]),
+        "backlog": reverse("streams:backlog-stream", args=[slug]),
+        "item": reverse("item-detail", args=[item.pk]),
+        "stream_maps": reverse("streams:stream-maps", args=[slug]),
+        "experiments": reverse("streams:experiments", args=[slug]),
+        "maps_home": reverse("streams:maps"),
+        "leadership": reverse("leadership"),
+        "teams": reverse("teams"),
+        "okr_tree": reverse("okrs:objective-list"),
+        "alignment": reverse("okrs:alignment"),
+        "key_result": reverse("okrs:key-result-detail", args=[busiest.pk]),
+        "readiness": reverse("readiness:queue"),
+        "readiness_criteria": reverse("readiness:criteria"),
+        "imports": reverse("imports:list"),
+        "api_tokens": reverse("api-tokens"),
+    }
+    results = {
+        "items": items,
+        "streams": ValueStream.objects.count(),
+        "stream": {"slug": slug, "items": stream.n},
+        "pages": {},
+    }
+    for name, url in pages.items():
+        figures = time_page(client, url)
+        goal = GOALS_MS.get(name)
+        results["pages"][name] = {"url": url, **figures, "goal_ms": goal}
+        note = f" (goal {goal} ms)" if goal else ""
+        print(
+            f"{name:>24}: median {figures['median_ms']:>6.0f} ms over 20 requests, "
+            f"{figures['queries']:>3} queries{note}"
+        )
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pages.json").write_text(json.dumps(results, indent=2))
+    print(f"written to {out / 'pages.json'}")
+
+
+if __name__ == "__main__":
+    main()

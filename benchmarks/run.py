@@ -1,0 +1,346 @@
+"""Every benchmark in one command, with one report.
+
+    .venv/bin/python benchmarks/run.py
+
+1. Builds the DESIGN.md scale on PostgreSQL (`manage.py seed_scale --items 500000` on the
+   database `portal_scale`, then VACUUM ANALYZE), or reuses it when it is there and full
+   (`--reseed` rebuilds it); pending migrations are applied either way.
+2. Runs each benchmark in its own process, in this order (`--only`/`--skip` choose):
+   - `pages`: every main page's median server time over 20 requests and its query count;
+   - `flow`: flow metrics of a stream and of the portfolio, the rollups job, the stream page,
+     the import of 100,000 transitions;
+   - `api`: the CSV export of every item (rows/s, peak memory) and API pages;
+   - `maps`: value stream maps and experiments;
+   - `load`: gunicorn under wrk (requests per second, p95) for the portfolio, a stream page and
+     an API list;
+   - `import`: the Jira import of 100,000 issues with 600,000 status changes, on a scratch
+     database (`portal_import_bench`, created and migrated here).
+3. Merges their results into `benchmarks/results/report.json` and `report.md`: every figure
+   with its goal, where an issue set one, and whether it is met.
+
+Exits non-zero if a benchmark failed or a goal is not met. Run nothing else meanwhile: the
+machine's timings vary by up to a quarter between runs even when idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+from pathlib import Path
+import platform
+import subprocess
+import sys
+import time
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PYTHON = sys.executable
+SERVER = "postgres://postgres@127.0.0.1:5432"
+BENCHES = ["pages", "flow", "api", "maps", "load", "import"]
+SCRIPTS = {
+    "pages": "pages_bench.py",
+    "flow": "flow_bench.py",
+    "api": "api_bench.py",
+    "maps": "maps_bench.py",
+    "load": "load_bench.py",
+    "import": "import_bench.py",
+}
+
+
+def say(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def database_exists(server: str, name: str) -> bool:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def create_database(server: str, name: str, *, drop: bool = False) -> None:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(*args: str, url: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], check=True, cwd=ROOT, env={**os.environ, "DATABASE_URL": url})
+
+
+def item_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM streams_backlogitem").fetchone()[0]
+
+
+def prepare_scale_database(server: str, name: str, items: int, reseed: bool) -> dict:
+    url = f"{server}/{name}"
+    started = time.perf_counter()
+    fresh = reseed or not database_exists(server, name)
+    if fresh:
+        say(f"Building the DESIGN.md scale in {name}: {items:,} items (about 4 minutes on 2 cores)")
+        create_database(server, name, drop=True)
+        manage("migrate", "--noinput", "-v0", url=url)
+        manage("seed_scale", "--items", str(items), "--force", url=url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+    else:
+        say(f"Reusing {name} (--reseed rebuilds it); applying pending migrations")
+        manage("migrate", "--noinput", "-v0", url=url)
+        have = item_count(url)
+        if have < items * 0.95:
+            sys.exit(f"{name} holds {have:,} items, fewer than the {items:,} asked: run again with --reseed.")
+    return {"database": name, "seeded_now": fresh, "prepare_s": round(time.perf_counter() - started, 1)}
+
+
+def prepare_import_database(server: str, name: str) -> None:
+    url = f"{server}/{name}"
+    if not database_exists(server, name):
+        create_database(server, name)
+    manage("migrate", "--noinput", "-v0", url=url)
+
+
+def environment(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        transitions = conn.execute("SELECT count(*) FROM streams_statetransition").fetchone()[0]
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM streams_backlogitem), (SELECT count(*) FROM streams_valuestream), "
+            "(SELECT count(*) FROM teams_team), (SELECT count(*) FROM teams_person)"
+        ).fetchone()
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "items": counts[0],
+        "streams": counts[1],
+        "teams": counts[2],
+        "people": counts[3],
+        "transitions": transitions,
+    }
+
+
+def run_bench(name: str, *, url: str, extra: list[str]) -> dict:
+    say(f"Benchmark: {name}")
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [PYTHON, str(ROOT / "benchmarks" / SCRIPTS[name]), *extra], cwd=ROOT, env={**os.environ, "DATABASE_URL": url}
+    )
+    return {"exit_code": completed.returncode, "seconds": round(time.perf_counter() - started, 1)}
+
+
+# --- The report ---------------------------------------------------------------------------
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def rows_for(name: str, data: dict) -> list[dict]:
+    """(measure, value, unit, goal, met) rows of one benchmark's results; goals are the issues'."""
+    rows: list[dict] = []
+
+    def add(measure, value, unit, goal=None, *, at_most=True, note=""):
+        met = None if goal is None or value is None else (value <= goal if at_most else value >= goal)
+        rows.append(
+            {
+                "measure": measure,
+                "value": value,
+                "unit": unit,
+                "goal": goal,
+                "at_most": at_most,
+                "met": met,
+                "note": note,
+            }
+        )
+
+    if name == "pages":
+        for page, r in data["pages"].items():
+            add(f"{page} page ({r['url']})", r["median_ms"], "ms", r.get("goal_ms"), note=f"{r['queries']} queries")
+    elif name == "flow":
+        add(
+            f"stream flow metrics ({data['stream']['items']:,} items)",
+            round(data["stream_metrics_s"]["median"] * 1000),
+            "ms",
+        )
+        add("portfolio flow metrics (daily rollups)", round(data["portfolio_metrics_s"]["median"] * 1000), "ms", 2000)
+        add(
+            "portfolio flow metrics from the whole history (reference)",
+            round(data["portfolio_from_history_s"] * 1000),
+            "ms",
+        )
+        add("rollups job: one new day for every stream", data["rollups_one_day_s"], "s")
+        add(
+            "stream page", data["stream_page"]["median_ms"], "ms", 150, note=f"{data['stream_page']['queries']} queries"
+        )
+        add("import_flow_csv: 100,000 transitions", data["import_100k_s"], "s")
+    elif name == "api":
+        for key in ("export_one_stream", "export_all"):
+            r = data[key]
+            add(
+                f"CSV export {key.removeprefix('export_').replace('_', ' ')} ({r['rows']:,} rows)",
+                r["rows_per_second"],
+                "rows/s",
+                note=f"{r['seconds']} s, peak RSS {r['peak_rss_mb']} MB",
+            )
+        for key in (
+            "page_first",
+            "page_second",
+            "page_filtered",
+            "transitions_page",
+            "metrics_flow_stream",
+            "metrics_flow_items",
+            "metrics_alignment",
+        ):
+            r = data[key]
+            add(f"API {key.replace('_', ' ')}", r["median_ms"], "ms", note=f"{r['queries']} queries")
+    elif name == "maps":
+        m = data["measured_map"]
+        add(f"measured value stream map, 12 weeks ({m['finished_items']:,} finished items)", m["median_ms"], "ms")
+        add("stream maps page", data["maps_page"]["median_ms"], "ms", note=f"{data['maps_page']['queries']} queries")
+        for metric, v in data["experiment_verdicts"].items():
+            add(f"experiment verdict on {metric.replace('_', ' ')}", v["ms"], "ms", note=f"peak {v['peak_mb']} MB")
+    elif name == "load":
+        for key, r in data["urls"].items():
+            add(
+                f"load {key}: requests per second",
+                r["requests_per_second"],
+                "req/s",
+                note=f"{r['requests']:,} requests in {r['duration_s']} s, {data['connections']} connections, "
+                f"{data['gunicorn_workers']} workers",
+            )
+            add(
+                f"load {key}: p95 latency",
+                r["p95_ms"],
+                "ms",
+                note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                f"errors {r['non_2xx_3xx'] + r['socket_errors'] + r['timeouts']}",
+            )
+    elif name == "import":
+        first, rerun = data["first_import"], data["rerun"]
+        add(
+            f"Jira import: {data['issues']:,} issues, {data['transitions_in_file']:,} changes",
+            first["seconds"],
+            "s",
+            60,
+        )
+        add("Jira import: peak memory", first["peak_rss_mb"], "MB", 500)
+        add("Jira import re-run (changes nothing)", rerun["seconds"], "s", 60)
+        add("Jira import throughput", round(data["transitions_in_file"] / first["seconds"]), "transitions/s")
+    return rows
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def write_report(env: dict, runs: dict) -> tuple[dict, list[str]]:
+    sections = {}
+    for name in BENCHES:
+        if name not in runs:
+            continue
+        data = _load(name)
+        sections[name] = {"run": runs[name], "results": data, "rows": rows_for(name, data) if data else []}
+    report = {"environment": env, "benchmarks": sections}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "report.json").write_text(json.dumps(report, indent=2))
+
+    missed = []
+    lines = [
+        "# Benchmark report",
+        "",
+        f"{env['date']}, commit {env['commit']}; {env['cores']} cores, {env['memory_gb']} GB, Python {env['python']}, "
+        f"PostgreSQL {env['postgresql']}. Database: {env['items']:,} items, {env['transitions']:,} transitions, "
+        f"{env['streams']:,} streams, {env['teams']:,} teams, {env['people']:,} people.",
+        "",
+        "| Benchmark | Measure | Value | Goal | Met | Notes |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for name, section in sections.items():
+        if section["run"]["exit_code"] != 0:
+            missed.append(f"{name}: the benchmark failed (exit code {section['run']['exit_code']})")
+            lines.append(f"| {name} | **failed** (exit code {section['run']['exit_code']}) | | | | |")
+        for row in section["rows"]:
+            goal = (
+                "" if row["goal"] is None else ("≤ " if row["at_most"] else "≥ ") + f"{_fmt(row['goal'])} {row['unit']}"
+            )
+            met = {None: "", True: "yes", False: "**no**"}[row["met"]]
+            if row["met"] is False:
+                missed.append(f"{name}: {row['measure']} {_fmt(row['value'])} {row['unit']}, goal {goal}")
+            lines.append(
+                f"| {name} | {row['measure']} | {_fmt(row['value'])} {row['unit']} | {goal} | {met} | {row['note']} |"
+            )
+    lines += [
+        "",
+        "Benchmark run times: " + ", ".join(f"{n} {s['run']['seconds']:.0f} s" for n, s in sections.items()) + ".",
+    ]
+    (RESULTS / "report.md").write_text("\n".join(lines) + "\n")
+    return report, missed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=500_000, help="items to seed (default: the DESIGN.md 500,000)")
+    parser.add_argument("--database", default="portal_scale", help="the scale database (default portal_scale)")
+    parser.add_argument("--import-database", default="portal_import_bench", help="scratch database of the import")
+    parser.add_argument(
+        "--server", default=os.environ.get("BENCH_POSTGRES", SERVER), help=f"PostgreSQL server URL ({SERVER})"
+    )
+    parser.add_argument("--reseed", action="store_true", help="drop and rebuild the scale database")
+    parser.add_argument("--only", help=f"comma-separated benchmarks to run ({','.join(BENCHES)})")
+    parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
+    parser.add_argument("--import-issues", type=int, default=100_000, help="issues in the Jira import (100,000)")
+    parser.add_argument("--load-seconds", type=int, default=30, help="load test: at most this long per URL")
+    parser.add_argument("--load-requests", type=int, default=2000, help="load test: at most this many requests per URL")
+    options = parser.parse_args()
+    chosen = options.only.split(",") if options.only else BENCHES
+    chosen = [b for b in BENCHES if b in chosen and b not in options.skip.split(",")]
+    unknown = set((options.only or "").split(",") + options.skip.split(",")) - set(BENCHES) - {""}
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
+
+    subprocess.run(["bash", "scripts/services.sh"], check=True, cwd=ROOT)
+    scale_url = f"{options.server}/{options.database}"
+    prepared = prepare_scale_database(options.server, options.database, options.items, options.reseed)
+    env = {**environment(scale_url), **prepared}
+    runs = {}
+    for name in chosen:
+        if name == "import":
+            prepare_import_database(options.server, options.import_database)
+            runs[name] = run_bench(
+                name, url=f"{options.server}/{options.import_database}", extra=["--issues", str(options.import_issues)]
+            )
+        elif name == "load":
+            runs[name] = run_bench(
+                name,
+                url=scale_url,
+                extra=["--seconds", str(options.load_seconds), "--requests", str(options.load_requests)],
+            )
+        else:
+            runs[name] = run_bench(name, url=scale_url, extra=[])
+    _, missed = write_report(env, runs)
+    print((RESULTS / "report.md").read_text())
+    say(f"Report: {RESULTS / 'report.md'} and report.json")
+    if missed:
+        print("Not met:\n  " + "\n  ".join(missed))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
