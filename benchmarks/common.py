@@ -49,18 +49,37 @@ def admin_client() -> Client:
     return client
 
 
-def time_page(client: Client, url: str, repeat: int = 20) -> dict:
-    """Median server time of GET url over `repeat` requests (after a warm-up), and its query count."""
-    warm = client.get(url)
+def time_page(client: Client, url: str, repeat: int = 20, after_change: bool = False) -> dict:
+    """Median server time of GET url over `repeat` requests (after a warm-up), and its query count.
+
+    With `after_change`, each request follows a change of the data generation, so the pages'
+    fresh caches (`teams.freshness`) miss: what the first view after any edit costs.
+    """
+    from teams.freshness import data_changed
+
+    def get():
+        if after_change:
+            data_changed()
+        started = time.perf_counter()
+        response = client.get(url)
+        return response, time.perf_counter() - started
+
+    warm, _ = get()
     if warm.status_code != 200:
         sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
     executed = []
+    if after_change:
+        data_changed()
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
     ):
         client.get(url)
-    median, runs = timed(lambda: client.get(url), repeat)
-    return {"median_ms": round(median * 1000, 1), "queries": len(executed), "runs_ms": [round(r * 1000) for r in runs]}
+    runs = [get()[1] for _ in range(repeat)]
+    return {
+        "median_ms": round(statistics.median(runs) * 1000, 1),
+        "queries": len(executed),
+        "runs_ms": [round(r * 1000) for r in runs],
+    }
 
 
 def require_scale_database(minimum: int = 100_000) -> int:

@@ -170,7 +170,16 @@ def rows_for(name: str, data: dict) -> list[dict]:
 
     if name == "pages":
         for page, r in data["pages"].items():
-            add(f"{page} page ({r['url']})", r["median_ms"], "ms", r.get("goal_ms"), note=f"{r['queries']} queries")
+            add(
+                f"{page} page ({r['url']})",
+                r["median_ms"],
+                "ms",
+                r.get("goal_ms"),
+                note=f"{r['queries']} queries; after a change {r['after_change_ms']} ms, "
+                f"{r['after_change_queries']} queries",
+            )
+            if r.get("goal_ms"):
+                add(f"{page} page after a change (caches miss)", r["after_change_ms"], "ms", r["goal_ms"])
     elif name == "flow":
         add(
             f"stream flow metrics ({data['stream']['items']:,} items)",

@@ -28,6 +28,7 @@ from streams.flow import Scope
 from streams.models import BacklogItem, ValueStream, WorkflowState
 from streams.periods import Period
 from streams.sql import Dialect
+from teams.freshness import fresh_cached
 
 from .models import KeyResult, Objective
 from .selectors import linked_work_counts
@@ -131,8 +132,16 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
     """Per group (a stream by default): WIP now and items finished in the period, all and aligned.
 
     One query. WIP is read through the partial index of items in progress; finished items
-    through (stream, finished_at).
+    through (stream, finished_at). Cached until the data changes (`teams.freshness`).
     """
+    today = timezone.now().astimezone(dt.UTC).date()
+    return fresh_cached(
+        f"alignment_counts:{period.label}:{today}:{where}:{group_by}",
+        lambda: _alignment_counts(period, where=where, group_by=group_by),
+    )
+
+
+def _alignment_counts(period: Period, *, where: str, group_by: str) -> dict:
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
     cte, labels = _aligned_cte(period)
     start, end = _bounds(period)
@@ -162,16 +171,31 @@ def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignme
 
 
 def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> list[OrphanItem]:
-    """The oldest items in progress that serve no key result in force in the period."""
+    """The oldest items in progress that serve no key result in force in the period (the
+    list is cached until the data changes; ages are reckoned now)."""
+    rows = fresh_cached(f"orphans:{period.label}:{limit}:{where}", lambda: _orphan_rows(period, where, limit))
+    now = timezone.now()
+    return [
+        OrphanItem(
+            pk, key or f"#{pk}", title, flow_type, stream, state, (now - _aware(started)).total_seconds() / 86400
+        )
+        for pk, key, title, flow_type, stream, state, started in rows
+    ]
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive UTC timestamps."""
+    return instant.replace(tzinfo=dt.UTC) if timezone.is_naive(instant) else instant
+
+
+def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
     items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
     cte, labels = _aligned_cte(period)
-    dialect = Dialect(connection)
-    now = dialect.timestamp(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             {cte}
-            SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, {dialect.days(now, "i.started_at")}
+            SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, i.started_at
             FROM {items} i JOIN {states} s ON s.id = i.state_id JOIN {streams} v ON v.id = i.stream_id
             WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
               AND NOT EXISTS (SELECT 1 FROM aligned a WHERE a.item = i.id)
@@ -180,10 +204,7 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
             """,
             [*labels, limit],
         )
-        return [
-            OrphanItem(pk, key or f"#{pk}", title, flow_type, stream, state, float(age))
-            for pk, key, title, flow_type, stream, state, age in cursor.fetchall()
-        ]
+        return cursor.fetchall()
 
 
 def unsupported_key_results(period: Period, scope: Scope) -> list[KeyResult]:

@@ -21,6 +21,7 @@ from streams.models import BacklogItem, WorkflowState
 from streams.periods import Period, parse_period, period_containing
 from streams.sql import Dialect
 from teams import access
+from teams.freshness import fresh_cached, ids_key
 
 from .models import CheckIn, KeyResult, Objective
 
@@ -45,10 +46,17 @@ def linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, t
     """Per key result: linked items in progress now, and linked items finished in the period.
 
     In progress = started, not finished, not removed (the flow engine's WIP at now).
-    One query for any number of key results.
+    One query for any number of key results, cached until the data changes (`teams.freshness`).
     """
     if not key_result_ids:
         return {}
+    return fresh_cached(
+        f"linked_work_counts:{period.label}:{ids_key(key_result_ids)}",
+        lambda: _linked_work_counts(key_result_ids, period),
+    )
+
+
+def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
     placeholders = ", ".join(["%s"] * len(key_result_ids))
     start = dt.datetime.combine(period.start, dt.time(), dt.UTC)

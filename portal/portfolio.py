@@ -18,6 +18,7 @@ from okrs.selectors import current_period
 from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
 from streams.periods import Period
 from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
+from teams.freshness import fresh_cached, ids_key
 
 from .health import Scorecard, health_scorecards
 
@@ -82,6 +83,27 @@ def industries() -> list[str]:
     )
 
 
+def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple[dict, dict, dict, dict]:
+    """The computed columns of the streams `ids`: flow, alignment, readiness waiting, health."""
+    flows = stream_flows(ids, window)
+    aligned = stream_alignment(period, ids)
+    pending = dict(
+        ReadinessCheck.objects.filter(
+            status=ReadinessCheck.Status.PENDING,
+            item__stream_id__in=ids,
+            item__started_at__isnull=False,
+            item__finished_at__isnull=True,
+        )
+        .exclude(item__state__category=WorkflowState.Category.REMOVED)
+        .values("item__stream_id")
+        .annotate(n=Count("pk"))
+        .values_list("item__stream_id", "n")
+        .order_by()
+    )
+    health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
+    return flows, aligned, pending, health
+
+
 def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
     """The rows of the streams the filters keep, sorted as asked (by name by default)."""
     period = period or current_period()
@@ -102,22 +124,9 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     streams = list(streams)
     ids = [stream.pk for stream in streams]
     window = PortfolioWindow.ending_before()
-    flows = stream_flows(ids, window)
-    aligned = stream_alignment(period, ids)
-    pending = dict(
-        ReadinessCheck.objects.filter(
-            status=ReadinessCheck.Status.PENDING,
-            item__stream_id__in=ids,
-            item__started_at__isnull=False,
-            item__finished_at__isnull=True,
-        )
-        .exclude(item__state__category=WorkflowState.Category.REMOVED)
-        .values("item__stream_id")
-        .annotate(n=Count("pk"))
-        .values_list("item__stream_id", "n")
-        .order_by()
+    flows, aligned, pending, health = fresh_cached(
+        f"portfolio:{period.label}:{window.end:%Y-%m-%d}:{ids_key(ids)}", lambda: _columns(ids, period, window)
     )
-    health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
     rows = [
         PortfolioRow(
             stream=stream,

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
 
+from teams.freshness import data_changed
+
 
 class RowWriter:
     def __init__(self, use_copy: bool | None = None):
@@ -23,6 +25,7 @@ class RowWriter:
         quote = connection.ops.quote_name
         columns = ", ".join(quote(model._meta.get_field(name).column) for name in attnames)
         count = 0
+        data_changed()  # COPY bypasses Django's cursor, where writes are otherwise noticed
         connection.ensure_connection()
         with connection.connection.cursor() as cursor:
             with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
@@ -48,6 +51,7 @@ class RowWriter:
         quote = connection.ops.quote_name
         table, column, pk = quote(model._meta.db_table), quote(field.column), quote(model._meta.pk.column)
         value_type = field.db_type(connection)
+        data_changed()
         connection.ensure_connection()
         with connection.connection.cursor() as cursor:
             cursor.execute(f"CREATE TEMPORARY TABLE _column_update (id bigint PRIMARY KEY, value {value_type})")

@@ -1,6 +1,17 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _watch_writes(sender, connection, **kwargs):
+    from . import freshness
+
+    freshness.install(connection)
 
 
 class TeamsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'teams'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "teams"
+
+    def ready(self):
+        # Every write to domain data moves the generation that fresh caches are keyed on.
+        connection_created.connect(_watch_writes, dispatch_uid="teams.freshness")

@@ -117,3 +117,20 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} in {self.team} ({self.allocation_percent}%)"
+
+
+class DataGeneration(models.Model):
+    """One row: how many committed writes the domain data has seen (`teams.freshness`).
+
+    Cached results are keyed on `epoch` and `value`; the epoch is random per row, so keys stay
+    unique if the row is ever re-created."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    value = models.BigIntegerField(default=0)
+    epoch = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="datageneration_single_row")]
+
+    def __str__(self) -> str:
+        return f"data generation {self.value} ({self.epoch})"

@@ -1,0 +1,111 @@
+"""Every cached page shows a change at once (`teams.freshness`).
+
+Each test commits its writes (transactional_db), as the application does in production: it
+opens the page (filling the cache), checks the next view is served from the cache (fewer
+queries), changes the data through the portal's own services or another connection, and
+opens the page again.
+"""
+
+import datetime as dt
+import threading
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+import pytest
+
+from okrs.selectors import period_from
+from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from streams.models import BacklogItem
+from streams.services import item_change_state, item_create
+from streams.tests.factories import ValueStreamFactory, state
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def world(admin_client):
+    stream = ValueStreamFactory(name="Payments")
+    now = timezone.now()
+    items = []
+    for n in range(3):
+        item = item_create(
+            stream_id=stream.pk, title=f"Work {n}", flow_type="feature", created_at=now - dt.timedelta(days=9)
+        )
+        item_change_state(item=item, to_state=state(stream, "In progress"), at=now - dt.timedelta(days=5 - n))
+        items.append(item)
+    period = period_from(None)
+    key_result = KeyResultFactory(objective=ObjectiveFactory(period=period.label), title="Faster payouts")
+    key_result.items.add(items[0])
+    return {"stream": stream, "items": items, "key_result": key_result, "client": admin_client}
+
+
+def get(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response, len(queries.captured_queries)
+
+
+def assert_second_view_is_cached(client, url):
+    first, cold = get(client, url)
+    second, warm = get(client, url)
+    assert warm < cold, f"{url}: the second view ran {warm} queries, the first {cold}: not served from the cache"
+    return second
+
+
+def test_the_portfolio_shows_a_state_change_at_once(world):
+    client, url = world["client"], reverse("home")
+    row = assert_second_view_is_cached(client, url).context["portfolio"].rows[0]
+    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned) == (3, 3, 1)
+
+    item_change_state(item=world["items"][2], to_state=state(world["stream"], "Done"))
+
+    row = get(client, url)[0].context["portfolio"].rows[0]
+    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned) == (2, 2, 1)
+
+
+def test_the_portfolio_shows_a_change_committed_by_another_worker_at_once(world):
+    client, url = world["client"], reverse("home")
+    assert assert_second_view_is_cached(client, url).context["portfolio"].rows[0].alignment.wip_aligned == 1
+
+    def other_worker():  # its own connection, as another gunicorn process would have
+        try:
+            world["key_result"].items.add(world["items"][1])
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    worker.join()
+    assert get(client, url)[0].context["portfolio"].rows[0].alignment.wip_aligned == 2
+
+
+def test_the_alignment_page_shows_a_new_link_and_an_orphans_age_is_reckoned_now(world):
+    client, url = world["client"], reverse("okrs:alignment")
+    report = assert_second_view_is_cached(client, url).context["report"]
+    assert [o.title for o in report.orphans] == ["Work 1", "Work 2"]
+    assert report.orphans[0].age_days == pytest.approx(4, abs=0.01)  # started 4 days ago, not when cached
+
+    world["key_result"].items.add(world["items"][1])
+
+    report = get(client, url)[0].context["report"]
+    assert [o.title for o in report.orphans] == ["Work 2"]
+    assert (report.totals.wip, report.totals.wip_aligned) == (3, 2)
+
+
+def test_the_okr_tree_shows_linked_work_as_it_changes(world):
+    client, url = world["client"], reverse("okrs:objective-list")
+
+    def linked_wip(response):
+        rows = [row for node in response.context["tree"] for row in node.key_results]
+        return rows[0].wip
+
+    assert linked_wip(assert_second_view_is_cached(client, url)) == 1
+    child = item_create(stream_id=world["stream"].pk, title="Child", flow_type="feature", parent=world["items"][0])
+    item_change_state(item=child, to_state=state(world["stream"], "In progress"))
+    assert linked_wip(get(client, url)[0]) == 2  # work under linked work serves the key result too
+
+    BacklogItem.objects.filter(pk=child.pk).delete()
+    assert linked_wip(get(client, url)[0]) == 1

@@ -1,0 +1,130 @@
+"""The fresh cache (`teams.freshness`): committed writes move the generation, whoever makes them;
+a transaction reads its own writes; a cached result is reused only while nothing changed.
+
+These tests commit (transactional_db): the generation moves when a write commits, which a
+test inside a rolled-back transaction never reaches.
+"""
+
+import threading
+
+from django.db import connection, transaction
+import pytest
+
+from streams.bulk import RowWriter
+from streams.models import ValueStream
+from streams.tests.factories import ValueStreamFactory
+from teams.freshness import current_generation, fresh_cached, writes_domain_table, writes_pending
+from teams.models import Discipline
+
+
+@pytest.mark.parametrize(
+    ("sql", "writes"),
+    [
+        ('INSERT INTO "streams_backlogitem" ("title") VALUES (%s)', True),
+        ('UPDATE "streams_backlogitem" SET "state_id" = 3 WHERE "id" = 1', True),
+        ('DELETE FROM "okrs_keyresult_items" WHERE "id" IN (1, 2)', True),
+        ("  update teams_team set name = 'x'", True),
+        ("WITH moved AS (SELECT 1) UPDATE streams_flowdaymark SET valid_until = NULL", True),
+        ('TRUNCATE "streams_backlogitem", "teams_team"', True),
+        ('SELECT "id" FROM "streams_backlogitem" WHERE "title" = \'UPDATE streams_x\'', False),
+        ("WITH RECURSIVE aligned(item) AS (SELECT 1) SELECT * FROM aligned", False),
+        ('UPDATE "django_session" SET "expire_date" = now()', False),
+        ('UPDATE "auth_user" SET "last_login" = now()', False),
+        ('UPDATE "portal_apitoken" SET "last_used_at" = now()', False),
+        ("UPDATE teams_datageneration SET value = value + 1 WHERE id = 1", False),
+        ("INSERT INTO _column_update (id, value) VALUES (1, 2)", False),
+    ],
+)
+def test_which_statements_count_as_writes_to_domain_data(sql, writes):
+    assert writes_domain_table(sql) is writes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_write_moves_the_generation_and_a_read_does_not():
+    before = current_generation()
+    list(ValueStream.objects.all())
+    assert current_generation() == before
+    Discipline.objects.create(name="Data science")  # autocommit: at once
+    after = current_generation()
+    assert after != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_generation_moves_at_commit_and_the_writer_reads_its_own_writes():
+    before = current_generation()
+    calls = []
+    with transaction.atomic():
+        assert not writes_pending()
+        Discipline.objects.create(name="Design")
+        assert writes_pending()
+        assert current_generation() == before  # others keep the old generation until commit
+        # The writer bypasses the cache: it computes every time, and stores nothing.
+        assert fresh_cached("k", lambda: calls.append(1) or len(calls)) == 1
+        assert fresh_cached("k", lambda: calls.append(1) or len(calls)) == 2
+    assert not writes_pending()
+    assert current_generation() != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_leaves_the_generation_alone():
+    before = current_generation()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Discipline.objects.create(name="Legal")
+        raise RuntimeError("abandon")
+    assert not writes_pending()
+    assert current_generation() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_rolled_back_to_a_savepoint_no_longer_counts_as_pending():
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Discipline.objects.create(name="Finance")
+            raise RuntimeError("undo the savepoint")
+        assert not writes_pending()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cached_result_is_reused_until_a_change_then_computed_afresh():
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return ValueStream.objects.count()
+
+    assert fresh_cached("streams", compute) == 0
+    assert fresh_cached("streams", compute) == 0
+    assert len(calls) == 1  # the second read was the cache's
+    ValueStreamFactory(name="Payments")
+    assert fresh_cached("streams", compute) == 1  # visible at once
+    assert len(calls) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_copy_writes_that_bypass_djangos_cursor_move_the_generation():
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    before = current_generation()
+    with transaction.atomic():
+        RowWriter().write(Discipline, ["name", "slug"], [("Copied in", "copied-in")])
+        assert writes_pending()
+    assert current_generation() != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_committed_by_another_connection_is_seen_at_once():
+    """Another gunicorn worker: its own connection, its own process memory (here a thread)."""
+    calls = []
+    assert fresh_cached("disciplines", lambda: calls.append(1) or Discipline.objects.count()) == 0
+
+    def other_worker():
+        try:
+            Discipline.objects.create(name="Elsewhere")
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    worker.join()
+    assert fresh_cached("disciplines", lambda: calls.append(1) or Discipline.objects.count()) == 1
+    assert len(calls) == 2
