@@ -10,8 +10,8 @@ user opens from the navigation, as a superuser (who sees every stream): the port
 median <= 400 ms) and its sorted form, the stream page of the stream with about 5,000 items
 (goal: median <= 150 ms) and its flow health, backlog, maps and experiments, an item page,
 the leadership and teams pages, the OKR tree, the alignment page and the key result page
-with the most linked work, operations readiness and its criteria, the imports list and the
-API tokens page. Goals apply to both.
+with the most linked work and its search for work to link, operations readiness and its
+criteria, the imports list and the API tokens page. Goals apply to both.
 """
 
 import json
@@ -56,6 +56,8 @@ def main() -> None:
         "okr_tree": reverse("okrs:objective-list"),
         "alignment": reverse("okrs:alignment"),
         "key_result": reverse("okrs:key-result-detail", args=[busiest.pk]),
+        # Search-as-you-type for work to link: a rare word, which no early LIMIT saves.
+        "item_search": reverse("okrs:key-result-item-search", args=[busiest.pk]) + "?q=checkout+retry",
         "readiness": reverse("readiness:queue"),
         "readiness_criteria": reverse("readiness:criteria"),
         "imports": reverse("imports:list"),
