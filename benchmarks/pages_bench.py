@@ -11,7 +11,8 @@ median <= 400 ms) and its sorted form, the stream page of the stream with about 
 (goal: median <= 150 ms) and its flow health, backlog, maps and experiments, an item page,
 the leadership and teams pages, the OKR tree, the alignment page and the key result page
 with the most linked work and its search for work to link, operations readiness and its
-criteria, the imports list and the API tokens page. Goals apply to both.
+criteria, the imports list, the API tokens page and the admin lists of items and transitions.
+Goals apply to both.
 """
 
 import json
@@ -62,6 +63,8 @@ def main() -> None:
         "readiness_criteria": reverse("readiness:criteria"),
         "imports": reverse("imports:list"),
         "api_tokens": reverse("api-tokens"),
+        "admin_items": reverse("admin:streams_backlogitem_changelist"),
+        "admin_transitions": reverse("admin:streams_statetransition_changelist"),
     }
     results = {
         "items": items,

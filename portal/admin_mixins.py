@@ -9,7 +9,10 @@ from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from teams import access
@@ -57,6 +60,33 @@ def require(request, action: str, obj) -> None:
         raise PermissionDenied
 
 
+ESTIMATE_ABOVE = 100_000
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages of an admin list that count an unfiltered big table from PostgreSQL's estimate.
+
+    Counting 3 million transitions exactly takes about 0.3 s on every list view; the planner's
+    row estimate (`pg_class.reltuples`, kept by autovacuum and ANALYZE) costs nothing. Only
+    when the list is unfiltered and the table holds over ESTIMATE_ABOVE rows; a filtered list
+    or a small table is counted exactly. The page count may be off by the estimate's error.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if connection.vendor == "postgresql" and getattr(queryset, "query", None) and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [connection.ops.quote_name(queryset.model._meta.db_table)],
+                )
+                row = cursor.fetchone()
+            if row and row[0] > ESTIMATE_ABOVE:
+                return int(row[0])
+        return super().count
+
+
 class RowCheckedAdmin(AccessMixin, admin.ModelAdmin):
     """A ModelAdmin whose saves are checked row by row.
 
@@ -67,6 +97,7 @@ class RowCheckedAdmin(AccessMixin, admin.ModelAdmin):
     list_per_page = 50
     # A filtered list would otherwise count the whole table too, a scan on the large ones.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def save_model(self, request, obj, form, change):
         require(request, access.CHANGE if change else access.ADD, obj)
