@@ -43,7 +43,9 @@ def timed(fn, repeat: int) -> tuple[float, list[float]]:
 
 
 def admin_client() -> Client:
-    user, _ = get_user_model().objects.get_or_create(username="benchmark", defaults={"is_superuser": True})
+    user, _ = get_user_model().objects.update_or_create(
+        username="benchmark", defaults={"is_superuser": True, "is_staff": True}
+    )
     client = Client()
     client.force_login(user)
     return client
