@@ -385,6 +385,9 @@ class BacklogItemAdmin(PortalModelAdmin):
     list_filter = ["flow_type", "state__category", "customer_facing", "stream"]
     search_fields = ["title", "external_key"]
     list_select_related = ["stream", "team", "state"]
+    # By stream id, not name (the model's order): the (stream, rank) index serves the first
+    # page instead of sorting all 500,000 items by a joined name (about 0.3 s).
+    ordering = ["stream_id", "rank", "pk"]
     autocomplete_fields = ["stream", "team", "parent"]
     inlines = [ReadinessCheckInline, BlockedPeriodInline, StateTransitionInline]
 
