@@ -15,6 +15,8 @@
      an API list;
    - `import`: the Jira import of 100,000 issues with 600,000 status changes, on a scratch
      database (`portal_import_bench`, dropped, created and migrated here).
+   After `flow` and `maps`, which roll back their writes, the items and transitions tables
+   are vacuumed, as autovacuum would within minutes.
 3. Merges their results into `benchmarks/results/report.json` and `report.md`: every figure
    with its goal, where an issue set one, and whether it is met.
 
@@ -354,6 +356,12 @@ def main() -> None:
             )
         else:
             runs[name] = run_bench(name, url=scale_url, extra=[])
+        if name in ("flow", "maps"):
+            # Their rolled-back writes (100,000 transitions) leave dead rows that cost the next
+            # benchmark's index-only scans heap visits until autovacuum, minutes later, clears
+            # them: measure the steady state, as production would be by then.
+            with psycopg.connect(scale_url, autocommit=True) as conn:
+                conn.execute("VACUUM (ANALYZE) streams_backlogitem, streams_statetransition")
     _, missed = write_report(env, runs)
     print((RESULTS / "report.md").read_text())
     say(f"Report: {RESULTS / 'report.md'} and report.json")

@@ -303,6 +303,12 @@ class BacklogItem(models.Model):
             models.Index(
                 fields=["stream", "created_at"], condition=Q(flow_type="defect"), name="item_defect_created_idx"
             ),
+            # Index-only walks of the item tree: the alignment walk's step down to the children
+            # (35,000 probes at the DESIGN.md scale) and the probe of a child's parent's finish.
+            models.Index(
+                fields=["parent"], include=["id"], condition=Q(parent__isnull=False), name="item_parent_children_idx"
+            ),
+            models.Index(fields=["id"], include=["finished_at"], name="item_id_finished_idx"),
         ]
 
     def __str__(self) -> str:
