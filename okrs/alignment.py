@@ -177,15 +177,16 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
     now = timezone.now()
     return [
         OrphanItem(
-            pk, key or f"#{pk}", title, flow_type, stream, state, (now - _aware(started)).total_seconds() / 86400
+            pk,
+            key or f"#{pk}",
+            title,
+            flow_type,
+            stream,
+            state,
+            (now - Dialect.to_datetime(started)).total_seconds() / 86400,
         )
         for pk, key, title, flow_type, stream, state, started in rows
     ]
-
-
-def _aware(instant: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive UTC timestamps."""
-    return instant.replace(tzinfo=dt.UTC) if timezone.is_naive(instant) else instant
 
 
 def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
