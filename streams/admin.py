@@ -26,9 +26,12 @@ from .models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowSnapshot,
     FlowType,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -591,3 +594,39 @@ class FlowSnapshotAdmin(ReadOnlyMixin, RowCheckedAdmin):
     search_fields = ["stream__name"]
     list_select_related = ["stream"]
     date_hierarchy = "week_start"
+
+
+class DeploymentItemInline(PortalTabularInline):
+    model = DeploymentItem
+    fields = ["item", "first_commit_at"]
+    autocomplete_fields = ["item"]
+    extra = 0
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(PortalModelAdmin):
+    list_display = ["service", "version", "stream", "environment", "status", "started_at", "finished_at", "source"]
+    list_filter = ["status", "environment", "source", "stream"]
+    search_fields = ["service", "version", "external_id", "stream__name"]
+    list_select_related = ["stream"]
+    autocomplete_fields = ["stream"]
+    date_hierarchy = "started_at"
+    inlines = [DeploymentItemInline]
+
+
+@admin.register(DeploymentItem)
+class DeploymentItemAdmin(PortalModelAdmin):
+    list_display = ["item", "deployment", "first_commit_at"]
+    search_fields = ["item__title", "deployment__service", "deployment__version"]
+    list_select_related = ["item", "deployment"]
+    autocomplete_fields = ["item", "deployment"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(PortalModelAdmin):
+    list_display = ["title", "stream", "severity", "opened_at", "resolved_at", "caused_by", "source"]
+    list_filter = ["severity", "source", "stream"]
+    search_fields = ["title", "external_id", "stream__name"]
+    list_select_related = ["stream", "caused_by"]
+    autocomplete_fields = ["stream", "caused_by", "items"]
+    date_hierarchy = "opened_at"

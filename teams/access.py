@@ -34,7 +34,16 @@ SIGN_OFF = "sign_off"  # decide a readiness check
 ACTIONS = (VIEW, ADD, CHANGE, DELETE, CHANGE_STATE, SIGN_OFF)
 
 # Models whose rows belong to a stream's backlog (product owners edit them).
-_BACKLOG_MODELS = {"streams.backlogitem", "streams.blockedperiod", "streams.dependency", "streams.statetransition"}
+_BACKLOG_MODELS = {
+    "streams.backlogitem",
+    "streams.blockedperiod",
+    "streams.dependency",
+    "streams.statetransition",
+    # What a stream's delivery records: its teams' pipelines and incident tools post them.
+    "streams.deployment",
+    "streams.deploymentitem",
+    "streams.incident",
+}
 # Models a stream's leadership edits.
 _STREAM_MODELS = {
     "streams.valuestream",

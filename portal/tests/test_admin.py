@@ -22,9 +22,12 @@ from streams.models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowSnapshot,
     FlowType,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -62,6 +65,18 @@ def _transition() -> StateTransition:
 def _map() -> ValueStreamMap:
     stream = ValueStreamFactory(workflow=False)
     return ValueStreamMap.objects.create(stream=stream, name="Checkout", as_of=dt.date.today())
+
+
+def _deployment() -> Deployment:
+    deployment = Deployment.objects.create(
+        stream=ValueStreamFactory(workflow=False),
+        service="checkout",
+        version="1.4.2",
+        started_at=timezone.now() - dt.timedelta(hours=3),
+        finished_at=timezone.now() - dt.timedelta(hours=2),
+    )
+    DeploymentItem.objects.create(deployment=deployment, item=BacklogItemFactory())
+    return deployment
 
 
 # One row (with its foreign keys filled in, so every list column is exercised) per registered model.
@@ -116,6 +131,15 @@ ROW_FACTORIES = {
         level=Objective.Level.TEAM, team=TeamFactory(), owner=PersonFactory(), parent=ObjectiveFactory()
     ),
     KeyResult: KeyResultFactory,
+    Deployment: lambda: _deployment(),
+    DeploymentItem: lambda: _deployment().shipped.first(),
+    Incident: lambda: Incident.objects.create(
+        stream=ValueStreamFactory(workflow=False),
+        title="Checkout down",
+        opened_at=timezone.now() - dt.timedelta(hours=2),
+        resolved_at=timezone.now(),
+        caused_by=_deployment(),
+    ),
     CheckIn: lambda: CheckInFactory(author=UserFactory()),
     UserFactory._meta.model: UserFactory,
     Group: lambda: Group.objects.create(name=f"Group {next(_serial)}"),

@@ -59,7 +59,7 @@ def world():
 
 def test_every_domain_model_keeps_its_history_and_shows_it_in_the_admin():
     models = list(domain_models())
-    assert len(models) == 20
+    assert len(models) == 23
     for model in models:
         assert is_tracked(model), model
         assert isinstance(admin.site._registry[model], SimpleHistoryAdmin), model

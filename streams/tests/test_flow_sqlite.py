@@ -1,5 +1,5 @@
-"""The flow engine's hand-computed tests, the rollups' equality tests, the measured map and the
-experiment verdicts, run again on SQLite.
+"""The flow engine's hand-computed tests, the rollups' equality tests, the measured map, the
+experiment verdicts and the delivery keys, run again on SQLite.
 
 The suite runs on PostgreSQL; the engine's SQL differs by dialect (streams.sql), so its tests
 run a second time in a subprocess whose test database is SQLite.
@@ -33,6 +33,7 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "streams/tests/test_rollups.py",
             "streams/tests/test_vsm.py",
             "streams/tests/test_experiments.py",
+            "streams/tests/test_delivery.py",
         ],
         cwd=ROOT,
         env=env,
