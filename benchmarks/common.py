@@ -93,3 +93,13 @@ def require_scale_database(minimum: int = 100_000) -> int:
     if total < minimum:
         sys.exit(f"Only {total:,} items here: run `manage.py seed_scale --items 500000` on this database first.")
     return total
+
+
+def typical_stream():
+    """The stream whose item count is closest to 5,000: the one the page, flow and load
+    benchmarks time, so their figures are comparable. Its `n` is its item count."""
+    from django.db.models import Count
+
+    from streams.models import ValueStream
+
+    return min(ValueStream.objects.annotate(n=Count("items")), key=lambda s: abs(s.n - 5000))

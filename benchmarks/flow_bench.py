@@ -22,9 +22,8 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, admin_client, require_scale_database, time_page, timed
+from common import ROOT, admin_client, require_scale_database, time_page, timed, typical_stream
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from streams.flow import Scope, flow_report  # noqa: E402
@@ -72,8 +71,7 @@ def main() -> None:
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'streams_statetransition'")
         results["transitions"] = cursor.fetchone()[0]
 
-    streams = ValueStream.objects.annotate(n=Count("items")).order_by("n")
-    stream = min(streams, key=lambda s: abs(s.n - 5000))
+    stream = typical_stream()
     results["stream"] = {"slug": stream.slug, "items": stream.n}
     median, runs = timed(lambda: flow_report(scope=Scope.stream(stream)), 5)
     results["stream_metrics_s"] = {"median": round(median, 3), "runs": [round(r, 3) for r in runs]}

@@ -27,13 +27,11 @@ import time
 import urllib.error
 import urllib.request
 
-from common import ROOT, admin_client, require_scale_database
+from common import ROOT, admin_client, require_scale_database, typical_stream
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db.models import Count  # noqa: E402
 
 from portal.tokens import token_create, token_revoke  # noqa: E402
-from streams.models import ValueStream  # noqa: E402
 from streams.rollups import rollups_refresh  # noqa: E402
 
 LUA = Path(__file__).with_name("load.lua")
@@ -90,9 +88,7 @@ def main() -> None:
     user = client.session.get("_auth_user_id")
     owner = get_user_model().objects.get(pk=user)
     token, key = token_create(user=owner, name=f"load test {time.time():.0f}")
-    stream = min(
-        ValueStream.objects.annotate(n=Count("items")), key=lambda s: abs(s.n - 5000)
-    )  # the stream flow_bench times
+    stream = typical_stream()  # the stream pages_bench and flow_bench time
 
     static_root = ROOT / "artifacts" / "bench-static"
     env = {

@@ -17,7 +17,7 @@ Goals apply to both.
 
 import json
 
-from common import ROOT, admin_client, require_scale_database, time_page
+from common import ROOT, admin_client, require_scale_database, time_page, typical_stream
 from django.db.models import Count  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
@@ -33,7 +33,7 @@ def main() -> None:
     rollups_refresh()  # what the beat job keeps true every 5 minutes
     client = admin_client()
     busiest = KeyResult.objects.annotate(n=Count("items")).order_by("-n").first()
-    stream = min(ValueStream.objects.annotate(n=Count("items")), key=lambda s: abs(s.n - 5000))
+    stream = typical_stream()
     # An item in progress with a full history: what a product owner opens most.
     item = (
         BacklogItem.objects.filter(stream=stream, started_at__isnull=False, finished_at__isnull=True)
