@@ -301,7 +301,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {"FlowTypeEnum": "streams.models.FlowType.choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "FlowTypeEnum": "streams.models.FlowType.choices",
+        "DeploymentStatusEnum": "streams.models.DeploymentStatus.choices",
+        "DeliverySourceEnum": "streams.models.DeliverySource.choices",
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------

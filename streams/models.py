@@ -931,6 +931,9 @@ class Deployment(models.Model):
         )
 
 
+DeploymentStatus = Deployment.Status  # named at module level for the API schema's enum names
+
+
 class DeploymentItem(models.Model):
     """A backlog item a deployment shipped; `first_commit_at`, when the pipeline knows it, starts
     the item's lead time for changes instead of the item's start."""

@@ -11,8 +11,11 @@ from streams.models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowType,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -333,6 +336,66 @@ class ImprovementExperimentSerializer(serializers.ModelSerializer):
             "verdict",
             "decided_at",
         ]
+
+
+class ShippedItemSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(source="item.key", read_only=True, help_text="The item's key, or #id.")
+
+    class Meta:
+        model = DeploymentItem
+        fields = ["item", "key", "first_commit_at"]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    stream_slug = serializers.CharField(source="stream.slug", read_only=True)
+    items = ShippedItemSerializer(source="shipped", many=True, read_only=True, help_text="What it shipped.")
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "stream",
+            "stream_slug",
+            "service",
+            "environment",
+            "started_at",
+            "finished_at",
+            "status",
+            "version",
+            "source",
+            "external_id",
+            "created_at",
+            "items",
+        ]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    stream_slug = serializers.CharField(source="stream.slug", read_only=True)
+    items = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the related items.")
+    restore_hours = serializers.SerializerMethodField(help_text="resolved − opened in hours; null while open.")
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "stream",
+            "stream_slug",
+            "title",
+            "severity",
+            "opened_at",
+            "resolved_at",
+            "restore_hours",
+            "caused_by",
+            "source",
+            "external_id",
+            "created_at",
+            "items",
+        ]
+
+    def get_restore_hours(self, incident) -> float | None:
+        if incident.resolved_at is None:
+            return None
+        return round((incident.resolved_at - incident.opened_at).total_seconds() / 3600, 2)
 
 
 # --- okrs ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ writes only where a user may write (`teams.access.may`), through the same servic
 """
 
 from django.db import transaction
-from django.db.models import CharField, F, Value
+from django.db.models import CharField, F, Prefetch, Value
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 from django.shortcuts import get_object_or_404
 import django_filters
@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -19,12 +20,17 @@ from rest_framework.utils.urls import replace_query_param
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from portal.audit import history_of
+from streams.deliveries import DeploymentInput, IncidentInput, deployment_record, incident_record
 from streams.filters import ID_BOUNDS, BacklogItemFilter, DayRangeFilter
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    DeliverySource,
     Dependency,
+    Deployment,
+    DeploymentItem,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -403,6 +409,99 @@ class ImprovementExperimentViewSet(ReadViewSet):
         class Meta:
             model = ImprovementExperiment
             fields = ["verdict", "target_metric"]
+
+
+class DeliveryRecordViewSet(ReadViewSet, mixins.CreateModelMixin):
+    """Read for every logged-in user; `POST` creates, or updates the record with the same
+    `external_id` (201 created, 200 updated), for those who may change the stream's backlog."""
+
+    parser_classes = [JSONParser]  # pipelines and incident tools send JSON; items are a list of objects
+    input_class: type
+    record = staticmethod(lambda **kwargs: None)
+    noun = ""
+
+    def create(self, request, *args, **kwargs):
+        data = self.input_class(data=request.data, context={"source": DeliverySource.API})
+        data.is_valid(raise_exception=True)
+        stream = data.validated_data["stream"]
+        model = self.queryset.model
+        _may_or_403(request.user, access.ADD, model(stream=stream), f"You may not record {self.noun} of {stream.name}.")
+        external_id = data.validated_data.get("external_id")
+        earlier = external_id and model.objects.filter(source=DeliverySource.API, external_id=external_id).first()
+        if earlier and earlier.stream_id != stream.pk:
+            _may_or_403(request.user, access.CHANGE, earlier, f"You may not move {self.noun} out of their stream.")
+        record, created = self.record(data=data.validated_data, source=DeliverySource.API, actor=request.user)
+        body = self.get_serializer(self.get_queryset().get(pk=record.pk)).data
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(body, status=code, headers={"Location": f"{request.path}{record.pk}/"})
+
+
+class DeploymentFilter(StreamFilter):
+    finished_after = DayRangeFilter(field_name="finished_at", side="after", label="Finished on or after (YYYY-MM-DD)")
+    finished_before = DayRangeFilter(
+        field_name="finished_at", side="before", label="Finished on or before (YYYY-MM-DD)"
+    )
+
+    class Meta:
+        model = Deployment
+        fields = ["service", "environment", "status", "source", "external_id"]
+
+
+@_list_schema
+@extend_schema_view(
+    create=extend_schema(
+        request=DeploymentInput,
+        responses={201: s.DeploymentSerializer, 200: s.DeploymentSerializer},
+        description="Record a deployment, or update the one this API recorded with the same `external_id` "
+        "(201 when created, 200 when updated). A pipeline posts `in_progress` when it starts and the outcome "
+        "when it ends. Refused with 400 and a message per field: a finish before the start, an unknown stream, "
+        "items that are not in the stream.",
+    )
+)
+class DeploymentViewSet(DeliveryRecordViewSet):
+    """Deployments of each stream's services, with the items they shipped."""
+
+    queryset = Deployment.objects.select_related("stream").prefetch_related(
+        Prefetch("shipped", queryset=DeploymentItem.objects.select_related("item").order_by("pk"))
+    )
+    serializer_class = s.DeploymentSerializer
+    filterset_class = DeploymentFilter
+    input_class = DeploymentInput
+    record = staticmethod(deployment_record)
+    noun = "deployments"
+
+
+class IncidentFilter(StreamFilter):
+    open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull", label="Still open")
+    opened_after = DayRangeFilter(field_name="opened_at", side="after", label="Opened on or after (YYYY-MM-DD)")
+    opened_before = DayRangeFilter(field_name="opened_at", side="before", label="Opened on or before (YYYY-MM-DD)")
+
+    class Meta:
+        model = Incident
+        fields = ["severity", "caused_by", "source", "external_id"]
+
+
+@_list_schema
+@extend_schema_view(
+    create=extend_schema(
+        request=IncidentInput,
+        responses={201: s.IncidentSerializer, 200: s.IncidentSerializer},
+        description="Record an incident, or update the one this API recorded with the same `external_id` "
+        "(201 when created, 200 when updated). Name the deployment that caused it by `caused_by` (id) or "
+        "`caused_by_external_id`; it then counts as a change failure.",
+    )
+)
+class IncidentViewSet(DeliveryRecordViewSet):
+    """Incidents of each stream: severity, when opened and resolved, and their cause when known."""
+
+    queryset = Incident.objects.select_related("stream").prefetch_related(
+        Prefetch("items", queryset=BacklogItem.objects.only("id").order_by("pk"))
+    )
+    serializer_class = s.IncidentSerializer
+    filterset_class = IncidentFilter
+    input_class = IncidentInput
+    record = staticmethod(incident_record)
+    noun = "incidents"
 
 
 # --- okrs ---------------------------------------------------------------------------------------

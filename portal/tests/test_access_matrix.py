@@ -28,8 +28,10 @@ from portal.tokens import token_create
 from streams.models import (
     BlockedPeriod,
     Dependency,
+    Deployment,
     ImportJob,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -164,6 +166,10 @@ def world(settings):
             "blocked": BlockedPeriod.objects.create(item=item, started_at=timezone.now()),
             "mix": TargetMix.objects.create(stream=stream, period="2026-Q4", flow_type="feature", percent=50),
         }
+        w[key]["deployment"] = Deployment.objects.create(
+            stream=stream, service="api", started_at=timezone.now(), finished_at=timezone.now()
+        )
+        w[key]["incident"] = Incident.objects.create(stream=stream, title="Down", opened_at=timezone.now())
     w["own"]["dependency"] = Dependency.objects.create(
         item=w["own"]["item"], blocked_by=w["other"]["item"], created_at=timezone.now()
     )
@@ -480,8 +486,28 @@ CASES = [
             ("objective", own("objective")),
             ("key-result", own("key_result")),
             ("check-in", own("checkin")),
+            ("deployment", own("deployment")),
+            ("incident", own("incident")),
         ]
         for kind in ("list", "detail", "history")
+    ],
+    *[
+        Case(
+            f"api:{name}-list",
+            api_only({"director": 201, "owner": 201} if stream == "payments" else {}),
+            method="post",
+            data=lambda w, body=body, stream=stream: {"stream": stream, **body},
+            json=True,
+            variant=f"create-{stream}",
+        )
+        for name, body in [
+            (
+                "deployment",
+                {"service": "api", "started_at": "2026-11-02T09:00:00Z", "finished_at": "2026-11-02T09:10:00Z"},
+            ),
+            ("incident", {"title": "Down", "opened_at": "2026-11-02T09:00:00Z"}),
+        ]
+        for stream in ("payments", "lending")
     ],
     Case("api:key-result-link-list", api()),
     Case("api:key-result-link-detail", api(**NOT_FOUND), args=lambda w: [999999]),

@@ -13,29 +13,18 @@ from rest_framework.test import APIClient
 
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
+from portal.tests.api_helpers import api_for, member_of
 from portal.tokens import token_create
 from streams.models import BacklogItem, ProcessBlock, ReadinessCheck, StateTransition, ValueStreamMap
 from streams.services import item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams import access
 from teams.models import Team
-from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
+from teams.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 ITEMS = "/api/v1/items/"
-
-
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def member_of(team, *roles, username):
-    person = PersonFactory(user=UserFactory(username=username, roles=list(roles)))
-    MembershipFactory(person=person, team=team)
-    return person.user
 
 
 @pytest.fixture
@@ -102,7 +91,7 @@ def test_cursor_pages_walk_every_row_once(world):
 def test_every_resource_lists_for_a_viewer(world):
     api = api_for(world["viewer"])
     root = api.get("/api/v1/").json()
-    assert len(root) == 21
+    assert len(root) == 23
     for name, url in root.items():
         response = api.get(url)
         assert response.status_code == 200, name

@@ -11,6 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.audit import history_of, is_tracked
+from portal.tests.api_helpers import api_for
 from streams.models import BacklogItem, StateTransition, WorkflowState
 from streams.services import item_change_state, item_create, item_update
 from streams.tests.factories import ValueStreamFactory, state
@@ -40,12 +41,6 @@ def domain_models():
                 yield model
 
 
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.fixture
 def world():
     team = TeamFactory(name="Checkout", slug="checkout")
@@ -70,6 +65,7 @@ def test_the_api_offers_the_history_of_every_tracked_resource():
         "discipline", "person", "team", "membership", "stream", "target-mix", "leadership-assignment",
         "workflow-state", "item", "transition", "blocked-period", "dependency", "readiness-criterion",
         "readiness-check", "map", "process-block", "experiment", "objective", "key-result", "check-in",
+        "deployment", "incident",
     ]  # fmt: skip
     for name in names:
         assert reverse(f"api:{name}-history", args=[1]).endswith("/1/history/")
