@@ -7,6 +7,11 @@ every other door uses: a status change through `item_change_state(via="webhook")
 it happened in the tool (the release gate holds there too), a new issue through `item_create`
 in the stream its project was imported into, a new title through `item_update`.
 
+GitHub `deployment` and `deployment_status` events record deployments
+(`streams.deliveries`, idempotent by the GitHub deployment id): the repository's stream is the
+one its issues were imported into, or the one named by `stream` in the deployment's payload;
+`items` in that payload lists the keys of the items it ships.
+
 Answers: 200 applied (or already applied: deliveries are retried, so applying one twice
 changes nothing), 202 not tracked here (an issue or project never imported; an event we do
 not use), 400 unreadable, 403 signature, 409 refused by the portal's rules (the message says
@@ -29,7 +34,8 @@ from django.views.decorators.http import require_POST
 
 from teams.errors import DomainError
 
-from .models import BacklogItem, ImportProject, ImportSource, ValueStream, WorkflowState
+from .deliveries import DeploymentInput, deployment_record
+from .models import BacklogItem, DeliverySource, Deployment, ImportProject, ImportSource, ValueStream, WorkflowState
 from .services import StateChangeError, item_change_state, item_create, item_update
 from .toolchain import GITHUB_CLOSED, GITHUB_NOT_PLANNED, GITHUB_OPEN, _github_key, _github_labels, mapping_for
 
@@ -209,6 +215,8 @@ def _apply_jira(request, payload: dict) -> str:
 
 def _apply_github(request, payload: dict) -> str:
     event = request.headers.get("X-GitHub-Event", "")
+    if event in ("deployment", "deployment_status"):
+        return _apply_github_deployment(event, payload)
     action = payload.get("action", "")
     issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else None
     if event != "issues" or issue is None:
@@ -244,3 +252,102 @@ def _apply_github(request, payload: dict) -> str:
     if action == "reopened":
         return _move(item, _state(item.stream, ImportSource.GITHUB, GITHUB_OPEN), _when(issue.get("updated_at")))
     raise HookAnswer(202, f"The action {action!r} does not change flow.", "ignored")
+
+
+# --- GitHub deployments -----------------------------------------------------------------------
+
+# deployment_status.state → our status; `inactive` (superseded by a later deployment) changes nothing.
+GITHUB_DEPLOYMENT_STATES = {
+    "success": Deployment.Status.SUCCESS,
+    "failure": Deployment.Status.FAILURE,
+    "error": Deployment.Status.FAILURE,
+    "pending": Deployment.Status.IN_PROGRESS,
+    "queued": Deployment.Status.IN_PROGRESS,
+    "in_progress": Deployment.Status.IN_PROGRESS,
+}
+
+
+def _deployment_payload(deployment: dict) -> dict:
+    """The free-form `payload` the deployment was created with: an object or JSON text."""
+    extra = deployment.get("payload")
+    if isinstance(extra, str) and extra.strip().startswith("{"):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            extra = None
+    return extra if isinstance(extra, dict) else {}
+
+
+def _deployment_stream(repo: str, extra: dict) -> ValueStream:
+    slug = extra.get("stream")
+    if isinstance(slug, str) and slug:
+        stream = ValueStream.objects.filter(slug=slug).first()
+        if stream is None:
+            raise HookAnswer(
+                422, f"The deployment's payload names the stream {slug!r}, which does not exist.", "invalid"
+            )
+        return stream
+    link = ImportProject.objects.filter(source=ImportSource.GITHUB, project=repo).select_related("stream").first()
+    if link is None:
+        raise HookAnswer(
+            202,
+            f"The repository {repo!r} is not linked to a value stream: import its issues once, or name the stream "
+            'in the deployment\'s payload ({"stream": "<slug>"}).',
+            "not_tracked",
+        )
+    return link.stream
+
+
+def _apply_github_deployment(event: str, payload: dict) -> str:
+    deployment = payload.get("deployment") if isinstance(payload.get("deployment"), dict) else None
+    repository = payload.get("repository") if isinstance(payload.get("repository"), dict) else {}
+    repo = repository.get("full_name") if isinstance(repository.get("full_name"), str) else ""
+    if deployment is None or not isinstance(deployment.get("id"), int) or not repo:
+        raise HookAnswer(400, "The delivery names no deployment (deployment.id) or repository.", "invalid")
+    external_id = str(deployment["id"])
+    earlier = Deployment.objects.filter(source=DeliverySource.GITHUB, external_id=external_id).first()
+    status, finished = Deployment.Status.IN_PROGRESS, None
+    if event == "deployment_status":
+        report = payload.get("deployment_status") if isinstance(payload.get("deployment_status"), dict) else {}
+        state = report.get("state", "")
+        if state == "inactive":
+            raise HookAnswer(202, "An inactive status only says a later deployment replaced this one.", "ignored")
+        if state not in GITHUB_DEPLOYMENT_STATES:
+            raise HookAnswer(400, f"The deployment status {state!r} is not one GitHub sends.", "invalid")
+        status = GITHUB_DEPLOYMENT_STATES[state]
+        if status != Deployment.Status.IN_PROGRESS:
+            finished = _when(report.get("created_at") or report.get("updated_at"))
+    if earlier is not None and earlier.status != Deployment.Status.IN_PROGRESS:
+        # Deliveries arrive out of order: a finished deployment does not go back to running, and
+        # only a later outcome replaces an earlier one.
+        if finished is None or finished < earlier.finished_at:
+            return f"Deployment {external_id} already {earlier.get_status_display().lower()}; kept."
+    extra = _deployment_payload(deployment)
+    stream = _deployment_stream(repo, extra)
+    started = _when(deployment.get("created_at"))
+    if finished is not None and finished < started:
+        finished = started  # GitHub stamps in seconds; a status can carry its deployment's second
+    sha = deployment.get("sha") if isinstance(deployment.get("sha"), str) else ""
+    ref = deployment.get("ref") if isinstance(deployment.get("ref"), str) else ""
+    data = {
+        "stream": stream.slug,
+        "service": str(extra.get("service") or repo.rpartition("/")[2])[:120],
+        "environment": str(deployment.get("environment") or "production")[:60],
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat() if finished else None,
+        "status": status,
+        "version": (ref if ref and ref != sha else sha[:12])[:120],
+        "external_id": external_id,
+    }
+    items = extra.get("items")
+    if isinstance(items, list) and all(isinstance(key, str) for key in items):
+        data["items"] = [{"item": key} for key in items]
+    checked = DeploymentInput(data=data, context={"source": DeliverySource.GITHUB})
+    if not checked.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in checked.errors.items())
+        raise HookAnswer(422, f"The deployment cannot be recorded: {problems}", "invalid")
+    record, created = deployment_record(data=checked.validated_data, source=DeliverySource.GITHUB)
+    verb = "recorded" if created else "updated"
+    return (
+        f"Deployment {external_id} of {data['service']} to {data['environment']} {verb}: {record.get_status_display()}."
+    )

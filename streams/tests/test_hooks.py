@@ -9,7 +9,7 @@ import json
 import pytest
 
 from streams.import_jobs import toolchain_import
-from streams.models import BacklogItem, ReadinessCheck, StateTransition
+from streams.models import BacklogItem, Deployment, ReadinessCheck, StateTransition
 from streams.tests.factories import ReadinessCriterionFactory
 from streams.tests.test_toolchain import github, jira
 
@@ -164,3 +164,99 @@ def test_github_closes_and_reopens_issues(client, imported):
     assert item.state.name == "Open" and item.finished_at is None
     assert github_hook(client, {"zen": "Keep it simple."}, event="ping").json()["detail"] == "pong"
     assert github_hook(client, {"action": "opened"}, event="push").status_code == 202
+
+
+# --- GitHub deployments -------------------------------------------------------------------------
+
+DEPLOYED_AT = dt.datetime(2026, 7, 2, 10, 0, tzinfo=UTC)
+
+
+def gh_deployment(deployment_id=9001, *, payload=None, environment="production"):
+    return {
+        "id": deployment_id,
+        "sha": "4f9c1e2ab7d03c5e9f1a",
+        "ref": "v2.3.0",
+        "environment": environment,
+        "created_at": DEPLOYED_AT.isoformat().replace("+00:00", "Z"),
+        "payload": payload if payload is not None else {},
+    }
+
+
+def deployment_event(deployment_id=9001, **kwargs):
+    return {
+        "action": "created",
+        "deployment": gh_deployment(deployment_id, **kwargs),
+        "repository": {"full_name": "acme/shop"},
+    }
+
+
+def status_event(state, minutes_after=15, **kwargs):
+    at = (DEPLOYED_AT + dt.timedelta(minutes=minutes_after)).isoformat().replace("+00:00", "Z")
+    return deployment_event(**kwargs) | {"deployment_status": {"state": state, "created_at": at, "updated_at": at}}
+
+
+def test_github_deployments_are_recorded_then_finished_by_their_status(client, imported):
+    assert github_hook(client, deployment_event(), event="deployment").status_code == 200
+    record = Deployment.objects.get()
+    assert (record.stream.slug, record.service, record.environment, record.version) == (
+        "shop",
+        "shop",
+        "production",
+        "v2.3.0",
+    )
+    assert (record.status, record.finished_at, record.source, record.external_id) == (
+        "in_progress",
+        None,
+        "github",
+        "9001",
+    )
+    answer = github_hook(client, status_event("success"), event="deployment_status")
+    assert answer.status_code == 200 and "updated: Succeeded" in answer.json()["detail"]
+    record.refresh_from_db()
+    assert record.status == "success" and record.finished_at == DEPLOYED_AT + dt.timedelta(minutes=15)
+    versions = record.history.count()
+    # Retried and late deliveries change nothing: not the same outcome again, not "running" again,
+    # not an older outcome.
+    assert github_hook(client, status_event("success"), event="deployment_status").status_code == 200
+    assert github_hook(client, deployment_event(), event="deployment").status_code == 200
+    assert github_hook(client, status_event("in_progress", 5), event="deployment_status").status_code == 200
+    assert github_hook(client, status_event("failure", 10), event="deployment_status").status_code == 200
+    record.refresh_from_db()
+    assert record.status == "success" and record.history.count() == versions
+    # A later failure (a re-run that broke) is the outcome that stands.
+    assert github_hook(client, status_event("error", 40), event="deployment_status").status_code == 200
+    record.refresh_from_db()
+    assert record.status == "failure" and record.finished_at == DEPLOYED_AT + dt.timedelta(minutes=40)
+
+
+def test_a_status_that_arrives_first_records_the_whole_deployment(client, imported):
+    assert github_hook(client, status_event("failure"), event="deployment_status").status_code == 200
+    assert github_hook(client, deployment_event(), event="deployment").status_code == 200
+    record = Deployment.objects.get()
+    assert record.status == "failure" and record.finished_at == DEPLOYED_AT + dt.timedelta(minutes=15)
+
+
+def test_the_deployment_payload_names_the_stream_and_the_items_shipped(client, imported):
+    shipped = BacklogItem.objects.filter(stream__slug="shop").order_by("pk")[:2]
+    keys = [item.external_key for item in shipped]
+    event = deployment_event(payload={"stream": "payments", "items": keys, "service": "web"})
+    answer = github_hook(client, event, event="deployment")
+    assert answer.status_code == 422 and "Payments has no item" in answer.json()["detail"]
+    assert not Deployment.objects.exists()
+    answer = github_hook(client, deployment_event(payload={"stream": "shop", "items": keys}), event="deployment")
+    assert answer.status_code == 200
+    assert sorted(Deployment.objects.get().items.values_list("external_key", flat=True)) == sorted(keys)
+    unknown = github_hook(client, deployment_event(9002, payload='{"stream": "nope"}'), event="deployment")
+    assert unknown.status_code == 422 and "'nope'" in unknown.json()["detail"]
+
+
+def test_untracked_repositories_inactive_statuses_and_bad_signatures_write_nothing(client, imported):
+    stranger = deployment_event() | {"repository": {"full_name": "acme/elsewhere"}}
+    answer = github_hook(client, stranger, event="deployment")
+    assert answer.status_code == 202 and "not linked to a value stream" in answer.json()["detail"]
+    assert github_hook(client, status_event("inactive"), event="deployment_status").status_code == 202
+    assert github_hook(client, status_event("exploded"), event="deployment_status").status_code == 400
+    assert github_hook(client, {"deployment": {"id": "x"}}, event="deployment").status_code == 400
+    forged = github_hook(client, deployment_event(), event="deployment", signature="sha256=" + "0" * 64)
+    assert forged.status_code == 403
+    assert not Deployment.objects.exists()
