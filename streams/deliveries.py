@@ -20,7 +20,10 @@ left out, they keep what was recorded before; named, they replace it.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import re
+from typing import IO, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,7 +31,8 @@ from rest_framework import serializers
 
 from portal.api.fields import AwareDateTimeField
 
-from .models import BacklogItem, Deployment, DeploymentItem, Incident, ValueStream
+from .imports import ImportRefused, RowError
+from .models import BacklogItem, DeliverySource, Deployment, DeploymentItem, Incident, ValueStream
 
 MAX_ITEMS = 1000  # items one record may name
 
@@ -252,27 +256,32 @@ class IncidentInput(serializers.Serializer):
 # --- Writing --------------------------------------------------------------------------------------
 
 
+class Recorded(NamedTuple):
+    record: Deployment | Incident
+    created: bool
+    changed: bool  # created, or some field or item differs from what was stored
+
+
 def _existing(model, source: str, external_id: str):
     if not external_id:
         return None
     return model.objects.select_for_update().filter(source=source, external_id=external_id).first()
 
 
-def _upsert(model, source: str, fields: dict, actor) -> tuple:
-    """Create the record, or update the one with the same (source, external id); (record, created).
+def _upsert(model, source: str, fields: dict, actor) -> Recorded:
+    """Create the record, or update the one with the same (source, external id).
 
     Two deliveries of the same new id racing each other: the loser's insert hits the unique
     constraint inside a savepoint, and it updates the winner's row instead."""
     external_id = fields.get("external_id", "")
     record = _existing(model, source, external_id)
-    created = record is None
-    if created:
+    if record is None:
         record = model(source=source, **fields)
         record._history_user = actor
         try:
             with transaction.atomic():
                 record.save()
-            return record, True
+            return Recorded(record, True, True)
         except IntegrityError:
             record = _existing(model, source, external_id)
             if record is None:
@@ -283,37 +292,129 @@ def _upsert(model, source: str, fields: dict, actor) -> tuple:
             setattr(record, name, fields[name])
         record._history_user = actor
         record.save()
-    return record, False
+    return Recorded(record, False, bool(changed))
 
 
-def deployment_record(*, data: dict, source: str, actor=None) -> tuple[Deployment, bool]:
+def deployment_record(*, data: dict, source: str, actor=None) -> Recorded:
     """Create or update (by source and external id) a deployment from `DeploymentInput` data."""
     fields = dict(data)
     shipped = fields.pop("shipped", None)
     with transaction.atomic():
-        deployment, created = _upsert(Deployment, source, fields, actor)
-        if shipped is not None:
-            kept = DeploymentItem.objects.filter(deployment=deployment)
-            kept.exclude(item_id__in=list(shipped)).delete()
-            current = {row.item_id: row for row in kept.filter(item_id__in=list(shipped))}
-            for item_id, commit in shipped.items():
-                row = current.get(item_id)
-                if row is None:
-                    row = DeploymentItem(deployment=deployment, item_id=item_id, first_commit_at=commit)
-                elif row.first_commit_at == commit:
-                    continue
-                row.first_commit_at = commit
-                row._history_user = actor
-                row.save()
-    return deployment, created
+        outcome = _upsert(Deployment, source, fields, actor)
+        if shipped is None:
+            return outcome
+        kept = DeploymentItem.objects.filter(deployment=outcome.record)
+        removed, _ = kept.exclude(item_id__in=list(shipped)).delete()
+        current = {row.item_id: row for row in kept.filter(item_id__in=list(shipped))}
+        written = 0
+        for item_id, commit in shipped.items():
+            row = current.get(item_id)
+            if row is None:
+                row = DeploymentItem(deployment=outcome.record, item_id=item_id, first_commit_at=commit)
+            elif row.first_commit_at == commit:
+                continue
+            row.first_commit_at = commit
+            row._history_user = actor
+            row.save()
+            written += 1
+    return outcome._replace(changed=outcome.changed or bool(removed or written))
 
 
-def incident_record(*, data: dict, source: str, actor=None) -> tuple[Incident, bool]:
+def incident_record(*, data: dict, source: str, actor=None) -> Recorded:
     """Create or update (by source and external id) an incident from `IncidentInput` data."""
     fields = dict(data)
     items = fields.pop("items", None)
     with transaction.atomic():
-        incident, created = _upsert(Incident, source, fields, actor)
-        if items is not None and (created or sorted(incident.items.values_list("pk", flat=True)) != items):
+        outcome = _upsert(Incident, source, fields, actor)
+        incident = outcome.record
+        if items is not None and (outcome.created or sorted(incident.items.values_list("pk", flat=True)) != items):
             incident.items.set(items)
-    return incident, created
+            outcome = outcome._replace(changed=True)
+    return outcome
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = {
+    "deployments": [
+        "stream",
+        "service",
+        "environment",
+        "started_at",
+        "finished_at",
+        "status",
+        "version",
+        "external_id",
+        "items",
+        "first_commit_at",
+    ],
+    "incidents": [
+        "stream",
+        "title",
+        "severity",
+        "opened_at",
+        "resolved_at",
+        "caused_by",
+        "caused_by_external_id",
+        "external_id",
+        "items",
+    ],
+}
+CSV_REQUIRED = {
+    "deployments": ["stream", "service", "started_at", "external_id"],
+    "incidents": ["stream", "title", "opened_at", "external_id"],
+}
+MAX_CSV_ERRORS = 50
+
+
+def _csv_row(kind: str, row: dict) -> dict:
+    """A CSV row as the input the API takes: empty cells are left out, items split on spaces,
+    commas or semicolons."""
+    data = {name: value.strip() for name, value in row.items() if name in CSV_COLUMNS[kind] and (value or "").strip()}
+    keys = [key for key in re.split(r"[\s,;]+", data.pop("items", "")) if key]
+    commit = data.pop("first_commit_at", None)
+    if keys:
+        data["items"] = [{"item": key, "first_commit_at": commit} for key in keys] if kind == "deployments" else keys
+    return data
+
+
+def delivery_csv_import(kind: str, file: IO) -> dict[str, int]:
+    """Import deployments or incidents from CSV: every row is checked before anything is written,
+    and then all are written in one transaction, or none. Every row needs an `external_id`, so
+    running the same file again changes nothing. Returns how many rows were created, updated and
+    unchanged."""
+    name = f"{kind}.csv"
+    reader = csv.DictReader(file)
+    header = [column.strip() for column in reader.fieldnames or []]
+    reader.fieldnames = header
+    missing = [column for column in CSV_REQUIRED[kind] if column not in header]
+    if missing:
+        raise ImportRefused([RowError(name, 1, "", f"the header lacks the column(s) {', '.join(missing)}")])
+    checker = DeploymentInput if kind == "deployments" else IncidentInput
+    valid: list[dict] = []
+    errors: list[RowError] = []
+    more = 0
+    for line, row in enumerate(reader, start=2):
+        data = _csv_row(kind, row)
+        if not data.get("external_id"):
+            problems = {"external_id": ["every row needs one, so that importing the file again changes nothing"]}
+        else:
+            checked = checker(data=data, context={"source": DeliverySource.CSV})
+            problems = {} if checked.is_valid() else checked.errors
+        for field, messages in problems.items():
+            message = " ".join(str(m) for m in (messages if isinstance(messages, list) else [messages]))
+            if len(errors) < MAX_CSV_ERRORS:
+                errors.append(RowError(name, line, field, message))
+            else:
+                more += 1
+        if not problems:
+            valid.append(checked.validated_data)
+    if errors:
+        raise ImportRefused(errors, more)
+    record = deployment_record if kind == "deployments" else incident_record
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    with transaction.atomic():
+        for data in valid:
+            outcome = record(data=data, source=DeliverySource.CSV)
+            counts["created" if outcome.created else "updated" if outcome.changed else "unchanged"] += 1
+    return counts

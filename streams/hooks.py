@@ -346,8 +346,9 @@ def _apply_github_deployment(event: str, payload: dict) -> str:
     if not checked.is_valid():
         problems = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in checked.errors.items())
         raise HookAnswer(422, f"The deployment cannot be recorded: {problems}", "invalid")
-    record, created = deployment_record(data=checked.validated_data, source=DeliverySource.GITHUB)
-    verb = "recorded" if created else "updated"
+    outcome = deployment_record(data=checked.validated_data, source=DeliverySource.GITHUB)
+    record = outcome.record
+    verb = "recorded" if outcome.created else "updated" if outcome.changed else "already recorded"
     return (
         f"Deployment {external_id} of {data['service']} to {data['environment']} {verb}: {record.get_status_display()}."
     )

@@ -430,10 +430,11 @@ class DeliveryRecordViewSet(ReadViewSet, mixins.CreateModelMixin):
         earlier = external_id and model.objects.filter(source=DeliverySource.API, external_id=external_id).first()
         if earlier and earlier.stream_id != stream.pk:
             _may_or_403(request.user, access.CHANGE, earlier, f"You may not move {self.noun} out of their stream.")
-        record, created = self.record(data=data.validated_data, source=DeliverySource.API, actor=request.user)
-        body = self.get_serializer(self.get_queryset().get(pk=record.pk)).data
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(body, status=code, headers={"Location": f"{request.path}{record.pk}/"})
+        outcome = self.record(data=data.validated_data, source=DeliverySource.API, actor=request.user)
+        pk = outcome.record.pk
+        body = self.get_serializer(self.get_queryset().get(pk=pk)).data
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(body, status=code, headers={"Location": f"{request.path}{pk}/"})
 
 
 class DeploymentFilter(StreamFilter):
