@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
+from streams.delivery import DeliveryKeys, delivery_keys, pooled_delivery_keys
 from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
 from streams.periods import Period
 from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
@@ -33,6 +34,10 @@ SORTS = {
     "efficiency": lambda row: _none_last(row.flow.efficiency),
     "wip": lambda row: row.flow.wip,
     "readiness": lambda row: row.readiness_pending,
+    "deploys": lambda row: row.delivery.per_week,
+    "lead_time_changes": lambda row: _none_last(row.delivery.lead_time_p50),
+    "change_failure": lambda row: _none_last(row.delivery.change_failure_rate),
+    "restore": lambda row: _none_last(row.delivery.restore_p50),
     "health": lambda row: _none_last(row.health.score),
 }
 
@@ -66,6 +71,7 @@ class PortfolioRow:
     flow: StreamFlow
     readiness_pending: int
     health: Scorecard
+    delivery: DeliveryKeys
 
 
 @dataclass
@@ -75,6 +81,7 @@ class Portfolio:
     window: PortfolioWindow
     sort: str
     totals: Alignment
+    delivery: DeliveryKeys  # the four keys of the streams shown, pooled
 
 
 def industries() -> list[str]:
@@ -83,8 +90,9 @@ def industries() -> list[str]:
     )
 
 
-def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple[dict, dict, dict, dict]:
-    """The computed columns of the streams `ids`: flow, alignment, readiness waiting, health."""
+def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple:
+    """The computed columns of the streams `ids`: flow, alignment, readiness waiting, health,
+    delivery per stream and pooled."""
     flows = stream_flows(ids, window)
     aligned = stream_alignment(period, ids)
     pending = dict(
@@ -101,7 +109,9 @@ def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple[d
         .order_by()
     )
     health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
-    return flows, aligned, pending, health
+    delivery = delivery_keys(ids, window.start, window.end)
+    pooled = pooled_delivery_keys(ids, window.start, window.end)
+    return flows, aligned, pending, health, delivery, pooled
 
 
 def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
@@ -124,7 +134,7 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     streams = list(streams)
     ids = [stream.pk for stream in streams]
     window = PortfolioWindow.ending_before()
-    flows, aligned, pending, health = fresh_cached(
+    flows, aligned, pending, health, delivery, pooled = fresh_cached(
         f"portfolio:{period.label}:{window.end:%Y-%m-%d}:{ids_key(ids)}", lambda: _columns(ids, period, window)
     )
     rows = [
@@ -135,9 +145,10 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
             flow=flows[stream.pk],
             readiness_pending=pending.get(stream.pk, 0),
             health=health[stream.pk],
+            delivery=delivery[stream.pk],
         )
         for stream in streams
     ]
     sort = filters.get("sort") or "name"
     rows.sort(key=SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
-    return Portfolio(rows, period, window, sort, sum((row.alignment for row in rows), Alignment()))
+    return Portfolio(rows, period, window, sort, sum((row.alignment for row in rows), Alignment()), pooled)

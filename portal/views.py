@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from okrs.views import item_links_context
+from streams.delivery import BANDS_YEAR, key_rows
 from streams.models import BacklogItem
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import experiments_latest, stream_get
@@ -37,6 +38,10 @@ COLUMNS = (
     ("wip", "WIP", True),
     ("readiness", "Readiness pending", True),
     ("health", "Flow health", True),
+    ("deploys", "Deploys /week", True),
+    ("lead_time_changes", "Lead time for changes", True),
+    ("change_failure", "Change failure", True),
+    ("restore", "Time to restore", True),
 )
 CSV_FIELDS = (
     "stream",
@@ -59,6 +64,12 @@ CSV_FIELDS = (
     "health_passed",
     "health_measured",
     "health_failing",
+    "deployments_per_week",
+    "deployment_days_per_week",
+    "lead_time_for_changes_p50_hours",
+    "change_failure_rate",
+    "time_to_restore_p50_hours",
+    "dora_levels",
 )
 
 
@@ -79,12 +90,30 @@ def home(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "columns": COLUMNS,
         "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
+        "delivery_rows": key_rows(result.delivery),
+        "bands_year": BANDS_YEAR,
     }
     return render(request, "portal/home.html", context)
 
 
 def _share(value) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _hours(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _delivery_cells(keys) -> list[str]:
+    levels = ";".join(f"{key}={level}" for key, level in keys.bands.items() if level)
+    return [
+        f"{keys.per_week:.2f}",
+        f"{keys.days_per_week:.2f}",
+        _hours(keys.lead_time_p50),
+        _share(keys.change_failure_rate),
+        _hours(keys.restore_p50),
+        levels,
+    ]
 
 
 def _portfolio_csv(result) -> HttpResponse:
@@ -113,6 +142,7 @@ def _portfolio_csv(result) -> HttpResponse:
                 row.health.passed,
                 row.health.measured,
                 ";".join(check.key for check in row.health.failing),
+                *_delivery_cells(row.delivery),
             ]
         )
     return response

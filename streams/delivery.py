@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.functions import Lower, TruncDate
 
-from .models import Deployment, DeploymentItem, Incident
+from .models import BacklogItem, Deployment, DeploymentItem, Incident, WorkflowState
 from .sql import Dialect
 
 PRODUCTION_ENVIRONMENTS = ("production", "prod", "live")
@@ -114,10 +116,23 @@ class DeliveryKeys:
 
 def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -> dict[int, DeliveryKeys]:
     """The four keys of each stream over [start, end): three queries, whatever the volume."""
+    return _keys(stream_ids, start, end, pooled=False)
+
+
+def pooled_delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -> DeliveryKeys:
+    """The four keys of the streams taken together (a portfolio): medians over all their items
+    and incidents, not a median of medians. Three queries."""
+    return _keys(stream_ids, start, end, pooled=True)[POOLED]
+
+
+POOLED = 0  # the key of the pooled figures: no stream has id 0
+
+
+def _keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, pooled: bool) -> dict[int, DeliveryKeys]:
     days = (end - start).total_seconds() / 86400
-    keys = {pk: DeliveryKeys(days=days) for pk in stream_ids}
+    keys = {pk: DeliveryKeys(days=days) for pk in ([POOLED] if pooled else stream_ids)}
     if not stream_ids:
-        return keys
+        return {pk: k.judge() for pk, k in keys.items()}
     sql = Dialect(connection)
     ids = ", ".join(str(int(pk)) for pk in stream_ids)
     deployments, shipped, incidents = (
@@ -132,18 +147,23 @@ def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -
         f"AND d.finished_at >= {ws} AND d.finished_at < {we}"
     )
     day = "CAST(d.finished_at AT TIME ZONE 'UTC' AS date)" if sql.postgres else "DATE(d.finished_at)"
+    # Per stream, or every row in one group (0) for the pooled figures.
+    # (No GROUP BY at all when pooled: "GROUP BY 0" would name a column position.)
+    by_d, by_x = ("0", "0") if pooled else ("d.stream_id", "x.stream_id")
+    group_d, group_x = ("", "") if pooled else ("GROUP BY d.stream_id", "GROUP BY x.stream_id")
+    group_item = "di.item_id" if pooled else "d.stream_id, di.item_id"
     hours = "24.0 * {}"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT d.stream_id, COUNT(*),
+            SELECT {by_d}, COUNT(*),
                    SUM(CASE WHEN d.status = 'success' THEN 1 ELSE 0 END),
                    COUNT(DISTINCT CASE WHEN d.status = 'success' THEN {day} END),
                    SUM(CASE WHEN d.status = 'failure'
                                  OR EXISTS (SELECT 1 FROM {incidents} x WHERE x.caused_by_id = d.id)
                             THEN 1 ELSE 0 END)
             FROM {deployments} d WHERE {production}
-            GROUP BY d.stream_id
+            {group_d}
             """
         )
         for stream_id, n, ok, ok_days, failed in cursor.fetchall():
@@ -159,14 +179,14 @@ def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -
             f"""
             SELECT s.stream_id, COUNT(*), {sql.percentile(lead, 0.5)}, {sql.percentile(lead, 0.85)}
             FROM (
-                SELECT d.stream_id, di.item_id, MIN(d.finished_at) AS shipped_at,
+                SELECT {by_d} AS stream_id, di.item_id, MIN(d.finished_at) AS shipped_at,
                        MIN(COALESCE(di.first_commit_at, i.started_at)) AS began_at
                 FROM {deployments} d
                 JOIN {shipped} di ON di.deployment_id = d.id
                 JOIN streams_backlogitem i ON i.id = di.item_id
                 WHERE {production} AND d.status = 'success'
                   AND COALESCE(di.first_commit_at, i.started_at) IS NOT NULL
-                GROUP BY d.stream_id, di.item_id
+                GROUP BY {group_item}
             ) s
             GROUP BY s.stream_id
             """
@@ -180,13 +200,13 @@ def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -
         resolved_in_window = f"x.resolved_at >= {ws} AND x.resolved_at < {we}"
         cursor.execute(
             f"""
-            SELECT x.stream_id,
+            SELECT {by_x},
                    SUM(CASE WHEN {resolved_in_window} THEN 1 ELSE 0 END),
                    {sql.percentile(f"CASE WHEN {resolved_in_window} THEN {restore} END", 0.5)},
                    SUM(CASE WHEN x.resolved_at IS NULL AND x.opened_at < {we} THEN 1 ELSE 0 END)
             FROM {incidents} x
             WHERE x.stream_id IN ({ids}) AND (x.resolved_at IS NULL OR ({resolved_in_window}))
-            GROUP BY x.stream_id
+            {group_x}
             """
         )
         for stream_id, n, p50, still_open in cursor.fetchall():
@@ -194,3 +214,166 @@ def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -
             k.restored_n, k.open_incidents = int(n or 0), int(still_open or 0)
             k.restore_p50 = None if p50 is None else float(p50)
     return {pk: k.judge() for pk, k in keys.items()}
+
+
+# --- Presenting the keys --------------------------------------------------------------------------
+
+KEY_TEXTS = {
+    # key: (label, definition as the pages state it)
+    "deployment_frequency": (
+        "Deployment frequency",
+        "Successful production deployments per week, and the days (UTC) with at least one of them per week.",
+    ),
+    "lead_time": (
+        "Lead time for changes",
+        "From an item's first commit (when the pipeline sent it) or else its start, to the first successful "
+        "production deployment that shipped it. Median and 85th percentile.",
+    ),
+    "change_failure_rate": (
+        "Change failure rate",
+        "Production deployments that failed or that an incident is attributed to, over all production deployments.",
+    ),
+    "time_to_restore": (
+        "Time to restore service",
+        "Median of resolved − opened of the incidents resolved in the window (the 2023 report calls it failed "
+        "deployment recovery time). Open incidents are counted beside it.",
+    ),
+}
+
+
+def duration_text(hours: float | None) -> str:
+    """Hours for people: minutes under an hour, hours under two days, then days."""
+    if hours is None:
+        return "—"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    key: str
+    label: str
+    value: str
+    detail: str
+    band: str | None
+    definition: str
+    bands: str
+
+
+def key_rows(keys: DeliveryKeys) -> list[KeyRow]:
+    """The four keys as the stream page and the portfolio show them: value, detail, level, definition."""
+    rate = keys.change_failure_rate
+    values = {
+        "deployment_frequency": (
+            f"{keys.per_week:.1f} / week" if keys.deployments else "—",
+            f"{keys.successful} successful on {keys.deployment_days} days · {keys.days_per_week:.1f} deployment "
+            "days a week"
+            if keys.deployments
+            else "no production deployment recorded",
+        ),
+        "lead_time": (
+            duration_text(keys.lead_time_p50),
+            f"p85 {duration_text(keys.lead_time_p85)} · n = {keys.lead_time_n} items"
+            if keys.lead_time_n
+            else "no shipped item with a start or first commit",
+        ),
+        "change_failure_rate": (
+            "—" if rate is None else f"{rate:.0%}",
+            f"{keys.failed_changes} of {keys.deployments} production deployments"
+            if keys.deployments
+            else "nothing to rate",
+        ),
+        "time_to_restore": (
+            duration_text(keys.restore_p50),
+            f"n = {keys.restored_n} resolved · {keys.open_incidents} open"
+            if keys.restored_n or keys.open_incidents
+            else "no incident resolved in the window",
+        ),
+    }
+    return [
+        KeyRow(key, KEY_TEXTS[key][0], *values[key], keys.bands.get(key), KEY_TEXTS[key][1], BAND_DESCRIPTIONS[key])
+        for key in KEY_TEXTS
+    ]
+
+
+# --- The delivery timeline ------------------------------------------------------------------------
+
+TIMELINE_ROWS = 100  # deployments and incidents listed under the chart, newest first
+
+
+@dataclass
+class TimelineDay:
+    day: dt.date
+    finished: int = 0  # items that entered done (removed items count nowhere)
+    succeeded: int = 0  # production deployments that finished this day
+    failed: int = 0
+    elsewhere: int = 0  # deployments to other environments
+
+
+@dataclass
+class Timeline:
+    start: dt.datetime
+    end: dt.datetime
+    days: list[TimelineDay]
+    incidents: list  # overlapping the window, newest first, at most TIMELINE_ROWS
+    incidents_total: int
+    deployments: list  # running or finished in the window, newest first, at most TIMELINE_ROWS
+    deployments_total: int
+
+
+def delivery_timeline(stream, start: dt.datetime, end: dt.datetime) -> Timeline:
+    """Deployments, incidents and finished items of a stream over [start, end), day by day (UTC),
+    with the latest records for the table: six queries, whatever the volume."""
+    first, last = start.astimezone(dt.UTC).date(), (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
+    days = {
+        first + dt.timedelta(days=n): TimelineDay(first + dt.timedelta(days=n)) for n in range((last - first).days + 1)
+    }
+    utc_day = TruncDate("finished_at", tzinfo=dt.UTC)
+    finished = (
+        BacklogItem.objects.filter(stream=stream, finished_at__gte=start, finished_at__lt=end)
+        .exclude(state__category=WorkflowState.Category.REMOVED)
+        .annotate(day=utc_day)
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in finished:
+        if row["day"] in days:
+            days[row["day"]].finished = row["n"]
+    deployed = (
+        Deployment.objects.filter(stream=stream, finished_at__gte=start, finished_at__lt=end)
+        .annotate(day=utc_day, env=Lower("environment"))
+        .values("day", "status", "env")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in deployed:
+        day = days.get(row["day"])
+        if day is None:
+            continue
+        if row["env"] not in PRODUCTION_ENVIRONMENTS:
+            day.elsewhere += row["n"]
+        elif row["status"] == Deployment.Status.SUCCESS:
+            day.succeeded += row["n"]
+        else:
+            day.failed += row["n"]
+    overlapping = Q(resolved_at__isnull=True) | Q(resolved_at__gte=start)
+    incidents = Incident.objects.filter(overlapping, stream=stream, opened_at__lt=end)
+    running = Q(finished_at__isnull=True) | Q(finished_at__gte=start)
+    deployments = Deployment.objects.filter(running, stream=stream, started_at__lt=end)
+    return Timeline(
+        start=start,
+        end=end,
+        days=list(days.values()),
+        incidents=list(incidents.select_related("caused_by").order_by("-opened_at", "-pk")[:TIMELINE_ROWS]),
+        incidents_total=incidents.count(),
+        deployments=list(
+            deployments.annotate(
+                n_items=Count("shipped", distinct=True), n_incidents=Count("incidents", distinct=True)
+            ).order_by("-started_at", "-pk")[:TIMELINE_ROWS]
+        ),
+        deployments_total=deployments.count(),
+    )

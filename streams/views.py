@@ -18,6 +18,7 @@ from teams.errors import DomainError
 from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
+from .delivery import BANDS_YEAR, delivery_keys, delivery_timeline, key_rows
 from .filters import ITEM_VIEWS, BacklogPageFilter
 from .flow import ITEM_FIELDS, Scope, flow_report, item_row
 from .forecast import forecast_how_many, forecast_when
@@ -98,11 +99,35 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "window_form": window_form,
         "forecast_form": forecast_form,
         "forecasts": forecasts,
+        **_delivery(stream, report.window),
     }
     if not request.htmx:
         context |= _maps_and_experiments(stream)
     template = "streams/partials/_flow.html" if request.htmx else "streams/stream_detail.html"
     return render(request, template, context)
+
+
+def _delivery(stream, window) -> dict:
+    """The four keys of delivery performance over the flow window (three queries)."""
+    keys = delivery_keys([stream.pk], window.start, window.end)[stream.pk]
+    return {"delivery": keys, "delivery_rows": key_rows(keys), "bands_year": BANDS_YEAR}
+
+
+@require_GET
+def stream_delivery(request: HttpRequest, slug: str) -> HttpResponse:
+    """The delivery timeline: deployments, incidents and finished items on one time axis, with
+    the four keys over the same window."""
+    stream = stream_get(user=request.user, slug=slug)
+    window_form = FlowWindowForm(request.GET or None)
+    window = window_form.window()
+    context = {
+        "stream": stream,
+        "window": window,
+        "window_form": window_form,
+        "timeline": delivery_timeline(stream, window.start, window.end),
+        **_delivery(stream, window),
+    }
+    return render(request, "streams/delivery.html", context)
 
 
 def _maps_and_experiments(stream) -> dict:

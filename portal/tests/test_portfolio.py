@@ -15,7 +15,7 @@ from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.health import health_scorecards
 from streams.flow import Scope, Window, flow_report
-from streams.models import ReadinessCheck
+from streams.models import Deployment, Incident, ReadinessCheck
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.rollups import rollups_refresh
 from streams.services import item_change_state, item_create
@@ -151,7 +151,7 @@ def test_the_csv_has_a_row_per_stream_with_the_pages_figures(admin_client, strea
 def test_the_query_count_is_the_same_for_three_streams_and_a_hundred(
     admin_client, streams, django_assert_num_queries, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(24) as three:
+    with django_assert_max_num_queries(30) as three:  # 6 of them the delivery keys, per stream and pooled
         admin_client.get(reverse("home"))
     for n in range(97):
         stream = ValueStreamFactory(name=f"Stream {n:03}", workflow=[("Backlog", "backlog"), ("Doing", "active")])
@@ -196,3 +196,38 @@ def test_the_streams_scorecard_is_a_fragment_for_htmx_and_a_page_otherwise(admin
     assert f'hx-get="{url}"' in stream_page
     assert admin_client.get(reverse("stream-health", args=["no-such-stream"])).status_code == 404
     assert Client().get(url).status_code == 302  # log in first
+
+
+def test_delivery_columns_show_each_streams_keys_with_levels_and_the_pooled_keys(admin_client, streams):
+    window = PortfolioWindow.ending_before()
+    day = dt.timedelta(days=1)
+    # Payments: 14 successful production deployments in the 12 weeks and one failure.
+    for n in range(15):
+        finished = window.end - (n + 1) * 5 * day
+        Deployment.objects.create(
+            stream=streams["payments"], service="api", status="failure" if n == 0 else "success",
+            started_at=finished - dt.timedelta(minutes=10), finished_at=finished,
+        )  # fmt: skip
+    Incident.objects.create(
+        stream=streams["lending"], title="Down", opened_at=window.end - 3 * day, resolved_at=window.end - 2 * day
+    )
+    response = admin_client.get(reverse("home"), {"sort": "-deploys"})
+    rows = response.context["portfolio"].rows
+    assert [row.stream.name for row in rows][0] == "Payments"
+    payments = rows[0].delivery
+    assert (payments.deployments, payments.successful) == (15, 14)
+    assert payments.per_week == pytest.approx(14 / 12)
+    assert payments.bands["deployment_frequency"] == "high" and payments.bands["change_failure_rate"] == "high"
+    html = response.content.decode()
+    cells = html.split('data-stream="' + streams["payments"].slug + '"')[1].split("</tr>")[0]
+    assert 'data-key="deploys"' in cells and ">1.2</a>" in cells and ">H</span>" in cells
+    assert ">7%</a>" in cells  # 1 of 15
+    pooled = response.context["portfolio"].delivery
+    assert pooled.deployments == 15 and pooled.restore_p50 == pytest.approx(24)
+    assert "Delivery performance of the streams shown" in html and "2023 Accelerate State of DevOps" in html
+    rows = list(csv.DictReader(io.StringIO(admin_client.get(reverse("home"), {"format": "csv"}).content.decode())))
+    by_name = {row["stream"]: row for row in rows}
+    assert by_name["Payments"]["deployments_per_week"] == "1.17"
+    assert by_name["Payments"]["change_failure_rate"] == "0.0667"
+    assert by_name["Lending"]["time_to_restore_p50_hours"] == "24.00"
+    assert "deployment_frequency=high" in by_name["Payments"]["dora_levels"]

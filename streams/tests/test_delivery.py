@@ -5,7 +5,7 @@ import datetime as dt
 from django.utils import timezone
 import pytest
 
-from streams.delivery import BANDS_YEAR, band, delivery_keys
+from streams.delivery import BANDS_YEAR, band, delivery_keys, pooled_delivery_keys
 from streams.models import Deployment, DeploymentItem, Incident
 from streams.tests.factories import BacklogItemFactory, ValueStreamFactory
 
@@ -170,3 +170,24 @@ def test_the_query_count_does_not_grow_with_streams(django_assert_num_queries):
     with django_assert_num_queries(3):
         every = delivery_keys([s.pk for s in streams], START, END)
     assert one[streams[0].pk].deployments == 1 and all(k.failed_changes == 1 for k in every.values())
+
+
+def test_a_portfolio_pools_its_streams_medians_over_all_items_and_incidents(django_assert_num_queries):
+    fast, slow, quiet = (ValueStreamFactory() for _ in range(3))
+    for hours in (2, 4):  # fast: lead times 2 h and 4 h
+        deploy(fast, 5, items=[(BacklogItemFactory(stream=fast, started_at=None), hours)])
+    deploy(slow, 5, items=[(BacklogItemFactory(stream=slow, started_at=None), 100)])
+    deploy(slow, 6, status="failure")
+    incident(fast, 30, 1)
+    incident(slow, 30, 3)
+    incident(slow, 20, 5)
+    with django_assert_num_queries(3):
+        pooled = pooled_delivery_keys([fast.pk, slow.pk, quiet.pk], START, END)
+    # The median of the three items (2, 4, 100 h), not the mean of the streams' medians (3, 100).
+    assert pooled.lead_time_n == 3 and pooled.lead_time_p50 == pytest.approx(4)
+    assert (pooled.deployments, pooled.successful, pooled.failed_changes) == (4, 3, 1)
+    assert pooled.restore_p50 == pytest.approx(3) and pooled.restored_n == 3
+    assert pooled.bands["change_failure_rate"] == "low"  # 25%
+    empty = pooled_delivery_keys([quiet.pk], START, END)
+    assert empty.deployments == 0 and empty.lead_time_p50 is None and empty.bands["lead_time"] is None
+    assert pooled_delivery_keys([], START, END).deployments == 0
