@@ -39,8 +39,12 @@ from streams.bulk import RowWriter as _RowWriter
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    DeliverySource,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowType,
+    Incident,
     LeadershipAssignment,
     ReadinessCheck,
     ReadinessCriterion,
@@ -235,6 +239,8 @@ PROFILES = {
 }
 FLOW_TYPES = tuple(PROFILES)
 
+_SERVICES = ("api", "web", "mobile", "worker", "gateway", "search", "ledger", "notifications", "reports")
+_INCIDENT_SYMPTOMS = ("Error rate above threshold", "Latency above target", "Timeouts", "Stale data", "Outage")
 _SUBJECTS = (
     "card payments",
     "the checkout",
@@ -593,6 +599,33 @@ BLOCKED_FIELDS = ("item_id", "reason", "note", "started_at", "ended_at")
 DEPENDENCY_FIELDS = ("item_id", "blocked_by_id", "created_at", "note")
 LINK_FIELDS = ("keyresult_id", "backlogitem_id")
 CHECK_FIELDS = ("item_id", "criterion_id", "status", "reason", "signed_off_at", "created_at")
+DEPLOYMENT_FIELDS = (
+    "id",
+    "stream_id",
+    "service",
+    "environment",
+    "started_at",
+    "finished_at",
+    "status",
+    "version",
+    "source",
+    "external_id",
+    "created_at",
+)
+SHIPPED_FIELDS = ("deployment_id", "item_id", "first_commit_at")
+INCIDENT_FIELDS = (
+    "stream_id",
+    "title",
+    "severity",
+    "opened_at",
+    "resolved_at",
+    "caused_by_id",
+    "source",
+    "external_id",
+    "created_at",
+)
+# Production deployments a week, per stream: from a few a year to several a day (lognormal).
+DEPLOYS_PER_WEEK_MEDIAN = 2.0
 
 
 class _Generator:
@@ -1055,6 +1088,101 @@ class _Generator:
         if failures:
             raise failures[0]
 
+    def create_deliveries(self) -> None:
+        """Deployments of every stream over the history (production at the stream's own pace, a
+        staging run before half of them), the finished items each successful production
+        deployment shipped, and incidents: some caused by deployments, some not. One
+        transaction; the items must be written first."""
+        rng = random.Random(f"{self.spec.seed}-deliveries")
+        deployments: list[tuple] = []
+        releases: dict[int, list[tuple[int, int]]] = {}  # stream pk -> [(finished, deployment id)], in time order
+        caused: list[tuple[int, int, int, str]] = []  # (stream pk, deployment id, finished, service)
+        plans = []
+        for stream in self.streams:
+            per_week = min(DEPLOYS_PER_WEEK_MEDIAN * rng.lognormvariate(0, 1.1), 30.0)
+            failure_rate = min(0.02 + rng.random() * 0.25, 0.4)
+            count = int(per_week * (self.as_of - self.begin) / (7 * _DAY))
+            services = [f"{stream.key.lower()}-{name}" for name in rng.sample(_SERVICES, rng.randint(1, 3))]
+            plans.append((stream, count, failure_rate, services))
+        staging_runs = sum(count for _s, count, _f, _sv in plans) // 2 + len(plans)
+        first_id = _reserve_ids(Deployment, sum(count for _s, count, _f, _sv in plans) + staging_runs)
+        next_id = first_id
+        for stream, count, failure_rate, services in plans:
+            times = sorted(rng.randrange(self.begin + _DAY, self.as_of) for _ in range(count))
+            for n, finished in enumerate(times, 1):
+                service, version = rng.choice(services), f"{1 + n // 50}.{n % 50}.0"
+                if rng.random() < 0.5:
+                    rehearsal = finished - rng.randint(3600, 20 * 3600)
+                    deployments.append(self._deployment_row(next_id, stream, service, "staging", rehearsal, version))
+                    next_id += 1
+                failed = rng.random() < failure_rate
+                deployments.append(
+                    self._deployment_row(next_id, stream, service, "production", finished, version, failed)
+                )
+                if failed:
+                    caused.append((stream.pk, next_id, finished, service))
+                else:
+                    releases.setdefault(stream.pk, []).append((deployments[-1][5], next_id))
+                    if rng.random() < 0.02:
+                        caused.append((stream.pk, next_id, finished, service))
+                next_id += 1
+        shipped = self._shipped_rows(rng, releases)
+        incidents = self._incident_rows(rng, caused, plans)
+        with transaction.atomic():
+            for model, names, rows in (
+                (Deployment, DEPLOYMENT_FIELDS, deployments),
+                (DeploymentItem, SHIPPED_FIELDS, shipped),
+                (Incident, INCIDENT_FIELDS, incidents),
+            ):
+                self.report.add(model, self.writer.write(model, names, rows))
+
+    def _deployment_row(self, pk, stream, service, environment, finished, version, failed=False) -> tuple:
+        started = finished - 60 * (3 + pk % 20)
+        status = Deployment.Status.FAILURE if failed else Deployment.Status.SUCCESS
+        return (pk, stream.pk, service, environment, _ts(started), _ts(finished), status, version, DeliverySource.API,
+                "", _ts(finished))  # fmt: skip
+
+    def _shipped_rows(self, rng: random.Random, releases: dict[int, list[tuple[dt.datetime, int]]]) -> list[tuple]:
+        """Each finished item ships with the first successful production deployment of its stream
+        at or after its finish, within two weeks; 80% with a first commit before it finished."""
+        times = {pk: [moment for moment, _ in rows] for pk, rows in releases.items()}
+        rows = []
+        finished_items = (
+            BacklogItem.objects.filter(source=ITEM_SOURCE, finished_at__isnull=False, stream_id__in=list(releases))
+            .values_list("pk", "stream_id", "started_at", "finished_at")
+            .iterator(chunk_size=20_000)
+        )
+        for pk, stream_id, started, finished in finished_items:
+            moments = times[stream_id]
+            at = bisect.bisect_left(moments, finished)
+            if at == len(moments) or moments[at] - finished > dt.timedelta(days=14):
+                continue
+            commit = None
+            if rng.random() < 0.8:
+                commit = max(finished - dt.timedelta(hours=rng.lognormvariate(math.log(20), 1.0)), started or finished)
+            rows.append((releases[stream_id][at][1], pk, commit))
+        return rows
+
+    def _incident_rows(self, rng: random.Random, caused: list[tuple], plans: list[tuple]) -> list[tuple]:
+        rows = []
+
+        def add(stream_pk, service, opened, cause):
+            hours = rng.lognormvariate(math.log(4), 1.4)
+            resolved = opened + int(hours * 3600)
+            title = f"{rng.choice(_INCIDENT_SYMPTOMS)} on {service}"
+            severity = rng.choice(("sev1", "sev2", "sev2", "sev3", "sev3", "sev3", "sev4"))
+            rows.append((stream_pk, title, severity, _ts(opened), None if resolved > self.as_of else _ts(resolved),
+                         cause, DeliverySource.API, "", _ts(opened)))  # fmt: skip
+
+        for stream_pk, deployment_id, finished, service in caused:
+            if rng.random() < 0.5:
+                add(stream_pk, service, min(finished + rng.randint(120, 4 * 3600), self.as_of - 60), deployment_id)
+        weeks = (self.as_of - self.begin) / (7 * _DAY)
+        for stream, _count, _failure_rate, services in plans:
+            for _ in range(int(weeks * 0.1 * rng.random() * 2)):
+                add(stream.pk, rng.choice(services), rng.randrange(self.begin, self.as_of - 3600), None)
+        return rows
+
     def _assign_streams(self) -> None:
         """Draw every item's stream up front, so chunks can be generated independently.
 
@@ -1371,6 +1499,9 @@ def scale_data_create(
     began = time.monotonic()
     generator.create_items(workers)
     report.timings["items"] = time.monotonic() - began
+    began = time.monotonic()
+    generator.create_deliveries()
+    report.timings["deliveries"] = time.monotonic() - began
     if connection.vendor == "postgresql":
         began = time.monotonic()
         with connection.cursor() as cursor:
@@ -1381,6 +1512,9 @@ def scale_data_create(
                 Dependency,
                 ReadinessCheck,
                 KeyResult.items.through,
+                Deployment,
+                DeploymentItem,
+                Incident,
             ):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         report.timings["analyze"] = time.monotonic() - began

@@ -38,9 +38,13 @@ from okrs.models import CheckIn, KeyResult, Objective
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    DeliverySource,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowType,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -204,6 +208,7 @@ class _Builder:
         self._leadership()
         self._criteria()
         self._items()
+        self._delivery()
         self._okrs()
         self._maps_and_experiments()
         return self.result
@@ -865,6 +870,134 @@ class _Builder:
             KeyResult.items.through(keyresult_id=key_result.pk, backlogitem_id=pk)
             for pk in self.rng.sample(pool, min(wanted, len(pool)))
         ]
+
+    # --- Delivery: deployments, what they shipped, and incidents ------------------------
+
+    def _delivery(self) -> None:
+        """Each stream's pipeline (`cat.DELIVERY`): production deployments at its pace, a staging
+        deployment before each where it has staging, the finished items each release shipped with
+        a first commit before the item finished, and incidents caused by some deployments or by
+        nothing known; two incidents are still open.
+
+        Its own random sequence, so the rest of the demo stays as it was before deliveries existed."""
+        rng = self.delivery_rng = random.Random(cat.SEED + 1)
+        finished: dict[int, list[_Plan]] = defaultdict(list)
+        for plan in self.plans:
+            if plan.finished_at is not None and plan.level != 0:  # epics are not deployed as such
+                finished[plan.item.stream_id].append(plan)
+        deployments: list[Deployment] = []
+        for spec in cat.STREAMS:
+            profile = cat.DELIVERY.get(spec.slug)
+            if profile is None:
+                continue
+            stream = self.streams[spec.slug]
+            count = round(profile.per_week * cat.DELIVERY_DAYS / 7)
+            moments = sorted(self._days_ago(rng.uniform(0.05, cat.DELIVERY_DAYS)) for _ in range(count))
+            for n, done in enumerate(moments, start=1):
+                service = rng.choice(profile.services)
+                started = done - dt.timedelta(minutes=rng.randint(4, 45))
+                version = f"{1 + n // 40}.{n % 40}.0"
+                if profile.staging:
+                    rehearsed = started - dt.timedelta(hours=rng.uniform(1, 20))
+                    deployments.append(
+                        self._deployment(stream, service, "staging", rehearsed, version, f"{spec.prefix}-stg-{n}")
+                    )
+                failed = rng.random() < profile.failure_rate
+                deployments.append(
+                    self._deployment(stream, service, "production", started, version, f"{spec.prefix}-{n}", failed)
+                )
+        self._save(Deployment, deployments)
+        self._shipped(finished, [d for d in deployments if d.environment == "production"])
+        self._incidents(deployments)
+
+    def _deployment(self, stream, service, environment, started, version, run, failed=False) -> Deployment:
+        minutes = self.delivery_rng.randint(3, 25)
+        return Deployment(
+            stream=stream,
+            service=service,
+            environment=environment,
+            started_at=started,
+            finished_at=started + dt.timedelta(minutes=minutes),
+            status=Deployment.Status.FAILURE if failed else Deployment.Status.SUCCESS,
+            version=version,
+            source=DeliverySource.API,
+            external_id=f"demo-{run}",
+        )
+
+    def _shipped(self, finished: dict[int, list[_Plan]], production: list[Deployment]) -> None:
+        """Each finished item ships with the first successful production deployment of its stream
+        at or after its finish (within two weeks); its first commit came before it finished."""
+        by_stream: dict[int, list[Deployment]] = defaultdict(list)
+        for deployment in production:
+            if deployment.status == Deployment.Status.SUCCESS:
+                by_stream[deployment.stream_id].append(deployment)
+        rows = []
+        for spec in cat.STREAMS:
+            releases = by_stream.get(self.streams[spec.slug].pk, [])
+            profile = cat.DELIVERY.get(spec.slug)
+            for plan in finished.get(self.streams[spec.slug].pk, []):
+                release = next(
+                    (
+                        d
+                        for d in releases
+                        if plan.finished_at <= d.finished_at <= plan.finished_at + dt.timedelta(days=14)
+                    ),
+                    None,
+                )
+                if release is None:
+                    continue
+                hours = min(lognormal_days(self.delivery_rng, profile.commit_hours / 24) * 24, 24 * 60)
+                commit = max(plan.finished_at - dt.timedelta(hours=hours), plan.started_at or plan.item.created_at)
+                rows.append(
+                    DeploymentItem(
+                        deployment=release,
+                        item_id=plan.item.pk,
+                        first_commit_at=commit if self.delivery_rng.random() < 0.8 else None,
+                    )
+                )
+        self._save(DeploymentItem, rows)
+
+    def _incidents(self, deployments: list[Deployment]) -> None:
+        rng = self.delivery_rng
+        incidents = []
+
+        def incident(stream, service, opened, cause=None, *, hours, severity=None) -> Incident:
+            return Incident(
+                stream=stream,
+                title=rng.choice(cat.INCIDENT_TITLES).format(service=service),
+                severity=severity or rng.choice(["sev1", "sev2", "sev2", "sev3", "sev3", "sev3", "sev4"]),
+                opened_at=opened,
+                resolved_at=None if hours is None else opened + dt.timedelta(hours=hours),
+                caused_by=cause,
+                source=DeliverySource.API,
+                external_id=f"demo-INC-{len(incidents) + 1}",
+            )
+
+        production = [d for d in deployments if d.environment == "production"]
+        for deployment in production:
+            spec = next(s for s in cat.STREAMS if self.streams[s.slug].pk == deployment.stream_id)
+            profile = cat.DELIVERY[spec.slug]
+            failed = deployment.status == Deployment.Status.FAILURE
+            if (failed and rng.random() < 0.5) or (not failed and rng.random() < profile.incident_rate):
+                opened = deployment.finished_at + dt.timedelta(minutes=rng.randint(2, 180))
+                hours = lognormal_days(rng, profile.restore_hours / 24) * 24
+                if opened + dt.timedelta(hours=hours) < self.now:
+                    incidents.append(incident(deployment.stream, deployment.service, opened, deployment, hours=hours))
+        for spec in cat.STREAMS:
+            profile = cat.DELIVERY.get(spec.slug)
+            if profile is None:
+                continue
+            stream = self.streams[spec.slug]
+            for _ in range(round(cat.INCIDENTS_UNATTRIBUTED_PER_WEEK * cat.DELIVERY_DAYS / 7)):
+                opened = self._days_ago(rng.uniform(2, cat.DELIVERY_DAYS))
+                hours = lognormal_days(rng, profile.restore_hours / 24) * 24
+                incidents.append(incident(stream, rng.choice(profile.services), opened, hours=hours))
+        # Two incidents still open: what a leader would look at first.
+        for slug, days in (("home-insurance-claims", 1.5), ("data-analytics-platform", 4)):
+            stream = self.streams[slug]
+            service = cat.DELIVERY[slug].services[0]
+            incidents.append(incident(stream, service, self._days_ago(days), hours=None, severity="sev2"))
+        self._save(Incident, incidents)
 
     # --- Value stream maps and experiments ----------------------------------------------
 

@@ -1500,3 +1500,41 @@ DEBT_PATTERNS = (
     "Migrate the batch job for {}",
     "Retire the old API of {}",
 )
+
+
+# --- Delivery: how each stream deploys and recovers -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliverySpec:
+    """A stream's pipeline over the last DELIVERY_DAYS: chosen so that the streams land in
+    different DORA levels and the portfolio has something to compare."""
+
+    services: tuple[str, ...]
+    per_week: float  # production deployments a week
+    failure_rate: float  # share of production deployments that fail
+    incident_rate: float  # share of successful ones that cause an incident anyway
+    restore_hours: float  # median time to restore service
+    commit_hours: float  # median hours from an item's first commit to its finish
+    staging: bool = True  # whether each release goes to staging first
+
+
+DELIVERY_DAYS = 120
+DELIVERY = {
+    "retail-payments": DeliverySpec(("payments-api", "payments-web", "standing-orders"), 9, 0.03, 0.01, 0.6, 6),
+    "card-services": DeliverySpec(("cards-api", "card-controls"), 3.5, 0.06, 0.02, 5, 20),
+    "mortgages-online": DeliverySpec(("mortgage-journey", "affordability"), 0.8, 0.12, 0.03, 30, 90),
+    "home-insurance-claims": DeliverySpec(("claims-portal", "claims-engine"), 1.5, 0.2, 0.04, 16, 60),
+    "motor-insurance-quotes": DeliverySpec(("quote-engine", "pricing"), 5, 0.05, 0.02, 2.5, 12),
+    "customer-identity": DeliverySpec(("login", "identity-verification"), 2.5, 0.04, 0.01, 0.8, 30, False),
+    "data-analytics-platform": DeliverySpec(("pipelines", "warehouse"), 0.4, 0.3, 0.05, 120, 300),
+    "regulatory-reporting": DeliverySpec(("returns-builder",), 0.3, 0.1, 0.0, 48, 400, False),
+}
+INCIDENTS_UNATTRIBUTED_PER_WEEK = 0.15  # incidents whose cause is not a deployment (or not known)
+INCIDENT_TITLES = (
+    "Error rate above threshold on {service}",
+    "{service} slow for a share of customers",
+    "Timeouts calling {service}",
+    "{service} returning stale data",
+    "Failed health checks on {service}",
+)

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 import pytest
+from rest_framework.test import APIClient
 
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
@@ -109,3 +110,25 @@ def test_the_okr_tree_shows_linked_work_as_it_changes(world):
 
     BacklogItem.objects.filter(pk=child.pk).delete()
     assert linked_wip(get(client, url)[0]) == 1
+
+
+def test_the_portfolio_shows_a_deployment_a_pipeline_posts_at_once(world, admin_user):
+    client, url = world["client"], reverse("home")
+    assert assert_second_view_is_cached(client, url).context["portfolio"].rows[0].delivery.deployments == 0
+    pipeline = APIClient()
+    pipeline.force_authenticate(admin_user)
+    finished = timezone.now() - dt.timedelta(days=2)
+    posted = pipeline.post(
+        "/api/v1/deployments/",
+        {
+            "stream": world["stream"].slug,
+            "service": "api",
+            "started_at": (finished - dt.timedelta(minutes=5)).isoformat(),
+            "finished_at": finished.isoformat(),
+            "external_id": "run-1",
+        },
+        format="json",
+    )
+    assert posted.status_code == 201, posted.json()
+    row = get(client, url)[0].context["portfolio"].rows[0]
+    assert row.delivery.deployments == 1 and row.delivery.successful == 1

@@ -19,18 +19,23 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.test import RequestFactory
 from django.test.utils import override_settings
+from django.utils import timezone
 import pytest
 
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
+from streams.delivery import delivery_keys
 from streams.flow import Scope, Window, flow_report
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowType,
     ImprovementExperiment,
+    Incident,
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
@@ -71,6 +76,9 @@ COUNTED = (
     ValueStreamMap,
     ProcessBlock,
     ImprovementExperiment,
+    Deployment,
+    DeploymentItem,
+    Incident,
     Objective,
     KeyResult,
     CheckIn,
@@ -342,6 +350,26 @@ class TestSeededOrganisation:
             assert block.process_time_hours <= block.lead_time_hours
         assert ProcessBlock.objects.exclude(wastes=[]).exists()
         assert ImprovementExperiment.objects.count() == 2
+
+    def test_deliveries_put_the_streams_in_different_dora_levels(self, seeded):
+        now = timezone.now()
+        streams = list(ValueStream.objects.filter(slug__in=catalogue.DELIVERY))
+        keys = delivery_keys([s.pk for s in streams], now - dt.timedelta(days=84), now)
+        frequency = {keys[s.pk].bands["deployment_frequency"] for s in streams}
+        assert {"elite", "high", "medium", "low"} <= frequency | {
+            keys[s.pk].bands["change_failure_rate"] for s in streams
+        }
+        assert len(frequency) >= 3
+        assert all(keys[s.pk].lead_time_n > 0 for s in streams if keys[s.pk].successful >= 4)
+        assert Incident.objects.filter(resolved_at__isnull=True).count() == 2
+        assert Incident.objects.filter(caused_by__isnull=False).exists()
+        assert Deployment.objects.filter(environment="staging").exists()
+        for row in DeploymentItem.objects.select_related("deployment", "item"):
+            assert row.item.stream_id == row.deployment.stream_id
+            assert row.deployment.finished_at >= row.item.finished_at
+            assert row.first_commit_at is None or row.first_commit_at <= row.item.finished_at
+        assert not Deployment.objects.filter(finished_at__gt=now).exists()
+        assert not Incident.objects.filter(resolved_at__gt=now).exists()
 
     def test_each_role_has_a_login_where_it_makes_sense(self, seeded):
         # django-axes checks every password login and needs the request it came with.

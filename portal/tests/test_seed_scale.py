@@ -7,15 +7,20 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count, F, Q
+from django.utils import timezone
 import pytest
 
 from okrs.models import KeyResult, Objective
 from portal.scale import ITEM_SOURCE, ScaleSpec, scale_data_create, scale_data_delete
+from streams.delivery import delivery_keys
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
     Dependency,
+    Deployment,
+    DeploymentItem,
     FlowType,
+    Incident,
     LeadershipAssignment,
     ReadinessCheck,
     StateTransition,
@@ -125,6 +130,23 @@ def test_counts_match_the_request_and_the_time_is_reported(seeded):
     assert "s (" in seeded and "in all" in seeded
 
 
+def test_deliveries_ship_finished_items_of_their_own_stream_after_they_finish(seeded):
+    production = Deployment.objects.filter(environment="production")
+    assert production.count() > 50 and Deployment.objects.filter(environment="staging").exists()
+    assert production.filter(status="failure").exists() and Incident.objects.filter(caused_by__isnull=False).exists()
+    assert DeploymentItem.objects.count() > 100
+    assert not DeploymentItem.objects.exclude(deployment__stream=F("item__stream")).exists()
+    assert not DeploymentItem.objects.filter(deployment__finished_at__lt=F("item__finished_at")).exists()
+    assert not DeploymentItem.objects.filter(deployment__status="failure").exists()
+    assert not DeploymentItem.objects.filter(first_commit_at__gt=F("item__finished_at")).exists()
+    assert not Deployment.objects.filter(finished_at__lt=F("started_at")).exists()
+    assert not Incident.objects.filter(resolved_at__lt=F("opened_at")).exists()
+    assert not Incident.objects.filter(opened_at__lt=F("caused_by__finished_at")).exists()
+    ids = list(ValueStream.objects.values_list("pk", flat=True))
+    keys = delivery_keys(ids, timezone.now() - dt.timedelta(days=84), timezone.now())
+    assert sum(k.deployments for k in keys.values()) > 0 and any(k.lead_time_n for k in keys.values())
+
+
 def test_items_average_about_six_transitions(seeded):
     per_item = StateTransition.objects.count() / BacklogItem.objects.count()
     assert 5.5 <= per_item <= 7.0
@@ -232,12 +254,22 @@ def test_same_seed_gives_the_same_data_with_bulk_create(db):
 
     as_of = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
     spec = ScaleSpec(items=600, streams=3, teams=6, people=30, chunk_size=200, as_of=as_of)
+
+    def deliveries():
+        return (
+            sorted(Deployment.objects.values_list("stream__slug", "service", "environment", "finished_at", "status")),
+            sorted(
+                DeploymentItem.objects.values_list("item__external_key", "deployment__finished_at", "first_commit_at")
+            ),
+            sorted(Incident.objects.values_list("stream__slug", "title", "opened_at", "resolved_at")),
+        )
+
     scale_data_create(spec, use_copy=True)
-    with_copy = snapshot()
+    with_copy = snapshot(), deliveries()
     scale_data_delete()
-    assert not BacklogItem.objects.exists() and not Person.objects.exists()
+    assert not BacklogItem.objects.exists() and not Person.objects.exists() and not Deployment.objects.exists()
     scale_data_create(spec, use_copy=False)
-    assert snapshot() == with_copy
+    assert (snapshot(), deliveries()) == with_copy
     _assert_history_consistent()
 
 
