@@ -73,7 +73,7 @@ def delivery_timeline_svg(timeline: Timeline, label: str = "Delivery timeline"):
     placed = _incident_rows(timeline.incidents)
     rows = max((row for row, _ in placed), default=-1) + 1
     lanes_top = [0, LANE + GAP, 2 * (LANE + GAP)]
-    incidents_height = max(rows, 1) * (INCIDENT_ROW + 4) + 8
+    incidents_height = 22 + max(rows, 1) * (INCIDENT_ROW + 4) + 6
     height = lanes_top[2] + incidents_height + AXIS
     parts = [
         f'<svg class="timeline" role="img" viewBox="0 0 {WIDTH} {height}" width="100%" '
