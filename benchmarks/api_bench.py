@@ -8,11 +8,16 @@ Prints, and writes to benchmarks/results/api.json:
   them; equal peaks show the export streams with flat memory;
 - a page of 100 items (JSON): median server time of 20 requests and its query count, for the
   first page, a page deep into the cursor, and a filtered page;
-- one stream's flow metrics and per-item facts through the API (median of 5).
+- one stream's flow metrics and per-item facts through the API (median of 5);
+- a page of 100 deployments with their shipped items, and what a pipeline's POST of a
+  deployment shipping 10 items costs: created, then sent again (the idempotent update).
+  The deployments it posts are deleted at the end.
 """
 
+import datetime as dt
 import json
 from pathlib import Path
+import statistics
 import subprocess
 import sys
 import time
@@ -62,6 +67,42 @@ def export_main(stream_slug: str | None) -> None:
     )
 
 
+def post_deployments(client, stream, repeat: int = 20) -> dict:
+    """Median time of POST /api/v1/deployments/ for a new deployment shipping 10 items, and of
+    sending each again unchanged (the retry a pipeline makes)."""
+    from django.utils import timezone
+
+    from streams.models import Deployment
+
+    keys = list(stream.items.exclude(external_key="").values_list("external_key", flat=True)[:10])
+    now = timezone.now()
+    body = {
+        "stream": stream.slug,
+        "service": "bench",
+        "started_at": (now - dt.timedelta(minutes=10)).isoformat(),
+        "finished_at": now.isoformat(),
+        "items": [{"item": key} for key in keys],
+    }
+    timings: dict[str, list[float]] = {"deployment_post_new": [], "deployment_post_again": []}
+    try:
+        for n in range(repeat):
+            for label in timings:
+                started = time.perf_counter()
+                response = client.post(
+                    "/api/v1/deployments/", {**body, "external_id": f"bench-{n}"}, content_type="application/json"
+                )
+                timings[label].append(time.perf_counter() - started)
+                if response.status_code not in (200, 201):
+                    sys.exit(f"POST /api/v1/deployments/ answered {response.status_code}: {response.content[:300]}")
+    finally:
+        Deployment.objects.filter(source="api", external_id__startswith="bench-").delete()
+    results = {}
+    for label, runs in timings.items():
+        results[label] = {"median_ms": round(statistics.median(runs) * 1000, 1), "items": len(keys)}
+        print(f"{label:>18}: median {results[label]['median_ms']:>7} ms ({len(keys)} items shipped)")
+    return results
+
+
 def main() -> None:
     total = require_scale_database()
     results: dict = {"items": total}
@@ -97,6 +138,11 @@ def main() -> None:
         results[label] = time_page(client, url, repeat=5)
         r = results[label]
         print(f"{label:>18}: median {r['median_ms']:>7} ms, {r['queries']} queries")
+
+    results["deployments_page"] = time_page(client, "/api/v1/deployments/?page_size=100")
+    r = results["deployments_page"]
+    print(f"{'deployments_page':>18}: median {r['median_ms']:>7} ms, {r['queries']} queries")
+    results |= post_deployments(client, stream)
 
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)

@@ -47,6 +47,7 @@ def main() -> None:
         "portfolio_sorted_by_wip": reverse("home") + "?sort=-wip",
         "stream": reverse("streams:stream-detail", args=[slug]),
         "stream_health": reverse("stream-health", args=[slug]),
+        "delivery_timeline": reverse("streams:delivery", args=[slug]),
         "backlog": reverse("streams:backlog-stream", args=[slug]),
         "item": reverse("item-detail", args=[item.pk]),
         "stream_maps": reverse("streams:stream-maps", args=[slug]),
