@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from okrs.alignment import alignment_report
 from okrs.selectors import current_period
+from streams.delivery import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
 from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict
 from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
 from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
@@ -308,3 +309,64 @@ def _levels(forecast) -> dict:
         value = forecast.values[confidence]
         out[f"p{round(confidence * 100)}"] = value.isoformat() if isinstance(value, dt.date) else value
     return out
+
+
+def delivery_dict(keys) -> dict:
+    """The four keys of `streams.delivery.DeliveryKeys` as JSON: hours for durations, levels by key."""
+    return {
+        "deployments": keys.deployments,
+        "successful": keys.successful,
+        "deployment_days": keys.deployment_days,
+        "deployments_per_week": round(keys.per_week, 4),
+        "deployment_days_per_week": round(keys.days_per_week, 4),
+        "failed_changes": keys.failed_changes,
+        "change_failure_rate": None if keys.change_failure_rate is None else round(keys.change_failure_rate, 4),
+        "lead_time_n": keys.lead_time_n,
+        "lead_time_p50_hours": _rounded(keys.lead_time_p50),
+        "lead_time_p85_hours": _rounded(keys.lead_time_p85),
+        "restored_n": keys.restored_n,
+        "time_to_restore_p50_hours": _rounded(keys.restore_p50),
+        "open_incidents": keys.open_incidents,
+        "levels": keys.bands,
+    }
+
+
+def _rounded(value):
+    return None if value is None else round(value, 2)
+
+
+class DeliveryMetricsView(APIView):
+    @extend_schema(
+        operation_id="metrics_delivery",
+        parameters=[SCOPE_PARAMETERS[0], *WINDOW_PARAMETERS[:3], FORMAT_PARAMETER],
+        responses={200: ANY_OBJECT},
+        description=(
+            "The four keys of delivery performance (DORA) over the window, with the level of each from the "
+            "performance clusters of the year in `bands_year`: for one stream (`stream`), else for every stream and "
+            "for all of them pooled (medians over all their items and incidents). The definitions are in the "
+            "answer; the figures are the stream page's and the portfolio's."
+        ),
+    )
+    def get(self, request):
+        params = request.query_params
+        window = window_from(params)
+        slug = params.get("stream")
+        data = {
+            "window": {"start": window.start, "end": window.end, "days": round((window.end - window.start).total_seconds() / 86400, 2)},
+            "bands_year": BANDS_YEAR,
+            "definitions": {key: text for key, (_label, text) in KEY_TEXTS.items()},
+            "levels": BAND_DESCRIPTIONS,
+        }
+        if slug:
+            stream = get_object_or_404(ValueStream, slug=slug)
+            data["stream"] = {
+                "slug": stream.slug,
+                **delivery_dict(delivery_keys([stream.pk], window.start, window.end)[stream.pk]),
+            }
+            return Response(data)
+        streams = list(ValueStream.objects.order_by("name").values_list("pk", "slug"))
+        ids = [pk for pk, _ in streams]
+        keys = delivery_keys(ids, window.start, window.end)
+        data["portfolio"] = delivery_dict(pooled_delivery_keys(ids, window.start, window.end))
+        data["streams"] = [{"slug": slug, **delivery_dict(keys[pk])} for pk, slug in streams]
+        return Response(data)

@@ -465,6 +465,8 @@ CASES = [
     Case("api:metrics-alignment", api()),
     Case("api:metrics-readiness", api()),
     Case("api:metrics-forecast", api(), query={"stream": "payments", "items": 5}),
+    Case("api:metrics-delivery", api()),
+    Case("api:metrics-delivery", api(**NOT_FOUND), query={"stream": "nope"}, variant="missing"),
     *[
         Case(f"api:{name}-{kind}", api(), args=None if kind == "list" else row)
         for name, row in [

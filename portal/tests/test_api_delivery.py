@@ -271,3 +271,34 @@ def test_records_are_posted_as_json_and_a_form_is_refused_with_415(world):
     response = api_for(world["owner"]).post(DEPLOYMENTS, deployment(), format="multipart")
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"
     assert not Deployment.objects.exists()
+
+
+def test_the_delivery_metrics_give_each_stream_and_the_pooled_keys_with_their_definitions(world):
+    api = api_for(world["owner"])
+    for n, status in enumerate(["success", "success", "failure"]):
+        finished = T0 + dt.timedelta(days=n)
+        api.post(
+            DEPLOYMENTS,
+            deployment(
+                external_id=f"run-{n}",
+                status=status,
+                started_at=iso(finished - dt.timedelta(minutes=5)),
+                finished_at=iso(finished),
+                items=[{"item": "PAY-1", "first_commit_at": iso(finished - dt.timedelta(hours=10))}],
+            ),
+            format="json",
+        )
+    window = {"start": "2026-11-01", "end": "2026-11-14"}
+    body = api_for(world["viewer"]).get("/api/v1/metrics/delivery/", window).json()
+    assert body["bands_year"] == 2023 and body["window"]["days"] == 14
+    assert "first successful production deployment" in body["definitions"]["lead_time"]
+    assert [row["slug"] for row in body["streams"]] == ["lending", "payments"]
+    payments = body["streams"][1]
+    assert (payments["deployments"], payments["successful"], payments["failed_changes"]) == (3, 2, 1)
+    assert payments["deployments_per_week"] == 1.0 and payments["change_failure_rate"] == 0.3333
+    assert payments["lead_time_p50_hours"] == 10.0 and payments["levels"]["lead_time"] == "elite"
+    assert body["portfolio"]["deployments"] == 3 and body["streams"][0]["levels"]["deployment_frequency"] is None
+    one = api_for(world["viewer"]).get("/api/v1/metrics/delivery/", window | {"stream": "payments"}).json()
+    assert one["stream"]["slug"] == "payments" and one["stream"]["deployments"] == 3 and "streams" not in one
+    bad = api_for(world["viewer"]).get("/api/v1/metrics/delivery/", {"start": "2026-11-20", "end": "2026-11-10"})
+    assert bad.status_code == 400 and "start" in bad.json()["errors"]
