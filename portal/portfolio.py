@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
-from streams.delivery import DeliveryKeys, delivery_keys, pooled_delivery_keys
+from streams.delivery import POOLED, DeliveryKeys, delivery_keys
 from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
 from streams.periods import Period
 from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
@@ -109,9 +109,8 @@ def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple:
         .order_by()
     )
     health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
-    delivery = delivery_keys(ids, window.start, window.end)
-    pooled = pooled_delivery_keys(ids, window.start, window.end)
-    return flows, aligned, pending, health, delivery, pooled
+    delivery = delivery_keys(ids, window.start, window.end, with_pooled=True)
+    return flows, aligned, pending, health, delivery, delivery.pop(POOLED)
 
 
 def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:

@@ -114,23 +114,35 @@ class DeliveryKeys:
         return self
 
 
-def delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -> dict[int, DeliveryKeys]:
-    """The four keys of each stream over [start, end): three queries, whatever the volume."""
-    return _keys(stream_ids, start, end, pooled=False)
+def delivery_keys(
+    stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, with_pooled: bool = False
+) -> dict[int, DeliveryKeys]:
+    """The four keys of each stream over [start, end): three queries, whatever the volume.
+
+    `with_pooled` adds the streams taken together under the key `POOLED` (a portfolio: medians
+    over all their items and incidents, not a median of medians). On PostgreSQL the same three
+    queries give both (GROUPING SETS); elsewhere three more queries do."""
+    sql = Dialect(connection)
+    if with_pooled and not sql.postgres:
+        return _keys(stream_ids, start, end, per_stream=True) | _keys(stream_ids, start, end, pooled=True)
+    return _keys(stream_ids, start, end, per_stream=True, pooled=with_pooled)
 
 
 def pooled_delivery_keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime) -> DeliveryKeys:
-    """The four keys of the streams taken together (a portfolio): medians over all their items
-    and incidents, not a median of medians. Three queries."""
+    """The four keys of the streams taken together (a portfolio). Three queries."""
     return _keys(stream_ids, start, end, pooled=True)[POOLED]
 
 
 POOLED = 0  # the key of the pooled figures: no stream has id 0
 
 
-def _keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, pooled: bool) -> dict[int, DeliveryKeys]:
+def _keys(
+    stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, per_stream: bool = False, pooled: bool = False
+) -> dict[int, DeliveryKeys]:
     days = (end - start).total_seconds() / 86400
-    keys = {pk: DeliveryKeys(days=days) for pk in ([POOLED] if pooled else stream_ids)}
+    keys = {pk: DeliveryKeys(days=days) for pk in stream_ids} if per_stream else {}
+    if pooled:
+        keys[POOLED] = DeliveryKeys(days=days)
     if not stream_ids:
         return {pk: k.judge() for pk, k in keys.items()}
     sql = Dialect(connection)
@@ -140,6 +152,7 @@ def _keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, pooled
         DeploymentItem._meta.db_table,
         Incident._meta.db_table,
     )
+    items = BacklogItem._meta.db_table
     envs = ", ".join(f"'{name}'" for name in PRODUCTION_ENVIRONMENTS)
     ws, we = sql.timestamp(start), sql.timestamp(end)
     production = (
@@ -147,70 +160,92 @@ def _keys(stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, pooled
         f"AND d.finished_at >= {ws} AND d.finished_at < {we}"
     )
     day = "CAST(d.finished_at AT TIME ZONE 'UTC' AS date)" if sql.postgres else "DATE(d.finished_at)"
-    # Per stream, or every row in one group (0) for the pooled figures.
-    # (No GROUP BY at all when pooled: "GROUP BY 0" would name a column position.)
-    by_d, by_x = ("0", "0") if pooled else ("d.stream_id", "x.stream_id")
-    group_d, group_x = ("", "") if pooled else ("GROUP BY d.stream_id", "GROUP BY x.stream_id")
-    group_item = "di.item_id" if pooled else "d.stream_id, di.item_id"
+
+    def grouped(column: str) -> tuple[str, str]:
+        """(the select expression, the GROUP BY clause): per stream, pooled (a NULL stream), or both."""
+        if per_stream and pooled:
+            return column, f"GROUP BY GROUPING SETS (({column}), ())"
+        if per_stream:
+            return column, f"GROUP BY {column}"
+        return "NULL", ""  # one row for all; "GROUP BY 0" would name a column position
+
+    def row_keys(stream_id) -> DeliveryKeys:
+        return keys[POOLED if stream_id is None else stream_id]
+
     hours = "24.0 * {}"
     with connection.cursor() as cursor:
+        column, group = grouped("d.stream_id")
         cursor.execute(
             f"""
-            SELECT {by_d}, COUNT(*),
+            SELECT {column}, COUNT(*),
                    SUM(CASE WHEN d.status = 'success' THEN 1 ELSE 0 END),
                    COUNT(DISTINCT CASE WHEN d.status = 'success' THEN {day} END),
                    SUM(CASE WHEN d.status = 'failure'
                                  OR EXISTS (SELECT 1 FROM {incidents} x WHERE x.caused_by_id = d.id)
                             THEN 1 ELSE 0 END)
             FROM {deployments} d WHERE {production}
-            {group_d}
+            {group}
             """
         )
         for stream_id, n, ok, ok_days, failed in cursor.fetchall():
-            k = keys[stream_id]
+            k = row_keys(stream_id)
             k.deployments, k.successful, k.deployment_days, k.failed_changes = (
                 int(n),
                 int(ok or 0),
                 int(ok_days or 0),
                 int(failed or 0),
             )
+        # Per item, its first shipment and first commit; the item's start is looked up only for
+        # items whose pipeline sent no first commit (COALESCE stops at its first non-null
+        # argument), once per item: most shipped items never touch the items table. Grouped by
+        # the item alone (its deployments are of its own stream, which every door checks):
+        # PostgreSQL hashes one column where it sorted two, 60 ms instead of 270 at 65,000 items.
+        # Items with neither a first commit nor a start have no lead time: the percentiles
+        # ignore NULLs, and COUNT(began_at) does not count them.
         lead = hours.format(sql.days("s.shipped_at", "s.began_at"))
+        column, group = grouped("s.stream_id")
         cursor.execute(
             f"""
-            SELECT s.stream_id, COUNT(*), {sql.percentile(lead, 0.5)}, {sql.percentile(lead, 0.85)}
+            SELECT {column}, COUNT(s.began_at), {sql.percentiles(lead, (0.5, 0.85))}
             FROM (
-                SELECT {by_d} AS stream_id, di.item_id, MIN(d.finished_at) AS shipped_at,
-                       MIN(COALESCE(di.first_commit_at, i.started_at)) AS began_at
-                FROM {deployments} d
-                JOIN {shipped} di ON di.deployment_id = d.id
-                JOIN streams_backlogitem i ON i.id = di.item_id
-                WHERE {production} AND d.status = 'success'
-                  AND COALESCE(di.first_commit_at, i.started_at) IS NOT NULL
-                GROUP BY {group_item}
+                SELECT f.stream_id, f.shipped_at,
+                       COALESCE(f.first_commit_at,
+                                (SELECT i.started_at FROM {items} i WHERE i.id = f.item_id)) AS began_at
+                FROM (
+                    SELECT MIN(d.stream_id) AS stream_id, di.item_id, MIN(d.finished_at) AS shipped_at,
+                           MIN(di.first_commit_at) AS first_commit_at
+                    FROM {deployments} d
+                    JOIN {shipped} di ON di.deployment_id = d.id
+                    WHERE {production} AND d.status = 'success'
+                    GROUP BY di.item_id
+                ) f
             ) s
-            GROUP BY s.stream_id
+            {group}
             """
         )
-        for stream_id, n, p50, p85 in cursor.fetchall():
-            k = keys[stream_id]
+        for row in cursor.fetchall():
+            stream_id, n = row[:2]
+            p50, p85 = sql.percentile_values(row, 2, 2)
+            k = row_keys(stream_id)
             k.lead_time_n = int(n)
             k.lead_time_p50 = None if p50 is None else max(float(p50), 0.0)
             k.lead_time_p85 = None if p85 is None else max(float(p85), 0.0)
         restore = hours.format(sql.days("x.resolved_at", "x.opened_at"))
         resolved_in_window = f"x.resolved_at >= {ws} AND x.resolved_at < {we}"
+        column, group = grouped("x.stream_id")
         cursor.execute(
             f"""
-            SELECT {by_x},
+            SELECT {column},
                    SUM(CASE WHEN {resolved_in_window} THEN 1 ELSE 0 END),
                    {sql.percentile(f"CASE WHEN {resolved_in_window} THEN {restore} END", 0.5)},
                    SUM(CASE WHEN x.resolved_at IS NULL AND x.opened_at < {we} THEN 1 ELSE 0 END)
             FROM {incidents} x
             WHERE x.stream_id IN ({ids}) AND (x.resolved_at IS NULL OR ({resolved_in_window}))
-            {group_x}
+            {group}
             """
         )
         for stream_id, n, p50, still_open in cursor.fetchall():
-            k = keys[stream_id]
+            k = row_keys(stream_id)
             k.restored_n, k.open_incidents = int(n or 0), int(still_open or 0)
             k.restore_p50 = None if p50 is None else float(p50)
     return {pk: k.judge() for pk, k in keys.items()}

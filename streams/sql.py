@@ -49,6 +49,21 @@ class Dialect:
             return f"percentile_cont({fraction:.4f}) WITHIN GROUP (ORDER BY {expr})"
         return f"percentile_cont({expr}, {fraction:.4f})"
 
+    def percentiles(self, expr: str, fractions: tuple[float, ...]) -> str:
+        """Several percentiles of one expression as comma-separated columns; on PostgreSQL one
+        array-valued aggregate (one sort per group instead of one per fraction): read the
+        row with `percentile_values`."""
+        if self.postgres:
+            listed = ", ".join(f"{f:.4f}" for f in fractions)
+            return f"percentile_cont(ARRAY[{listed}]) WITHIN GROUP (ORDER BY {expr})"
+        return ", ".join(self.percentile(expr, f) for f in fractions)
+
+    def percentile_values(self, row: tuple, at: int, count: int) -> list:
+        """The `count` values of a `percentiles` column group starting at column `at` of `row`."""
+        if self.postgres:
+            return list(row[at] or [None] * count)
+        return list(row[at : at + count])
+
     def children_join(self, parent_id: str, alias: str = "c") -> str:
         """`JOIN` the backlog items whose parent is `parent_id`, for the step of a recursive
         walk down the item tree, through the parent index.

@@ -352,7 +352,11 @@ class DeliveryMetricsView(APIView):
         window = window_from(params)
         slug = params.get("stream")
         data = {
-            "window": {"start": window.start, "end": window.end, "days": round((window.end - window.start).total_seconds() / 86400, 2)},
+            "window": {
+                "start": window.start,
+                "end": window.end,
+                "days": round((window.end - window.start).total_seconds() / 86400, 2),
+            },
             "bands_year": BANDS_YEAR,
             "definitions": {key: text for key, (_label, text) in KEY_TEXTS.items()},
             "levels": BAND_DESCRIPTIONS,

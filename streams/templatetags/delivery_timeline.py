@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from streams.delivery import Timeline, duration_text
+from streams.delivery import BANDS_YEAR, Timeline, duration_text
 
 register = template.Library()
 
@@ -155,3 +155,13 @@ def delivery_timeline_svg(timeline: Timeline, label: str = "Delivery timeline"):
 def hours(value):
     """A duration in hours for people: minutes, hours or days."""
     return duration_text(value)
+
+
+@register.filter
+def band_tag(level):
+    """A DORA level as a one-letter tag (E, H, M, L), its name in the title; nothing without a level."""
+    if not level:
+        return ""
+    return format_html(
+        ' <span class="tag band {}" title="DORA {} level: {}">{}</span>', level, BANDS_YEAR, level, level[0].upper()
+    )
