@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import template
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from streams.delivery import BANDS_YEAR, Timeline, duration_text
@@ -164,4 +164,44 @@ def band_tag(level):
         return ""
     return format_html(
         ' <span class="tag band {}" title="DORA {} level: {}">{}</span>', level, BANDS_YEAR, level, level[0].upper()
+    )
+
+
+@register.simple_tag
+def delivery_cells(keys, url: str):
+    """The portfolio's four delivery cells of one stream, each linking to its timeline.
+
+    Built here rather than in the template: 100 rows of four cells cost 70 ms as template
+    lookups and filters, about 3 ms this way."""
+    rate = keys.change_failure_rate
+    cells = (
+        (
+            "deploys",
+            f"{keys.per_week:.1f}" if keys.deployments else "—",
+            f"{keys.successful} successful production deployments on {keys.deployment_days} days",
+            keys.bands.get("deployment_frequency"),
+        ),
+        (
+            "lead_time_changes",
+            duration_text(keys.lead_time_p50),
+            f"median over {keys.lead_time_n} items shipped",
+            keys.bands.get("lead_time"),
+        ),
+        (
+            "change_failure",
+            "—" if rate is None else f"{rate:.0%}",
+            f"{keys.failed_changes} of {keys.deployments} production deployments",
+            keys.bands.get("change_failure_rate"),
+        ),
+        (
+            "restore",
+            duration_text(keys.restore_p50),
+            f"median over {keys.restored_n} incidents resolved; {keys.open_incidents} open",
+            keys.bands.get("time_to_restore"),
+        ),
+    )
+    return format_html_join(
+        "",
+        '<td class="num" data-key="{}"><a href="{}" title="{}">{}</a>{}</td>',
+        ((key, url, title, value, band_tag(level)) for key, value, title, level in cells),
     )
