@@ -413,7 +413,7 @@ class BacklogItemAdmin(PortalModelAdmin):
     def get_fields(self, request, obj=None):
         if obj:
             return [*self._EDITABLE, *self._SHOWN_ON_CHANGE]
-        return [*self._EDITABLE, "created_at", "source", "external_key"]
+        return [*self._EDITABLE, "created_at"]  # a tool's source and key come from its import only
 
     def get_readonly_fields(self, request, obj=None):
         # Moving an item to another stream would leave its history in the old stream's states.

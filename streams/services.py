@@ -114,6 +114,9 @@ def workflow_state_category_changed(*, stream_id: int) -> None:
 
 # --- Creating items and changing their state ------------------------------------------------
 
+# The doors that speak for a tool, and so may name an item's source and key in it.
+TOOL_DOORS = frozenset({StateTransition.Source.IMPORT, StateTransition.Source.WEBHOOK, StateTransition.Source.SEED})
+
 
 def _validate_target(item: BacklogItem, to_state: WorkflowState, at: dt.datetime, last_at: dt.datetime | None) -> None:
     if to_state.stream_id != item.stream_id:
@@ -253,11 +256,20 @@ def item_create(
 ) -> BacklogItem:
     """Create an item, record its entry into the workflow, and create its readiness checks.
 
-    `via` is the transition's door (as for `item_change_state`); `fields` are item columns,
-    including `source` and `external_key` for imported items.
+    `via` is the transition's door (as for `item_change_state`); `fields` are item columns.
+    Only the doors that speak for a tool (imports, webhooks, seeds) may set `source` and
+    `external_key`: a key typed in elsewhere could claim an item of a project imported into
+    another stream, which that project's webhooks would then rewrite.
 
     An item created straight into a done state passes the release gate like any other.
     """
+    claimed = [name for name in ("source", "external_key") if fields.get(name)]
+    if claimed and via not in TOOL_DOORS:
+        raise DomainError(
+            f"{' and '.join(claimed)}: an item's source and external key are set by imports, connectors and "
+            "webhooks only; leave them out.",
+            field=claimed[0],
+        )
     created_at = created_at or timezone.now()
     state = state or initial_state(stream_id)
     item = BacklogItem(

@@ -9,7 +9,9 @@ Roles are Django groups created by a data migration:
 - product director: edits their own streams (the streams they lead as product director
   or value stream manager), their work, maps, experiments and objectives.
 - product owner: edits the backlog (items, state changes, blocks, dependencies, links to key
-  results) of the streams their teams serve and of their teams.
+  results, delivery records) of the streams their teams serve, and nothing in other streams,
+  whichever team an item names. Moving an item needs that right on both streams (CHANGE on
+  the item where it is, ADD on an item of the stream it goes to).
 - operations: manages the readiness criteria owned by their teams. Any member of a
   criterion's owning team (whatever their role) signs off its checks.
 - viewer: reads only.
@@ -112,14 +114,6 @@ def _stream_id(obj) -> int | None:
     return None
 
 
-def _team_id(obj) -> int | None:
-    if hasattr(obj, "team_id"):
-        return obj.team_id
-    if hasattr(obj, "item_id") and obj.item_id:
-        return obj.item.team_id
-    return None
-
-
 def _objective(obj):
     label = _label(obj)
     if label == "okrs.objective":
@@ -165,13 +159,13 @@ def _may_stream_work(scope: Scope, action: str, label: str, obj) -> bool:
     if label == "streams.valuestream" and action in (ADD, DELETE):
         return False  # creating and retiring streams is an administrator's decision
     if obj is None:
-        return (director and bool(scope.led_stream_ids)) or (owner and bool(scope.team_ids))
+        return (director and bool(scope.led_stream_ids)) or (owner and bool(scope.served_stream_ids))
     stream_id = _stream_id(obj)
     if director and stream_id in scope.led_stream_ids:
         return True
-    if owner and (stream_id in scope.served_stream_ids or _team_id(obj) in scope.team_ids):
-        return True
-    return False
+    # The stream decides, never the team an item names: a product owner could otherwise write
+    # into any stream by putting their own team on the item.
+    return owner and stream_id in scope.served_stream_ids
 
 
 def _may_okr(scope: Scope, obj) -> bool:

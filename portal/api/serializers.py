@@ -167,6 +167,23 @@ class BacklogItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+TOOL_FIELDS = ("source", "external_key")
+
+
+def refuse_tool_fields(data) -> None:
+    """A tool's source and key are set by imports, connectors and webhooks only: naming them in a
+    write is an error, not silently ignored, so a client learns why its key did not stick."""
+    claimed = [name for name in TOOL_FIELDS if hasattr(data, "get") and data.get(name) not in (None, "")]
+    if claimed:
+        raise serializers.ValidationError(
+            {
+                name: "Set by imports, connectors and webhooks only (they tie the item to the tool's issue); "
+                "leave it out."
+                for name in claimed
+            }
+        )
+
+
 class ItemCreateSerializer(serializers.Serializer):
     """A new backlog item. It enters the stream's first backlog state unless `state` is given."""
 
@@ -181,10 +198,9 @@ class ItemCreateSerializer(serializers.Serializer):
     rank = serializers.FloatField(required=False, min_value=-1e12, max_value=1e12)
     target_date = serializers.DateField(required=False, allow_null=True)
     customer_facing = serializers.BooleanField(required=False, default=False)
-    source = serializers.CharField(required=False, allow_blank=True, max_length=16, default="")
-    external_key = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
     def validate(self, attrs):
+        refuse_tool_fields(self.initial_data)
         stream = attrs["stream"]
         state = attrs.get("state")
         if state is not None and state.stream_id != stream.pk:
@@ -213,6 +229,10 @@ class ItemUpdateSerializer(serializers.Serializer):
         required=False,
         help_text="Move the open item (and its history) to another value stream.",
     )
+
+    def validate(self, attrs):
+        refuse_tool_fields(self.initial_data)
+        return attrs
 
 
 class TransitionRequestSerializer(serializers.Serializer):

@@ -132,7 +132,11 @@ def world(settings):
     w = {"users": users, "payments": payments, "lending": lending, "checkout": checkout, "desk": desk}
     for key, stream in (("own", payments), ("other", lending)):
         item = item_create(
-            stream_id=stream.pk, title=f"{stream.name} work", flow_type="feature", external_key=f"{key.upper()}-1"
+            stream_id=stream.pk,
+            title=f"{stream.name} work",
+            flow_type="feature",
+            external_key=f"{key.upper()}-1",
+            via="import",
         )
         vsm = ValueStreamMap.objects.create(stream=stream, name="Today", kind="current", as_of=dt.date(2026, 3, 1))
         block = ProcessBlock.objects.create(

@@ -28,6 +28,7 @@ def delivered_stream():
             title=f"Change {n}",
             flow_type="feature",
             external_key=f"PAY-{n}",
+            via="import",
             created_at=finished - dt.timedelta(days=6),
         )
         item_change_state(item=item, to_state=state(stream, "In progress"), at=finished - dt.timedelta(days=3))

@@ -23,7 +23,7 @@ payments,checkout-web,prod,2026-11-03T09:00:00+01:00,,in_progress,,run-2,PAY-2,
 def stream():
     payments = ValueStreamFactory(name="Payments", slug="payments")
     for key in ("PAY-1", "PAY-2"):
-        item_create(stream_id=payments.pk, title=key, flow_type="feature", external_key=key)
+        item_create(stream_id=payments.pk, title=key, flow_type="feature", external_key=key, via="import")
     return payments
 
 

@@ -76,12 +76,26 @@ def test_product_owner_edits_the_backlog_of_streams_their_teams_serve(world):
     user, person = person_user(access.PRODUCT_OWNER)
     MembershipFactory(person=person, team=world["team"])
     assert access.may(user, access.CHANGE_STATE, BacklogItemFactory(stream=world["mine"]))
-    assert access.may(user, access.CHANGE, BacklogItemFactory(stream=world["other"], team=world["team"]))
     assert not access.may(user, access.CHANGE, BacklogItemFactory(stream=world["other"]))
     assert not access.may(user, access.CHANGE, world["mine"])  # the stream itself is the director's
     assert access.may(user, access.ADD, BacklogItem)
     team_objective = ObjectiveFactory(level=Objective.Level.TEAM, team=world["team"])
     assert access.may(user, access.CHANGE, team_objective)
+
+
+def test_naming_their_own_team_gives_a_product_owner_nothing_in_another_stream(world):
+    user, person = person_user(access.PRODUCT_OWNER)
+    MembershipFactory(person=person, team=world["team"])
+    theirs_elsewhere = BacklogItemFactory(stream=world["other"], team=world["team"])
+    for action in (access.ADD, access.CHANGE, access.CHANGE_STATE, access.DELETE):
+        assert not access.may(user, action, theirs_elsewhere), action
+    assert not access.may(user, access.ADD, BacklogItem(stream=world["other"], team=world["team"]))
+
+
+def test_a_product_owner_whose_teams_serve_no_stream_may_add_nothing(world):
+    user, person = person_user(access.PRODUCT_OWNER)
+    MembershipFactory(person=person, team=TeamFactory())
+    assert not access.may(user, access.ADD, BacklogItem)
 
 
 def test_leader_edits_company_objectives_only(world):
