@@ -340,8 +340,7 @@ class BacklogItemForm(forms.ModelForm):
             return cleaned
         try:
             if self.instance.pk:
-                if "state" in self.changed_data:
-                    services.item_state_change_validate(item=self.instance, to_state=cleaned["state"])
+                self._dry_run_change(cleaned)
             else:
                 self._dry_run_create(cleaned)
         except DomainError as error:
@@ -353,6 +352,25 @@ class BacklogItemForm(forms.ModelForm):
             for field, errors in error.message_dict.items():
                 self.add_error(field if field in self.fields else None, errors)
         return cleaned
+
+    def item_changes(self) -> dict:
+        """The item's own fields this form changed, for `item_update` (the state has its service)."""
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in services.EDITABLE_FIELDS}
+
+    def _dry_run_change(self, cleaned: dict) -> None:
+        """Run `item_update` (and check the state change after it) and roll both back, so the
+        service's refusals (a parent elsewhere or below, a type change the release gate holds)
+        are form errors on their field before anything is saved."""
+        try:
+            with transaction.atomic():
+                item = BacklogItem.objects.get(pk=self.instance.pk)
+                if changes := self.item_changes():
+                    item = services.item_update(item=item, **changes)
+                if "state" in self.changed_data:
+                    services.item_state_change_validate(item=item, to_state=cleaned["state"])
+                raise _DryRunDone
+        except _DryRunDone:
+            pass
 
     @staticmethod
     def _dry_run_create(cleaned: dict) -> None:
@@ -448,13 +466,17 @@ class BacklogItemAdmin(PortalModelAdmin):
         state_changed = "state" in form.changed_data
         if state_changed:
             require(request, access.CHANGE_STATE, obj)
-        fields = [name for name in form.changed_data if name != "state"]
-        if fields:
-            # Only what the form changed: the state and its derived dates are the service's,
-            # and a concurrent state change must not be overwritten with this page's copy.
-            obj.save(update_fields=[*fields, "updated_at"])
-        if "flow_type" in fields:
-            readiness.item_readiness_checks_sync(item=obj)
+        # Through the services, as every door: only what the form changed is written (a
+        # concurrent state change is never overwritten with this page's copy), with the
+        # service's rules and bookkeeping (parents, the gate on a type change, checks, days).
+        if changes := form.item_changes():
+            try:
+                services.item_update(item=obj, actor=request.user, **changes)
+            except DomainError as error:
+                # The form's dry run passed, but the data changed since.
+                messages.error(request, str(error))
+                obj.refresh_from_db()
+                return
         if state_changed:
             try:
                 services.item_change_state(item=obj, to_state=obj.state, actor=request.user, via="admin")

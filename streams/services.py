@@ -32,20 +32,54 @@ class StateChangeError(DomainError):
 
 
 class ReleaseGateError(StateChangeError):
-    """Entering a done state was refused because applicable readiness criteria are unmet."""
+    """Entering a done state was refused because applicable readiness criteria are unmet.
 
-    def __init__(self, item: BacklogItem, to_state: WorkflowState, unmet: list[ReadinessCriterion]):
+    Also raised (with `field="flow_type"`) when a type change would leave a finished item
+    without the criteria of its new type: retyping must not walk around the gate.
+    """
+
+    def __init__(
+        self,
+        item: BacklogItem,
+        to_state: WorkflowState,
+        unmet: list[ReadinessCriterion],
+        *,
+        message: str = "",
+        field: str = "state",
+    ):
         self.item = item
         self.to_state = to_state
         self.unmet = unmet
-        names = "; ".join(f"{criterion.name} (owned by {criterion.owner_team.name})" for criterion in unmet)
+        names = _criteria_names(unmet)
         super().__init__(
-            f"{item.key} cannot move to {to_state.name}: {len(unmet)} readiness "
+            message
+            or f"{item.key} cannot move to {to_state.name}: {len(unmet)} readiness "
             f"check{'s are' if len(unmet) != 1 else ' is'} still pending: {names}. "
             "The owning teams must mark each one met, waived or not applicable first.",
-            field="state",
+            field=field,
             code="release_gate",
         )
+
+    @classmethod
+    def for_retype(cls, item: BacklogItem, unmet: list[ReadinessCriterion]) -> ReleaseGateError:
+        """The refusal of a type change that would leave the finished `item` short of criteria."""
+        many = len(unmet) != 1
+        return cls(
+            item,
+            item.state,
+            unmet,
+            field="flow_type",
+            message=(
+                f"{item.key} is finished ({item.state.name}); as a {item.get_flow_type_display().lower()} it would "
+                f"need {len(unmet)} readiness criteri{'a that are' if many else 'on that is'} not met: "
+                f"{_criteria_names(unmet)}. Keep its type, or reopen it and have the owning teams decide "
+                f"{'each one' if many else 'it'} first."
+            ),
+        )
+
+
+def _criteria_names(unmet: list[ReadinessCriterion]) -> str:
+    return "; ".join(f"{criterion.name} (owned by {criterion.owner_team.name})" for criterion in unmet)
 
 
 # --- Deriving started/finished from the history ----------------------------------------------
@@ -353,6 +387,8 @@ def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
     locked.save(update_fields=[*changes, "updated_at"])
     if retyped:
         item_readiness_checks_sync(item=locked)
+        if locked.state.category == Category.DONE and (unmet := unmet_criteria(locked)):
+            raise ReleaseGateError.for_retype(locked, unmet)  # the transaction rolls back
         if locked.finished_at is not None:  # the type of finished work is in its stored days
             rollups_invalidate(stream_id=locked.stream_id, since=affected_day(locked.finished_at))
     for name in (*changes, "updated_at"):
