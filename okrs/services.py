@@ -16,6 +16,7 @@ from django.utils import timezone
 from streams.models import BacklogItem, WorkflowState
 from streams.periods import parse_period
 from teams import access
+from teams.dates import too_early
 from teams.errors import DomainError
 from teams.history import history_record
 
@@ -90,6 +91,8 @@ def check_in_record(
     The key result's row is locked so two check-ins at once cannot leave an older value current.
     """
     date = date or timezone.localdate()
+    if problem := too_early(date):
+        raise DomainError(f"A check-in cannot be dated then: {problem}", field="date")
     if date > timezone.localdate():
         raise DomainError(f"A check-in cannot be dated in the future ({date:%Y-%m-%d}).", field="date")
     if confidence is None or not (Decimal("0") <= confidence <= Decimal("1")):

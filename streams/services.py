@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from teams.dates import too_early
 from teams.errors import DomainError
 from teams.history import history_record
 from teams.queue import send
@@ -158,6 +159,8 @@ def _validate_target(item: BacklogItem, to_state: WorkflowState, at: dt.datetime
             f"{to_state.name} is a state of another value stream; choose one of this item's stream's states.",
             field="state",
         )
+    if problem := too_early(at):
+        raise StateChangeError(f"A state change cannot be dated then: {problem}", field="at")
     if at > timezone.now() + CLOCK_SKEW:
         raise StateChangeError(
             f"A state change cannot be dated in the future ({at:%Y-%m-%d %H:%M}); record it when it happens.",
@@ -305,6 +308,7 @@ def item_create(
             field=claimed[0],
         )
     created_at = created_at or timezone.now()
+    _validate_dates(created_at=created_at, target_date=fields.get("target_date"))
     state = state or initial_state(stream_id)
     item = BacklogItem(
         stream_id=stream_id, title=title, flow_type=flow_type, state=state, created_at=created_at, **fields
@@ -322,6 +326,12 @@ def item_create(
     if affected_day(created_at) < utc_day(timezone.now()):
         rollups_invalidate(stream_id=stream_id, since=affected_day(created_at))
     return item
+
+
+def _validate_dates(**dates) -> None:
+    for name, value in dates.items():
+        if problem := too_early(value):
+            raise DomainError(problem, field=name)
 
 
 MAX_PARENT_DEPTH = 50  # epics, features, stories: real hierarchies are a few levels deep
@@ -376,6 +386,7 @@ def item_update(*, item: BacklogItem, actor=None, **changes) -> BacklogItem:
     retyped = "flow_type" in changes and changes["flow_type"] != locked.flow_type
     if "parent" in changes:
         _validate_parent(locked, changes["parent"])
+    _validate_dates(target_date=changes.get("target_date"))
     for name, value in changes.items():
         setattr(locked, name, value)
     try:

@@ -118,3 +118,47 @@ def test_the_item_service_refuses_a_source_from_a_door_that_is_not_a_tool(world)
         via="webhook",
     )
     assert item.external_key == "PAY-1"
+
+
+# --- One floor for dates (issue 23, finding 9): every door refuses a date before 2000 ----------
+
+
+def test_far_past_dates_are_refused_on_every_api_write(world, admin_user):
+    from okrs.models import CheckIn
+    from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+    from streams.models import Deployment
+
+    api = api_for(admin_user)
+    mine = world["mine"]
+    key_result = KeyResultFactory(objective=ObjectiveFactory(level="team", team=world["team"], period="2026-Q4"))
+    writes = [
+        (
+            "post",
+            "/api/v1/check-ins/",
+            {"key_result": key_result.pk, "value": "4", "confidence": "0.7", "date": "0001-01-01"},
+            "date",
+        ),
+        (
+            "post",
+            f"{ITEMS}{mine.pk}/transition/",
+            {"state": state(world["payments"], "In progress").pk, "at": "0001-01-01T00:00:00Z"},
+            "at",
+        ),
+        ("patch", f"{ITEMS}{mine.pk}/", {"target_date": "0001-01-01"}, "target_date"),
+        ("post", ITEMS, {"stream": "payments", "title": "Old", "target_date": "1999-12-31"}, "target_date"),
+        (
+            "post",
+            "/api/v1/deployments/",
+            {"stream": "payments", "service": "pay", "started_at": "1999-12-31T23:00:00Z", "status": "in_progress"},
+            "started_at",
+        ),
+    ]
+    for method, url, body, field in writes:
+        response = getattr(api, method)(url, body, format="json")
+        assert response.status_code == 400, (url, response.json())
+        assert "before 2000-01-01" in str(response.json()["errors"][field]), (url, response.json())
+    assert not CheckIn.objects.exists() and not Deployment.objects.exists()
+    assert StateTransition.objects.filter(item=mine).count() == 1
+    assert not BacklogItem.objects.filter(title="Old").exists()
+    mine.refresh_from_db()
+    assert mine.target_date is None
