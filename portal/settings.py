@@ -28,6 +28,19 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use true/false, 1/0, yes/no or on/off.")
 
 
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be {minimum} or more.")
+    return value
+
+
 def _env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -191,6 +204,18 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "media/"  # never served: uploads are read by the import job only
 # Large exports are streamed to a temporary file while uploading, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Bounds on what an import reads (streams.toolchain, streams.imports), checked while reading,
+# before anything is built from it: the file (an upload beyond it is dropped while it arrives),
+# one issue of an export, how deep its JSON nests, and one line of a CSV file. A Jira export
+# of 100,000 issues with their changelogs is about 155 MB.
+IMPORT_MAX_UPLOAD_MB = _env_int("IMPORT_MAX_UPLOAD_MB", 1024, minimum=1)
+IMPORT_MAX_ISSUE_MB = _env_int("IMPORT_MAX_ISSUE_MB", 16, minimum=1)
+IMPORT_MAX_DEPTH = _env_int("IMPORT_MAX_DEPTH", 64, minimum=8)
+IMPORT_MAX_CSV_LINE = _env_int("IMPORT_MAX_CSV_LINE", 1024 * 1024, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "teams.uploads.BoundedMemoryFileUploadHandler",
+    "teams.uploads.BoundedTemporaryFileUploadHandler",
+]
 
 # --- Webhooks ---------------------------------------------------------------------------------
 # Shared secrets the tools sign their deliveries with (HMAC-SHA256 of the body). Unset: the
@@ -216,6 +241,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With acks_late, a task whose worker died is delivered again once this many seconds have
 # passed; it must exceed the time limit, or a slow task would run twice at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+# Defence in depth against a job that eats memory: each worker process may map at most
+# WORKER_MEMORY_LIMIT_MB (an address-space ceiling, set when the worker starts: the job gets a
+# MemoryError and fails with a message, instead of the kernel killing the worker and the broker
+# handing the same job to the next one), and a process grown past WORKER_MAX_MEMORY_PER_CHILD_MB
+# of resident memory is replaced after its task. 0 switches either off.
+WORKER_MEMORY_LIMIT_MB = _env_int("WORKER_MEMORY_LIMIT_MB", 4096)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = _env_int("WORKER_MAX_MEMORY_PER_CHILD_MB", 1024) * 1024 or None  # KiB
+# A running import records a heartbeat this often (from a thread of its own, so it beats while
+# the import writes in one long transaction); one not heard of for IMPORT_STALLED_AFTER seconds
+# is shown as stalled and may be retried.
+IMPORT_HEARTBEAT_SECONDS = _env_int("IMPORT_HEARTBEAT_SECONDS", 15, minimum=1)
+IMPORT_STALLED_AFTER = _env_int("IMPORT_STALLED_AFTER", 120, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     # Daily flow rollups (streams.rollups): yesterday after midnight, and any invalidated days.
     "flow-rollups": {

@@ -5,7 +5,9 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from teams.dates import EARLIEST
 from teams.models import Team
+from teams.uploads import upload_refusal
 
 from .experiments import MIN_DAYS
 from .flow import DEFAULT_WEEKS, Window
@@ -22,7 +24,6 @@ from .models import (
 )
 from .toolchain import Mapping
 
-EARLIEST = dt.date(2000, 1, 1)  # before any history a portal could hold; keeps date arithmetic in range
 WEEK_CHOICES = [(4, "4 weeks"), (8, "8 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
 
 
@@ -154,11 +155,17 @@ class ImportUploadForm(forms.Form):
     items = forms.FileField(required=False, help_text="items.csv: key,title,type,created_at[,parent_key,team]")
     transitions = forms.FileField(required=False, help_text="transitions.csv: key,to_state,at")
 
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
     def clean(self):
         data = super().clean()
         roles = ("states", "items", "transitions") if data.get("source") == "csv" else ("export",)
         for role in roles:
-            if not data.get(role):
+            if refusal := upload_refusal(self.request, role):
+                self.add_error(role, refusal)  # dropped while uploading: say why, not "choose it"
+            elif not data.get(role):
                 self.add_error(role, "Choose this file." if role != "export" else "Choose the export file.")
         return data
 

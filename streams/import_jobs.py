@@ -17,13 +17,14 @@ from dataclasses import asdict
 import datetime as dt
 import io
 import logging
+import threading
 import time
 from typing import IO
 import uuid
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -214,26 +215,94 @@ def import_job_retry(*, job: ImportJob, user) -> ImportJob:
         )
     locked.status = Status.QUEUED if locked.mapping or locked.source == ImportSource.CSV else Status.SCANNING
     locked.errors, locked.errors_more, locked.phase = [], 0, "Queued again"
-    locked.save(update_fields=["status", "errors", "errors_more", "phase"])
+    locked.heartbeat_at = None  # not picked up yet: neither running nor stalled
+    locked.save(update_fields=["status", "errors", "errors_more", "phase", "heartbeat_at"])
     _enqueue(locked)
     return locked
 
 
 def import_job_stalled(job: ImportJob) -> bool:
-    """A running job whose worker has not been heard of for longer than a task may run."""
+    """A job a worker picked up and has not been heard of for IMPORT_STALLED_AFTER seconds: the
+    worker died (its heartbeat thread beats every IMPORT_HEARTBEAT_SECONDS while it lives)."""
     if job.status not in (Status.RUNNING, Status.SCANNING) or job.heartbeat_at is None:
         return False
-    return (timezone.now() - job.heartbeat_at).total_seconds() > settings.CELERY_TASK_TIME_LIMIT + 60
+    return (timezone.now() - job.heartbeat_at).total_seconds() > settings.IMPORT_STALLED_AFTER
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
-    """The background job's body: scan or import, whichever the job waits for; else nothing."""
+    """The background job's body: scan or import, whichever the job waits for; else nothing.
+
+    The job runs at most once at a time: a delivery that finds it running elsewhere (its lock
+    held) leaves it alone. While it runs, a heartbeat shows it alive."""
     job = ImportJob.objects.get(pk=job_id)
-    if job.status == Status.SCANNING:
-        return _scan(job)
-    if job.status not in (Status.QUEUED, Status.RUNNING):  # finished, or waiting for its mapping
+    if job.status not in (Status.SCANNING, Status.QUEUED, Status.RUNNING):  # finished, or waiting for its mapping
         return job
-    return _run(job)
+    try:
+        with JobHeartbeat(job.pk):
+            job.refresh_from_db()  # as it is now that this run holds it
+            if job.status == Status.SCANNING:
+                return _scan(job)
+            if job.status in (Status.QUEUED, Status.RUNNING):
+                return _run(job)
+            return job
+    except RunningElsewhere:
+        logger.info("Import job %s is running in another worker; this delivery leaves it alone", job.pk)
+        return ImportJob.objects.get(pk=job.pk)
+
+
+class RunningElsewhere(Exception):
+    """Another worker holds the job's lock: it is running there now."""
+
+
+# pg_try_advisory_lock(class, id): the class keeps these locks apart from any other use.
+JOB_LOCK_CLASS = 7223
+
+
+class JobHeartbeat:
+    """While a job runs: a thread with a database connection of its own that records a heartbeat
+    every IMPORT_HEARTBEAT_SECONDS (seen even while the import writes in one long transaction)
+    and, on PostgreSQL, holds the job's advisory lock, so a second delivery of the job cannot
+    run it at the same time. Both end with the process: a killed worker's connection closes,
+    which frees the lock, and its heartbeat stops, so the job shows as stalled."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.ready, self.stop = threading.Event(), threading.Event()
+        self.locked = False
+        self.thread = threading.Thread(target=self._beat, name=f"import-job-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> JobHeartbeat:
+        self.thread.start()
+        self.ready.wait(timeout=60)
+        if not self.locked:
+            self.stop.set()
+            self.thread.join(timeout=60)
+            raise RunningElsewhere
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+    def _beat(self) -> None:
+        try:
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, self.job_id])
+                    self.locked = bool(cursor.fetchone()[0])
+            else:
+                self.locked = True  # SQLite has one writer: a second run could never commit beside the first
+            self.ready.set()
+            while self.locked and not self.stop.wait(settings.IMPORT_HEARTBEAT_SECONDS):
+                try:
+                    ImportJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Import job %s: heartbeat not recorded", self.job_id, exc_info=True)
+        except Exception:
+            logger.exception("Import job %s: heartbeat thread failed", self.job_id)
+        finally:
+            self.ready.set()
+            connection.close()  # ends the session, and with it the advisory lock
 
 
 class _Progress:
@@ -272,7 +341,7 @@ def _scan(job: ImportJob) -> ImportJob:
         return _finish(job, Status.REFUSED, errors=refused.errors, more=refused.more)
     except Exception as error:
         logger.exception("Import job %s failed while scanning", job.pk)
-        return _finish(job, Status.FAILED, errors=[RowError("the job", 0, "", f"stopped unexpectedly: {error}")])
+        return _finish(job, Status.FAILED, errors=[_failure(error)])
     stream = ValueStream.objects.filter(slug=job.stream_slug).first()
     mapping = mapping_for(stream, job.source, found)
     ImportJob.objects.filter(pk=job.pk).update(
@@ -318,10 +387,25 @@ def _run(job: ImportJob) -> ImportJob:
         return _finish(job, Status.REFUSED, errors=[RowError("the import", 0, refused.field or "", refused.message)])
     except Exception as error:
         logger.exception("Import job %s failed", job.pk)
-        return _finish(job, Status.FAILED, errors=[RowError("the job", 0, "", f"stopped unexpectedly: {error}")])
+        return _finish(job, Status.FAILED, errors=[_failure(error)])
     _discard_files(job)
     job.refresh_from_db()
     return job
+
+
+def _failure(error: Exception) -> RowError:
+    """What broke, for the job's page: never an empty reason."""
+    if isinstance(error, MemoryError):
+        limit = settings.WORKER_MEMORY_LIMIT_MB
+        return RowError(
+            "the job",
+            0,
+            "",
+            "ran out of memory"
+            + (f" (a worker may use {limit:,} MB, WORKER_MEMORY_LIMIT_MB)" if limit else "")
+            + "; nothing was written. Split the file, or raise the limit.",
+        )
+    return RowError("the job", 0, "", f"stopped unexpectedly: {type(error).__name__}: {error}".rstrip(": "))
 
 
 class _AlreadyDone(Exception):

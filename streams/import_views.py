@@ -25,7 +25,7 @@ RECENT_JOBS = 25
 def imports(request: HttpRequest) -> HttpResponse:
     """Upload form and the latest imports with their outcome."""
     form = ImportUploadForm(
-        request.POST or None, request.FILES or None, initial={"stream": request.GET.get("stream", "")}
+        request.POST or None, request.FILES or None, initial={"stream": request.GET.get("stream", "")}, request=request
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -40,7 +40,9 @@ def imports(request: HttpRequest) -> HttpResponse:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             return redirect("imports:job", pk=job.pk)
-    jobs = ImportJob.objects.select_related("stream", "created_by").order_by("-created_at", "-pk")[:RECENT_JOBS]
+    jobs = list(ImportJob.objects.select_related("stream", "created_by").order_by("-created_at", "-pk")[:RECENT_JOBS])
+    for job in jobs:
+        job.stalled = import_job_stalled(job)
     streams = ValueStream.objects.order_by("name").values_list("slug", "name")
     status = 422 if form.is_bound and form.errors else 200
     return render(request, "streams/imports.html", {"form": form, "jobs": jobs, "streams": streams}, status=status)

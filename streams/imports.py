@@ -21,11 +21,14 @@ import datetime as dt
 import time
 from typing import IO
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
+from teams.bounded_input import InputTooLarge, bounded_lines
+from teams.dates import too_early
 from teams.errors import DomainError
 from teams.models import Team
 
@@ -182,8 +185,12 @@ class _Errors:
 
 def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: _Errors):
     """Yield (line number, row dict) of a CSV file whose header names the required columns."""
-    reader = csv.DictReader(file, strict=True)
-    header = [column.strip() for column in (reader.fieldnames or [])]
+    reader = csv.DictReader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name), strict=True)
+    try:
+        header = [column.strip() for column in (reader.fieldnames or [])]
+    except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
+        errors.add(name, 1, "", _unreadable(error))
+        return
     missing = [column for column in required if column not in header]
     if missing:
         errors.add(
@@ -202,8 +209,17 @@ def _rows(file: IO, name: str, required: list[str], optional: list[str], errors:
                 errors.add(name, reader.line_num, "", "contains a NUL byte; is this a text file?")
                 continue
             yield reader.line_num, values
-    except csv.Error as error:  # e.g. an unterminated quote or a NUL in the header
-        errors.add(name, reader.line_num, "", f"is not valid CSV: {error}.")
+    except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
+        errors.add(name, reader.line_num + (not isinstance(error, csv.Error)), "", _unreadable(error))
+
+
+def _unreadable(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        byte = error.object[error.start]
+        return f"is not UTF-8 text (byte 0x{byte:02x} at or after this line); save it as CSV UTF-8."
+    if isinstance(error, InputTooLarge):
+        return f"is refused: {error}"
+    return f"is not valid CSV: {error}."  # e.g. an unterminated quote or a NUL in the header
 
 
 def _timestamp(value: str) -> dt.datetime | str:
@@ -216,7 +232,7 @@ def _timestamp(value: str) -> dt.datetime | str:
         return f"{value!r} is not an ISO 8601 date and time; write e.g. 2026-03-01T09:30:00+00:00."
     if parsed.tzinfo is None:
         return f"{value!r} has no UTC offset; add one, e.g. {value}+00:00."
-    return parsed
+    return too_early(parsed) or parsed
 
 
 def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transitions_file: IO) -> _Parsed:

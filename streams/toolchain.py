@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 import datetime as dt
 from typing import IO
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 import ijson
+
+from teams.bounded_input import BoundedJson, InputTooLarge
+from teams.dates import too_early
 
 from .imports import ImportRefused, RowError, _Errors, _ItemRow, _Parsed
 from .models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
@@ -314,7 +318,15 @@ class _Reader:
     """Issues of a JSON file, one at a time, with truncation and syntax errors as row errors."""
 
     def __init__(self, file: IO[bytes], prefix: str, errors: _Errors, progress: Progress | None):
-        self.file, self.prefix, self.errors, self.progress = file, prefix, errors, progress
+        # Bounded before the parser sees a byte: nesting, one issue's size, the file's size.
+        self.file = BoundedJson(
+            file,
+            max_depth=settings.IMPORT_MAX_DEPTH,
+            max_item_bytes=settings.IMPORT_MAX_ISSUE_MB * 1024 * 1024,
+            max_bytes=settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024,
+            item_depth=prefix.count(".") + 1,  # "item": a top-level array; "issues.item": one level down
+        )
+        self.prefix, self.errors, self.progress = prefix, errors, progress
         self.count = 0
 
     def __iter__(self) -> Iterator[tuple[int, dict]]:
@@ -327,6 +339,9 @@ class _Reader:
                     self.errors.add(f"issue {self.count}", 0, "", "is not a JSON object.")
                     continue
                 yield self.count, issue
+        except InputTooLarge as error:
+            after = f" (after issue {self.count:,})" if self.count else ""
+            self.errors.add("the file", 0, "", f"is refused{after}: {error}")
         except ijson.IncompleteJSONError as error:
             after = f" after issue {self.count}" if self.count else ""
             message = (str(error).strip().splitlines() or ["unexpected end"])[0]  # yajl adds a pointer
@@ -362,7 +377,7 @@ def _timestamp(value, now: dt.datetime) -> dt.datetime | str:
         return f"{value!r} has no UTC offset; the export must carry one (e.g. +0000 or Z)."
     if parsed > now + CLOCK_SKEW:
         return f"{value!r} is in the future."
-    return parsed
+    return too_early(parsed) or parsed
 
 
 def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Found:

@@ -14,6 +14,7 @@ import pytest
 
 from portal.celery import app as celery_app
 from portal.tests.test_celery_worker import start_worker
+from streams.import_jobs import import_job_stalled
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
 from streams.tasks import run_import
 
@@ -64,7 +65,8 @@ def wait_for(condition, timeout: float, what: str):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes():
+def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(settings):
+    settings.IMPORT_STALLED_AFTER = 5
     name = default_storage.save(f"imports/test/{uuid.uuid4().hex}/export.json", ContentFile(export(ISSUES)))
     job = ImportJob.objects.create(
         source="jira", stream_slug="bulk", files={"export": name}, status=ImportJob.Status.QUEUED
@@ -72,7 +74,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
     queue = f"test-{uuid.uuid4().hex[:12]}"
     eager = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False
-    first = start_worker(queue)
+    first = start_worker(queue, IMPORT_HEARTBEAT_SECONDS="1")
     second = None
     try:
         run_import.apply_async(args=[job.pk], queue=queue)
@@ -80,10 +82,15 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
         wait_for(
             lambda: ImportJob.objects.filter(pk=job.pk, phase__startswith="Writing").exists(), 120, "the write phase"
         )
+        # The heartbeat goes on while the import writes in its one long transaction.
+        beat = ImportJob.objects.get(pk=job.pk).heartbeat_at
+        wait_for(lambda: ImportJob.objects.get(pk=job.pk).heartbeat_at > beat, 10, "a heartbeat while writing")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         job.refresh_from_db()
         assert job.status == "running" and job.attempts == 1
+        # With its worker dead, the job is seen as stalled once the heartbeat is IMPORT_STALLED_AFTER old.
+        wait_for(lambda: import_job_stalled(ImportJob.objects.get(pk=job.pk)), 30, "the job to show as stalled")
         # The transaction died with the worker: not one row of the import is left.
         assert not ValueStream.objects.filter(slug="bulk").exists()
         assert not BacklogItem.objects.exists() and not StateTransition.objects.exists()
@@ -106,3 +113,37 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
             if worker is not None and worker.poll() is None:
                 worker.terminate()
                 print(worker.communicate(timeout=30)[0])
+
+
+def _address_space_limit(pid: int) -> int | None:
+    """The soft 'Max address space' of a process, from /proc (None while unlimited)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max address space"):
+            soft = line.split()[3]
+            return None if soft == "unlimited" else int(soft)
+    return None
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_caps_its_memory_and_refuses_a_hostile_file_without_dying():
+    nested = b'{"issues": [' + b"[" * 200_000 + b"]" * 200_000 + b"]}"
+    name = default_storage.save(f"imports/test/{uuid.uuid4().hex}/export.json", ContentFile(nested))
+    job = ImportJob.objects.create(source="jira", stream_slug="bulk", files={"export": name}, status="scanning")
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    worker = start_worker(queue, WORKER_MEMORY_LIMIT_MB="3000")
+    try:
+        limit = wait_for(lambda: _address_space_limit(worker.pid), 60, "the worker's memory ceiling")
+        assert limit == 3000 * 1024 * 1024
+        run_import.apply_async(args=[job.pk], queue=queue)
+        wait_for(lambda: ImportJob.objects.filter(pk=job.pk, status__in=["refused", "failed"]).exists(), 60, "the job")
+        job.refresh_from_db()
+        assert job.status == "refused" and "nests deeper than 64 levels at byte 74" in job.errors[0]["message"]
+        assert worker.poll() is None  # the worker lives on for the next job
+        assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
+    finally:
+        celery_app.conf.task_always_eager = eager
+        worker.terminate()
+        print(worker.communicate(timeout=30)[0])
