@@ -1,8 +1,6 @@
 """Cross-cutting pages: the portfolio (home), the item page, a stream's flow health scorecard,
 and the liveness check."""
 
-import csv
-
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -18,6 +16,7 @@ from streams.models import BacklogItem
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import experiments_latest, stream_get
 from teams import access
+from teams.csv import SafeWriter
 from teams.models import Team
 
 from .composition import composition
@@ -119,7 +118,7 @@ def _delivery_cells(keys) -> list[str]:
 def _portfolio_csv(result) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portfolio-{result.period.label}.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     writer.writerow(CSV_FIELDS)
     for row in result.rows:
         flow, aligned = row.flow, row.alignment

@@ -41,8 +41,6 @@ EFFICIENCY_CHECK_ABOVE = 0.5
 # Scopes of whole streams, whose aggregates the daily rollups can answer.
 ROLLUP_SCOPES = ("portfolio", "director")
 FLOW_TYPES = [code for code, _ in FlowType.choices]
-# Text starting with these is run as a formula by spreadsheets; CSV output quotes it with a '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CATEGORIES = ("backlog", "active", "waiting", "done")
 
 
@@ -288,11 +286,9 @@ ITEM_FIELDS = (
 )
 
 
-def item_row(facts: ItemFacts, *, for_spreadsheet: bool = False) -> dict:
-    """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001).
-
-    `for_spreadsheet` quotes text that a spreadsheet would run as a formula (=, +, -, @).
-    """
+def item_row(facts: ItemFacts) -> dict:
+    """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001). CSV output
+    goes through `teams.csv`'s writers, which quote what a spreadsheet would run."""
     row = {}
     for name in ITEM_FIELDS:
         value = getattr(facts, name)
@@ -300,8 +296,6 @@ def item_row(facts: ItemFacts, *, for_spreadsheet: bool = False) -> dict:
             value = value.astimezone(dt.UTC).isoformat()
         elif isinstance(value, float):
             value = round(value, 4)
-        elif for_spreadsheet and isinstance(value, str) and value[:1] in FORMULA_STARTS:
-            value = "'" + value
         row[name] = value
     return row
 

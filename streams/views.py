@@ -1,6 +1,5 @@
 """Pages of value streams and of business-operations readiness."""
 
-import csv
 import datetime as dt
 
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from teams import access
+from teams.csv import SafeDictWriter
 from teams.errors import DomainError
 from teams.models import Team
 
@@ -149,10 +149,10 @@ def stream_flow_csv(request: HttpRequest, slug: str) -> HttpResponse:
     report = flow_report(scope=Scope.stream(stream), window=FlowWindowForm(request.GET or None).window())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stream.slug}-flow-items.csv"'
-    writer = csv.DictWriter(response, fieldnames=ITEM_FIELDS)
+    writer = SafeDictWriter(response, fieldnames=ITEM_FIELDS)
     writer.writeheader()
     for facts in report.finished + report.in_progress:
-        writer.writerow(item_row(facts, for_spreadsheet=True))
+        writer.writerow(item_row(facts))
     return response
 
 

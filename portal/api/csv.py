@@ -5,11 +5,11 @@ way (ISO 8601 times, decimals as text, true/false), so a spreadsheet and a scrip
 same facts. Rows come from the database in chunks through a server-side cursor
 (`QuerySet.iterator`) and are written as they arrive: memory stays flat for 500,000 rows.
 Many-valued fields (a criterion's streams) and computed ones (a key result's progress) are
-left out of the CSV; the JSON has them. Text that a spreadsheet would run as a formula is quoted with a leading `'`.
+left out of the CSV; the JSON has them. Every row goes through `teams.csv.SafeWriter`: text that a
+spreadsheet would run as a formula is quoted with a leading `'`.
 """
 
 from collections.abc import Iterable, Iterator
-import csv
 import datetime as dt
 import json
 
@@ -17,20 +17,9 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import renderers, serializers
 
-from streams.flow import FORMULA_STARTS
+from teams.csv import Echo, SafeWriter
 
 CHUNK_ROWS = 5000
-
-
-class Echo:
-    """A file-like object whose write returns the line, for csv.writer inside a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def spreadsheet_safe(value: str) -> str:
-    return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
 def _flatten(value, prefix: str = ""):
@@ -44,14 +33,14 @@ def _flatten(value, prefix: str = ""):
         yield prefix.rstrip("."), value
 
 
-def _cell(value) -> str:
+def _cell(value):
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
         return json.dumps(value)
-    return spreadsheet_safe(str(value))
+    return value  # the writer quotes text a spreadsheet would run, and leaves numbers alone
 
 
 class CsvRenderer(renderers.BaseRenderer):
@@ -65,8 +54,7 @@ class CsvRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        writer_target = Echo()
-        writer = csv.writer(writer_target, lineterminator="\n")
+        writer = SafeWriter(Echo(), lineterminator="\n")
         rows = data.get("results") if isinstance(data, dict) and isinstance(data.get("results"), list) else data
         lines: list[str] = []
         if isinstance(rows, list) and rows and all(isinstance(row, dict) for row in rows):
@@ -105,8 +93,6 @@ def _formatter(field: serializers.Field):
         return lambda value: "" if value is None else f"{value:.{places}f}"
     if isinstance(field, serializers.JSONField):
         return lambda value: "" if value is None else json.dumps(value)
-    if isinstance(field, (serializers.CharField, serializers.ChoiceField, serializers.SlugRelatedField)):
-        return lambda value: "" if value is None else spreadsheet_safe(value)
     return lambda value: "" if value is None else str(value)
 
 
@@ -129,7 +115,7 @@ def csv_columns(serializer: serializers.Serializer) -> list[tuple[str, str, obje
 
 def csv_rows(queryset, columns) -> Iterator[str]:
     """The header, then the rows in blocks of CHUNK_ROWS lines (one write per block, not per row)."""
-    writer = csv.writer(Echo(), lineterminator="\n")
+    writer = SafeWriter(Echo(), lineterminator="\n")
     yield writer.writerow([name for name, _, _ in columns])
     formatters = [fmt for _, _, fmt in columns]
     rows: Iterable = (

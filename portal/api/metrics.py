@@ -5,7 +5,6 @@ the period of the alignment page, the forecast questions), then calls the same f
 page calls: the API cannot drift from the pages.
 """
 
-import csv
 import datetime as dt
 import re
 
@@ -27,9 +26,10 @@ from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
 from streams.models import ValueStream
 from streams.periods import parse_period
 from streams.selectors import criterion_lead_times, readiness_by_owner_team
+from teams.csv import Echo, SafeDictWriter
 from teams.models import Person, Team
 
-from .csv import Echo, csv_response
+from .csv import csv_response
 from .fields import AwareDateTimeField
 from .views import FORMAT_PARAMETER
 
@@ -129,7 +129,7 @@ class FlowItemsView(APIView):
         report = flow_report(scope=scope, window=window_from(request.query_params))
         facts = report.finished + report.in_progress
         if getattr(request.accepted_renderer, "format", None) == "csv":
-            rows = [{"item_id": f.item_id, **item_row(f, for_spreadsheet=True)} for f in facts]
+            rows = [{"item_id": f.item_id, **item_row(f)} for f in facts]
             return csv_response(_csv_lines(rows), "flow-items")
         return Response(
             {
@@ -152,7 +152,7 @@ def _window(report) -> dict:
 
 
 def _csv_lines(rows: list[dict]):
-    writer = csv.DictWriter(Echo(), fieldnames=("item_id", *ITEM_FIELDS), lineterminator="\n")
+    writer = SafeDictWriter(Echo(), fieldnames=("item_id", *ITEM_FIELDS), lineterminator="\n")
     yield writer.writeheader()
     for row in rows:
         yield writer.writerow(row)

@@ -3,7 +3,6 @@
 Prints the same numbers the pages show (both call `streams.flow.flow_report`).
 """
 
-import csv
 import datetime as dt
 import json
 
@@ -12,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict
 from streams.models import ValueStream
+from teams.csv import SafeDictWriter, SafeWriter
 from teams.models import Team
 
 
@@ -88,17 +88,17 @@ class Command(BaseCommand):
     def _csv(self, report) -> None:
         """Two tables: `metric,value` for the aggregates, a blank line, then one row per item."""
         data = report_dict(report)
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer = SafeWriter(self.stdout, lineterminator="\n")
         writer.writerow(["metric", "value"])
         for name, value in _flatten(data, skip={"items", "daily", "daily_throughput", "bottleneck"}):
             writer.writerow([name, value])
         for row in data["bottleneck"]:
             writer.writerow([f"bottleneck.{row['stream']}.{row['state']}.share", row["share"]])
         self.stdout.write("\n")
-        items = csv.DictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
+        items = SafeDictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
         items.writeheader()
         for facts in report.finished + report.in_progress:
-            items.writerow(item_row(facts, for_spreadsheet=True))
+            items.writerow(item_row(facts))
 
 
 def _flatten(value, prefix: str = "", skip: frozenset | set = frozenset()):
