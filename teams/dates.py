@@ -23,4 +23,5 @@ def too_early(value: dt.date | dt.datetime | None) -> str:
         early = value < EARLIEST
     if not early:
         return ""
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} is before {EARLIEST:%Y-%m-%d}; the portal takes dates from {EARLIEST.year} on."
+    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"  # strftime drops the zeros of year 1
+    return f"{day} is before {EARLIEST:%Y-%m-%d}; the portal takes dates from {EARLIEST.year} on."

@@ -28,7 +28,12 @@ def at(day: int, hour: int = 12) -> dt.datetime:
 def stream():
     payments = ValueStreamFactory(name="Payments", slug="payments")
     refunds = item_create(
-        stream_id=payments.pk, title="Refunds", flow_type="feature", external_key="PAY-1", created_at=at(2, 8), via="import"
+        stream_id=payments.pk,
+        title="Refunds",
+        flow_type="feature",
+        external_key="PAY-1",
+        created_at=at(2, 8),
+        via="import",
     )
     item_change_state(item=refunds, to_state=state(payments, "In progress"), at=at(2, 9))
     item_change_state(item=refunds, to_state=state(payments, "Done"), at=at(3, 9))

@@ -26,8 +26,7 @@ from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream,
 from streams.tests.test_import_pages import upload
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.tests.test_toolchain import as_file, issue, jira
-from streams.toolchain import parse, scan
-from streams.toolchain import Mapping
+from streams.toolchain import Mapping, parse, scan
 from teams.bounded_input import BoundedJson, InputTooLarge, bounded_lines
 from teams.tests.factories import TeamFactory
 
@@ -64,7 +63,7 @@ def _read_all(data: bytes, chunk: int, **bounds) -> BoundedJson:
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 65536])
 def test_brackets_and_escaped_quotes_inside_strings_do_not_count(chunk):
-    text = ['[[[{', '\\"[[[', 'a\\\\', '\\\\\\"{{', "]]]}}}", "\\\\"]
+    text = ["[[[{", '\\"[[[', "a\\\\", '\\\\\\"{{', "]]]}}}", "\\\\"]
     data = json.dumps({"issues": [{"summary": t, "labels": [t, {"x": t}]} for t in text]}).encode()
     reader = _read_all(data, chunk, max_depth=5)  # the document itself nests 5 deep
     assert (reader.depth, reader.in_string, reader.item_start) == (0, False, None)

@@ -138,7 +138,9 @@ def _item_deleted(h):
 
 
 def _backdated_item(h):
-    item = item_create(stream_id=h["payments"].pk, title="K", flow_type="feature", created_at=d(2), external_key="K", via="import")
+    item = item_create(
+        stream_id=h["payments"].pk, title="K", flow_type="feature", created_at=d(2), external_key="K", via="import"
+    )
     item_change_state(item=item, to_state=state(h["payments"], "In progress"), at=d(3))
 
 
