@@ -253,6 +253,12 @@ class BacklogItem(models.Model):
         help_text="The business-operations team that proposed this improvement into the backlog.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    source_updated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the newest event applied from the source tool happened; an older event overwrites nothing.",
+    )
 
     objects = BacklogItemQuerySet.as_manager()
     history = HistoricalRecords()
@@ -795,6 +801,34 @@ class ImportProject(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.project} → {self.stream_id}"
+
+
+class WebhookDelivery(models.Model):
+    """A webhook delivery the portal applied, by the id its tool gave it (`streams.hooks`).
+
+    Jira (`X-Atlassian-Webhook-Identifier`) and GitHub (`X-GitHub-Delivery`) send a retried or
+    redelivered delivery again under the same id; a second arrival is answered "duplicate" and
+    changes nothing. A row is written in the transaction that applies its delivery, so one that
+    was refused or failed is not marked seen and its retry is applied.
+
+    Retention: the rows only catch replays, and tools retry for hours (GitHub lets people
+    redeliver for 3 days), so rows older than a month can be deleted at will
+    (`WebhookDelivery.objects.filter(received_at__lt=...).delete()`). An older event replayed
+    after its row is gone still overwrites nothing newer (`BacklogItem.source_updated_at`).
+    """
+
+    source = models.CharField(max_length=16, choices=ImportSource.choices)
+    delivery_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.PositiveSmallIntegerField(default=200, help_text="The HTTP status the delivery was answered.")
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["source", "delivery_id"], name="webhook_delivery_unique")]
+        indexes = [models.Index(fields=["received_at"], name="webhook_delivery_received_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} delivery {self.delivery_id} ({self.status})"
 
 
 class ImportJob(models.Model):

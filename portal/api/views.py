@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -48,6 +47,7 @@ from teams.models import Discipline, Membership, Person, Team
 
 from . import serializers as s
 from .csv import CsvListMixin
+from .parsers import BoundedJSONParser
 
 FORMAT_PARAMETER = OpenApiParameter(
     "format",
@@ -415,7 +415,7 @@ class DeliveryRecordViewSet(ReadViewSet, mixins.CreateModelMixin):
     """Read for every logged-in user; `POST` creates, or updates the record with the same
     `external_id` (201 created, 200 updated), for those who may change the stream's backlog."""
 
-    parser_classes = [JSONParser]  # pipelines and incident tools send JSON; items are a list of objects
+    parser_classes = [BoundedJSONParser]  # pipelines and incident tools send JSON; items are a list of objects
     input_class: type
     record = staticmethod(lambda **kwargs: None)
     noun = ""

@@ -31,6 +31,7 @@ UNTRACKED = {
     "streams.importjob",
     "streams.importmapping",
     "streams.importproject",
+    "streams.webhookdelivery",  # a log of deliveries received, kept to refuse repeats
 }
 
 
