@@ -35,7 +35,9 @@ def world():
     payments.teams.add(team)
     lending = ValueStreamFactory(name="Lending", slug="lending")
     owner = member_of(team, access.PRODUCT_OWNER, username="olivia")
-    refunds = item_create(stream_id=payments.pk, title="Refunds", flow_type="feature", external_key="PAY-1", via="import")
+    refunds = item_create(
+        stream_id=payments.pk, title="Refunds", flow_type="feature", external_key="PAY-1", via="import"
+    )
     receipts = item_create(stream_id=payments.pk, title="Receipts", flow_type="feature")
     loan = item_create(stream_id=lending.pk, title="Top-up", flow_type="feature", external_key="LEN-1", via="import")
     return {
