@@ -98,7 +98,10 @@ MIDDLEWARE = [
 
 # django-axes checks every password login first: after AXES_FAILURE_LIMIT failures for one
 # username from one address within the cool-off, that pair is locked out until it passes.
+# And an address that has failed for LOGIN_SPRAY_USERNAMES different usernames within the
+# cool-off (password spraying) is locked for every username (portal.login_guard).
 AUTHENTICATION_BACKENDS = [
+    "portal.login_guard.AddressSprayBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -109,6 +112,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_SPRAY_USERNAMES = _env_int("LOGIN_SPRAY_USERNAMES", 10)  # 0 switches the address lock off
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False

@@ -131,3 +131,34 @@ def test_five_failed_logins_lock_that_username_from_that_address_with_a_clear_pa
     AccessAttempt.objects.filter(username="ada").update(attempt_time=timezone.now() - dt.timedelta(minutes=16))
     assert post_login(client, "ada", "pw-for-tests-1").status_code == 302
     assert not AccessAttempt.objects.filter(username="ada").exists()
+
+
+@pytest.mark.django_db
+def test_an_address_that_fails_across_many_usernames_is_locked_for_every_username(settings):
+    """Password spraying: one password tried against many usernames from one address. Each
+    (username, address) pair stays under its own limit, so the address as a whole is locked
+    once it has failed for LOGIN_SPRAY_USERNAMES different usernames within the cool-off."""
+    from axes.models import AccessAttempt
+
+    from teams.tests.factories import UserFactory
+
+    settings.LOGIN_SPRAY_USERNAMES = 10
+    UserFactory(username="victim")
+    sprayer = Client(REMOTE_ADDR="203.0.113.9")
+    for n in range(settings.LOGIN_SPRAY_USERNAMES):
+        assert post_login(sprayer, f"user{n}", "Winter2026!").status_code == 200
+    refused = post_login(sprayer, "victim", "pw-for-tests-1")  # even the right password
+    assert refused.status_code == 429
+    page = refused.content.decode()
+    assert "Too many failed log-ins from your address" in page and "15 minutes" in page
+    # Only that address: the same user elsewhere, and a few failures elsewhere, are not affected.
+    assert post_login(Client(REMOTE_ADDR="198.51.100.7"), "victim", "pw-for-tests-1").status_code == 302
+    office = Client(REMOTE_ADDR="192.0.2.1")
+    for n in range(3):
+        post_login(office, f"typo{n}", "wrong")
+    assert post_login(office, "victim", "pw-for-tests-1").status_code == 302
+    # Once the cool-off has passed, the address may log in again.
+    AccessAttempt.objects.filter(ip_address="203.0.113.9").update(
+        attempt_time=timezone.now() - dt.timedelta(minutes=16)
+    )
+    assert post_login(sprayer, "victim", "pw-for-tests-1").status_code == 302
