@@ -215,8 +215,8 @@ def import_job_retry(*, job: ImportJob, user) -> ImportJob:
         )
     locked.status = Status.QUEUED if locked.mapping or locked.source == ImportSource.CSV else Status.SCANNING
     locked.errors, locked.errors_more, locked.phase = [], 0, "Queued again"
-    locked.heartbeat_at = None  # not picked up yet: neither running nor stalled
-    locked.save(update_fields=["status", "errors", "errors_more", "phase", "heartbeat_at"])
+    locked.heartbeat_at, locked.interrupted = None, 0  # not picked up yet: neither running nor stalled
+    locked.save(update_fields=["status", "errors", "errors_more", "phase", "heartbeat_at", "interrupted"])
     _enqueue(locked)
     return locked
 
@@ -240,6 +240,12 @@ def import_job_run(*, job_id: int) -> ImportJob:
     try:
         with JobHeartbeat(job.pk):
             job.refresh_from_db()  # as it is now that this run holds it
+            if job.status in (Status.SCANNING, Status.RUNNING) and job.heartbeat_at is not None:
+                # A run picked it up, and nobody holds it now: that run's worker died.
+                job.interrupted += 1
+                ImportJob.objects.filter(pk=job.pk).update(interrupted=job.interrupted)
+                if job.interrupted >= MAX_INTERRUPTED:
+                    return _finish(job, Status.FAILED, errors=[_interrupted(job)])
             if job.status == Status.SCANNING:
                 return _scan(job)
             if job.status in (Status.QUEUED, Status.RUNNING):
@@ -248,6 +254,21 @@ def import_job_run(*, job_id: int) -> ImportJob:
     except RunningElsewhere:
         logger.info("Import job %s is running in another worker; this delivery leaves it alone", job.pk)
         return ImportJob.objects.get(pk=job.pk)
+
+
+# A job whose worker died this many times is not run again by itself: one bad file must not
+# take down worker after worker. A retry from the page starts the count again.
+MAX_INTERRUPTED = 2
+
+
+def _interrupted(job: ImportJob) -> RowError:
+    return RowError(
+        "the job",
+        0,
+        "",
+        f"its worker stopped {job.interrupted} times while running it (last seen: {job.phase or 'starting'}), so "
+        "it is not run again by itself; nothing was written. Run it again once the cause is known.",
+    )
 
 
 class RunningElsewhere(Exception):

@@ -861,6 +861,9 @@ class ImportJob(models.Model):
     errors = models.JSONField(default=list, blank=True)
     errors_more = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    interrupted = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs whose worker died before finishing, since the last retry from the page."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -81,3 +81,21 @@ def test_a_job_heard_of_a_minute_ago_is_not_stalled(settings):
     settings.IMPORT_STALLED_AFTER = 120
     assert not import_job_stalled(_running(dt.timedelta(minutes=1)))
     assert import_job_stalled(_running(dt.timedelta(minutes=3)))
+
+
+def test_a_job_whose_worker_died_twice_is_not_run_again_by_itself(admin_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(admin_client)
+    job = ImportJob.objects.get()
+    picked_up = {"status": ImportJob.Status.RUNNING, "heartbeat_at": timezone.now(), "phase": "Writing 13 items"}
+    # Its worker died mid-import, and so did the next one the broker handed it to (a single death
+    # is delivered again and completes: test_import_worker). The next delivery stops it.
+    ImportJob.objects.filter(pk=job.pk).update(**picked_up, attempts=2, interrupted=1)
+    job = import_job_run(job_id=job.pk)
+    assert job.status == "failed" and job.interrupted == 2
+    assert "stopped 2 times while running it (last seen: Writing 13 items)" in job.errors[0]["message"]
+    assert not BacklogItem.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(f"/imports/{job.pk}/retry/")  # a person decides to try again
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.interrupted == 0
