@@ -273,6 +273,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "streams.resend_waiting_jobs",
         "schedule": crontab(minute="*"),
     },
+    # 03:15 UTC daily: forget webhook deliveries received over a month ago (replays come within days).
+    "prune-webhook-deliveries": {
+        "task": "streams.prune_webhook_deliveries",
+        "schedule": crontab(minute=15, hour=3),
+    },
     # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
     "experiment-verdicts": {
         "task": "streams.review_experiments",

@@ -628,3 +628,18 @@ def _apply_github_deployment(event: str, payload: dict) -> str:
     return (
         f"Deployment {external_id} of {data['service']} to {data['environment']} {verb}: {record.get_status_display()}."
     )
+
+
+# --- Retention --------------------------------------------------------------------------------
+
+DELIVERIES_KEPT = dt.timedelta(days=30)  # tools retry for hours; GitHub lets people redeliver for 3 days
+
+
+def webhook_deliveries_prune(*, now: dt.datetime | None = None) -> int:
+    """Delete the record of deliveries received more than DELIVERIES_KEPT ago; returns how many.
+
+    The records only catch replays, which come within days; an older event replayed later
+    still overwrites nothing newer (`BacklogItem.source_updated_at`)."""
+    cutoff = (now or timezone.now()) - DELIVERIES_KEPT
+    deleted, _ = WebhookDelivery.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

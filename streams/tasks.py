@@ -5,6 +5,7 @@ import datetime as dt
 from celery import shared_task
 
 from .experiments import experiments_review
+from .hooks import webhook_deliveries_prune
 from .import_jobs import import_job_run, import_jobs_resend
 from .models import ValueStream
 from .rollups import rollups_refresh
@@ -64,3 +65,9 @@ def resend_waiting_jobs() -> int:
     """Send again the import jobs whose message never reached the job queue (it was down when
     they were queued) or was lost with it. Run by beat every minute; costs one query when none."""
     return import_jobs_resend()
+
+
+@shared_task(name="streams.prune_webhook_deliveries")
+def prune_webhook_deliveries() -> int:
+    """Forget the webhook deliveries received over a month ago (streams.hooks). Run daily by beat."""
+    return webhook_deliveries_prune()

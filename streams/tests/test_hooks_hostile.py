@@ -10,6 +10,7 @@ import threading
 
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 import pytest
 
 from portal.tokens import token_create
@@ -495,3 +496,13 @@ def test_a_deeply_nested_body_to_the_deployments_api_is_a_json_400(client, token
             url, b"[" * 200_000, content_type="application/json", headers={"Authorization": f"Token {token}"}
         )
         assert_json_refusal(response, 400, "parse_error", "nested")
+
+
+def test_delivery_records_older_than_a_month_are_pruned_by_the_daily_task():
+    from streams.tasks import prune_webhook_deliveries
+
+    now = timezone.now()
+    WebhookDelivery.objects.create(source="github", delivery_id="old", received_at=now - dt.timedelta(days=31))
+    WebhookDelivery.objects.create(source="github", delivery_id="recent", received_at=now - dt.timedelta(days=3))
+    assert prune_webhook_deliveries.delay().get() == 1
+    assert list(WebhookDelivery.objects.values_list("delivery_id", flat=True)) == ["recent"]
