@@ -25,11 +25,13 @@ import datetime as dt
 import re
 from typing import IO, NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from rest_framework import serializers
 
 from portal.api.fields import AwareDateTimeField
+from teams.bounded_input import InputTooLarge, bounded_lines
 
 from .imports import ImportRefused, RowError
 from .models import BacklogItem, DeliverySource, Deployment, DeploymentItem, Incident, ValueStream
@@ -378,14 +380,26 @@ def _csv_row(kind: str, row: dict) -> dict:
     return data
 
 
+def _csv_rows(reader: csv.DictReader, name: str):
+    """(line, row) of the file; a line too long or broken CSV refuses the whole file, by line."""
+    try:
+        yield from enumerate(reader, start=2)
+    except (InputTooLarge, csv.Error) as error:
+        raise ImportRefused([RowError(name, reader.line_num + 1, "", f"is refused: {error}")]) from error
+
+
 def delivery_csv_import(kind: str, file: IO) -> dict[str, int]:
     """Import deployments or incidents from CSV: every row is checked before anything is written,
     and then all are written in one transaction, or none. Every row needs an `external_id`, so
     running the same file again changes nothing. Returns how many rows were created, updated and
     unchanged."""
     name = f"{kind}.csv"
-    reader = csv.DictReader(file)
-    header = [column.strip() for column in reader.fieldnames or []]
+    reader = csv.DictReader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name))
+    rows = _csv_rows(reader, name)
+    try:
+        header = [column.strip() for column in reader.fieldnames or []]
+    except (InputTooLarge, csv.Error) as error:
+        raise ImportRefused([RowError(name, 1, "", f"is refused: {error}")]) from error
     reader.fieldnames = header
     missing = [column for column in CSV_REQUIRED[kind] if column not in header]
     if missing:
@@ -394,7 +408,7 @@ def delivery_csv_import(kind: str, file: IO) -> dict[str, int]:
     valid: list[dict] = []
     errors: list[RowError] = []
     more = 0
-    for line, row in enumerate(reader, start=2):
+    for line, row in rows:
         data = _csv_row(kind, row)
         if not data.get("external_id"):
             problems = {"external_id": ["every row needs one, so that importing the file again changes nothing"]}

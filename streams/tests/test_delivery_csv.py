@@ -96,3 +96,33 @@ def test_a_missing_column_or_file_is_named(tmp_path, stream):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_delivery_csv", "incidents", str(tmp_path / "missing.csv"))
     assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (DEPLOYMENTS + "payments,api,production,2026-11-02T09:00:00Z,,in_progress,\x00,run-9,,\n", "line 5"),
+        (DEPLOYMENTS + "payments," + "x" * 5000, "line 5 is longer than 1,024 characters"),
+        (DEPLOYMENTS.replace("2026-11-02T08:00:00Z", "0001-11-02T08:00:00Z"), "before 2000-01-01"),
+    ],
+    ids=["nul", "endless-line", "year-1"],
+)
+def test_hostile_delivery_files_are_refused_by_line_and_write_nothing(tmp_path, stream, settings, text, words):
+    settings.IMPORT_MAX_CSV_LINE = 1024
+    with pytest.raises(CommandError, match=words):
+        run(tmp_path, "deployments", text)
+    assert not Deployment.objects.exists()
+
+
+def test_a_delivery_file_that_is_not_utf8_is_refused(tmp_path, stream):
+    path = tmp_path / "incidents.csv"
+    path.write_bytes("stream,title,opened_at,external_id\npayments,Pannë,2026-11-02T09:00:00Z,i-1\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_delivery_csv", "incidents", str(path))
+    assert not Incident.objects.exists()
+
+
+def test_a_delivery_file_whose_header_never_ends_is_refused(tmp_path, stream, settings):
+    settings.IMPORT_MAX_CSV_LINE = 1024
+    with pytest.raises(CommandError, match="line 1 is longer than 1,024 characters"):
+        run(tmp_path, "deployments", "stream," * 1000)
