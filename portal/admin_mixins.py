@@ -146,6 +146,14 @@ class PortalModelAdmin(RowCheckedAdmin, SimpleHistoryAdmin):
     def history_view(self, request, object_id, extra_context=None):
         return super().history_view(request, object_id, extra_context)
 
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """An old version is shown, never saved: SIMPLE_HISTORY_REVERT_DISABLED only hides the
+        button, and django-simple-history's view saves a POSTed form straight through the
+        model, past the services (a transition re-saved, a state without its history)."""
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
 
 class PortalTabularInline(AccessMixin, admin.TabularInline):
     extra = 0

@@ -173,7 +173,7 @@ TOOL_FIELDS = ("source", "external_key")
 def refuse_tool_fields(data) -> None:
     """A tool's source and key are set by imports, connectors and webhooks only: naming them in a
     write is an error, not silently ignored, so a client learns why its key did not stick."""
-    claimed = [name for name in TOOL_FIELDS if hasattr(data, "get") and data.get(name) not in (None, "")]
+    claimed = [name for name in TOOL_FIELDS if hasattr(data, "__contains__") and name in data]
     if claimed:
         raise serializers.ValidationError(
             {

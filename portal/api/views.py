@@ -80,7 +80,7 @@ class HistoryMixin:
         description="The row's changes, newest first: who, when, and each field's value before and after.",
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[], renderer_classes=[JSONRenderer])
-    def history(self, request, pk=None):
+    def history(self, request, pk=None, format=None):  # format: the `.json` suffix route
         query = s.HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         model = self.get_queryset().model
@@ -271,7 +271,7 @@ class BacklogItemViewSet(
         ),
     )
     @action(detail=True, methods=["post"])
-    def transition(self, request, pk=None):
+    def transition(self, request, pk=None, format=None):
         item = self.get_object()
         _may_or_403(request.user, access.CHANGE_STATE, item, f"You may not move {item.key}.")
         data = s.TransitionRequestSerializer(data=request.data)
@@ -370,7 +370,7 @@ class ReadinessCheckViewSet(ReadViewSet):
         "criterion's owning team may.",
     )
     @action(detail=True, methods=["post"])
-    def decide(self, request, pk=None):
+    def decide(self, request, pk=None, format=None):
         check = self.get_object()
         if not may_sign_off(request.user, check):
             raise PermissionDenied(f"Only members of {check.criterion.owner_team.name} may sign this check off.")
@@ -542,7 +542,7 @@ class KeyResultViewSet(ReadViewSet):
         description="Link a backlog item to the key result (201 when new, 200 when it was linked already).",
     )
     @action(detail=True, methods=["post"], url_path="items")
-    def link(self, request, pk=None):
+    def link(self, request, pk=None, format=None):
         key_result = self.get_object()
         data = s.LinkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -552,7 +552,7 @@ class KeyResultViewSet(ReadViewSet):
 
     @extend_schema(request=None, responses={204: None}, description="Remove the link (404 if there was none).")
     @action(detail=True, methods=["delete"], url_path=r"items/(?P<item_pk>\d+)")
-    def unlink(self, request, pk=None, item_pk=None):
+    def unlink(self, request, pk=None, item_pk=None, format=None):
         key_result = self.get_object()
         item = get_object_or_404(BacklogItem, pk=item_pk)
         if not key_result_unlink(key_result=key_result, item=item, actor=request.user):
