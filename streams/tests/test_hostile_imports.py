@@ -130,11 +130,10 @@ def test_a_file_larger_than_the_upload_bound_is_refused_by_the_reader(settings):
 
 
 @pytest.mark.django_db
-def test_a_utf16_export_is_refused_not_failed():
+def test_a_utf16_export_is_refused_not_failed(tmp_path):
     before = counts()
     with pytest.raises(CommandError, match="not valid JSON|ends early"):
-        path = ROOT / "artifacts" / "utf16.json"
-        path.parent.mkdir(exist_ok=True)
+        path = tmp_path / "utf16.json"
         path.write_bytes(json.dumps(jira()).encode("utf-16"))
         call_command("import_jira", str(path), "--stream", "payments")
     assert counts() == before
@@ -142,13 +141,12 @@ def test_a_utf16_export_is_refused_not_failed():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("when", ["0001-01-01T00:00:00.000+0000", "1999-12-31T23:59:59.000+0000"])
-def test_jira_dates_before_2000_are_refused(when):
+def test_jira_dates_before_2000_are_refused(when, tmp_path):
     data = jira()
     issue(data, "PAY-2")["fields"]["created"] = when
     before = counts()
     with pytest.raises(CommandError, match=r"issue PAY-2.*fields.created.*before 2000-01-01"):
-        path = ROOT / "artifacts" / "old.json"
-        path.parent.mkdir(exist_ok=True)
+        path = tmp_path / "old.json"
         path.write_text(json.dumps(data))
         call_command("import_jira", str(path), "--stream", "payments")
     assert counts() == before
