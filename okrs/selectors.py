@@ -311,6 +311,7 @@ class KeyResultFlow:
     """The linked work's flow over the key result's period so far, and its forecast."""
 
     report: FlowReport
+    linked: int  # linked items (children included) not removed, finished or not
     remaining: int  # linked items not finished (and not removed), started or not
     remaining_started: int
     days_left: int  # from tomorrow to the period's last day, inclusive
@@ -327,6 +328,7 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
     The chance samples the daily throughput of the streams holding the work left (the last 12
     complete weeks, days with nothing finished included) and gives the linked work the share of
     that capacity it holds of those streams' WIP (all of it when none of it has started).
+    With no linked work there is no chance to show (None, never "100%").
     """
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
@@ -339,13 +341,17 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
     sql = Dialect(connection)
     midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
     sample_start = midnight - dt.timedelta(weeks=THROUGHPUT_SAMPLE_WEEKS)
-    left = f"""
-        SELECT i.id, i.stream_id, i.started_at FROM {items} i JOIN {states} s ON s.id = i.state_id
-        WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND i.finished_at IS NULL AND s.category <> 'removed'
+    linked_sql = f"""
+        SELECT i.id, i.stream_id, i.started_at, i.finished_at FROM {items} i JOIN {states} s ON s.id = i.state_id
+        WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND s.category <> 'removed'
     """
+    left = f"SELECT id, stream_id, started_at FROM ({linked_sql}) k WHERE finished_at IS NULL"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*), COUNT(started_at) FROM ({left}) l")
-        remaining, remaining_started = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(CASE WHEN finished_at IS NULL THEN 1 END), "
+            f"COUNT(CASE WHEN finished_at IS NULL THEN started_at END) FROM ({linked_sql}) k"
+        )
+        linked, remaining, remaining_started = cursor.fetchone()
         cursor.execute(
             f"""
             SELECT COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
@@ -382,8 +388,12 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
         )
     days_left = (period.last_day - today).days
     chance = forecast_chance(daily_throughput=sample, items=int(remaining), days=days_left, share=share)
+    if not linked:
+        chance = None
+        note = "No work is linked to this key result, so there is no chance to show: link the items that deliver it."
     return KeyResultFlow(
         report=report,
+        linked=int(linked),
         remaining=int(remaining),
         remaining_started=int(remaining_started),
         days_left=max(days_left, 0),

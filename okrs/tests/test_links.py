@@ -161,6 +161,20 @@ def test_the_flow_behind_a_key_result_counts_each_item_once_and_forecasts_the_re
     assert {f.title for f in flow.report.in_progress} == {"Checkout revamp", "Wallets"}
 
 
+def test_a_key_result_with_no_linked_work_has_no_chance_to_show(client, org):
+    kr = org["stream_kr"]
+    flow = key_result_flow(kr, PERIOD)
+    assert flow.linked == 0 and flow.chance is None
+    assert "No work is linked" in flow.share_note
+    client.force_login(org["director"])
+    html = client.get(reverse("okrs:key-result-detail", args=[kr.pk])).content.decode()
+    assert 'data-testid="kr-chance">—<' in html and "100%" not in html
+    # Linked work that is all finished is done: that chance is certain, and shown.
+    kr.items.add(make_item(org["payments"], "Shipped", "In progress", "Done", days_ago=5))
+    done = key_result_flow(kr, PERIOD)
+    assert done.linked == 1 and done.remaining == 0 and done.chance == 1.0
+
+
 def test_the_key_result_page_shows_its_flow_and_keeps_its_query_count_flat(client, org, django_assert_max_num_queries):
     client.force_login(org["director"])
     kr = org["stream_kr"]
