@@ -18,11 +18,14 @@ from collections import Counter, defaultdict
 import csv
 from dataclasses import dataclass, field
 import datetime as dt
+import itertools
+import math
 import time
 from typing import IO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
@@ -426,6 +429,9 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
     }
     initial = _initial_state(states)
     now = timezone.now()
+    # New items go after everything the product owners ordered, in the file's order.
+    last_rank = BacklogItem.objects.filter(stream=stream).aggregate(last=Max("rank"))["last"]
+    next_rank = itertools.count(math.floor(last_rank) + 1 if last_rank is not None else 0)
     new_rows, new_keys, changed = [], [], []
     for key, row in parsed.items.items():
         values = (row.title, row.flow_type, row.created_at)
@@ -441,7 +447,7 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
                     row.title,
                     "",
                     row.flow_type,
-                    0.0,
+                    float(next(next_rank)),
                     state_id,
                     row.created_at,
                     source,

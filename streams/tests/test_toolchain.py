@@ -296,3 +296,18 @@ def test_a_mapping_given_by_the_page_is_used_as_given():
     run_jira(mapping=mapping)
     got = items("payments")
     assert got["PAY-12"].state.name == "Review" and got["PAY-3"].flow_type == "debt"
+
+
+def test_imported_items_are_ranked_after_the_product_owners_order_in_the_files_order():
+    from streams.services import item_create
+
+    payments = ValueStream.objects.create(slug="payments", name="Payments")
+    WorkflowState.objects.create(stream=payments, name="Backlog", category="backlog", order=0)
+    ordered = [item_create(stream_id=payments.pk, title=f"Ordered {n}", flow_type="feature", rank=n) for n in (1, 2.5)]
+    run_jira()
+    ranks = list(BacklogItem.objects.filter(stream=payments).order_by("rank", "pk").values_list("title", "rank"))
+    assert ranks[:2] == [(ordered[0].title, 1.0), (ordered[1].title, 2.5)]
+    imported = [title for title, _ in ranks[2:]]
+    file_order = [issue["fields"]["summary"] for issue in jira()["issues"]]
+    assert imported == file_order
+    assert [rank for _, rank in ranks[2:]] == [float(n) for n in range(3, 3 + len(file_order))]
