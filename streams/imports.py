@@ -510,14 +510,24 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
     return result
 
 
+def state_key(name: str) -> str:
+    """A state's name as compared: case and spacing do not make two states."""
+    return " ".join(name.split()).casefold()
+
+
 def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) -> dict[str, WorkflowState]:
     states = {state.name: state for state in WorkflowState.objects.filter(stream=stream)}
+    by_key = {state_key(name): state for name, state in states.items()}
     for name, (category, order) in parsed.states.items():
-        state = states.get(name)
+        state = states.get(name) or by_key.get(state_key(name))  # "In Progress" is "In progress"
         if state is None:
-            states[name] = WorkflowState.objects.create(stream=stream, name=name, category=category, order=order)
+            states[name] = by_key[state_key(name)] = WorkflowState.objects.create(
+                stream=stream, name=name, category=category, order=order
+            )
             result.states_created += 1
-        elif state.category != category or (parsed.sets_order and state.order != order):
+            continue
+        states[name] = state
+        if state.category != category or (parsed.sets_order and state.order != order):
             state.category = category
             state.order = order if parsed.sets_order else state.order
             state.save(update_fields=["category", "order"])

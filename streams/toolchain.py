@@ -28,7 +28,7 @@ import ijson
 from teams.bounded_input import BoundedJson, InputTooLarge
 from teams.dates import too_early
 
-from .imports import ImportRefused, RowError, _Errors, _ItemRow, _Parsed
+from .imports import ImportRefused, RowError, _Errors, _ItemRow, _Parsed, state_key
 from .models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 from .services import CLOCK_SKEW
 
@@ -196,17 +196,22 @@ class Mapping:
     types: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, value) -> remembered/default
-    existing: dict[str, str] = field(default_factory=dict)  # the stream's states: name -> category
+    existing: dict[str, str] = field(default_factory=dict)  # the stream's states in order: name -> category
 
     def status(self, name: str, hint: str = "") -> tuple[str, str] | None:
-        """(state name, category) for a status: remembered, else the stream's state of that name,
-        else the usual meaning of the name; None when nothing says what it means."""
+        """(state name, category) for a status: remembered, else the stream's state of that name
+        (case and spacing aside: "In Progress" is the stream's "In progress"), else the stream's
+        first state of the category the name usually means (Jira's "To Do" lands in the stream's
+        "Backlog" rather than beside it), else a new state of that name and category; None when
+        nothing says what it means."""
         if name in self.statuses:
             return self.statuses[name]
-        if name in self.existing:
-            target = (name, self.existing[name])
+        same_name = {state_key(state): (state, category) for state, category in self.existing.items()}
+        if state_key(name) in same_name:
+            target = same_name[state_key(name)]
         elif category := default_status_category(name, hint):
-            target = (name[:60], category)
+            first_of_category = next((state for state, c in self.existing.items() if c == category), None)
+            target = (first_of_category or name[:60], category)
         else:
             return None
         self.statuses[name] = target
@@ -262,7 +267,8 @@ def mapping_for(stream: ValueStream | None, source: str, found: Found | None = N
                 mapping.labels[value] = flow_type
             mapping.origin[(kind, value)] = "remembered"
     if stream is not None:
-        mapping.existing = dict(WorkflowState.objects.filter(stream=stream).values_list("name", "category"))
+        states = WorkflowState.objects.filter(stream=stream).order_by("order", "pk")
+        mapping.existing = dict(states.values_list("name", "category"))
     if found is None:
         return mapping
     for status in found.statuses:

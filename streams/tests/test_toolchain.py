@@ -311,3 +311,24 @@ def test_imported_items_are_ranked_after_the_product_owners_order_in_the_files_o
     file_order = [issue["fields"]["summary"] for issue in jira()["issues"]]
     assert imported == file_order
     assert [rank for _, rank in ranks[2:]] == [float(n) for n in range(3, 3 + len(file_order))]
+
+
+def test_an_import_uses_the_streams_own_states_instead_of_near_duplicates():
+    """Jira's "In Progress" is the stream's "In progress", and "To Do" lands in its "Backlog"
+    (the first state of the category the name means) instead of beside it."""
+    payments = ValueStream.objects.create(slug="payments", name="Payments")
+    for order, (name, category) in enumerate(
+        [("Backlog", "backlog"), ("In  progress", "active"), ("Waiting", "waiting"), ("done", "done")]
+    ):
+        WorkflowState.objects.create(stream=payments, name=name, category=category, order=order)
+    result = run_jira()
+    names = list(WorkflowState.objects.filter(stream=payments).order_by("order").values_list("name", flat=True))
+    # Only the statuses with no state of their category's name are new: none here but Won't Do
+    # (removed: the stream has no removed state).
+    assert names == ["Backlog", "In  progress", "Waiting", "done", "Won't Do"], names
+    assert result.states_created == 1
+    by_state = dict(BacklogItem.objects.filter(stream=payments).values_list("external_key", "state__name").order_by())
+    assert set(by_state.values()) <= set(names)
+    remembered = dict(ImportMapping.objects.filter(stream=payments, kind="status").values_list("value", "state_name"))
+    assert remembered["In Progress"] == "In  progress" and remembered["To Do"] == "Backlog"
+    assert remembered["In Review"] == "In  progress" and remembered["Waiting for QA"] == "Waiting"
