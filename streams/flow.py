@@ -227,8 +227,12 @@ class FlowReport:
     # Distribution against the target mix of the quarter the window ends in.
     target_mix: dict[str, int] = field(default_factory=dict)
     target_period: str = ""
-    # Bottleneck: share of finished items' flow time by state, largest first.
+    # Share of finished items' flow time by state, largest first; the bottleneck is the largest
+    # active or waiting state (a backlog or done state is not where work waits to be done), and
+    # returned time (backlog states after the start) is reported beside it.
     bottleneck: list[dict] = field(default_factory=list)
+    bottleneck_state: dict | None = None
+    returned_share: float = 0.0
     # Little's law.
     littles_predicted_wip: float | None = None
     littles_gap: float | None = None
@@ -350,6 +354,8 @@ def report_dict(report: FlowReport) -> dict:
         "bottleneck": [
             {**row, "days": round(row["days"], 4), "share": round(row["share"], 4)} for row in report.bottleneck
         ],
+        "bottleneck_state": report.bottleneck_state["state"] if report.bottleneck_state else None,
+        "returned_share": round(report.returned_share, 4),
         "littles_law": {
             "mean_wip": rounded(report.mean_wip),
             "predicted_wip": rounded(report.littles_predicted_wip),
@@ -866,6 +872,8 @@ def report_bottleneck(r: FlowReport, rows) -> None:
         }
         for name, category, stream, days in rows
     ]
+    r.bottleneck_state = next((row for row in r.bottleneck if row["category"] in ("active", "waiting")), None)
+    r.returned_share = sum(row["share"] for row in r.bottleneck if row["category"] == "backlog")
 
 
 def report_throughput(r: FlowReport, rows) -> None:

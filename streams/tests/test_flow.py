@@ -21,7 +21,7 @@ import datetime as dt
 
 import pytest
 
-from streams.flow import Scope, Window, flow_report
+from streams.flow import Scope, Window, flow_report, report_dict
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import T0, WINDOW, build_history, d, make
 from teams.tests.factories import PersonFactory
@@ -230,3 +230,50 @@ def test_an_item_done_without_progress_then_reopened_keeps_its_start_and_is_in_p
 
     stored = BacklogItem.objects.get(external_key="N")
     assert (stored.started_at, stored.finished_at) == (d(2), None)  # the service agrees
+
+
+def test_only_an_active_or_waiting_state_is_the_bottleneck_and_returned_time_is_said_beside_it():
+    """X went back to the backlog for 9 of its 11 days of flow; Z sat in Done between its two
+    finishes. Neither a backlog nor a done state is where work waits to be done: the
+    bottleneck is In progress, and the backlog's larger share is reported beside it."""
+    stream = ValueStreamFactory(name="Returns")
+    make(stream, "X", "feature", [("In progress", d(1)), ("Backlog", d(2)), ("In progress", d(11)), ("Done", d(12))])
+    make(stream, "Y", "feature", [("In progress", d(1)), ("Waiting for review", d(2)), ("Done", d(4))])
+    make(stream, "Z", "defect", [("In progress", d(1)), ("Done", d(2)), ("In progress", d(3)), ("Done", d(4))])
+    for report in (
+        flow_report(scope=Scope.stream(stream), window=WINDOW),
+        flow_report(scope=Scope.portfolio(), window=WINDOW),
+    ):
+        # Flow time: X 11, Y 3, Z 3 = 17. In progress 2 + 1 + 2 = 5; Backlog 9; Waiting 2; Done 1.
+        assert report.bottleneck[0]["state"] == "Backlog"  # the table keeps every state, largest first
+        chosen = report.bottleneck_state
+        assert (chosen["state"], chosen["category"], round(chosen["share"], 4)) == (
+            "In progress",
+            "active",
+            round(5 / 17, 4),
+        )
+        assert round(report.returned_share, 4) == round(9 / 17, 4)
+    data = report_dict(flow_report(scope=Scope.stream(stream), window=WINDOW))
+    assert data["bottleneck_state"] == "In progress" and data["returned_share"] == round(9 / 17, 4)
+
+
+def test_the_stream_page_marks_the_bottleneck_and_says_when_returned_time_is_larger(client, admin_user):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    stream = ValueStreamFactory(name="Returns", slug="returns")
+    now = timezone.now()
+    ago = lambda days: now - dt.timedelta(days=days)  # noqa: E731
+    make(
+        stream,
+        "X",
+        "feature",
+        [("In progress", ago(12)), ("Backlog", ago(11)), ("In progress", ago(2)), ("Done", ago(1))],
+        created=ago(13),
+    )
+    client.force_login(admin_user)
+    html = client.get(reverse("streams:stream-detail", args=["returns"])).content.decode()
+    assert 'data-testid="returned-share"' in html and "more than the bottleneck" in html
+    row = html[html.index("bottleneck-title") :]
+    highlighted = row[row.index('class="highlight"') :][:120]
+    assert "In progress" in highlighted
