@@ -51,7 +51,8 @@ def flow_chart_data(report: FlowReport, snapshots=()) -> dict:
             "wip": [round(100 * report.distribution_wip[t], 1) for t in FLOW_TYPES],
             "target": [report.target_mix.get(t) for t in FLOW_TYPES] if report.target_mix else None,
         },
-        "efficiency": report.efficiency_histogram,
+        "efficiency": [report.efficiency_zero, *report.efficiency_histogram],
+        "efficiencyLabels": [row["label"] for row in efficiency_rows(report)],
         "load": [day["wip"] for day in report.daily],
         "trend": {
             "weeks": [snapshot.week_start.isoformat() for snapshot in snapshots],
@@ -80,7 +81,9 @@ def distribution_rows(report: FlowReport) -> list[dict]:
 
 
 def efficiency_rows(report: FlowReport) -> list[dict]:
-    """The efficiency histogram as labelled bins (0–10%, ..., 90–100%)."""
-    return [
+    """The efficiency histogram as labelled bins: items with no flow time first (their efficiency
+    is undefined, and leaving them out would make the histogram's n smaller than the figure's),
+    then 0–10%, ..., 90–100%."""
+    return [{"label": "no flow time", "count": report.efficiency_zero}] + [
         {"label": f"{10 * b}–{10 * (b + 1)}%", "count": count} for b, count in enumerate(report.efficiency_histogram)
     ]

@@ -218,6 +218,7 @@ class FlowReport:
     efficiency_measurable: bool = False
     efficiency_excluded_streams: list[str] = field(default_factory=list)
     efficiency_histogram: list[int] = field(default_factory=list)  # ten bins of 10 percentage points
+    efficiency_zero: int = 0  # items with no flow time (finished as they started): a bucket of their own
     # Flow load.
     wip: int = 0
     wip_by_type: dict[str, int] = field(default_factory=dict)
@@ -338,6 +339,7 @@ def report_dict(report: FlowReport) -> dict:
             "needs_check": report.efficiency_needs_check,
             "excluded_streams": report.efficiency_excluded_streams,
             "histogram": report.efficiency_histogram,
+            "zero_flow_time": report.efficiency_zero,
         },
         "wip": {
             "n": report.wip,
@@ -908,6 +910,8 @@ def report_efficiency(r: FlowReport, rows) -> None:
         flow_total += float(flow_sum or 0)
         if bin_index is not None:
             histogram[int(bin_index)] += count
+        else:
+            r.efficiency_zero += count
     r.efficiency_histogram = histogram
     r.efficiency = active / flow_total if r.efficiency_measurable and flow_total > 0 else None
 

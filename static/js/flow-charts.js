@@ -99,7 +99,7 @@
         return {
           type: "bar",
           data: {
-            labels: data.efficiency.map(function (_, b) { return (10 * b) + "–" + (10 * (b + 1)) + "%"; }),
+            labels: data.efficiencyLabels,
             datasets: [{ label: "items", data: data.efficiency, backgroundColor: "#2557a7" }],
           },
           options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },

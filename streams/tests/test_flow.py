@@ -120,7 +120,9 @@ def test_flow_efficiency_is_active_over_flow_time(report):
     assert round(report.efficiency, 4) == round(15.25 / 21.25, 4)
     assert report.efficiency_needs_check  # above 50%: is every queue mapped to a waiting state?
     assert report.efficiency_n == 6
-    assert sum(report.efficiency_histogram) == 5  # E's flow time is 0: no efficiency of its own
+    assert sum(report.efficiency_histogram) == 5  # E's flow time is 0: no efficiency of its own...
+    assert report.efficiency_zero == 1  # ...so it has a bucket of its own: the histogram's n is the figure's
+    assert report_dict(report)["efficiency"]["zero_flow_time"] == 1
 
 
 def test_wip_at_as_of_with_age_and_pace(report):
