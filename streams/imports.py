@@ -152,6 +152,7 @@ class _Parsed:
 
     source: str = SOURCE
     states: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (category, order)
+    wip_limits: dict[str, int | None] = field(default_factory=dict)  # name -> limit (None: none) when given
     items: dict[str, _ItemRow] = field(default_factory=dict)
     histories: dict[str, list[tuple[str, dt.datetime]]] = field(default_factory=lambda: defaultdict(list))
     # Blocking links as (item key, blocker key); None: the source has none and keeps the stored ones.
@@ -245,8 +246,13 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         dict(WorkflowState.objects.filter(stream=stream).values_list("name", "category")) if stream else {}
     )
 
-    for line, row in _rows(states_file, "states.csv", ["name", "category", "order"], [], errors):
+    for line, row in _rows(states_file, "states.csv", ["name", "category", "order"], ["wip_limit"], errors):
         name, category, order = row.get("name", ""), row.get("category", "").lower(), row.get("order", "")
+        limit = row.get("wip_limit")
+        if limit is not None and limit != "" and not (limit.isdigit() and int(limit) <= 1_000_000):
+            errors.add("states.csv", line, "wip_limit", f"{limit!r} is not a whole number of 0 or more (or empty).")
+        elif limit is not None and name:
+            parsed.wip_limits[name] = int(limit) if limit else None
         if not name:
             errors.add("states.csv", line, "name", "a state needs a name.")
         elif len(name) > 60:
@@ -520,13 +526,18 @@ def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) ->
     by_key = {state_key(name): state for name, state in states.items()}
     for name, (category, order) in parsed.states.items():
         state = states.get(name) or by_key.get(state_key(name))  # "In Progress" is "In progress"
+        limit = parsed.wip_limits.get(name, state.wip_limit if state else None)
         if state is None:
             states[name] = by_key[state_key(name)] = WorkflowState.objects.create(
-                stream=stream, name=name, category=category, order=order
+                stream=stream, name=name, category=category, order=order, wip_limit=limit
             )
             result.states_created += 1
             continue
         states[name] = state
+        if name in parsed.wip_limits and state.wip_limit != limit:
+            state.wip_limit = limit  # a limit changes no item's dates: not counted as a state change
+            state.save(update_fields=["wip_limit"])
+            result.warnings["WIP limits set from states.csv"] += 1
         if state.category != category or (parsed.sets_order and state.order != order):
             state.category = category
             state.order = order if parsed.sets_order else state.order

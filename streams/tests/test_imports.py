@@ -197,3 +197,36 @@ def test_a_nul_byte_and_broken_quoting_are_row_errors_not_crashes(team):
     with pytest.raises(ImportRefused, match="is not valid CSV"):
         run(states='name,category,order\n"Backlog,backlog,0\n', items=ITEMS)
     assert not BacklogItem.objects.exists()
+
+
+def test_states_csv_may_set_wip_limits(team):
+    with_limits = STATES.replace("name,category,order", "name,category,order,wip_limit")
+    with_limits = with_limits.replace("In progress,active,1", "In progress,active,1,4").replace(
+        "Review,active,3", "Review,active,3,2"
+    )
+    run(states=with_limits)
+    stream = ValueStream.objects.get(slug="payments")
+    assert dict(stream.states.exclude(wip_limit=None).values_list("name", "wip_limit")) == {
+        "In progress": 4,
+        "Review": 2,
+    }
+    report = flow_report(scope=Scope.stream(stream), window=WINDOW)
+    assert report.wip_limit == 6  # the limits of the in-progress states add up
+    # A second file changes one limit and clears another; an empty cell means no limit.
+    result = run(states=with_limits.replace("active,1,4", "active,1,5").replace("active,3,2", "active,3,"))
+    assert dict(stream.states.exclude(wip_limit=None).values_list("name", "wip_limit")) == {"In progress": 5}
+    assert result.states_updated == 0 and result.warnings["WIP limits set from states.csv"] == 2
+    # Without the column, the limits stay as they are.
+    run()
+    assert dict(stream.states.exclude(wip_limit=None).values_list("name", "wip_limit")) == {"In progress": 5}
+
+
+def test_a_bad_wip_limit_is_refused_by_line(team):
+    bad = STATES.replace("name,category,order", "name,category,order,wip_limit").replace(
+        "In progress,active,1", "In progress,active,1,lots"
+    )
+    with pytest.raises(ImportRefused) as refused:
+        run(states=bad)
+    error = refused.value.errors[0]
+    assert (error.file, error.line, error.field) == ("states.csv", 3, "wip_limit")
+    assert not ValueStream.objects.exists()
