@@ -8,8 +8,9 @@ PostgreSQL and SQLite (`streams.sql.Dialect` spells the few differences).
 Definitions (all durations are calendar days with fractions, from the history):
 - start: first entry into an active or waiting state; finish: the last entry into a done
   state, if the item is in a done state at `as_of`. An item that reaches done without being
-  in progress starts when it first finishes (and keeps that start if reopened). Items in a
-  removed state at `as_of` count nowhere.
+  in progress starts at that finish (flow time 0), reopened or not; one never in progress and
+  not done has no start (neither WIP nor aging). Items in a removed state at `as_of` count
+  nowhere.
 - flow time = finish − start; lead time = finish − created.
 - active/waiting time: time inside [start, finish or as_of] in active/waiting states; time
   flagged blocked while in an active state counts as waiting (overlapping blocked periods are
@@ -589,7 +590,7 @@ class HistoryEngine:
             SELECT a.item_id, i.stream_id, i.team_id, i.flow_type, i.created_at, i.title, i.external_key,
                    a.category,
                    CASE WHEN a.category = 'done' THEN a.last_at END AS finish,
-                   COALESCE(a.first_start, a.first_done) AS start,
+                   COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) AS start,
                    a.reopens,
                    CASE WHEN EXISTS (SELECT 1 FROM streams_workflowstate w
                                      WHERE w.stream_id = i.stream_id AND w.category = 'waiting')
@@ -597,7 +598,6 @@ class HistoryEngine:
             FROM (
                 SELECT item_id,
                        MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
-                       MIN(CASE WHEN category = 'done' THEN seg_start END) AS first_done,
                        MAX(CASE WHEN next_at IS NULL THEN category END) AS category,
                        MAX(CASE WHEN next_at IS NULL THEN seg_start END) AS last_at,
                        SUM(CASE WHEN prev_category = 'done' AND category <> 'done' THEN 1 ELSE 0 END) AS reopens

@@ -90,8 +90,9 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
     """Set started/finished of the given items from their transition history, in the database.
 
     Start = first entry into an active or waiting state; finish = last entry into a done state
-    if the item is in a done state now; an item that reached done without passing through
-    active or waiting starts when it first finished, and keeps that start if it is reopened.
+    if the item is in a done state now; an item in a done state that never passed through
+    active or waiting starts at that finish (flow time 0), reopened before or not; one never
+    in progress and not done now has no start (DESIGN.md, "Start").
     One set-based UPDATE ... FROM over a per-item aggregate (PostgreSQL, and SQLite from
     3.33), so it serves one item (the state service) and a whole import alike. Returns the
     number of items updated.
@@ -102,12 +103,11 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
         cursor.execute(
             f"""
             UPDATE {item} SET
-                started_at = COALESCE(a.first_start, a.first_done),
+                started_at = COALESCE(a.first_start, CASE WHEN cs.category = 'done' THEN a.last_done END),
                 finished_at = CASE WHEN cs.category = 'done' THEN a.last_done END
             FROM (
                 SELECT t.item_id,
                        MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) AS first_start,
-                       MIN(CASE WHEN s.category = 'done' THEN t.at END) AS first_done,
                        MAX(CASE WHEN s.category = 'done' THEN t.at END) AS last_done
                 FROM {transition} t JOIN {state} s ON s.id = t.to_state_id
                 WHERE t.item_id IN ({ids_sql})

@@ -222,16 +222,36 @@ def test_a_stay_starting_exactly_at_the_windows_end_counts_on_its_last_day(histo
     assert (last["waiting"], last["done"], last["wip"]) == (1, 1, 3)
 
 
-def test_an_item_done_without_progress_then_reopened_keeps_its_start_and_is_in_progress(history):
-    make(history, "N", "defect", [("Done", d(2)), ("Backlog", d(5))])
-    report = flow_report(scope=Scope.stream(history), window=WINDOW)
-    n = by_key(report.in_progress)["N"]
-    assert n.start == d(2) and n.finish is None and n.reopens == 1
-    assert round(n.age_days, 4) == 12
+def test_an_item_done_for_a_moment_then_back_in_the_backlog_never_started_and_is_not_wip(history):
+    """Backlog → Done → Backlog without ever being in progress: what was never in progress has
+    no start, so it is neither WIP nor aging (it used to start at its first finish)."""
     from streams.models import BacklogItem
 
+    make(history, "N", "defect", [("Done", d(2)), ("Backlog", d(5))])
+    report = flow_report(scope=Scope.stream(history), window=WINDOW)
+    assert "N" not in by_key(report.in_progress) and "N" not in by_key(report.finished)
+    assert report.wip == flow_report(scope=Scope.stream(history), window=WINDOW, with_items=False).wip
+    assert report.daily[-1]["wip"] == report.wip
     stored = BacklogItem.objects.get(external_key="N")
-    assert (stored.started_at, stored.finished_at) == (d(2), None)  # the service agrees
+    assert (stored.started_at, stored.finished_at) == (None, None)  # the service agrees
+
+
+def test_done_without_a_start_reopened_and_done_again_has_flow_time_zero(history):
+    """Done without passing through active or waiting, reopened into the backlog, done again:
+    it starts at that (last) finish, so its flow time is 0, not the two months between."""
+    from streams.models import BacklogItem
+
+    make(history, "O", "feature", [("Done", d(1)), ("Backlog", d(2)), ("Done", d(9))])
+    o = by_key(flow_report(scope=Scope.stream(history), window=WINDOW).finished)["O"]
+    assert o.start == o.finish == d(9) and o.flow_days == 0 and o.reopens == 1
+    stored = BacklogItem.objects.get(external_key="O")
+    assert stored.started_at == stored.finished_at == d(9)
+
+
+def test_skipping_the_first_active_state_and_entering_it_later_starts_at_the_first_progress(history):
+    make(history, "P", "feature", [("Review", d(2)), ("In progress", d(4)), ("Done", d(6))])
+    p = by_key(flow_report(scope=Scope.stream(history), window=WINDOW).finished)["P"]
+    assert p.start == d(2) and p.flow_days == 4
 
 
 def test_only_an_active_or_waiting_state_is_the_bottleneck_and_returned_time_is_said_beside_it():

@@ -249,3 +249,24 @@ def test_concurrent_changes_of_one_item_are_serialised():
         assert current.from_state_id == previous.to_state_id
     item.refresh_from_db()
     assert item.state_id == chain[-1].to_state_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_re_derives_the_start_of_items_never_in_progress():
+    """Rows stored under the old rule (start at the first finish) are brought in line."""
+    import importlib
+
+    stream = ValueStreamFactory()
+    never = item_create(stream_id=stream.pk, title="Never", flow_type="feature", created_at=days(0))
+    item_change_state(item=never, to_state=state(stream, "Done"), at=days(1))
+    item_change_state(item=never, to_state=state(stream, "Backlog"), at=days(2))
+    worked = item_create(stream_id=stream.pk, title="Worked", flow_type="feature", created_at=days(0))
+    item_change_state(item=worked, to_state=state(stream, "In progress"), at=days(1))
+    # As the old rule stored it.
+    BacklogItem.objects.filter(pk=never.pk).update(started_at=days(1))
+    module = importlib.import_module("streams.migrations.0018_start_rule_never_in_progress")
+    with connection.cursor() as cursor:
+        cursor.execute(module.RESTART)
+    never.refresh_from_db()
+    worked.refresh_from_db()
+    assert never.started_at is None and worked.started_at == days(1)
