@@ -42,7 +42,10 @@ def flow_chart_data(report: FlowReport, snapshots=()) -> dict:
             for facts in report.finished
         ],
         "percentiles": {name: (round(value, 2) if value is not None else None) for name, value in percentiles.items()},
-        "weeks": [week["week_start"].isoformat() for week in report.weekly_throughput],
+        "weeks": [
+            f"{week['week_start'].isoformat()}{' (partial)' if week['partial'] else ''}"
+            for week in report.weekly_throughput
+        ],
         "throughput": {t: [week[t] for week in report.weekly_throughput] for t in FLOW_TYPES},
         "aging": [{"key": facts.key, "age": round(facts.age_days, 2), "category": facts.category} for facts in ages],
         "distribution": {

@@ -210,7 +210,7 @@ class FlowReport:
     # Finished in the window.
     throughput: int = 0
     throughput_by_type: dict[str, int] = field(default_factory=dict)
-    weekly_throughput: list[dict] = field(default_factory=list)  # {week_start, feature: n, ...}
+    weekly_throughput: list[dict] = field(default_factory=list)  # {week_start (Monday), partial, feature: n, ...}
     flow_time: Distribution = field(default_factory=Distribution)
     lead_time: Distribution = field(default_factory=Distribution)
     # Flow efficiency.
@@ -879,16 +879,23 @@ def report_bottleneck(r: FlowReport, rows) -> None:
 
 
 def report_throughput(r: FlowReport, rows) -> None:
-    """Throughput by type, by week and by day from (day index, flow type, count) rows."""
+    """Throughput by type, by ISO week and by day from (day index, flow type, count) rows.
+
+    Weeks are Monday to Sunday (UTC), labelled by their Monday, whatever day the window starts
+    on, so two windows show the same weeks; a week the window cuts is marked `partial`."""
     window = r.window
-    weeks = [
-        {"week_start": (window.start + dt.timedelta(weeks=k)).date(), **dict.fromkeys(FLOW_TYPES, 0)}
-        for k in range(window.weeks)
-    ]
+    first = window.start.date()
+    last = first + dt.timedelta(days=window.days - 1)
+    monday = first - dt.timedelta(days=first.weekday())
+    weeks = []
+    while monday <= last:
+        partial = monday < first or monday + dt.timedelta(days=6) > last
+        weeks.append({"week_start": monday, "partial": partial, **dict.fromkeys(FLOW_TYPES, 0)})
+        monday += dt.timedelta(weeks=1)
     daily = [0] * window.days
     by_type = dict.fromkeys(FLOW_TYPES, 0)
     for day_index, flow_type, count in rows:
-        weeks[int(day_index) // 7][flow_type] += count
+        weeks[(first.weekday() + int(day_index)) // 7][flow_type] += count
         daily[int(day_index)] += count
         by_type[flow_type] += count
     r.weekly_throughput, r.daily_throughput, r.throughput_by_type = weeks, daily, by_type

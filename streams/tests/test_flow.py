@@ -299,3 +299,22 @@ def test_the_stream_page_marks_the_bottleneck_and_says_when_returned_time_is_lar
     row = html[html.index("bottleneck-title") :]
     highlighted = row[row.index('class="highlight"') :][:120]
     assert "In progress" in highlighted
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_weeks_are_iso_weeks_whatever_day_the_window_starts(history, offset):
+    """Weekly series are Monday-to-Sunday weeks labelled by their Monday; the weeks the window
+    cuts are marked partial, and every finish lands in its calendar week."""
+    first, last = dt.date(2026, 3, 2) + dt.timedelta(days=offset), dt.date(2026, 3, 15)
+    window = Window.build(start=first, end=last, as_of=T0 + dt.timedelta(days=14))
+    report = flow_report(scope=Scope.stream(history), window=window)
+    weeks = report.weekly_throughput
+    assert all(week["week_start"].weekday() == 0 for week in weeks)
+    assert weeks[0]["week_start"] == first - dt.timedelta(days=first.weekday())
+    assert weeks[-1]["week_start"] == dt.date(2026, 3, 9)
+    assert [week["partial"] for week in weeks] == [offset > 0] + [False] * (len(weeks) - 1)
+    assert sum(week[t] for week in weeks for t in ("feature", "defect", "risk", "debt")) == report.throughput
+    for facts in report.finished:  # each finish is counted in the week of its day
+        monday = facts.finish.date() - dt.timedelta(days=facts.finish.date().weekday())
+        assert any(week["week_start"] == monday and week[facts.flow_type] for week in weeks)
+    assert report_dict(report)["throughput"]["weekly"][0]["partial"] == (offset > 0)
