@@ -235,6 +235,8 @@ class FlowReport:
     bottleneck: list[dict] = field(default_factory=list)
     bottleneck_state: dict | None = None
     returned_share: float = 0.0
+    # A stream's data-quality facts (`streams.quality.with_data_quality`), when asked for.
+    data_quality: object | None = None
     # Little's law.
     littles_predicted_wip: float | None = None
     littles_gap: float | None = None
@@ -357,6 +359,7 @@ def report_dict(report: FlowReport) -> dict:
         "bottleneck": [
             {**row, "days": round(row["days"], 4), "share": round(row["share"], 4)} for row in report.bottleneck
         ],
+        **({"data_quality": report.data_quality.as_dict()} if report.data_quality is not None else {}),
         "bottleneck_state": report.bottleneck_state["state"] if report.bottleneck_state else None,
         "returned_share": round(report.returned_share, 4),
         "littles_law": {

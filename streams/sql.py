@@ -26,6 +26,12 @@ class Dialect:
             return f"(date_part('epoch', ({later}) - ({earlier})) / 86400.0)"
         return f"(julianday({later}) - julianday({earlier}))"
 
+    def minute(self, expr: str) -> str:
+        """The instant truncated to its minute, as a value to group by."""
+        if self.postgres:
+            return f"date_trunc('minute', {expr})"
+        return f"strftime('%Y-%m-%d %H:%M', {expr})"
+
     def least(self, *exprs: str) -> str:
         return f"{'LEAST' if self.postgres else 'MIN'}({', '.join(exprs)})"
 

@@ -38,6 +38,7 @@ from .models import (
     ValueStreamMap,
     WorkflowState,
 )
+from .quality import with_data_quality
 from .readiness import criterion_save, may_sign_off, readiness_check_decide
 from .selectors import (
     READINESS_WINDOW_DAYS,
@@ -96,6 +97,7 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "wip_rows": sorted(report.in_progress, key=lambda f: f.age_days, reverse=True)[:TABLE_ROWS],
         "table_rows": TABLE_ROWS,
         "efficiency_rows": efficiency_rows(report),
+        "quality": with_data_quality(report).data_quality,
         "window_form": window_form,
         "forecast_form": forecast_form,
         "forecasts": forecasts,

@@ -25,6 +25,7 @@ from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
 from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
 from streams.models import ValueStream
 from streams.periods import parse_period
+from streams.quality import with_data_quality
 from streams.selectors import criterion_lead_times, readiness_by_owner_team
 from teams.csv import Echo, SafeDictWriter
 from teams.models import Person, Team
@@ -106,7 +107,7 @@ class FlowMetricsView(APIView):
     def get(self, request):
         scope = scope_from(request.query_params)
         report = flow_report(scope=scope, window=window_from(request.query_params), with_items=False)
-        data = report_dict(report)
+        data = report_dict(with_data_quality(report))
         data.pop("items")
         return Response(data)
 

@@ -34,6 +34,7 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "streams/tests/test_vsm.py",
             "streams/tests/test_experiments.py",
             "streams/tests/test_delivery.py",
+            "streams/tests/test_quality.py",
         ],
         cwd=ROOT,
         env=env,

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict
 from streams.models import ValueStream
+from streams.quality import with_data_quality
 from teams.csv import SafeDictWriter, SafeWriter
 from teams.models import Team
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(f"The window is not valid: {error}.") from error
-        report = flow_report(scope=scope, window=window)
+        report = with_data_quality(flow_report(scope=scope, window=window))
         if format == "json":
             self.stdout.write(json.dumps(report_dict(report), indent=2))
         else:

@@ -1,0 +1,159 @@
+"""Data quality of a stream's flow figures (DESIGN.md, "Data quality"): shown beside the figures
+it affects, never applied silently.
+
+- Bulk moves: BULK_SIZE or more items entering a done state within the same minute (a clean-up
+  of the board, not work finished then). Their share of throughput and their median flow time
+  against the rest, and the flow time percentiles with and without them; the headline figures
+  keep every item and say so.
+- Items with no history (no transition at all), backward moves (into an earlier state of the
+  workflow; removals and reopens aside) and reopens (out of a done state) in the window.
+
+It reads the items' stored start and finish (`streams.services.items_refresh_flow_dates`,
+the engine's rule as of now) over the window's finished items, in four queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from .flow import PERCENTILES, FlowReport, Window
+from .models import BacklogItem, StateTransition, WorkflowState
+from .sql import Dialect
+
+BULK_SIZE = 10  # items entering done within one minute
+
+
+@dataclass
+class Percentiles:
+    n: int
+    p50: float | None
+    p85: float | None
+    p95: float | None
+
+
+@dataclass
+class DataQuality:
+    window: Window
+    throughput: int
+    bulk_items: int
+    bulk_minutes: int
+    bulk_median: float | None
+    rest_median: float | None
+    with_bulk: Percentiles
+    without_bulk: Percentiles
+    no_history: int
+    backward_moves: int
+    reopens: int
+
+    bulk_size: int = BULK_SIZE
+
+    @property
+    def bulk_share(self) -> float:
+        return self.bulk_items / self.throughput if self.throughput else 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.bulk_items or self.no_history or self.backward_moves or self.reopens)
+
+    def as_dict(self) -> dict:
+        def rounded(value):
+            return None if value is None else round(value, 4)
+
+        def pcts(p: Percentiles) -> dict:
+            return {"n": p.n, "p50": rounded(p.p50), "p85": rounded(p.p85), "p95": rounded(p.p95)}
+
+        return {
+            "bulk_size": BULK_SIZE,
+            "bulk_items": self.bulk_items,
+            "bulk_minutes": self.bulk_minutes,
+            "bulk_share": rounded(self.bulk_share),
+            "bulk_median_flow_days": rounded(self.bulk_median),
+            "rest_median_flow_days": rounded(self.rest_median),
+            "flow_time_days_with_bulk": pcts(self.with_bulk),
+            "flow_time_days_without_bulk": pcts(self.without_bulk),
+            "items_without_history": self.no_history,
+            "backward_moves": self.backward_moves,
+            "reopens": self.reopens,
+        }
+
+
+def with_data_quality(report: FlowReport) -> FlowReport:
+    """The report of a stream with its data-quality facts attached (pages, API and command alike)."""
+    if report.scope.kind == "stream":
+        report.data_quality = stream_data_quality(stream_id=report.scope.id, window=report.window)
+    return report
+
+
+def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
+    """The data-quality facts of a stream's figures over `window` (see the module's doc)."""
+    sql = Dialect(connection)
+    items, states, moves = (m._meta.db_table for m in (BacklogItem, WorkflowState, StateTransition))
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    flow = sql.days("i.finished_at", "i.started_at")
+    finished = f"""
+        SELECT i.id, {sql.minute("i.finished_at")} AS m, {flow} AS flow
+        FROM {items} i JOIN {states} s ON s.id = i.state_id
+        WHERE i.stream_id = %s AND s.category = 'done' AND i.started_at IS NOT NULL
+          AND i.finished_at >= {ws} AND i.finished_at < {we}
+    """
+    bulk = f"SELECT m FROM ({finished}) b GROUP BY m HAVING COUNT(*) >= {BULK_SIZE}"
+    pcts = sql.percentiles("f.flow", PERCENTILES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT CASE WHEN f.m IN ({bulk}) THEN 1 ELSE 0 END AS is_bulk, COUNT(*), COUNT(DISTINCT f.m), {pcts}
+            FROM ({finished}) f GROUP BY is_bulk
+            """,
+            [stream_id, stream_id],
+        )
+        groups = {row[0]: row for row in cursor.fetchall()}
+        cursor.execute(f"SELECT COUNT(*), {pcts} FROM ({finished}) f", [stream_id])
+        everything = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {items} i WHERE i.stream_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {moves} t WHERE t.item_id = i.id)",
+            [stream_id],
+        )
+        no_history = cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            SELECT SUM(CASE WHEN a.category <> 'done' AND b.category <> 'removed' AND b."order" < a."order"
+                            THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN a.category = 'done' AND b.category NOT IN ('done', 'removed') THEN 1 ELSE 0 END)
+            FROM {moves} t
+            JOIN {items} i ON i.id = t.item_id
+            JOIN {states} a ON a.id = t.from_state_id
+            JOIN {states} b ON b.id = t.to_state_id
+            WHERE i.stream_id = %s AND t.at >= {ws} AND t.at < {we}
+            """,
+            [stream_id],
+        )
+        backward, reopens = cursor.fetchone()
+
+    def group(row) -> Percentiles:  # (is_bulk, count, minutes, percentiles...)
+        if row is None:
+            return Percentiles(0, None, None, None)
+        return Percentiles(int(row[1]), *(_float(v) for v in sql.percentile_values(row, 3, len(PERCENTILES))))
+
+    bulk_row, rest_row = groups.get(1), groups.get(0)
+    values = sql.percentile_values(everything, 1, len(PERCENTILES))
+    with_bulk = Percentiles(int(everything[0]), *(_float(v) for v in values))
+    return DataQuality(
+        window=window,
+        throughput=with_bulk.n,
+        bulk_items=int(bulk_row[1]) if bulk_row else 0,
+        bulk_minutes=int(bulk_row[2]) if bulk_row else 0,
+        bulk_median=group(bulk_row).p50,
+        rest_median=group(rest_row).p50,
+        with_bulk=with_bulk,
+        without_bulk=group(rest_row),
+        no_history=int(no_history),
+        backward_moves=int(backward or 0),
+        reopens=int(reopens or 0),
+    )
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,68 @@
+"""Data quality beside the flow figures: bulk moves, items without history, backward moves and
+reopens, on a hand-built history (PostgreSQL here; SQLite in test_flow_sqlite's run)."""
+
+import datetime as dt
+
+import pytest
+
+from streams.flow import Scope, flow_report
+from streams.models import BacklogItem
+from streams.quality import BULK_SIZE, stream_data_quality
+from streams.tests.factories import ValueStreamFactory
+from streams.tests.flow_history import WINDOW, d, make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def board():
+    """12 items closed in one minute on d10 after 9 days each (a clean-up), 3 worked items of
+    1, 2 and 3 days, one item sent back (a backward move) and one reopened."""
+    stream = ValueStreamFactory(name="Board")
+    clean_up = d(10) + dt.timedelta(seconds=20)
+    for n in range(12):
+        make(stream, f"OLD-{n}", "feature", [("In progress", d(1)), ("Done", clean_up + dt.timedelta(seconds=n))])
+    for n, days in enumerate((1, 2, 3)):
+        make(stream, f"NEW-{n}", "feature", [("In progress", d(2)), ("Done", d(2 + days))])
+    make(stream, "BACK", "feature", [("In progress", d(2)), ("Backlog", d(3))])
+    make(stream, "AGAIN", "defect", [("In progress", d(2)), ("Done", d(3)), ("In progress", d(4)), ("Done", d(6))])
+    return stream
+
+
+def test_bulk_moves_are_measured_beside_the_figures_not_removed_from_them(board):
+    quality = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    assert (quality.throughput, quality.bulk_items, quality.bulk_minutes) == (16, 12, 1)
+    assert quality.bulk_share == pytest.approx(12 / 16)
+    # The clean-up's items took 9 days (and 20 s and a little); the rest 1, 2, 3 and 4 days.
+    assert quality.bulk_median == pytest.approx(9.0, abs=0.001)
+    assert quality.rest_median == pytest.approx(2.5)
+    assert quality.without_bulk.n == 4 and quality.without_bulk.p85 == pytest.approx(3.55)
+    report = flow_report(scope=Scope.stream(board), window=WINDOW)
+    assert quality.with_bulk.n == report.flow_time.n == 16  # the headline keeps every item
+    assert quality.with_bulk.p85 == pytest.approx(report.flow_time.p85)
+
+
+def test_nine_in_a_minute_is_not_a_bulk_move():
+    stream = ValueStreamFactory()
+    for n in range(BULK_SIZE - 1):
+        make(stream, f"I-{n}", "feature", [("In progress", d(1)), ("Done", d(5) + dt.timedelta(seconds=n))])
+    assert stream_data_quality(stream_id=stream.pk, window=WINDOW).bulk_items == 0
+
+
+def test_backward_moves_reopens_and_items_without_history_are_counted(board):
+    BacklogItem.objects.create(
+        stream=board, title="No history", flow_type="feature", state=board.states.first(), created_at=d(0)
+    )
+    quality = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    assert (quality.backward_moves, quality.reopens, quality.no_history) == (1, 1, 1)
+    assert not quality.clean
+
+
+def test_the_stream_page_and_the_api_show_the_data_quality(board, admin_client, django_assert_max_num_queries):
+    html = admin_client.get(f"/streams/{board.slug}/?start=2026-03-02&end=2026-03-15").content.decode()
+    assert 'data-testid="data-quality"' in html and "12 of 16" in html
+    data = admin_client.get(
+        "/api/v1/metrics/flow/", {"stream": board.slug, "start": "2026-03-02", "end": "2026-03-15"}
+    ).json()
+    assert data["data_quality"]["bulk_items"] == 12 and data["data_quality"]["backward_moves"] == 1
+    assert admin_client.get("/api/v1/metrics/flow/").json().get("data_quality") is None  # per stream only
