@@ -30,7 +30,9 @@ class Dialect:
         """The instant truncated to its minute, as a value to group by."""
         if self.postgres:
             return f"date_trunc('minute', {expr})"
-        return f"strftime('%Y-%m-%d %H:%M', {expr})"
+        # Django stores instants as 'YYYY-MM-DD HH:MM:SS...' text in UTC; no strftime, whose '%'
+        # would clash with the query's parameter markers.
+        return f"substr({expr}, 1, 16)"
 
     def least(self, *exprs: str) -> str:
         return f"{'LEAST' if self.postgres else 'MIN'}({', '.join(exprs)})"
