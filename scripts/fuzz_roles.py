@@ -56,6 +56,9 @@ _conn = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
 
 
 def _rows(sql: str, *params) -> list[tuple]:
+    """The rows; none for a value no column can hold (a generated NUL byte): no row has it."""
+    if any(isinstance(param, str) and "\x00" in param for param in params):
+        return []
     with _conn.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
