@@ -27,6 +27,7 @@ from django.utils import timezone
 from streams.flow import Scope
 from streams.models import BacklogItem, ValueStream, WorkflowState
 from streams.periods import Period
+from streams.querysets import in_progress_sql
 from streams.sql import Dialect
 from teams.freshness import fresh_cached
 
@@ -151,7 +152,7 @@ def _alignment_counts(period: Period, *, where: str, group_by: str) -> dict:
         FROM (
             SELECT {group_by} AS grp, 1 AS wip, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END AS aligned
             FROM {items} i JOIN {states} s ON s.id = i.state_id LEFT JOIN aligned a ON a.item = i.id
-            WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
+            WHERE ({where}) AND {in_progress_sql()}
             UNION ALL
             SELECT {group_by}, 0, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END
             FROM {items} i LEFT JOIN aligned a ON a.item = i.id
@@ -198,7 +199,7 @@ def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
             {cte}
             SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, i.started_at
             FROM {items} i JOIN {states} s ON s.id = i.state_id JOIN {streams} v ON v.id = i.stream_id
-            WHERE ({where}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
+            WHERE ({where}) AND {in_progress_sql()}
               AND NOT EXISTS (SELECT 1 FROM aligned a WHERE a.item = i.id)
             ORDER BY i.started_at, i.id
             LIMIT %s

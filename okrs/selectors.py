@@ -19,6 +19,7 @@ from streams.flow import FlowReport, Scope, Window, flow_report
 from streams.forecast import forecast_chance
 from streams.models import BacklogItem, WorkflowState
 from streams.periods import Period, parse_period, period_containing
+from streams.querysets import in_progress_sql
 from streams.sql import Dialect
 from teams import access
 from teams.freshness import fresh_cached, ids_key
@@ -66,8 +67,7 @@ def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, 
             linked_items_cte(f"k.keyresult_id IN ({placeholders})")
             + f"""
             SELECT l.kr,
-                   SUM(CASE WHEN i.started_at IS NOT NULL AND i.finished_at IS NULL AND s.category <> 'removed'
-                            THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
                    SUM(CASE WHEN i.finished_at >= %s AND i.finished_at < %s THEN 1 ELSE 0 END)
             FROM linked l
             JOIN {items} i ON i.id = l.item
@@ -342,14 +342,16 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
     midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
     sample_start = midnight - dt.timedelta(weeks=THROUGHPUT_SAMPLE_WEEKS)
     linked_sql = f"""
-        SELECT i.id, i.stream_id, i.started_at, i.finished_at FROM {items} i JOIN {states} s ON s.id = i.state_id
+        SELECT i.id, i.stream_id, i.started_at, i.finished_at,
+               CASE WHEN {in_progress_sql()} THEN 1 END AS in_progress
+        FROM {items} i JOIN {states} s ON s.id = i.state_id
         WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND s.category <> 'removed'
     """
     left = f"SELECT id, stream_id, started_at FROM ({linked_sql}) k WHERE finished_at IS NULL"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), COUNT(CASE WHEN finished_at IS NULL THEN 1 END), "
-            f"COUNT(CASE WHEN finished_at IS NULL THEN started_at END) FROM ({linked_sql}) k"
+            f"COUNT(in_progress) FROM ({linked_sql}) k"
         )
         linked, remaining, remaining_started = cursor.fetchone()
         cursor.execute(

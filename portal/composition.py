@@ -78,8 +78,8 @@ def composition(*, team_type: str = "") -> Composition:
     ):
         rows[team_id].members, rows[team_id].fte = members, (allocation or 0) / 100
     for team_id, wip in (
-        BacklogItem.objects.filter(team_id__in=list(rows), started_at__isnull=False, finished_at__isnull=True)
-        .exclude(state__category=WorkflowState.Category.REMOVED)
+        BacklogItem.objects.in_progress()
+        .filter(team_id__in=list(rows))
         .values("team_id")
         .annotate(n=Count("pk"))
         .values_list("team_id", "n")

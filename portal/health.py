@@ -18,6 +18,7 @@ from django.utils import timezone
 from okrs.alignment import Alignment
 from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
 from streams.portfolio import PortfolioWindow, StreamFlow
+from streams.querysets import in_progress_sql
 from streams.sql import Dialect
 from teams.models import Membership, Person
 
@@ -241,7 +242,8 @@ def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int
         cursor.execute(
             f"""SELECT i.stream_id, COUNT(*) FROM {Dependency._meta.db_table} d
                 JOIN {items} i ON i.id = d.item_id JOIN {items} b ON b.id = d.blocked_by_id
-                WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL
+                JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
+                WHERE i.stream_id IN ({ids}) AND {in_progress_sql()}
                   AND i.team_id IS NOT NULL AND b.team_id IS NOT NULL AND i.team_id <> b.team_id
                 GROUP BY i.stream_id"""
         )

@@ -46,6 +46,7 @@ class ItemPage:
     history: HistoryPage
     age_days: float | None  # in progress: since it started
     flow_days: float | None  # finished: from start to finish
+    returned_since: dt.datetime | None = None  # started, unfinished, in a backlog state again: since when
 
 
 def item_for_page(pk: int) -> BacklogItem:
@@ -108,6 +109,7 @@ def item_page(item: BacklogItem) -> ItemPage:
         flow = (item.finished_at - item.started_at).total_seconds() / 86400
     elif item.started_at and item.state.category not in (Category.DONE, Category.REMOVED):
         age = (now - item.started_at).total_seconds() / 86400
+    returned = returned_since(item) if age is not None and item.state.category == Category.BACKLOG else None
     return ItemPage(
         item=item,
         events=events,
@@ -120,4 +122,17 @@ def item_page(item: BacklogItem) -> ItemPage:
         history=history_of(BacklogItem, item.pk, limit=HISTORY_SHOWN),
         age_days=age,
         flow_days=flow,
+        returned_since=returned,
     )
+
+
+def returned_since(item: BacklogItem) -> dt.datetime | None:
+    """When a started item now in a backlog state got there: the first move after its last
+    stay outside the backlog (as the flow engine's `returned_since`)."""
+    moves = StateTransition.objects.filter(item=item).order_by("-at", "-pk")
+    last_out = moves.exclude(to_state__category=Category.BACKLOG).values_list("at", "pk").first()
+    if last_out is None:
+        return None
+    at, pk = last_out
+    back = moves.filter(Q(at__gt=at) | Q(at=at, pk__gt=pk)).order_by("at", "pk").values_list("at", flat=True).first()
+    return back

@@ -101,8 +101,8 @@ def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple:
             item__stream_id__in=ids,
             item__started_at__isnull=False,
             item__finished_at__isnull=True,
+            item__state__category__in=WorkflowState.IN_PROGRESS,
         )
-        .exclude(item__state__category=WorkflowState.Category.REMOVED)
         .values("item__stream_id")
         .annotate(n=Count("pk"))
         .values_list("item__stream_id", "n")

@@ -31,6 +31,15 @@ def flow_chart_data(report: FlowReport, snapshots=()) -> dict:
             category: [day[category] for day in report.daily] for category in ("done", "waiting", "active", "backlog")
         },
         "categoryLabels": CATEGORY_LABELS,
+        # Per workflow state, in the workflow's order (the chart stacks them from done down).
+        "cfdStates": [
+            {
+                "name": state["name"],
+                "category": state["category"],
+                "data": [day["states"][state["name"]] for day in report.daily],
+            }
+            for state in report.cfd_states
+        ],
         "typeLabels": TYPE_LABELS,
         "scatter": [
             {

@@ -35,6 +35,9 @@ from .models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, Valu
 from .periods import period_containing
 from .sql import Dialect
 
+# The one default window of every page, export and API answer: the last 12 weeks of complete
+# UTC days (84 days ending at today's midnight), with the history read up to now. Complete days
+# make two pages opened the same day agree, and let the daily rollups answer them.
 DEFAULT_WEEKS = 12
 PERCENTILES = (0.50, 0.85, 0.95)
 LITTLE_GAP_WARNING = 0.25  # relative gap between measured and predicted WIP that is worth a look
@@ -131,13 +134,17 @@ class Window:
     def build(
         cls, *, start: dt.date | None = None, end: dt.date | None = None, as_of: dt.datetime | None = None
     ) -> Window:
-        """Whole UTC days from `start` to `end` inclusive; by default the 12 weeks up to `as_of`.
+        """Whole UTC days from `start` to `end` inclusive; without either, the default window
+        (`default_days`: the 12 weeks of complete days before `as_of`'s day); with `start`
+        alone, up to `as_of`.
 
         The window never reaches past `as_of`: the future has no history yet.
         """
         as_of = as_of or timezone.now()
         if timezone.is_naive(as_of):
             raise ValueError("as_of must carry a time zone")
+        if start is None and end is None:
+            start, end = default_days(as_of)
         end = end or as_of.astimezone(dt.UTC).date()
         start = start or end - dt.timedelta(days=7 * DEFAULT_WEEKS - 1)
         if start > end:
@@ -163,6 +170,13 @@ class Window:
             f"{self.start:%Y-%m-%d} to {last:%Y-%m-%d} ({self.days} days), "
             f"history as of {self.as_of:%Y-%m-%d %H:%M} UTC"
         )
+
+
+def default_days(as_of: dt.datetime, weeks: int = DEFAULT_WEEKS) -> tuple[dt.date, dt.date]:
+    """First and last day of the default window as of an instant: `weeks` weeks of complete
+    UTC days, the last one being the day before `as_of`'s."""
+    last = as_of.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    return last - dt.timedelta(days=7 * weeks - 1), last
 
 
 # --- What comes out -------------------------------------------------------------------------------
@@ -201,6 +215,11 @@ class ItemFacts:
     blocked_days: float
     reopens: int
     pace: str | None = None  # WIP only: where its age falls among the finished items' flow times
+    # Days in backlog states after the start (sent back, or reopened into the backlog): part
+    # of the flow time, shown beside active and waiting time.
+    returned_days: float = 0.0
+    # Returned to the backlog (started, unfinished, in a backlog state now): since when.
+    returned_since: dt.datetime | None = None
 
 
 @dataclass
@@ -220,11 +239,16 @@ class FlowReport:
     efficiency_excluded_streams: list[str] = field(default_factory=list)
     efficiency_histogram: list[int] = field(default_factory=list)  # ten bins of 10 percentage points
     efficiency_zero: int = 0  # items with no flow time (finished as they started): a bucket of their own
-    # Flow load.
+    # Flow load: started, unfinished, in an active or waiting state. Started items sitting in
+    # a backlog state again are returned to the backlog: counted and listed apart, not WIP.
     wip: int = 0
+    returned: int = 0
     wip_by_type: dict[str, int] = field(default_factory=dict)
     wip_limit: int | None = None
-    daily: list[dict] = field(default_factory=list)  # {day, wip, backlog, active, waiting, done}
+    daily: list[dict] = field(default_factory=list)  # {day, wip, backlog, active, waiting, done[, states]}
+    # A stream's states in workflow order ({id, name, category}); each day's `states` counts
+    # the items in each (cumulative flow per state). Empty for scopes of many streams.
+    cfd_states: list[dict] = field(default_factory=list)
     mean_wip: float | None = None
     # Distribution against the target mix of the quarter the window ends in.
     target_mix: dict[str, int] = field(default_factory=dict)
@@ -244,6 +268,7 @@ class FlowReport:
     daily_throughput: list[int] = field(default_factory=list)
     finished: list[ItemFacts] = field(default_factory=list)
     in_progress: list[ItemFacts] = field(default_factory=list)
+    returned_items: list[ItemFacts] = field(default_factory=list)  # longest returned first
     # "history": read from the transition history; "daily rollups": summed from the stored
     # days of `streams.rollups` (same numbers, see there) plus today read live.
     method: str = "history"
@@ -289,8 +314,10 @@ ITEM_FIELDS = (
     "active_days",
     "waiting_days",
     "blocked_days",
+    "returned_days",
     "reopens",
     "pace",
+    "returned_since",
 )
 
 
@@ -346,6 +373,7 @@ def report_dict(report: FlowReport) -> dict:
         },
         "wip": {
             "n": report.wip,
+            "returned": report.returned,
             "by_type": report.wip_by_type,
             "limit": report.wip_limit,
             "mean": rounded(report.mean_wip),
@@ -369,9 +397,17 @@ def report_dict(report: FlowReport) -> dict:
             "warning": report.littles_warning,
         },
         "daily": [{**day, "day": day["day"].isoformat()} for day in report.daily],
+        "cumulative_flow_states": [
+            {"name": state["name"], "category": state["category"]} for state in report.cfd_states
+        ],
         "daily_throughput": report.daily_throughput,
-        "items": [item_row(facts) for facts in report.finished + report.in_progress],
+        "items": [item_row(facts) for facts in report_items(report)],
     }
+
+
+def report_items(report: FlowReport) -> list[ItemFacts]:
+    """The per-item rows of exports: finished in the window, in progress, returned to the backlog."""
+    return report.finished + report.in_progress + report.returned_items
 
 
 def _shares(counts: dict[str, int], total: int) -> dict[str, float]:
@@ -586,6 +622,8 @@ class HistoryEngine:
 
     def _build_items(self) -> None:
         """Per item: start, finish, category and reopens as of as_of; removed items dropped.
+        `returned_since` is set for a started, unfinished item in a backlog state: the end of
+        its last stay outside the backlog (when it was sent back or reopened into it).
 
         `measurable` says whether the item's stream maps a waiting state (efficiency needs one).
         """
@@ -595,6 +633,8 @@ class HistoryEngine:
                    CASE WHEN a.category = 'done' THEN a.last_at END AS finish,
                    COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) AS start,
                    a.reopens,
+                   CASE WHEN a.category = 'backlog' AND a.first_start IS NOT NULL THEN a.left_progress END
+                       AS returned_since,
                    CASE WHEN EXISTS (SELECT 1 FROM streams_workflowstate w
                                      WHERE w.stream_id = i.stream_id AND w.category = 'waiting')
                         THEN 1 ELSE 0 END AS measurable
@@ -603,7 +643,8 @@ class HistoryEngine:
                        MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
                        MAX(CASE WHEN next_at IS NULL THEN category END) AS category,
                        MAX(CASE WHEN next_at IS NULL THEN seg_start END) AS last_at,
-                       SUM(CASE WHEN prev_category = 'done' AND category <> 'done' THEN 1 ELSE 0 END) AS reopens
+                       SUM(CASE WHEN prev_category = 'done' AND category <> 'done' THEN 1 ELSE 0 END) AS reopens,
+                       MAX(CASE WHEN category <> 'backlog' THEN next_at END) AS left_progress
                 FROM {self.SEG} GROUP BY item_id
             ) a
             JOIN streams_backlogitem i ON i.id = a.item_id
@@ -697,7 +738,8 @@ class HistoryEngine:
         report_efficiency(self.report, rows)
 
     def _items(self) -> None:
-        """Per-item facts of the items finished in the window and of the WIP at as_of."""
+        """Per-item facts of the items finished in the window, of the WIP at as_of and of the
+        items returned to the backlog (started, unfinished, in a backlog state)."""
         sql = self.sql
         flow_end = f"COALESCE(f.finish, {self.as_of})"
         blocked = sql.days(sql.least("b.e", flow_end), sql.greatest("b.s", "f.start"))
@@ -708,13 +750,15 @@ class HistoryEngine:
                    CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.start")} END,
                    CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.created_at")} END,
                    CASE WHEN f.finish IS NULL THEN {sql.days(self.as_of, "f.start")} END,
-                   COALESCE(t.active, 0), COALESCE(t.waiting, 0), COALESCE(bl.days, 0), f.reopens
+                   COALESCE(t.active, 0), COALESCE(t.waiting, 0), COALESCE(bl.days, 0), f.reopens,
+                   COALESCE(t.returned, 0), f.returned_since
             FROM {self.ITEM} f
             LEFT JOIN (
                 SELECT item_id,
                        SUM(CASE WHEN category = 'active' THEN days - blocked ELSE 0 END) AS active,
                        SUM(CASE WHEN category = 'active' THEN blocked WHEN category = 'waiting' THEN days ELSE 0 END)
-                           AS waiting
+                           AS waiting,
+                       SUM(CASE WHEN category = 'backlog' THEN days ELSE 0 END) AS returned
                 FROM {self.STATE_TIME} GROUP BY item_id
             ) t ON t.item_id = f.item_id
             LEFT JOIN (
@@ -748,74 +792,111 @@ class HistoryEngine:
                 waiting_days=_f(row[14]),
                 blocked_days=_f(row[15]),
                 reopens=int(row[16] or 0),
+                returned_days=_f(row[17]),
+                returned_since=to_dt(row[18]),
             )
-            if facts.finish is None:
+            if facts.finish is not None:
+                r.finished.append(facts)
+            elif facts.category == "backlog":
+                r.returned_items.append(facts)
+            else:
                 facts.pace = _pace(facts.age_days, r.flow_time)
                 r.in_progress.append(facts)
-            else:
-                r.finished.append(facts)
+        r.returned_items.sort(key=lambda facts: (facts.returned_since, facts.item_id))
 
     def _wip(self) -> None:
-        """Flow load at as_of: items started and not finished, by type."""
+        """Flow load at as_of: items started, not finished and in an active or waiting state, by
+        type; and how many started items sit in a backlog state again (returned)."""
         rows = self.fetchall(
-            f"SELECT flow_type, COUNT(*) FROM {self.ITEM} f WHERE f.start IS NOT NULL AND f.finish IS NULL "
-            "GROUP BY flow_type"
+            f"SELECT CASE WHEN f.category = 'backlog' THEN 'returned' ELSE flow_type END AS kind, COUNT(*) "
+            f"FROM {self.ITEM} f WHERE f.start IS NOT NULL AND f.finish IS NULL GROUP BY kind"
         )
         r = self.report
-        r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0) | dict(rows)
+        counts = dict(rows)
+        r.returned = int(counts.pop("returned", 0))
+        r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0) | counts
         r.wip = sum(r.wip_by_type.values())
 
     def _daily_series(self) -> None:
-        """Cumulative flow (items per category) and WIP at the end of each day of the window.
+        """Cumulative flow (items per workflow state and per category) and WIP at the end of
+        each day of the window.
 
         A stay counts at day-end k (start + k days, the last clipped to the window's end) when
         it began at or before it and ended after it. Each stay contributes +1 at the first
         day-end it covers and −1 at the first it no longer covers; running sums of those steps
-        give every series in one pass over the stays.
+        give every series in one pass over the stays. Per state for a stream (its workflow's
+        order); the categories add its states up.
         """
         sql = self.sql
         days = self.window.days
         first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
         until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
-        # A stay in a backlog state after the item started is WIP too: started and not finished.
-        wip = (
-            "g.category IN ('active', 'waiting') "
-            "OR (g.category = 'backlog' AND f.start IS NOT NULL AND g.seg_start >= f.start)"
-        )
+        # WIP is a stay in an active or waiting state (every such stay is after the start); a
+        # started item back in a backlog state is returned to the backlog, not WIP.
+        wip = "g.category IN ('active', 'waiting')"
         stays = f"""
-            SELECT g.category AS band, {first} AS k_from, {until} AS k_to, CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
+            SELECT g.state_id AS band, g.category, {first} AS k_from, {until} AS k_to,
+                   CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
             FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
             WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
         """
+        # Band 0 (no state has id 0) is the WIP.
         rows = self.fetchall(
             f"""
             WITH stays AS ({stays}),
                  covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
-            SELECT band, k, SUM(delta) FROM (
-                SELECT band, k_from AS k, 1 AS delta FROM covering
-                UNION ALL SELECT band, k_to, -1 FROM covering WHERE k_to <= {days}
-                UNION ALL SELECT 'wip', k_from, 1 FROM covering WHERE is_wip = 1
-                UNION ALL SELECT 'wip', k_to, -1 FROM covering WHERE is_wip = 1 AND k_to <= {days}
-            ) steps GROUP BY band, k
+            SELECT band, category, k, SUM(delta) FROM (
+                SELECT band, category, k_from AS k, 1 AS delta FROM covering
+                UNION ALL SELECT band, category, k_to, -1 FROM covering WHERE k_to <= {days}
+                UNION ALL SELECT 0, 'wip', k_from, 1 FROM covering WHERE is_wip = 1
+                UNION ALL SELECT 0, 'wip', k_to, -1 FROM covering WHERE is_wip = 1 AND k_to <= {days}
+            ) steps GROUP BY band, category, k
             """
         )
-        # Items done before the window and done still sit in the done band throughout.
+        # Items done before the window and done still sit in their done state throughout.
         settled = self.fetchall(
-            f"""SELECT COUNT(*) FROM streams_backlogitem i
-                WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}"""
-        )[0][0]
-        steps: dict[str, dict[int, int]] = defaultdict(dict)
-        for band, k, delta in rows:
-            steps[band][int(k)] = int(delta)
-        running = dict.fromkeys((*CATEGORIES, "wip"), 0)
-        running["done"] = settled
+            f"""SELECT i.state_id, s.category, COUNT(*) FROM streams_backlogitem i
+                JOIN streams_workflowstate s ON s.id = i.state_id
+                WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}
+                GROUP BY i.state_id, s.category"""
+        )
+        category_of: dict[int, str] = {0: "wip"}
+        steps: dict[int, dict[int, int]] = defaultdict(dict)
+        for band, category, k, delta in rows:
+            category_of[int(band)] = category
+            steps[int(band)][int(k)] = int(delta)
+        running = dict.fromkeys(category_of, 0)
+        for state_id, category, count in settled:
+            category_of[state_id] = category
+            running[state_id] = running.get(state_id, 0) + int(count)
+        named = self._workflow_states()
         series = []
         for k in range(1, days + 1):
             for band in running:
                 running[band] += steps[band].get(k, 0)
+            totals = dict.fromkeys((*CATEGORIES, "wip"), 0)
+            for band, count in running.items():
+                if category_of[band] in totals:
+                    totals[category_of[band]] += count
             instant = min(self.window.start + dt.timedelta(days=k), self.window.end)
-            series.append({"day": (instant - dt.timedelta(microseconds=1)).date(), **running})
+            day = {"day": (instant - dt.timedelta(microseconds=1)).date(), **totals}
+            if named is not None:
+                day["states"] = {state["name"]: running.get(state["id"], 0) for state in named}
+            series.append(day)
+        self.report.cfd_states = named or []
         report_daily(self.report, series)
+
+    def _workflow_states(self) -> list[dict] | None:
+        """A stream's states in its workflow's order (removed ones left out), for cumulative
+        flow per state; None for scopes of many streams, whose workflows differ."""
+        if self.scope.kind != "stream":
+            return None
+        return list(
+            WorkflowState.objects.filter(stream_id=self.scope.id)
+            .exclude(category=WorkflowState.Category.REMOVED)
+            .order_by("order", "pk")
+            .values("id", "name", "category")
+        )
 
     def _bottleneck(self) -> None:
         """Share of the finished items' flow time spent in each state, largest first."""

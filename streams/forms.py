@@ -10,7 +10,7 @@ from teams.models import Team
 from teams.uploads import upload_refusal
 
 from .experiments import MIN_DAYS
-from .flow import DEFAULT_WEEKS, Window
+from .flow import DEFAULT_WEEKS, Window, default_days
 from .forecast import MAX_DAYS
 from .models import (
     FlowType,
@@ -50,7 +50,8 @@ class FlowWindowForm(forms.Form):
         return cleaned
 
     def window(self, *, as_of: dt.datetime | None = None) -> Window:
-        """The chosen window; the default 12 weeks when the form is empty or invalid.
+        """The chosen window; the default window (`streams.flow.default_days`) when the form is
+        empty or invalid; the last N weeks are complete days as the default's are.
 
         A window that ends in the past is read as of its end, so WIP and aging describe then.
         """
@@ -63,8 +64,10 @@ class FlowWindowForm(forms.Form):
         if start:
             return Window.build(start=start, end=end, as_of=as_of)
         weeks = data.get("weeks") or DEFAULT_WEEKS
-        window_end = end or (as_of or timezone.now()).astimezone(dt.UTC).date()
-        return Window.build(start=window_end - dt.timedelta(days=7 * weeks - 1), end=window_end, as_of=as_of)
+        if end:
+            return Window.build(start=end - dt.timedelta(days=7 * weeks - 1), end=end, as_of=as_of)
+        first, last = default_days(as_of or timezone.now(), weeks)
+        return Window.build(start=first, end=last, as_of=as_of)
 
 
 class ForecastForm(forms.Form):

@@ -23,12 +23,13 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from .flow import FLOW_TYPES, PERCENTILES
+from .flow import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from .models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
+from .querysets import in_progress_sql
 from .rollups import DAY, midnight, utc_day
 from .sql import Dialect
 
-WINDOW_DAYS = 84
+WINDOW_DAYS = 7 * DEFAULT_WEEKS
 TREND_WEEKS = 12
 
 
@@ -57,16 +58,25 @@ class StreamFlow:
 
 @dataclass(frozen=True)
 class PortfolioWindow:
+    """The default window (`streams.flow.default_days`) as the portfolio reads it: complete days."""
+
     start: dt.datetime
     end: dt.datetime
 
     @classmethod
     def ending_before(cls, now: dt.datetime | None = None) -> PortfolioWindow:
-        today = utc_day(now or timezone.now())
-        return cls(midnight(today) - WINDOW_DAYS * DAY, midnight(today))
+        first, last = default_days(now or timezone.now())
+        return cls(midnight(first), midnight(last + DAY))
 
     def describe(self) -> str:
         return f"{self.start:%Y-%m-%d} to {self.end - DAY:%Y-%m-%d} ({WINDOW_DAYS} complete days)"
+
+    @property
+    def query(self) -> str:
+        """The window as the stream page's query string, so a link opens the same figures: the
+        last 12 weeks of complete days, which the page's "Last" choice reads the same way (and
+        which the reader can still change there)."""
+        return f"weeks={WINDOW_DAYS // 7}"
 
 
 def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -> dict[int, StreamFlow]:
@@ -96,8 +106,7 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
             flow.throughput = sum(flow.by_type.values())
         cursor.execute(
             f"""SELECT i.stream_id, COUNT(*), {customer} FROM {items} i JOIN {states} s ON s.id = i.state_id
-                WHERE i.stream_id IN ({ids}) AND i.started_at IS NOT NULL AND i.finished_at IS NULL
-                  AND s.category <> 'removed'
+                WHERE i.stream_id IN ({ids}) AND {in_progress_sql()}
                 GROUP BY i.stream_id"""
         )
         for stream_id, count, facing in cursor.fetchall():

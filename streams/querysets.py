@@ -22,9 +22,35 @@ class ValueStreamQuerySet(models.QuerySet):
         return self.prefetch_related(Prefetch("leadership_assignments", queryset=directors, to_attr="active_directors"))
 
 
+def in_progress_sql(item: str = "i", state: str = "s") -> str:
+    """The SQL condition of work in progress (DESIGN.md, "Flow load"), on an item alias joined
+    to its current state: started, not finished, in an `active` or `waiting` state. The first
+    two terms follow from the third; they let the partial index of started, unfinished items
+    serve the query."""
+    return (
+        f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category IN ('active', 'waiting')"
+    )
+
+
+def returned_sql(item: str = "i", state: str = "s") -> str:
+    """The SQL condition of work returned to the backlog: started, unfinished, in a `backlog`
+    state again (sent back, or reopened into the backlog). Not WIP, and not aging."""
+    return f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category = 'backlog'"
+
+
 class BacklogItemQuerySet(models.QuerySet):
     def for_user(self, user):
         """Items the user may see: every item for a logged-in user, as for streams."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         return self
+
+    def in_progress(self):
+        """Work in progress, as `in_progress_sql` says."""
+        return self.filter(
+            started_at__isnull=False, finished_at__isnull=True, state__category__in=("active", "waiting")
+        )
+
+    def returned(self):
+        """Work returned to the backlog, as `returned_sql` says."""
+        return self.filter(started_at__isnull=False, finished_at__isnull=True, state__category="backlog")

@@ -141,7 +141,7 @@ def readiness_check_decide(
 def readiness_wait_begin(*, item_id: int, at: dt.datetime) -> BlockedPeriod | None:
     """Flag work in progress as blocked on readiness (the gate refused its finish), unless it
     already is. Work not started is not waiting in flow terms and is left alone."""
-    started = BacklogItem.objects.filter(pk=item_id, started_at__isnull=False, finished_at__isnull=True)
+    started = BacklogItem.objects.in_progress().filter(pk=item_id)
     if not started.exists():
         return None
     open_wait = BlockedPeriod.objects.filter(

@@ -59,6 +59,7 @@ from .models import (
     ValueStream,
     WorkflowState,
 )
+from .querysets import in_progress_sql, returned_sql
 from .sql import Dialect
 
 DAY = dt.timedelta(days=1)
@@ -291,20 +292,23 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
             f"SELECT {day} AS day, i.flow_type, COUNT(*) FROM {items} WHERE {where} GROUP BY day, i.flow_type"
         )
         report_throughput(r, cursor.fetchall())
-        # WIP now (no moves after as_of): started, neither done nor removed; and today's day-end.
+        # WIP now (no moves after as_of): started, unfinished, active or waiting; the items
+        # returned to the backlog; and today's day-end.
         cursor.execute(
             f"""SELECT s.category, i.flow_type, COUNT(*),
-                       SUM(CASE WHEN i.started_at IS NOT NULL AND s.category <> 'done' THEN 1 ELSE 0 END)
+                       SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN {returned_sql()} THEN 1 ELSE 0 END)
                 FROM {items} JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
                 WHERE {scope.item_filter_sql("i")} AND s.category <> 'removed'
                 GROUP BY s.category, i.flow_type"""
         )
         now = dict.fromkeys((*CATEGORIES, "wip"), 0)
         r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0)
-        for category, flow_type, count, wip in cursor.fetchall():
+        for category, flow_type, count, wip, returned in cursor.fetchall():
             now[category] += count
             now["wip"] += wip
             r.wip_by_type[flow_type] += wip
+            r.returned += returned
         r.wip = now["wip"]
 
     report_daily(r, _daily(window, streams, stored_days, now))

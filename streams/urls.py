@@ -12,6 +12,7 @@ urlpatterns = [
     path("<slug:slug>/", views.stream_detail, name="stream-detail"),
     path("<slug:slug>/backlog/", views.backlog, name="backlog-stream"),
     path("<slug:slug>/flow-items.csv", views.stream_flow_csv, name="stream-flow-csv"),
+    path("<slug:slug>/cumulative-flow.csv", views.stream_cfd_csv, name="stream-cfd-csv"),
     path("<slug:slug>/delivery/", views.stream_delivery, name="delivery"),
     # Value stream maps: drawn, compared and measured; activities edited in place.
     path("<slug:slug>/maps/", map_views.stream_maps, name="stream-maps"),

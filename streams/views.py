@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from teams import access
-from teams.csv import SafeDictWriter
+from teams.csv import SafeDictWriter, SafeWriter
 from teams.errors import DomainError
 from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data
 from .delivery import BANDS_YEAR, delivery_keys, delivery_timeline, key_rows
 from .filters import ITEM_VIEWS, BacklogPageFilter
-from .flow import ITEM_FIELDS, Scope, flow_report, item_row
+from .flow import CATEGORIES, ITEM_FIELDS, Scope, flow_report, item_row, report_items
 from .forecast import forecast_how_many, forecast_when
 from .forms import (
     FlowWindowForm,
@@ -95,6 +95,14 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "distribution_rows": distribution_rows(report),
         "finished_rows": sorted(report.finished, key=lambda f: f.flow_days, reverse=True)[:TABLE_ROWS],
         "wip_rows": sorted(report.in_progress, key=lambda f: f.age_days, reverse=True)[:TABLE_ROWS],
+        "cfd_rows": [
+            {"day": day["day"], "counts": [day["states"][state["name"]] for state in report.cfd_states]}
+            for day in report.daily
+        ],
+        "returned_rows": [
+            {"facts": facts, "days_there": (report.window.as_of - facts.returned_since) / dt.timedelta(days=1)}
+            for facts in report.returned_items[:TABLE_ROWS]
+        ],
         "table_rows": TABLE_ROWS,
         "efficiency_rows": efficiency_rows(report),
         "quality": with_data_quality(report).data_quality,
@@ -153,8 +161,27 @@ def stream_flow_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{stream.slug}-flow-items.csv"'
     writer = SafeDictWriter(response, fieldnames=ITEM_FIELDS)
     writer.writeheader()
-    for facts in report.finished + report.in_progress:
+    for facts in report_items(report):
         writer.writerow(item_row(facts))
+    return response
+
+
+@require_GET
+def stream_cfd_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """Cumulative flow over the page's window as CSV: a row per day, a column per workflow
+    state in the workflow's order, then the categories and the WIP."""
+    stream = stream_get(user=request.user, slug=slug)
+    report = flow_report(
+        scope=Scope.stream(stream), window=FlowWindowForm(request.GET or None).window(), with_items=False
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{stream.slug}-cumulative-flow.csv"'
+    states = [state["name"] for state in report.cfd_states]
+    writer = SafeWriter(response)
+    writer.writerow(["day", *states, *CATEGORIES, "wip"])
+    for day in report.daily:
+        counts = [day["states"][name] for name in states]
+        writer.writerow([day["day"].isoformat(), *counts, *(day[c] for c in CATEGORIES), day["wip"]])
     return response
 
 

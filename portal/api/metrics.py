@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from okrs.alignment import alignment_report
 from okrs.selectors import current_period
 from streams.delivery import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
-from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict
+from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict, report_items
 from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
 from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
 from streams.models import ValueStream
@@ -118,9 +118,10 @@ class FlowItemsView(APIView):
         parameters=SCOPE_PARAMETERS + WINDOW_PARAMETERS + [FORMAT_PARAMETER],
         responses={200: ANY_OBJECT},
         description=(
-            "Per-item flow facts of a stream, team or director's streams: the items finished in the window and those "
-            "in progress at its end, with start, finish, flow, lead and active/waiting/blocked days, reopens and the "
-            "pace of aging work. The portfolio has too many for one answer: ask per stream."
+            "Per-item flow facts of a stream, team or director's streams: the items finished in the window, those "
+            "in progress at its end and those returned to the backlog (started, unfinished, in a backlog state: "
+            "`returned_since` says since when), with start, finish, flow, lead and active/waiting/blocked/returned "
+            "days, reopens and the pace of aging work. The portfolio has too many for one answer: ask per stream."
         ),
     )
     def get(self, request):
@@ -128,7 +129,7 @@ class FlowItemsView(APIView):
         if scope.kind == "portfolio":
             raise ValidationError({"stream": ["Choose a stream, a team or a director: per-item facts are per scope."]})
         report = flow_report(scope=scope, window=window_from(request.query_params))
-        facts = report.finished + report.in_progress
+        facts = report_items(report)
         if getattr(request.accepted_renderer, "format", None) == "csv":
             rows = [{"item_id": f.item_id, **item_row(f)} for f in facts]
             return csv_response(_csv_lines(rows), "flow-items")

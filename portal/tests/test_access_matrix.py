@@ -129,6 +129,7 @@ CASES = [
     Case("streams:stream-detail", page(**NOT_FOUND), args=lambda w: ["nope"], variant="missing"),
     Case("streams:backlog-stream", page(), args=lambda w: ["payments"]),
     Case("streams:stream-flow-csv", page(), args=lambda w: ["payments"]),
+    Case("streams:stream-cfd-csv", page(), args=lambda w: ["payments"]),
     Case("streams:delivery", page(), args=lambda w: ["payments"]),
     Case("streams:delivery", page(**NOT_FOUND), args=lambda w: ["nope"], variant="missing"),
     Case(

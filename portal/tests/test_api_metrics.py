@@ -180,3 +180,14 @@ def test_forecasts_equal_the_stream_pages(api, stream):
     assert api.get("/api/v1/metrics/forecast/", {"stream": stream.slug}).status_code == 400
     past = api.get("/api/v1/metrics/forecast/", {"stream": stream.slug, "by_date": "2020-01-01"})
     assert past.status_code == 400 and "by_date" in past.json()["errors"]
+
+
+def test_returned_work_is_counted_apart_from_wip_in_the_api(api, stream):
+    from streams.tests.flow_history import d, make
+
+    make(stream, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))])
+    data = api.get("/api/v1/metrics/flow/", {"stream": stream.slug, **WINDOW}).json()
+    assert (data["wip"]["n"], data["wip"]["returned"]) == (2, 1)
+    items = api.get("/api/v1/metrics/flow/items/", {"stream": stream.slug, **WINDOW}).json()["items"]
+    r = next(row for row in items if row["key"] == "R")
+    assert r["returned_days"] == 11 and r["returned_since"] == d(3).isoformat() and r["age_days"] == 13

@@ -97,3 +97,23 @@ def test_unknown_items_are_404_and_old_outcome_links_land_on_the_item_page(world
     moved = client.get(reverse("okrs:item-outcomes", args=[item.pk]))
     assert moved.status_code == 302 and moved["Location"] == reverse("item-detail", args=[item.pk]) + "#item-links"
     assert item.get_absolute_url() == f"/items/{item.pk}/"
+
+
+def test_an_item_sent_back_to_the_backlog_says_since_when_and_is_not_in_progress(world, client):
+    stream, owner = world["stream"], world["owner"]
+    started = timezone.now() - dt.timedelta(days=5)
+    item = item_create(
+        stream_id=stream.pk,
+        title="Refunds",
+        flow_type="feature",
+        actor=owner,
+        created_at=started - dt.timedelta(days=1),
+    )
+    item_change_state(item=item, to_state=state(stream, "In progress"), actor=owner, at=started)
+    item_change_state(item=item, to_state=state(stream, "Backlog"), actor=owner, at=started + dt.timedelta(days=2))
+    item_change_state(item=item, to_state=state(stream, "Ready"), actor=owner, at=started + dt.timedelta(days=3))
+    client.force_login(owner)
+    html = client.get(reverse("item-detail", args=[item.pk])).content.decode()
+    back = (started + dt.timedelta(days=2)).date().isoformat()
+    assert f"returned to the backlog on {back}, so not in progress" in html
+    assert "days in progress so far" not in html

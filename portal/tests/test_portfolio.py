@@ -176,7 +176,7 @@ def test_the_health_column_is_the_streams_scorecard_in_the_page_and_the_csv(admi
     assert scores == sorted(scores, key=lambda s: (s is None, s or 0), reverse=True)
     html = response.content.decode()
     assert f"{payments.health.passed}/{payments.health.measured}</a>" in html
-    assert f"{payments.stream.get_absolute_url()}#health" in html
+    assert f"{payments.stream.get_absolute_url()}?{window.query.replace('&', '&amp;')}#health" in html
     export = admin_client.get(reverse("home"), {"format": "csv", "customer": "external"})
     (line,) = csv.DictReader(io.StringIO(export.content.decode()))
     health = (int(line["health_passed"]), int(line["health_measured"]))
@@ -231,3 +231,23 @@ def test_delivery_columns_show_each_streams_keys_with_levels_and_the_pooled_keys
     assert by_name["Payments"]["change_failure_rate"] == "0.0667"
     assert by_name["Lending"]["time_to_restore_p50_hours"] == "24.00"
     assert "deployment_frequency=high" in by_name["Payments"]["dora_levels"]
+
+
+def test_the_portfolio_the_stream_page_and_its_health_share_one_default_window(admin_client, streams):
+    """An item finished an hour ago (today) is in neither: both read the 84 complete days before
+    today. The portfolio's link opens the stream page on the same window, with the same figures."""
+    payments = streams["payments"]
+    make_item(payments, "P-today", "defect", [("In progress", 3), ("Done", 1 / 24)])
+    home = admin_client.get(reverse("home"))
+    window = home.context["portfolio"].window
+    row = next(row for row in home.context["portfolio"].rows if row.stream == payments)
+    page = admin_client.get(payments.get_absolute_url()).context["report"]
+    assert (page.window.start, page.window.end) == (window.start, window.end)
+    assert page.throughput == row.flow.throughput and page.throughput_per_week == pytest.approx(row.flow.velocity)
+    assert page.flow_time.p85 == pytest.approx(row.flow.flow_time_p85)
+    link = f'href="{payments.get_absolute_url()}?{window.query.replace("&", "&amp;")}#throughput-title"'
+    assert link in home.content.decode()
+    linked = admin_client.get(f"{payments.get_absolute_url()}?{window.query}").context["report"]
+    assert (linked.window.start, linked.window.end, linked.throughput) == (window.start, window.end, page.throughput)
+    health = admin_client.get(reverse("stream-health", args=[payments.slug]))
+    assert health.context["window"] == window

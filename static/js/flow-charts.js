@@ -25,18 +25,28 @@
   function build(name, data) {
     const days = data.days;
     switch (name) {
-      case "cfd":
-        return {
-          type: "line",
-          data: {
-            labels: days,
-            datasets: ["done", "waiting", "active", "backlog"].map(function (c) {
+      case "cfd": {
+        // Per workflow state (the workflow's last state at the bottom), or per category.
+        const choice = document.querySelector('input[name="cfd-view"]:checked');
+        const byState = data.cfdStates.length > 0 && (!choice || choice.value === "states");
+        const shades = {};
+        const datasets = byState
+          ? data.cfdStates.slice().reverse().map(function (s) {
+              const n = (shades[s.category] = (shades[s.category] || 0) + 1);
+              const alpha = ["ee", "b0", "80", "60", "48"][(n - 1) % 5];
+              const colour = CATEGORY_COLOURS[s.category] || "#9aa3b5";
+              return { label: s.name, data: s.data, fill: true, pointRadius: 0, backgroundColor: colour + alpha, borderColor: colour };
+            })
+          : ["done", "waiting", "active", "backlog"].map(function (c) {
               return { label: data.categoryLabels[c], data: data.cfd[c], fill: true, pointRadius: 0,
                        backgroundColor: CATEGORY_COLOURS[c] + "cc", borderColor: CATEGORY_COLOURS[c] };
-            }),
-          },
+            });
+        return {
+          type: "line",
+          data: { labels: days, datasets: datasets },
           options: { scales: { y: { stacked: true, title: { display: true, text: "items" } } } },
         };
+      }
       case "scatter":
         return {
           type: "scatter",
@@ -155,6 +165,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", draw);
+  // Cumulative flow per state or per category: redraw when the reader switches.
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "cfd-view") draw();
+  });
   // After any swap: the window form replaces #flow as a whole, so redraw from its new data.
   document.addEventListener("htmx:afterSettle", draw);
 })();

@@ -56,6 +56,15 @@ def test_stream_page_draws_charts_and_redraws_them_for_another_window(live_serve
     assert drawn == 7  # cfd, scatter, throughput, aging, distribution, efficiency, load
     assert "84 days" in first_window
     screenshot("stream-page-12-weeks")
+    legend = "window.Chart.getChart(document.querySelector('canvas[data-chart=cfd]')).data.datasets.map(d => d.label)"
+    states = page.evaluate(legend)
+    assert states[0] == "Done"  # per workflow state, the last state at the bottom (Removed counts nowhere)
+    assert "In progress" in states
+    page.get_by_label("categories").check()
+    page.wait_for_function(f"({legend}).includes('Active')")
+    assert page.evaluate(legend) == ["Done", "Waiting", "Active", "Backlog"]
+    page.locator("#cfd-title").scroll_into_view_if_needed()
+    screenshot("stream-page-cfd-categories")
 
     page.get_by_label("Last").select_option("4")
     page.wait_for_function(

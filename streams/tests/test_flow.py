@@ -318,3 +318,107 @@ def test_weeks_are_iso_weeks_whatever_day_the_window_starts(history, offset):
         monday = facts.finish.date() - dt.timedelta(days=facts.finish.date().weekday())
         assert any(week["week_start"] == monday and week[facts.flow_type] for week in weeks)
     assert report_dict(report)["throughput"]["weekly"][0]["partial"] == (offset > 0)
+
+
+def test_work_sent_back_to_the_backlog_is_returned_not_wip_and_its_backlog_time_is_returned_time(history):
+    """R was sent back on d3 and sits in the backlog at as_of (d14); T was finished on d3 and
+    reopened into the backlog on d6. Neither is WIP nor aging; both are returned to the backlog,
+    with the day they got there, and their backlog time since the start is returned time."""
+    before = flow_report(scope=Scope.stream(history), window=WINDOW)
+    make(history, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))])
+    make(history, "T", "defect", [("In progress", d(1)), ("Done", d(3)), ("Backlog", d(6))])
+    report = flow_report(scope=Scope.stream(history), window=WINDOW)
+    assert report.wip == before.wip == 2 and sorted(by_key(report.in_progress)) == ["I", "J"]
+    assert report.returned == 2 and report_dict(report)["wip"]["returned"] == 2
+    returned = by_key(report.returned_items)
+    assert [f.key for f in report.returned_items] == ["R", "T"]  # longest returned first
+    assert (returned["R"].returned_since, returned["T"].returned_since) == (d(3), d(6))
+    assert returned["R"].returned_days == 11 and returned["T"].returned_days == 8  # d3–d14, d6–d14
+    assert returned["R"].age_days == 13 and returned["R"].pace is None  # the clock runs, but it is not aging
+    # Day-ends: R counts on days 1 and 2 (active d1–d3), T on 1 and 2 (active until its finish).
+    added = [a["wip"] - b["wip"] for a, b in zip(report.daily, before.daily, strict=True)]
+    assert added == [2, 2] + [0] * 12
+    rows = {row["key"]: row for row in report_dict(report)["items"]}
+    assert rows["R"]["returned_days"] == 11 and rows["R"]["returned_since"] == d(3).isoformat()
+    assert rows["A"]["returned_days"] == 0 and rows["A"]["returned_since"] is None
+    assert flow_report(scope=Scope.stream(history), window=WINDOW, with_items=False).returned == 2
+
+
+def test_moved_back_before_the_first_active_state_keeps_its_first_start_and_counts_returned_time(history):
+    """S started d1, went back to the backlog d2, came back d5 and finished d8: its start is
+    the first (d1), its flow time 7 days of which 3 returned; while in the backlog it was not WIP."""
+    make(history, "S", "feature", [("In progress", d(1)), ("Backlog", d(2)), ("In progress", d(5)), ("Done", d(8))])
+    report = flow_report(scope=Scope.stream(history), window=WINDOW)
+    s = by_key(report.finished)["S"]
+    assert (s.start, s.flow_days, s.active_days, s.returned_days, s.returned_since) == (d(1), 7, 4, 3, None)
+    as_of_d4 = flow_report(
+        scope=Scope.stream(history), window=Window.build(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 5), as_of=d(4))
+    )
+    assert "S" not in by_key(as_of_d4.in_progress) and by_key(as_of_d4.returned_items)["S"].returned_since == d(2)
+
+
+def test_returned_items_stay_out_of_every_wip_count(history):
+    """The portfolio, alignment, team composition and the key result's linked work count
+    the same WIP as the engine: the returned item is in none of them."""
+    from okrs.alignment import stream_alignment
+    from okrs.selectors import current_period
+    from portal.composition import composition
+    from streams.models import BacklogItem
+    from streams.portfolio import PortfolioWindow, stream_flows
+
+    team = history.teams.get()
+    make(history, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))], team=team)
+    make(history, "W", "feature", [("In progress", d(1))], team=team)
+    assert BacklogItem.objects.in_progress().filter(stream=history).count() == 3  # I, J, W
+    assert list(BacklogItem.objects.returned().values_list("external_key", flat=True)) == ["R"]
+    flows = stream_flows([history.pk], PortfolioWindow.ending_before())
+    assert flows[history.pk].wip == 3
+    assert stream_alignment(current_period(), [history.pk])[history.pk].wip == 3
+    assert next(row for row in composition().teams if row.team == team).wip == 1  # W; A finished, R returned
+
+
+def test_cumulative_flow_per_workflow_state_in_the_workflows_order(report):
+    """Day 1 (d1): A, B and G in progress (C is removed now: it counts nowhere), six items in the
+    backlog. Last day: F in the backlog, I in progress, J waiting for review, six done."""
+    assert [s["name"] for s in report.cfd_states] == [
+        "Backlog",
+        "Ready",
+        "In progress",
+        "Waiting for review",
+        "Review",
+        "Done",
+    ]  # Removed is left out
+    assert report.daily[0]["states"] == {
+        "Backlog": 6,
+        "Ready": 0,
+        "In progress": 3,
+        "Waiting for review": 0,
+        "Review": 0,
+        "Done": 0,
+    }
+    assert report.daily[-1]["states"] == {
+        "Backlog": 1,
+        "Ready": 0,
+        "In progress": 1,
+        "Waiting for review": 1,
+        "Review": 0,
+        "Done": 6,
+    }
+    category = {s["name"]: s["category"] for s in report.cfd_states}
+    for day in report.daily:  # the categories add the states up
+        for c in ("backlog", "active", "waiting", "done"):
+            assert day[c] == sum(n for name, n in day["states"].items() if category[name] == c)
+    data = report_dict(report)
+    assert data["cumulative_flow_states"][2] == {"name": "In progress", "category": "active"}
+    assert data["daily"][-1]["states"]["Done"] == 6
+
+
+def test_items_done_before_the_window_sit_in_their_done_state(history):
+    from streams.tests.factories import state
+
+    released = state(history, "Done")
+    window = Window.build(start=dt.date(2026, 3, 12), end=dt.date(2026, 3, 15), as_of=T0 + dt.timedelta(days=14))
+    report = flow_report(scope=Scope.stream(history), window=window)
+    assert all(day["states"][released.name] == 6 for day in report.daily)
+    portfolio = flow_report(scope=Scope.portfolio(), window=window, use_rollups=False)
+    assert portfolio.cfd_states == [] and "states" not in portfolio.daily[0]  # workflows differ across streams

@@ -37,6 +37,7 @@ def history():
     )
     make(lending, "L1", "feature", [("In progress", d(1)), ("Done", d(2) + dt.timedelta(hours=5))])
     make(lending, "L2", "defect", [("In progress", d(6))])
+    make(lending, "L3", "feature", [("In progress", d(2)), ("Backlog", d(4))])  # returned to the backlog
     director = PersonFactory()
     LeadershipAssignmentFactory(person=director, stream=payments)
     return {"payments": payments, "lending": lending, "director": director}

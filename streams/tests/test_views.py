@@ -135,3 +135,58 @@ def test_the_csv_download_keeps_spreadsheets_from_running_titles_as_formulas(vie
     response = viewer_client.get(reverse("streams:stream-flow-csv", args=[stream.slug]) + "?start=2026-03-02")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert next(row for row in rows if row["key"] == "'=1+1")["title"] == "'=1+1"
+
+
+def test_returned_work_is_listed_apart_on_the_page_and_exported_with_its_returned_time(viewer_client, stream):
+    make(stream, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))])
+    response = viewer_client.get(url(stream, **WINDOW))
+    html = response.content.decode()
+    returned = html[html.index('id="returned-title"') :]
+    returned = returned[: returned.index("</article>")]
+    assert "n = 1" in returned and ">R</a>" in returned and "2026-03-05" in returned  # d3, since when
+    aging = html[html.index('id="aging-title"') : html.index('id="returned-title"')]
+    assert ">R</a>" not in aging and "1 returned to the backlog, not counted" in aging
+    data = json.loads(html.split('<script id="flow-data" type="application/json">')[1].split("</script>")[0])
+    assert data["load"] == [4, 5, 3, 4, 4, 3, 2, 1, 1, 2, 2, 2, 2, 2]  # R counts on days 1 and 2 only
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                viewer_client.get(
+                    reverse("streams:stream-flow-csv", args=[stream.slug]) + "?start=2026-03-02&end=2026-03-15"
+                ).content.decode()
+            )
+        )
+    )
+    r = next(row for row in rows if row["key"] == "R")
+    assert (r["category"], r["returned_days"], r["returned_since"]) == ("backlog", "11.0", d(3).isoformat())
+    assert next(row for row in rows if row["key"] == "A")["returned_days"] == "0.0"
+
+
+def test_cumulative_flow_per_state_on_the_page_and_as_csv(viewer_client, stream):
+    html = viewer_client.get(url(stream, **WINDOW)).content.decode()
+    table = html[html.index('data-testid="cfd-states"') :]
+    table = table[: table.index("</table>")]
+    assert table.index("Backlog") < table.index("In progress") < table.index("Waiting for review") < table.index("Done")
+    data = json.loads(html.split('<script id="flow-data" type="application/json">')[1].split("</script>")[0])
+    assert [s["name"] for s in data["cfdStates"]][:3] == ["Backlog", "Ready", "In progress"]
+    assert data["cfdStates"][-1]["data"][-1] == 6  # Done on the last day
+    response = viewer_client.get(
+        reverse("streams:stream-cfd-csv", args=[stream.slug]) + "?start=2026-03-02&end=2026-03-15"
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == [
+        "day",
+        "Backlog",
+        "Ready",
+        "In progress",
+        "Waiting for review",
+        "Review",
+        "Done",
+        "backlog",
+        "active",
+        "waiting",
+        "done",
+        "wip",
+    ]
+    assert rows[1] == ["2026-03-02", "6", "0", "3", "0", "0", "0", "6", "3", "0", "0", "3"]
+    assert len(rows) == 15 and rows[-1][0] == "2026-03-15" and rows[-1][6] == "6"

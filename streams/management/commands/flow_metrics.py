@@ -9,7 +9,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
-from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict
+from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict, report_items
 from streams.models import ValueStream
 from streams.quality import with_data_quality
 from teams.csv import SafeDictWriter, SafeWriter
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         self.stdout.write("\n")
         items = SafeDictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
         items.writeheader()
-        for facts in report.finished + report.in_progress:
+        for facts in report_items(report):
             items.writerow(item_row(facts))
 
 
