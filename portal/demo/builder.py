@@ -512,6 +512,8 @@ class _Builder:
                     if roll < 0.07 + never
                     else Fate.REOPEN
                     if roll < 0.11 + never
+                    else Fate.SENT_BACK
+                    if roll < 0.14 + never
                     else Fate.FLOW
                 )
             delay = self.rng.expovariate(1 / default_delay) if delay is None else delay
@@ -991,7 +993,9 @@ class _Builder:
             for _ in range(round(cat.INCIDENTS_UNATTRIBUTED_PER_WEEK * cat.DELIVERY_DAYS / 7)):
                 opened = self._days_ago(rng.uniform(2, cat.DELIVERY_DAYS))
                 hours = lognormal_days(rng, profile.restore_hours / 24) * 24
-                incidents.append(incident(stream, rng.choice(profile.services), opened, hours=hours))
+                service = rng.choice(profile.services)
+                if opened + dt.timedelta(hours=hours) < self.now:  # never resolved in the future
+                    incidents.append(incident(stream, service, opened, hours=hours))
         # Two incidents still open: what a leader would look at first.
         for slug, days in (("home-insurance-claims", 1.5), ("data-analytics-platform", 4)):
             stream = self.streams[slug]

@@ -36,6 +36,7 @@ class Fate(enum.Enum):
     REMOVED_BEFORE_START = "removed_before_start"
     REMOVED_IN_FLOW = "removed_in_flow"  # abandoned after work began
     REOPEN = "reopen"  # released, reopened (rework), released again
+    SENT_BACK = "sent_back"  # started, sent back to the backlog (reprioritised), resumed weeks later
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,11 @@ def simulate(
         total = sum(weight for _, weight in route)
         spells = [flow_days * weight / total for _, weight in route]
         move(route[0][0], waited)
+        if fate is Fate.SENT_BACK:
+            # Work began, then something more urgent came: back to the backlog for weeks, and
+            # picked up again where it stopped (still waiting there at `now` for some).
+            move(workflow.refined or workflow.entry, spells[0] * rng.uniform(0.2, 0.8))
+            move(route[0][0], rng.uniform(10, 60))
         if fate is Fate.REMOVED_IN_FLOW:
             stop = rng.randrange(1, len(route))
             for (state, _), spell in zip(route[1:stop], spells[: stop - 1], strict=True):

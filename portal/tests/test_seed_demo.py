@@ -255,6 +255,9 @@ class TestSeededOrganisation:
         reopened = transitions.filter(from_state__category=Category.DONE).exclude(to_state__category=Category.DONE)
         assert reopened.exists()
         assert transitions.filter(to_state__category=Category.REMOVED).exists()
+        # Work sent back to the backlog after it started: resumed since, or returned there now.
+        sent_back = transitions.filter(from_state__category__in=("active", "waiting"), to_state__category="backlog")
+        assert sent_back.exists() and BacklogItem.objects.returned().exists()
         oldest = transitions.order_by("at").first().at
         assert dt.datetime.now(dt.UTC) - oldest > dt.timedelta(days=183)
         assert BlockedPeriod.objects.filter(ended_at__isnull=True).exists()
