@@ -49,6 +49,7 @@ def flow_chart_data(report: FlowReport, snapshots=()) -> dict:
                 "type": facts.flow_type,
             }
             for facts in report.finished
+            if facts.flow_days is not None  # a history cut short has no flow time
         ],
         "percentiles": {name: (round(value, 2) if value is not None else None) for name, value in percentiles.items()},
         "weeks": [

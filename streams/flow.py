@@ -494,7 +494,7 @@ def state_times(*, scope: Scope, window: Window, groups: dict[int, list[int]] | 
         engine._build_state_time()
         sql, finished = engine.sql, engine.finished
         flow = sql.days("f.finish", "f.start")
-        count, total = engine.fetchall(f"SELECT COUNT(*), SUM({flow}) FROM {engine.ITEM} f WHERE {finished}")[0]
+        count, total = engine.fetchall(f"SELECT COUNT(f.start), SUM({flow}) FROM {engine.ITEM} f WHERE {finished}")[0]
         result.items, result.flow_days = int(count), float(total or 0)
         rows = engine.fetchall(
             f"""
@@ -631,7 +631,8 @@ class HistoryEngine:
             SELECT a.item_id, i.stream_id, i.team_id, i.flow_type, i.created_at, i.title, i.external_key,
                    a.category,
                    CASE WHEN a.category = 'done' THEN a.last_at END AS finish,
-                   COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) AS start,
+                   CASE WHEN i.history_cut_short AND a.category = 'done' THEN NULL
+                        ELSE COALESCE(a.first_start, CASE WHEN a.category = 'done' THEN a.last_at END) END AS start,
                    a.reopens,
                    CASE WHEN a.category = 'backlog' AND a.first_start IS NOT NULL THEN a.left_progress END
                        AS returned_since,
@@ -729,7 +730,7 @@ class HistoryEngine:
                 SELECT f.item_id, {flow} AS flow,
                        COALESCE(SUM(CASE WHEN t.category = 'active' THEN t.days - t.blocked ELSE 0 END), 0) AS active
                 FROM {self.ITEM} f LEFT JOIN {self.STATE_TIME} t ON t.item_id = f.item_id
-                WHERE {self.finished} AND f.measurable = 1
+                WHERE {self.finished} AND f.measurable = 1 AND f.start IS NOT NULL
                 GROUP BY f.item_id, f.finish, f.start
             ) per_item
             GROUP BY bin
@@ -853,13 +854,24 @@ class HistoryEngine:
             ) steps GROUP BY band, category, k
             """
         )
-        # Items done before the window and done still sit in their done state throughout.
-        settled = self.fetchall(
-            f"""SELECT i.state_id, s.category, COUNT(*) FROM streams_backlogitem i
-                JOIN streams_workflowstate s ON s.id = i.state_id
-                WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}
-                GROUP BY i.state_id, s.category"""
-        )
+        # Items done before the window and done still sit in their done state throughout. With
+        # one done state (or no per-state series) a count from the (stream, finished_at) index
+        # says it all; several done states need each item's state.
+        named = self._workflow_states()
+        done_states = [state["id"] for state in named or () if state["category"] == "done"]
+        if named is None or len(done_states) == 1:
+            count = self.fetchall(
+                f"""SELECT COUNT(*) FROM streams_backlogitem i
+                    WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}"""
+            )[0][0]
+            settled = [(done_states[0] if done_states else -1, "done", count)]
+        else:
+            settled = self.fetchall(
+                f"""SELECT i.state_id, s.category, COUNT(*) FROM streams_backlogitem i
+                    JOIN streams_workflowstate s ON s.id = i.state_id
+                    WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}
+                    GROUP BY i.state_id, s.category"""
+            )
         category_of: dict[int, str] = {0: "wip"}
         steps: dict[int, dict[int, int]] = defaultdict(dict)
         for band, category, k, delta in rows:
@@ -869,7 +881,6 @@ class HistoryEngine:
         for state_id, category, count in settled:
             category_of[state_id] = category
             running[state_id] = running.get(state_id, 0) + int(count)
-        named = self._workflow_states()
         series = []
         for k in range(1, days + 1):
             for band in running:
@@ -928,14 +939,15 @@ def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -
     """Select list of the finished items' count, mean flow and lead time, and their percentiles."""
     flow, lead = sql.days(finish, start), sql.days(finish, created)
     pcts = ", ".join([sql.percentile(flow, p) for p in PERCENTILES] + [sql.percentile(lead, p) for p in PERCENTILES])
-    return f"COUNT(*), AVG({flow}), AVG({lead}), {pcts}"
+    return f"COUNT(*), COUNT({start}), AVG({flow}), AVG({lead}), {pcts}"
 
 
 def report_finished_stats(r: FlowReport, row) -> None:
-    """Throughput and the flow and lead time distributions from a `finished_stats_sql` row."""
-    n, mean_flow, mean_lead, *p = row
+    """Throughput and the flow and lead time distributions from a `finished_stats_sql` row.
+    Flow time rests on the items with a known start (not those whose history was cut short)."""
+    n, n_flow, mean_flow, mean_lead, *p = row
     r.throughput = n
-    r.flow_time = Distribution(n, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
+    r.flow_time = Distribution(n_flow, _f(mean_flow), _f(p[0]), _f(p[1]), _f(p[2]))
     r.lead_time = Distribution(n, _f(mean_lead), _f(p[3]), _f(p[4]), _f(p[5]))
 
 

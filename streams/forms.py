@@ -193,6 +193,14 @@ class ImportMappingForm(forms.Form):
             self.fields[f"status_{i}_category"] = forms.ChoiceField(
                 choices=categories, initial=category, required=False, label=f"Category of {status}"
             )
+            self.fields[f"status_{i}_wip"] = forms.IntegerField(
+                min_value=1,
+                max_value=100_000,
+                required=False,
+                initial=mapping.get("wip_limits", {}).get(state),
+                label=f"WIP limit for {status}",
+                widget=forms.NumberInput(attrs={"class": "number-input"}),
+            )
         for i, name in enumerate(self.types):
             self.fields[f"type_{i}"] = forms.ChoiceField(
                 choices=FlowType.choices, initial=mapping.get("types", {}).get(name, FlowType.FEATURE), label=name
@@ -210,17 +218,42 @@ class ImportMappingForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        limits: dict[str, tuple[str, int]] = {}
         for i, status in enumerate(self.statuses):
             if not data.get(f"status_{i}_category") and f"status_{i}_category" not in self.errors:
                 # required=False above so that this message, naming the status, is the one shown
                 self.add_error(f"status_{i}_category", f"Choose what {status!r} means for flow.")
+            limit = data.get(f"status_{i}_wip")
+            if limit is None:
+                continue
+            category = data.get(f"status_{i}_category")
+            state = (data.get(f"status_{i}_state") or "").strip() or status[:60]
+            if category and category not in WorkflowState.IN_PROGRESS:
+                self.add_error(
+                    f"status_{i}_wip",
+                    f"Only an active or waiting state takes a WIP limit; {state!r} is {category}.",
+                )
+            elif state in limits and limits[state][1] != limit:
+                self.add_error(
+                    f"status_{i}_wip",
+                    f"{limits[state][0]!r} and {status!r} both land in {state!r} with different WIP limits "
+                    f"({limits[state][1]} and {limit}): give the state one.",
+                )
+            else:
+                limits[state] = (status, limit)
         return data
 
     def rows(self):
-        """(name, count, state field, category field) per status, for the template."""
+        """(name, count, state field, category field, WIP limit field) per status, for the template."""
         counts = self.counts.get("statuses", {})
         return [
-            (status, counts.get(status, 0), self[f"status_{i}_state"], self[f"status_{i}_category"])
+            (
+                status,
+                counts.get(status, 0),
+                self[f"status_{i}_state"],
+                self[f"status_{i}_category"],
+                self[f"status_{i}_wip"],
+            )
             for i, status in enumerate(self.statuses)
         ]
 
@@ -241,6 +274,11 @@ class ImportMappingForm(forms.Form):
             },
             types={name: data[f"type_{i}"] for i, name in enumerate(self.types)},
             labels={name: data.get(f"label_{i}") or "" for i, name in enumerate(self.labels)},
+            wip_limits={
+                (data[f"status_{i}_state"].strip() or status[:60]): data[f"status_{i}_wip"]
+                for i, status in enumerate(self.statuses)
+                if data.get(f"status_{i}_wip") is not None
+            },
         )
 
 

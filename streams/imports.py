@@ -52,6 +52,7 @@ from .services import CLOCK_SKEW, items_refresh_flow_dates
 
 SOURCE = "csv"
 MAX_ERRORS = 50
+CUT_SHORT_NAMED = 20  # items with a history cut short named in a job's summary
 CATEGORIES = [code for code, _ in WorkflowState.Category.choices]
 FLOW_TYPES = [code for code, _ in FlowType.choices]
 
@@ -97,6 +98,7 @@ class ImportResult:
     dependencies_created: int = 0
     dependencies_removed: int = 0
     warnings: Counter = field(default_factory=Counter)
+    cut_short: list[str] = field(default_factory=list)  # keys whose history the export cut short
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -131,6 +133,7 @@ class ImportResult:
                 )
             },
             "warnings": dict(self.warnings),
+            "cut_short": self.cut_short[:CUT_SHORT_NAMED],
             "seconds": round(self.seconds, 2),
         }
 
@@ -158,6 +161,7 @@ class _Parsed:
     # Blocking links as (item key, blocker key); None: the source has none and keeps the stored ones.
     dependencies: set[tuple[str, str]] | None = None
     projects: set[str] = field(default_factory=set)  # the tool's projects, for webhooks to route by
+    cut_short: set[str] = field(default_factory=set)  # keys whose history the export cut short
     warnings: Counter = field(default_factory=Counter)
     sets_team: bool = True  # the file names each item's team (CSV); a tool's export does not
     sets_order: bool = True  # the file orders the states (CSV); a mapping only names them
@@ -493,6 +497,7 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
 
     touched |= _write_parents(parsed, items, result)
     rewritten = _write_histories(parsed, items, states, initial, result)
+    rewritten += _write_cut_short(parsed, items, stream, source, result)
     created_ids = {items[key] for key in new_keys}
     # An item is unchanged when neither its fields, its parent nor its history changed.
     result.items_unchanged = len(parsed.items) - len(created_ids) - len((touched | set(rewritten)) - created_ids)
@@ -516,6 +521,30 @@ def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) ->
     return result
 
 
+def _write_cut_short(parsed, items: dict[str, int], stream, source: str, result: ImportResult) -> list[int]:
+    """Flag the items whose history the export cut short (their start is unknown: DESIGN.md,
+    Data quality), clear the flag of those that now came whole, and name them in the result.
+    Returns the items whose flag changed (their flow dates change with it)."""
+    flagged = dict(
+        BacklogItem.objects.filter(stream=stream, source=source, history_cut_short=True).values_list(
+            "external_key", "pk"
+        )
+    )
+    now_cut = {items[key] for key in parsed.cut_short if key in items and key not in flagged}
+    now_whole = [pk for key, pk in flagged.items() if key in parsed.items and key not in parsed.cut_short]
+    BacklogItem.objects.filter(pk__in=now_cut).update(history_cut_short=True)
+    BacklogItem.objects.filter(pk__in=now_whole).update(history_cut_short=False)
+    if parsed.cut_short:
+        result.cut_short = sorted(parsed.cut_short)
+        named = ", ".join(result.cut_short[:CUT_SHORT_NAMED])
+        more = len(result.cut_short) - CUT_SHORT_NAMED
+        result.warnings[
+            "history cut short by the export (Jira sent fewer changelog entries than changelog.total): start "
+            f"unknown, left out of flow time: {named}{f' and {more} more' if more > 0 else ''}"
+        ] = len(result.cut_short)
+    return [*now_cut, *now_whole]
+
+
 def state_key(name: str) -> str:
     """A state's name as compared: case and spacing do not make two states."""
     return " ".join(name.split()).casefold()
@@ -537,7 +566,7 @@ def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) ->
         if name in parsed.wip_limits and state.wip_limit != limit:
             state.wip_limit = limit  # a limit changes no item's dates: not counted as a state change
             state.save(update_fields=["wip_limit"])
-            result.warnings["WIP limits set from states.csv"] += 1
+            result.warnings["WIP limits set by the import"] += 1
         if state.category != category or (parsed.sets_order and state.order != order):
             state.category = category
             state.order = order if parsed.sets_order else state.order

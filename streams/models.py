@@ -259,6 +259,13 @@ class BacklogItem(models.Model):
         editable=False,
         help_text="When the newest event applied from the source tool happened; an older event overwrites nothing.",
     )
+    history_cut_short = models.BooleanField(
+        default=False,
+        db_default=False,  # rows written in bulk (imports, the scale seed) leave it out
+        editable=False,
+        help_text="The export held only the latest part of the item's history: its start is unknown, so a "
+        "finished item has no flow time (DESIGN.md, Data quality).",
+    )
 
     objects = BacklogItemQuerySet.as_manager()
     history = HistoricalRecords()

@@ -7,6 +7,8 @@ it affects, never applied silently.
   keep every item and say so.
 - Items with no history (no transition at all), backward moves (into an earlier state of the
   workflow; removals and reopens aside) and reopens (out of a done state) in the window.
+- Histories an export cut short (`BacklogItem.history_cut_short`, set by the Jira import): their
+  start is unknown, so those finished in the window count in throughput but have no flow time.
 
 It reads the items' stored start and finish (`streams.services.items_refresh_flow_dates`,
 the engine's rule as of now) over the window's finished items, in four queries.
@@ -14,15 +16,18 @@ the engine's rule as of now) over the window's finished items, in four queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
+
+from teams.freshness import fresh_cached
 
 from .flow import PERCENTILES, FlowReport, Window
 from .models import BacklogItem, StateTransition, WorkflowState
 from .sql import Dialect
 
 BULK_SIZE = 10  # items entering done within one minute
+CUT_SHORT_NAMED = 20  # items with a history cut short named in the panel
 
 
 @dataclass
@@ -46,6 +51,9 @@ class DataQuality:
     no_history: int
     backward_moves: int
     reopens: int
+    cut_short: int = 0  # items of the stream whose history an export cut short
+    cut_short_finished: int = 0  # of those, finished in the window (in throughput, not in flow time)
+    cut_short_named: list[tuple[int, str]] = field(default_factory=list)  # (id, key) of the first CUT_SHORT_NAMED
 
     bulk_size: int = BULK_SIZE
 
@@ -55,7 +63,7 @@ class DataQuality:
 
     @property
     def clean(self) -> bool:
-        return not (self.bulk_items or self.no_history or self.backward_moves or self.reopens)
+        return not (self.bulk_items or self.no_history or self.backward_moves or self.reopens or self.cut_short)
 
     def as_dict(self) -> dict:
         def rounded(value):
@@ -76,13 +84,24 @@ class DataQuality:
             "items_without_history": self.no_history,
             "backward_moves": self.backward_moves,
             "reopens": self.reopens,
+            "histories_cut_short": self.cut_short,
+            "histories_cut_short_finished": self.cut_short_finished,
+            "histories_cut_short_named": [key for _, key in self.cut_short_named],
         }
 
 
 def with_data_quality(report: FlowReport) -> FlowReport:
-    """The report of a stream with its data-quality facts attached (pages, API and command alike)."""
+    """The report of a stream with its data-quality facts attached (pages, API and command alike).
+
+    They depend on the stored data and the window's bounds only (not on the instant the
+    history is read), so they are cached until the data changes: the default window, of
+    complete days, is computed once per change rather than on every view."""
     if report.scope.kind == "stream":
-        report.data_quality = stream_data_quality(stream_id=report.scope.id, window=report.window)
+        stream_id, window = report.scope.id, report.window
+        report.data_quality = fresh_cached(
+            f"quality:{stream_id}:{window.start.isoformat()}:{window.end.isoformat()}",
+            lambda: stream_data_quality(stream_id=stream_id, window=window),
+        )
     return report
 
 
@@ -112,11 +131,24 @@ def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
         cursor.execute(f"SELECT COUNT(*), {pcts} FROM ({finished}) f", [stream_id])
         everything = cursor.fetchone()
         cursor.execute(
-            f"SELECT COUNT(*) FROM {items} i WHERE i.stream_id = %s "
-            f"AND NOT EXISTS (SELECT 1 FROM {moves} t WHERE t.item_id = i.id)",
+            f"""
+            SELECT SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM {moves} t WHERE t.item_id = i.id) THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN i.history_cut_short THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN i.history_cut_short AND i.finished_at >= {ws} AND i.finished_at < {we}
+                            THEN 1 ELSE 0 END)
+            FROM {items} i WHERE i.stream_id = %s
+            """,
             [stream_id],
         )
-        no_history = cursor.fetchone()[0]
+        no_history, cut_short, cut_short_finished = cursor.fetchone()
+        named = []
+        if cut_short:
+            cursor.execute(
+                f"SELECT i.id, i.external_key FROM {items} i WHERE i.stream_id = %s AND i.history_cut_short "
+                f"ORDER BY i.external_key, i.id LIMIT {CUT_SHORT_NAMED}",
+                [stream_id],
+            )
+            named = [(pk, key or f"#{pk}") for pk, key in cursor.fetchall()]
         cursor.execute(
             f"""
             SELECT SUM(CASE WHEN a.category <> 'done' AND b.category <> 'removed' AND b."order" < a."order"
@@ -149,9 +181,12 @@ def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
         rest_median=group(rest_row).p50,
         with_bulk=with_bulk,
         without_bulk=group(rest_row),
-        no_history=int(no_history),
+        no_history=int(no_history or 0),
         backward_moves=int(backward or 0),
         reopens=int(reopens or 0),
+        cut_short=int(cut_short or 0),
+        cut_short_finished=int(cut_short_finished or 0),
+        cut_short_named=named,
     )
 
 

@@ -130,7 +130,7 @@ class _DayEngine(HistoryEngine):
                 SELECT f.item_id, f.stream_id, {day} AS day, {flow} AS flow,
                        COALESCE(SUM(CASE WHEN t.category = 'active' THEN t.days - t.blocked ELSE 0 END), 0) AS active
                 FROM {self.ITEM} f LEFT JOIN {self.STATE_TIME} t ON t.item_id = f.item_id
-                WHERE {self.finished}
+                WHERE {self.finished} AND f.start IS NOT NULL
                 GROUP BY f.item_id, f.stream_id, f.finish, f.start
             ) per_item
             GROUP BY stream_id, day, bin

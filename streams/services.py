@@ -92,7 +92,9 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
     Start = first entry into an active or waiting state; finish = last entry into a done state
     if the item is in a done state now; an item in a done state that never passed through
     active or waiting starts at that finish (flow time 0), reopened before or not; one never
-    in progress and not done now has no start (DESIGN.md, "Start").
+    in progress and not done now has no start (DESIGN.md, "Start"). A finished item whose
+    history an export cut short has no known start either: no flow time (DESIGN.md, "Data
+    quality"); unfinished, its first known progress stands in, so it still counts as WIP.
     One set-based UPDATE ... FROM over a per-item aggregate (PostgreSQL, and SQLite from
     3.33), so it serves one item (the state service) and a whole import alike. Returns the
     number of items updated.
@@ -103,7 +105,8 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
         cursor.execute(
             f"""
             UPDATE {item} SET
-                started_at = COALESCE(a.first_start, CASE WHEN cs.category = 'done' THEN a.last_done END),
+                started_at = CASE WHEN {item}.history_cut_short AND cs.category = 'done' THEN NULL
+                                  ELSE COALESCE(a.first_start, CASE WHEN cs.category = 'done' THEN a.last_done END) END,
                 finished_at = CASE WHEN cs.category = 'done' THEN a.last_done END
             FROM (
                 SELECT t.item_id,

@@ -197,6 +197,7 @@ class Mapping:
     labels: dict[str, str] = field(default_factory=dict)
     origin: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, value) -> remembered/default
     existing: dict[str, str] = field(default_factory=dict)  # the stream's states in order: name -> category
+    wip_limits: dict[str, int] = field(default_factory=dict)  # state name -> WIP limit set on the mapping step
 
     def status(self, name: str, hint: str = "") -> tuple[str, str] | None:
         """(state name, category) for a status: remembered, else the stream's state of that name
@@ -240,6 +241,7 @@ class Mapping:
             "statuses": {name: list(target) for name, target in self.statuses.items()},
             "types": self.types,
             "labels": self.labels,
+            "wip_limits": self.wip_limits,
         }
 
     @classmethod
@@ -248,6 +250,7 @@ class Mapping:
             statuses={name: (target[0], target[1]) for name, target in data.get("statuses", {}).items()},
             types=dict(data.get("types", {})),
             labels=dict(data.get("labels", {})),
+            wip_limits={name: int(limit) for name, limit in data.get("wip_limits", {}).items()},
         )
 
 
@@ -472,10 +475,15 @@ def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | N
             None,
         )
         parsed.histories[key] = history
+        if issue.cut_short:
+            parsed.cut_short.add(key)
         for blocker in issue.blocked_by:
             parsed.dependencies.add((key, blocker))
         if issue.project:
             parsed.projects.add(issue.project)
+    for name, limit in mapping.wip_limits.items():  # set on the mapping step
+        if name in parsed.states:
+            parsed.wip_limits[name] = limit
     for status, count in unmapped.most_common():
         errors.add(
             f"status {status!r}",
@@ -529,11 +537,27 @@ class _Issue:
     blocked_by: list[str] = field(default_factory=list)
     project: str = ""
     hints: dict[str, str] = field(default_factory=dict)  # status -> Jira statusCategory key
+    # The export holds only part of the issue's changelog (Jira's `changelog.total` counts more
+    # histories than it sent): its first moves, and so its start, are unknown.
+    cut_short: bool = False
 
 
 # --- Jira -------------------------------------------------------------------------------------
 
 BLOCKS_INWARD = "is blocked by"
+
+
+def _jira_cut_short(issue: dict) -> bool:
+    """Whether a search result's changelog is incomplete: Jira sends at most a page of an
+    issue's histories with `expand=changelog` (every field edit is one), and says how many
+    there are in `total`."""
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, dict):
+        return False
+    total, histories = changelog.get("total"), changelog.get("histories")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return False
+    return total > (len(histories) if isinstance(histories, list) else 0)
 
 
 def _jira_moves(issue: dict) -> list[tuple[str, str, str]]:
@@ -626,6 +650,7 @@ def _read_jira(file, errors: _Errors, progress, now) -> Iterator[tuple]:
             blocked_by=blocked_by,
             project=key.rpartition("-")[0],
             hints={status: _text(fields, "status", "statusCategory", "key")},
+            cut_short=_jira_cut_short(issue),
         )
 
 

@@ -93,10 +93,17 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "report": report,
         "chart_data": flow_chart_data(report, snapshots),
         "distribution_rows": distribution_rows(report),
-        "finished_rows": sorted(report.finished, key=lambda f: f.flow_days, reverse=True)[:TABLE_ROWS],
+        # Longest first; those without a flow time (history cut short) last.
+        "finished_rows": sorted(
+            report.finished, key=lambda f: (f.flow_days is not None, f.flow_days or 0), reverse=True
+        )[:TABLE_ROWS],
         "wip_rows": sorted(report.in_progress, key=lambda f: f.age_days, reverse=True)[:TABLE_ROWS],
         "cfd_rows": [
-            {"day": day["day"], "counts": [day["states"][state["name"]] for state in report.cfd_states]}
+            {
+                "day": day["day"],
+                "counts": [day["states"][state["name"]] for state in report.cfd_states],
+                "categories": [day[c] for c in ("backlog", "active", "waiting", "done")],
+            }
             for day in report.daily
         ],
         "returned_rows": [

@@ -157,6 +157,7 @@ class BacklogItemSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "history_cut_short",
             "updated_at",
             "source",
             "external_key",

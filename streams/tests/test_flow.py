@@ -422,3 +422,24 @@ def test_items_done_before_the_window_sit_in_their_done_state(history):
     assert all(day["states"][released.name] == 6 for day in report.daily)
     portfolio = flow_report(scope=Scope.portfolio(), window=window, use_rollups=False)
     assert portfolio.cfd_states == [] and "states" not in portfolio.daily[0]  # workflows differ across streams
+
+
+def test_with_several_done_states_each_keeps_the_items_done_before_the_window():
+    stream = ValueStreamFactory(
+        name="Two dones",
+        workflow=[
+            ("Backlog", "backlog"),
+            ("Doing", "active"),
+            ("Queue", "waiting"),
+            ("Done", "done"),
+            ("Live", "done"),
+        ],
+    )
+    make(stream, "X", "feature", [("Doing", d(1)), ("Done", d(2))])
+    make(stream, "Y", "feature", [("Doing", d(1)), ("Done", d(2)), ("Live", d(3))])
+    make(stream, "Z", "feature", [("Doing", d(1)), ("Live", d(9))])
+    window = Window.build(start=dt.date(2026, 3, 7), end=dt.date(2026, 3, 15), as_of=T0 + dt.timedelta(days=14))
+    daily = flow_report(scope=Scope.stream(stream), window=window).daily
+    assert daily[0]["states"] == {"Backlog": 0, "Doing": 1, "Queue": 0, "Done": 1, "Live": 1}
+    assert daily[-1]["states"] == {"Backlog": 0, "Doing": 0, "Queue": 0, "Done": 1, "Live": 2}
+    assert daily[-1]["done"] == 3

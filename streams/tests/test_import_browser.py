@@ -31,12 +31,16 @@ def test_upload_map_and_import_a_jira_export(live_server, page, screenshot):
     assert "13 issues" in page.get_by_test_id("import-status").inner_text()
     assert form.get_by_label("Category of Won't Do").input_value() == "removed"
     form.get_by_label("State for Waiting for QA").fill("QA queue")
+    form.get_by_label("WIP limit for Waiting for QA", exact=True).fill("4")
     screenshot("imports-mapping")
     form.get_by_role("button", name="Import with this mapping").click()
 
     summary = page.get_by_test_id("import-summary")
     summary.wait_for()
     assert "13 new, 0 changed, 0 unchanged" in summary.inner_text()
+    from streams.models import WorkflowState
+
+    assert WorkflowState.objects.get(stream__slug="payments", name="QA queue").wip_limit == 4
     screenshot("imports-summary")
     assert BacklogItem.objects.get(external_key="PAY-5").state.name == "QA queue"
     page.get_by_role("link", name="Imports").first.click()

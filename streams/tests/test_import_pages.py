@@ -172,3 +172,31 @@ def test_the_job_page_issues_few_queries(
         ImportJob.objects.create(source="github", stream_slug=f"t{n}", status="refused")
     with django_assert_max_num_queries(len(listing.captured_queries)):
         admin_client.get("/imports/")
+
+
+def test_the_mapping_step_sets_wip_limits_and_refuses_ones_that_make_no_sense(
+    admin_client, django_capture_on_commit_callbacks
+):
+    from streams.models import WorkflowState
+
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(admin_client)
+    job = ImportJob.objects.get()
+    form = admin_client.get(f"/imports/{job.pk}/").context["mapping_form"]
+    data = {name: form[name].value() or "" for name in form.fields}
+    todo, review, qa = (form.statuses.index(s) for s in ("To Do", "In Review", "Waiting for QA"))
+    data[f"status_{todo}_wip"] = "5"
+    refused = admin_client.post(f"/imports/{job.pk}/", data)
+    assert refused.status_code == 422 and not BacklogItem.objects.exists()
+    assert "Only an active or waiting state takes a WIP limit" in refused.content.decode()
+    data[f"status_{todo}_wip"] = ""
+    data[f"status_{review}_wip"], data[f"status_{qa}_wip"] = "3", "4"
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = admin_client.post(f"/imports/{job.pk}/", data)
+    assert confirmed.status_code == 302
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.errors
+    limits = dict(WorkflowState.objects.filter(stream__slug="payments").values_list("name", "wip_limit"))
+    review_state = form[f"status_{review}_state"].value()
+    qa_state = form[f"status_{qa}_state"].value()
+    assert limits[review_state] == 3 and limits[qa_state] == 4

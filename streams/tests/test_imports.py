@@ -215,7 +215,7 @@ def test_states_csv_may_set_wip_limits(team):
     # A second file changes one limit and clears another; an empty cell means no limit.
     result = run(states=with_limits.replace("active,1,4", "active,1,5").replace("active,3,2", "active,3,"))
     assert dict(stream.states.exclude(wip_limit=None).values_list("name", "wip_limit")) == {"In progress": 5}
-    assert result.states_updated == 0 and result.warnings["WIP limits set from states.csv"] == 2
+    assert result.states_updated == 0 and result.warnings["WIP limits set by the import"] == 2
     # Without the column, the limits stay as they are.
     run()
     assert dict(stream.states.exclude(wip_limit=None).values_list("name", "wip_limit")) == {"In progress": 5}

@@ -332,3 +332,56 @@ def test_an_import_uses_the_streams_own_states_instead_of_near_duplicates():
     remembered = dict(ImportMapping.objects.filter(stream=payments, kind="status").values_list("value", "state_name"))
     assert remembered["In Progress"] == "In  progress" and remembered["To Do"] == "Backlog"
     assert remembered["In Review"] == "In  progress" and remembered["Waiting for QA"] == "Waiting"
+
+
+def cut_short(data: dict, key: str, keep: int) -> None:
+    """What Jira's search sends for an issue with more histories than a page: the latest
+    `keep`, and `total` counting them all."""
+    changelog = issue(data, key)["changelog"]
+    changelog["total"] = len(changelog["histories"])
+    changelog["histories"] = changelog["histories"][-keep:]
+
+
+def test_a_history_cut_short_by_the_export_leaves_the_start_unknown_and_says_so():
+    """PAY-8 (done) and PAY-12 (in review) come with only their latest history: Jira's
+    changelog.total says there were more. PAY-8's start is unknown: it counts in throughput,
+    not in flow time; PAY-12 is still in progress (WIP). Both are named in the summary and the
+    stream's data-quality panel; a whole export later measures them again."""
+    from streams.flow import Scope, Window, flow_report
+    from streams.quality import with_data_quality
+
+    data = jira()
+    cut_short(data, "PAY-8", 1)
+    cut_short(data, "PAY-12", 1)
+    result = run_jira(data)
+    assert result.cut_short == ["PAY-12", "PAY-8"]
+    assert "history cut short by the export" in result.summary() and "PAY-12, PAY-8" in result.summary()
+    assert result.as_dict()["cut_short"] == ["PAY-12", "PAY-8"]
+    stored = items("payments")
+    assert stored["PAY-8"].history_cut_short and stored["PAY-12"].history_cut_short
+    assert not stored["PAY-11"].history_cut_short
+    assert stored["PAY-8"].started_at is None and stored["PAY-8"].finished_at == dt.datetime(
+        2026, 4, 10, 10, tzinfo=UTC
+    )
+    assert stored["PAY-12"].started_at is not None  # in progress: its first known progress stands in
+
+    stream = ValueStream.objects.get(slug="payments")
+    window = Window.build(
+        start=dt.date(2026, 4, 1), end=dt.date(2026, 4, 30), as_of=dt.datetime(2026, 7, 1, tzinfo=UTC)
+    )
+    report = with_data_quality(flow_report(scope=Scope.stream(stream), window=window))
+    finished = {f.key: f for f in report.finished}
+    assert set(finished) == {"PAY-8", "PAY-11"} and report.throughput == 2
+    assert finished["PAY-8"].flow_days is None and finished["PAY-8"].start is None
+    assert report.flow_time.n == 1 and report.lead_time.n == 2  # PAY-11 alone has a flow time
+    assert report.efficiency_n + report.efficiency_zero <= 1
+    quality = report.data_quality
+    assert (quality.cut_short, quality.cut_short_finished) == (2, 1)
+    assert [key for _, key in quality.cut_short_named] == ["PAY-12", "PAY-8"]
+    now = flow_report(scope=Scope.stream(stream), window=Window.build(as_of=dt.datetime(2026, 7, 1, tzinfo=UTC)))
+    assert "PAY-12" in {f.key for f in now.in_progress}
+
+    result = run_jira()  # the whole changelog this time
+    assert result.cut_short == []
+    whole = items("payments")["PAY-8"]
+    assert not whole.history_cut_short and whole.started_at == dt.datetime(2026, 4, 6, 9, tzinfo=UTC)

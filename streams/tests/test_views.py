@@ -190,3 +190,28 @@ def test_cumulative_flow_per_state_on_the_page_and_as_csv(viewer_client, stream)
     ]
     assert rows[1] == ["2026-03-02", "6", "0", "3", "0", "0", "0", "6", "3", "0", "0", "3"]
     assert len(rows) == 15 and rows[-1][0] == "2026-03-15" and rows[-1][6] == "6"
+
+
+def test_the_data_quality_panel_names_histories_cut_short(viewer_client, stream):
+    from streams.models import BacklogItem
+    from streams.services import items_refresh_flow_dates
+
+    BacklogItem.objects.filter(external_key="A").update(history_cut_short=True)
+    items_refresh_flow_dates(BacklogItem.objects.filter(external_key="A"))
+    response = viewer_client.get(url(stream, **WINDOW))
+    report = response.context["report"]
+    assert report.throughput == 6 and report.flow_time.n == 5  # A finished, with no flow time
+    html = response.content.decode()
+    panel = html[html.index('data-testid="cut-short"') :][:900]
+    assert "1 item came from an export" in panel and ">A</a>" in panel and "1 of them finished in the window" in panel
+    rows = {
+        row["key"]: row
+        for row in csv.DictReader(
+            io.StringIO(
+                viewer_client.get(
+                    reverse("streams:stream-flow-csv", args=[stream.slug]) + "?start=2026-03-02&end=2026-03-15"
+                ).content.decode()
+            )
+        )
+    }
+    assert rows["A"]["flow_days"] == "" and rows["A"]["start"] == ""
