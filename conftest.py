@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from teams import access
+from core import access
 from teams.tests.factories import UserFactory
 
 

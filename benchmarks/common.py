@@ -55,9 +55,9 @@ def time_page(client: Client, url: str, repeat: int = 20, after_change: bool = F
     """Median server time of GET url over `repeat` requests (after a warm-up), and its query count.
 
     With `after_change`, each request follows a change of the data generation, so the pages'
-    fresh caches (`teams.freshness`) miss: what the first view after any edit costs.
+    fresh caches (`core.freshness`) miss: what the first view after any edit costs.
     """
-    from teams.freshness import data_changed
+    from core.freshness import data_changed
 
     def get():
         if after_change:

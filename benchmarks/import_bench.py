@@ -37,8 +37,8 @@ import time
 from common import ROOT
 from django.db import connection  # noqa: E402
 
+from core.history import delete_with_history  # noqa: E402
 from streams.models import BacklogItem, Dependency, StateTransition, ValueStream  # noqa: E402
-from teams.history import delete_with_history  # noqa: E402
 
 STREAM = "bench-import"
 GOAL_SECONDS = 60

@@ -4,7 +4,7 @@
 
 Prints, and writes to benchmarks/results/pages.json, the median server time over 20 requests
 (after one warm-up) and the query count of every page, twice: as the page is usually served
-(its fresh caches, `teams.freshness`, holding results) and with every request following a
+(its fresh caches, `core.freshness`, holding results) and with every request following a
 change of the data (the caches miss: the first view after any edit). The pages are those a
 user opens from the navigation, as a superuser (who sees every stream): the portfolio (goal:
 median <= 400 ms) and its sorted form, the stream page of the stream with about 5,000 items

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from portal.admin_mixins import PortalModelAdmin, PortalTabularInline
+from core.admin import PortalModelAdmin, PortalTabularInline
 
 from .models import CheckIn, KeyResult, Objective
 

@@ -24,12 +24,12 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core.freshness import fresh_cached
+from core.sql import Dialect
 from streams.flow import Scope
 from streams.models import BacklogItem, ValueStream, WorkflowState
 from streams.periods import Period
 from streams.querysets import in_progress_sql
-from streams.sql import Dialect
-from teams.freshness import fresh_cached
 
 from .models import KeyResult, Objective
 from .selectors import linked_work_counts
@@ -133,7 +133,7 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
     """Per group (a stream by default): WIP now and items finished in the period, all and aligned.
 
     One query. WIP is read through the partial index of items in progress; finished items
-    through (stream, finished_at). Cached until the data changes (`teams.freshness`).
+    through (stream, finished_at). Cached until the data changes (`core.freshness`).
     """
     today = timezone.now().astimezone(dt.UTC).date()
     return fresh_cached(

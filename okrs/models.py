@@ -7,9 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from core.history import PortalHistoricalRecords as HistoricalRecords
 from streams.models import BacklogItem, ValueStream
 from streams.periods import validate_period
-from teams.history import PortalHistoricalRecords as HistoricalRecords
 from teams.models import Person, Team
 
 

@@ -15,14 +15,14 @@ from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from core import access
+from core.freshness import fresh_cached, ids_key
+from core.sql import Dialect
 from streams.flow import FlowReport, Scope, Window, flow_report
 from streams.forecast import forecast_chance
 from streams.models import BacklogItem, WorkflowState
 from streams.periods import Period, parse_period, period_containing
 from streams.querysets import in_progress_sql
-from streams.sql import Dialect
-from teams import access
-from teams.freshness import fresh_cached, ids_key
 
 from .models import CheckIn, KeyResult, Objective
 
@@ -47,7 +47,7 @@ def linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, t
     """Per key result: linked items in progress now, and linked items finished in the period.
 
     In progress = started, not finished, not removed (the flow engine's WIP at now).
-    One query for any number of key results, cached until the data changes (`teams.freshness`).
+    One query for any number of key results, cached until the data changes (`core.freshness`).
     """
     if not key_result_ids:
         return {}

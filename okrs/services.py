@@ -13,12 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import access
+from core.dates import too_early
+from core.errors import DomainError
+from core.history import history_record
 from streams.models import BacklogItem, WorkflowState
 from streams.periods import parse_period
-from teams import access
-from teams.dates import too_early
-from teams.errors import DomainError
-from teams.history import history_record
 
 from .models import CheckIn, KeyResult, Objective
 

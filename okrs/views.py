@@ -9,11 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from core import access
+from core.errors import DomainError
 from streams.flow import Scope
 from streams.models import BacklogItem, ValueStream
 from streams.periods import Period
-from teams import access
-from teams.errors import DomainError
 from teams.models import Person, Team
 
 from .alignment import ORPHANS_LISTED, Alignment, alignment_report, alignment_stream_ids

@@ -15,11 +15,11 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.sql import Dialect
 from okrs.alignment import Alignment
 from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
 from streams.portfolio import PortfolioWindow, StreamFlow
 from streams.querysets import in_progress_sql
-from streams.sql import Dialect
 from teams.models import Membership, Person
 
 RIGHT_THINGS_MIN = 0.7  # aligned share of WIP

@@ -8,7 +8,7 @@ from django.db import IntegrityError
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from teams.errors import integrity_message
+from core.errors import integrity_message
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import unicodedata
 
 from django.db import connection, connections, models, transaction
 
+from core.bulk import RowWriter as _RowWriter
 from okrs.models import CheckIn, KeyResult, Objective
-from streams.bulk import RowWriter as _RowWriter
 from streams.models import (
     BacklogItem,
     BlockedPeriod,

@@ -217,8 +217,8 @@ IMPORT_MAX_ISSUE_MB = _env_int("IMPORT_MAX_ISSUE_MB", 16, minimum=1)
 IMPORT_MAX_DEPTH = _env_int("IMPORT_MAX_DEPTH", 64, minimum=8)
 IMPORT_MAX_CSV_LINE = _env_int("IMPORT_MAX_CSV_LINE", 1024 * 1024, minimum=1024)
 FILE_UPLOAD_HANDLERS = [
-    "teams.uploads.BoundedMemoryFileUploadHandler",
-    "teams.uploads.BoundedTemporaryFileUploadHandler",
+    "core.uploads.BoundedMemoryFileUploadHandler",
+    "core.uploads.BoundedTemporaryFileUploadHandler",
 ]
 
 # --- Webhooks ---------------------------------------------------------------------------------
@@ -301,29 +301,29 @@ CACHES = {
 
 # --- REST framework -------------------------------------------------------------------
 # /api/v1/: tokens (portal.api.auth) or the browser's session; read for every logged-in
-# user, writes checked by teams.access; cursor pagination; JSON or streamed CSV (?format=csv).
+# user, writes checked by core.access; cursor pagination; JSON or streamed CSV (?format=csv).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON bodies bounded in size and nesting, refused in the API's error shape (portal.api.parsers).
+    # JSON bodies bounded in size and nesting, refused in the API's error shape (core.api.parsers).
     "DEFAULT_PARSER_CLASSES": [
-        "portal.api.parsers.BoundedJSONParser",
+        "core.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "portal.api.csv.CsvRenderer",
+        "core.api.csv.CsvRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.IdCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from teams.errors import DomainError
+from core.errors import DomainError
 
 from .models import KEY_BYTES, PREFIX_LENGTH, ApiToken, hash_key
 

@@ -29,5 +29,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "portal.api.errors.page_not_found"
-handler500 = "portal.api.errors.server_error"
+handler404 = "core.api.errors.page_not_found"
+handler500 = "core.api.errors.server_error"

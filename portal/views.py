@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core import access
+from core.csv import SafeWriter
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from okrs.views import item_links_context
@@ -15,8 +17,6 @@ from streams.delivery import BANDS_YEAR, key_rows
 from streams.models import BacklogItem
 from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import experiments_latest, stream_get
-from teams import access
-from teams.csv import SafeWriter
 from teams.models import Team
 
 from .composition import composition

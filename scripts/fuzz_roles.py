@@ -23,7 +23,7 @@ Three parts:
    theirs, and sign off readiness checks whose criterion their team owns. Any role but an
    administrator: an item write that sets a non-empty `source` or `external_key` is a failure
    (only imports, connectors and webhooks may). The owner's scope is computed here with plain
-   SQL from memberships and the teams streams list, never with `teams.access` (the code under
+   SQL from memberships and the teams streams list, never with `core.access` (the code under
    test). A write this module has no rule for is a failure too: teach it the new operation.
    403 and every other non-2xx answer are fine.
 """
@@ -69,7 +69,7 @@ def _one(sql: str, *params):
     return rows[0] if rows else None
 
 
-# --- whose token, and what their teams serve (independent of teams/access.py) ----------------------
+# --- whose token, and what their teams serve (independent of core/access.py) ----------------------
 
 USER_ID = _one("SELECT id FROM auth_user WHERE username = %s", USER)
 if USER_ID is None:

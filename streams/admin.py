@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
-from portal.admin_mixins import (
+from core import access
+from core.admin import (
     PortalModelAdmin,
     PortalStackedInline,
     PortalTabularInline,
@@ -18,8 +19,7 @@ from portal.admin_mixins import (
     RowCheckedAdmin,
     require,
 )
-from teams import access
-from teams.errors import DomainError
+from core.errors import DomainError
 
 from . import readiness, services
 from .models import (

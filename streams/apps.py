@@ -8,4 +8,6 @@ class StreamsConfig(AppConfig):
     def ready(self):
         # sql registers percentile_cont on SQLite connections for the flow engine; signals keep
         # the daily flow rollups honest when blocked periods or items change.
-        from . import signals, sql  # noqa: F401
+        from core import sql  # noqa: F401
+
+        from . import signals  # noqa: F401

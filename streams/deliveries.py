@@ -30,8 +30,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from rest_framework import serializers
 
-from portal.api.fields import AwareDateTimeField
-from teams.bounded_input import InputTooLarge, bounded_lines
+from core.api.fields import AwareDateTimeField
+from core.bounded_input import InputTooLarge, bounded_lines
 
 from .imports import ImportRefused, RowError
 from .models import BacklogItem, DeliverySource, Deployment, DeploymentItem, Incident, ValueStream

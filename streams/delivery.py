@@ -29,8 +29,9 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Lower, TruncDate
 
+from core.sql import Dialect
+
 from .models import BacklogItem, Deployment, DeploymentItem, Incident, WorkflowState
-from .sql import Dialect
 
 PRODUCTION_ENVIRONMENTS = ("production", "prod", "live")
 BANDS_YEAR = 2023

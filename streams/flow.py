@@ -3,7 +3,7 @@
 One call, `flow_report(scope=..., window=...)`, reads the transition history of the scope's
 items up to `window.as_of` once, with window functions, into temporary tables, and answers
 every metric with a fixed number of small aggregate queries over them. The same code runs on
-PostgreSQL and SQLite (`streams.sql.Dialect` spells the few differences).
+PostgreSQL and SQLite (`core.sql.Dialect` spells the few differences).
 
 Definitions (all durations are calendar days with fractions, from the history):
 - start: first entry into an active or waiting state; finish: the last entry into a done
@@ -31,9 +31,10 @@ from django.db.models import Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.sql import Dialect
+
 from .models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
 from .periods import period_containing
-from .sql import Dialect
 
 # The one default window of every page, export and API answer: the last 12 weeks of complete
 # UTC days (84 days ending at today's midnight), with the history read up to now. Complete days
@@ -323,7 +324,7 @@ ITEM_FIELDS = (
 
 def item_row(facts: ItemFacts) -> dict:
     """One item's facts as plain values (ISO 8601 times, days rounded to 0.0001). CSV output
-    goes through `teams.csv`'s writers, which quote what a spreadsheet would run."""
+    goes through `core.csv`'s writers, which quote what a spreadsheet would run."""
     row = {}
     for name in ITEM_FIELDS:
         value = getattr(facts, name)

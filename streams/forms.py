@@ -5,9 +5,9 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from teams.dates import EARLIEST
+from core.dates import EARLIEST
+from core.uploads import upload_refusal
 from teams.models import Team
-from teams.uploads import upload_refusal
 
 from .experiments import MIN_DAYS
 from .flow import DEFAULT_WEEKS, Window, default_days

@@ -13,8 +13,8 @@ one its issues were imported into, or the one named by `stream` in the deploymen
 `items` in that payload lists the keys of the items it ships.
 
 Bodies are read up to 5 MB (MAX_BODY, whatever Django's DATA_UPLOAD_MAX_MEMORY_SIZE) and parsed
-by `teams.safejson` (nesting, NaN and Infinity bounded); every value read is checked for its
-type first, and every date must lie between 2000-01-01 (`teams.dates`) and now.
+by `core.safejson` (nesting, NaN and Infinity bounded); every value read is checked for its
+type first, and every date must lie between 2000-01-01 (`core.dates`) and now.
 
 Replays: a delivery id seen before (Jira's `X-Atlassian-Webhook-Identifier`, GitHub's
 `X-GitHub-Delivery`, kept in `WebhookDelivery` in the transaction that applied it) changes
@@ -46,9 +46,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from teams import safejson
-from teams.dates import too_early
-from teams.errors import DomainError, integrity_message
+from core import safejson
+from core.dates import too_early
+from core.errors import DomainError, integrity_message
 
 from .deliveries import DeploymentInput, deployment_record
 from .models import (
@@ -255,7 +255,7 @@ def _shown(value) -> str:
 
 
 def _when(value, path: str, *, milliseconds: bool = False) -> dt.datetime:
-    """A tool's date and time, from 2000-01-01 (`teams.dates`) to now: ISO 8601 text with a UTC
+    """A tool's date and time, from 2000-01-01 (`core.dates`) to now: ISO 8601 text with a UTC
     offset, or for Jira's `timestamp` milliseconds since 1970."""
     if value is None:
         raise HookAnswer(400, f"{path} is missing; it must be a date and time.", "invalid")

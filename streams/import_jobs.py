@@ -29,9 +29,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from teams import access
-from teams.errors import DomainError
-from teams.queue import send
+from core import access
+from core.errors import DomainError
+from core.queue import send
 
 from .imports import ImportRefused, ImportResult, RowError, _write, flow_csv_import
 from .models import ImportJob, ImportSource, ValueStream

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from teams.errors import DomainError
+from core.errors import DomainError
 
 from .forms import ImportMappingForm, ImportUploadForm
 from .import_jobs import (

@@ -30,12 +30,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
-from teams.bounded_input import InputTooLarge, bounded_lines
-from teams.dates import too_early
-from teams.errors import DomainError
+from core.bounded_input import InputTooLarge, bounded_lines
+from core.bulk import RowWriter
+from core.dates import too_early
+from core.errors import DomainError
 from teams.models import Team
 
-from .bulk import RowWriter
 from .models import (
     BacklogItem,
     Dependency,

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from teams import access
-from teams.errors import DomainError
+from core import access
+from core.errors import DomainError
 
 from .experiments import METHODS, MIN_DAYS, MIN_ITEMS, experiment_create, experiment_periods
 from .forms import ExperimentForm, FlowWindowForm, ProcessBlockForm, ValueStreamMapForm

@@ -12,10 +12,10 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from teams.history import PortalHistoricalRecords as HistoricalRecords
+from core.fields import ChoiceListField
+from core.history import PortalHistoricalRecords as HistoricalRecords
 from teams.models import Discipline, Person, Team
 
-from .fields import ChoiceListField
 from .periods import validate_quarter
 from .querysets import BacklogItemQuerySet, ValueStreamQuerySet
 

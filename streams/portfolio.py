@@ -23,11 +23,12 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.sql import Dialect
+
 from .flow import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from .models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
 from .querysets import in_progress_sql
 from .rollups import DAY, midnight, utc_day
-from .sql import Dialect
 
 WINDOW_DAYS = 7 * DEFAULT_WEEKS
 TREND_WEEKS = 12

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from teams.freshness import fresh_cached
+from core.freshness import fresh_cached
+from core.sql import Dialect
 
 from .flow import PERCENTILES, FlowReport, Window
 from .models import BacklogItem, StateTransition, WorkflowState
-from .sql import Dialect
 
 BULK_SIZE = 10  # items entering done within one minute
 CUT_SHORT_NAMED = 20  # items with a history cut short named in the panel

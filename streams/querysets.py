@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 class ValueStreamQuerySet(models.QuerySet):
     def for_user(self, user):
         """Streams the user may see. Every logged-in user reads every stream; object scoping
-        for writes lives in `teams.access`."""
+        for writes lives in `core.access`."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         return self
@@ -27,9 +27,7 @@ def in_progress_sql(item: str = "i", state: str = "s") -> str:
     to its current state: started, not finished, in an `active` or `waiting` state. The first
     two terms follow from the third; they let the partial index of started, unfinished items
     serve the query."""
-    return (
-        f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category IN ('active', 'waiting')"
-    )
+    return f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category IN ('active', 'waiting')"
 
 
 def returned_sql(item: str = "i", state: str = "s") -> str:

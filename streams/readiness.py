@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from teams import access
-from teams.errors import DomainError
+from core import access
+from core.errors import DomainError
 
 from .models import BacklogItem, BlockedPeriod, ReadinessCheck, ReadinessCriterion
 

@@ -33,6 +33,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Sum, Value, When
 from django.utils import timezone
 
+from core.sql import Dialect
+
 from .flow import (
     CATEGORIES,
     FLOW_TYPES,
@@ -60,7 +62,6 @@ from .models import (
     WorkflowState,
 )
 from .querysets import in_progress_sql, returned_sql
-from .sql import Dialect
 
 DAY = dt.timedelta(days=1)
 

@@ -10,10 +10,10 @@ from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from core.sql import Dialect
 from teams.models import Team
 
 from .models import BacklogItem, ImprovementExperiment, ReadinessCheck, ReadinessCriterion, ValueStream, WorkflowState
-from .sql import Dialect
 
 
 def stream_get(*, user, slug: str) -> ValueStream:

@@ -14,10 +14,10 @@ from django.db import connection, transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
-from teams.dates import too_early
-from teams.errors import DomainError
-from teams.history import history_record
-from teams.queue import send
+from core.dates import too_early
+from core.errors import DomainError
+from core.history import history_record
+from core.queue import send
 
 from .models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
 from .readiness import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria

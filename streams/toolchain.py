@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 import ijson
 
-from teams.bounded_input import BoundedJson, InputTooLarge
-from teams.dates import too_early
+from core.bounded_input import BoundedJson, InputTooLarge
+from core.dates import too_early
 
 from .imports import ImportRefused, RowError, _Errors, _ItemRow, _Parsed, state_key
 from .models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState

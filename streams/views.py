@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from teams import access
-from teams.csv import SafeDictWriter, SafeWriter
-from teams.errors import DomainError
+from core import access
+from core.csv import SafeDictWriter, SafeWriter
+from core.errors import DomainError
 from teams.models import Team
 
 from .charts import distribution_rows, efficiency_rows, flow_chart_data

@@ -22,7 +22,7 @@ import math
 from django.db import transaction
 from django.db.models import Max, Prefetch
 
-from teams.errors import DomainError
+from core.errors import DomainError
 
 from .flow import Scope, StateTimes, Window, state_times
 from .models import ProcessBlock, ValueStream, ValueStreamMap, WorkflowState

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from portal.admin_mixins import PortalModelAdmin, PortalTabularInline
+from core.admin import PortalModelAdmin, PortalTabularInline
 
 from .models import Discipline, Membership, Person, Team
 

@@ -3,7 +3,7 @@ from django.db.backends.signals import connection_created
 
 
 def _watch_writes(sender, connection, **kwargs):
-    from . import freshness
+    from core import freshness
 
     freshness.install(connection)
 
@@ -14,4 +14,4 @@ class TeamsConfig(AppConfig):
 
     def ready(self):
         # Every write to domain data moves the generation that fresh caches are keyed on.
-        connection_created.connect(_watch_writes, dispatch_uid="teams.freshness")
+        connection_created.connect(_watch_writes, dispatch_uid="core.freshness")

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from teams.history import PortalHistoricalRecords as HistoricalRecords
+from core.history import PortalHistoricalRecords as HistoricalRecords
 
 
 class Discipline(models.Model):
@@ -120,7 +120,7 @@ class Membership(models.Model):
 
 
 class DataGeneration(models.Model):
-    """One row: how many committed writes the domain data has seen (`teams.freshness`).
+    """One row: how many committed writes the domain data has seen (`core.freshness`).
 
     Cached results are keyed on `epoch` and `value`; the epoch is random per row, so keys stay
     unique if the row is ever re-created."""

@@ -7,12 +7,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 import pytest
 
+from core import access
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

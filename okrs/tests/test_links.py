@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core.errors import DomainError
 from okrs.models import Objective
 from okrs.selectors import item_key_results, key_result_flow, period_from
 from okrs.services import key_result_link
@@ -13,7 +14,6 @@ from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.forecast import forecast_chance
 from streams.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
-from teams.errors import DomainError
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

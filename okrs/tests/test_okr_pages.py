@@ -8,13 +8,13 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core.errors import DomainError
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.selectors import objective_tree, period_from
 from okrs.services import check_in_record
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from streams.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
-from teams.errors import DomainError
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.csv import csv_response
+from core.api.fields import AwareDateTimeField
+from core.csv import Echo, SafeDictWriter
 from okrs.alignment import alignment_report
 from okrs.selectors import current_period
 from streams.delivery import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
@@ -27,11 +30,8 @@ from streams.models import ValueStream
 from streams.periods import parse_period
 from streams.quality import with_data_quality
 from streams.selectors import criterion_lead_times, readiness_by_owner_team
-from teams.csv import Echo, SafeDictWriter
 from teams.models import Person, Team
 
-from .csv import csv_response
-from .fields import AwareDateTimeField
 from .views import FORMAT_PARAMETER
 
 SCOPE_PARAMETERS = [

@@ -1,7 +1,7 @@
 """Schema post-processing: every operation documents the errors it can answer, in their shape.
 
 drf-spectacular describes successful responses from the views; the error answers come from
-`portal.api.errors` for every view alike, so they are added here once: 400 (bad parameters or
+`core.api.errors` for every view alike, so they are added here once: 400 (bad parameters or
 body), 401 (no or bad credentials), 403 (not allowed), 404 (unknown id, slug or cursor), 414
 (a URL longer than gunicorn reads), 429 (throttled), and 409 (a refused change: the release gate, no change) on writes.
 """

@@ -6,6 +6,7 @@ list's JSON and its CSV carry the same flat columns.
 
 from rest_framework import serializers
 
+from core.api.fields import AwareDateTimeField
 from okrs.models import CheckIn, KeyResult, Objective
 from streams.models import (
     BacklogItem,
@@ -28,8 +29,6 @@ from streams.models import (
     WorkflowState,
 )
 from teams.models import Discipline, Membership, Person, Team
-
-from .fields import AwareDateTimeField
 
 # --- teams --------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The resources of DESIGN.md under /api/v1/: read for every logged-in user, as the pages are;
-writes only where a user may write (`teams.access.may`), through the same services as the pages.
+writes only where a user may write (`core.access.may`), through the same services as the pages.
 """
 
 from django.db import transaction
@@ -16,6 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from core import access
+from core.api.csv import CsvListMixin
+from core.api.parsers import BoundedJSONParser
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from portal.audit import history_of
@@ -42,12 +45,9 @@ from streams.models import (
 )
 from streams.readiness import may_sign_off, readiness_check_decide
 from streams.services import item_change_state, item_create, item_move_to_stream, item_update
-from teams import access
 from teams.models import Discipline, Membership, Person, Team
 
 from . import serializers as s
-from .csv import CsvListMixin
-from .parsers import BoundedJSONParser
 
 FORMAT_PARAMETER = OpenApiParameter(
     "format",

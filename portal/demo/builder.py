@@ -34,6 +34,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from streams.models import (
     BacklogItem,
@@ -57,7 +58,6 @@ from streams.models import (
 )
 from streams.periods import Period, period_containing
 from streams.services import items_refresh_flow_dates
-from teams import access
 from teams.models import Discipline, Membership, Person, Team
 
 from . import catalogue as cat
@@ -324,7 +324,7 @@ class _Builder:
                 last_name=last,
                 email=_email(first, last) if login.person else f"{login.username}@{cat.EMAIL_DOMAIN}",
                 is_superuser=login.group is None,
-                # Roles that write reach the admin, where `teams.access.may` decides row by row.
+                # Roles that write reach the admin, where `core.access.may` decides row by row.
                 is_staff=can_log_in and login.group != access.VIEWER,
             )
             if can_log_in:

@@ -8,8 +8,8 @@ Day offsets are relative to the seed's "now" (today at midnight UTC).
 
 from dataclasses import dataclass, field
 
+from core import access
 from streams.models import FlowType, LeadershipAssignment, ValueStream, Waste
-from teams import access
 from teams.models import Membership, Team
 
 COMPANY = "Harbour Mutual"

@@ -36,6 +36,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils import timezone
 import pytest
 
+from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.tests.test_admin import _form_data
 from portal.tokens import token_create
@@ -61,7 +62,6 @@ from streams.tests.factories import (
     ValueStreamFactory,
     state,
 )
-from teams import access
 from teams.models import Membership, Team
 from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -2,7 +2,7 @@
 change form, delete page, history and history version, each posted as a browser would.
 
 The admin is for staff: here every role user is staff (`test_access_matrix.py` checks that users
-who are not are sent to its login). Its answers must follow `teams.access`, as the pages and the
+who are not are sent to its login). Its answers must follow `core.access`, as the pages and the
 API do: a product director changes only their own stream's rows, a product owner only the backlog
 rows of the streams their team serves, an operations member only their team's criteria and
 checks, a leader company objectives; nobody but a superuser edits people, teams, memberships,
@@ -86,7 +86,7 @@ FORM = {
 READ_ONLY = {"streams.statetransition", "streams.flowsnapshot"}  # written by services and jobs only
 # django-axes' records: read by superusers only (Django's model permissions), never added.
 AXES = {"axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
-DJANGO_PERMISSIONS = AXES | {"auth.user", "auth.group"}  # admins not routed through teams.access
+DJANGO_PERMISSIONS = AXES | {"auth.user", "auth.group"}  # admins not routed through core.access
 
 
 def may(label: str, action: str, role: str, which: str) -> bool:
@@ -390,7 +390,7 @@ def _roles(outcome_of, roles=ROLES) -> dict:
     return {role: LOGIN if role == "anonymous" else outcome_of(role) for role in roles}
 
 
-# A read-only admin over rows `teams.access` lets these roles change (the history of their
+# A read-only admin over rows `core.access` lets these roles change (the history of their
 # backlog): the admin alone keeps them from writing it.
 READ_ONLY_FOR = {"streams.statetransition": ("director", "owner")}
 

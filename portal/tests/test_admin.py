@@ -1,5 +1,5 @@
 """The admin: every screen loads with bounded queries, items move only through the services,
-the release gate and bad rows are refused with a message, and permissions follow `teams.access`."""
+the release gate and bad rows are refused with a message, and permissions follow `core.access`."""
 
 import datetime as dt
 from decimal import Decimal
@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from streams import services
@@ -47,7 +48,6 @@ from streams.tests.factories import (
     ValueStreamFactory,
     state,
 )
-from teams import access
 from teams.models import Discipline, Membership, Person, Team
 from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
@@ -541,7 +541,7 @@ def test_a_map_is_entered_with_its_process_blocks(admin_client, stream):
     assert (block.activity, block.wastes) == ("Code review", [Waste.WAITING, Waste.DEFECTS])
 
 
-# --- Permissions follow teams.access ----------------------------------------------------------
+# --- Permissions follow core.access ----------------------------------------------------------
 
 
 def test_a_staff_viewer_may_read_but_not_add(client):
@@ -600,7 +600,7 @@ def test_a_check_in_on_a_team_objective_follows_the_teams_product_owner(client):
 def test_an_unfiltered_list_of_a_big_table_takes_postgresqls_estimate_instead_of_counting(admin_client, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the estimate is PostgreSQL's")
-    from portal import admin_mixins
+    from core import admin as admin_mixins
 
     for _ in range(3):
         _transition()

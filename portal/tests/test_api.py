@@ -11,6 +11,7 @@ from django.urls import reverse
 import pytest
 from rest_framework.test import APIClient
 
+from core import access
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
 from portal.tests.api_helpers import api_for, member_of
@@ -18,7 +19,6 @@ from portal.tokens import token_create
 from streams.models import BacklogItem, ProcessBlock, ReadinessCheck, StateTransition, ValueStreamMap
 from streams.services import item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
 from teams.models import Team
 from teams.tests.factories import TeamFactory, UserFactory
 

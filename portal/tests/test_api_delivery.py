@@ -10,12 +10,12 @@ from django.db import reset_queries
 import pytest
 from rest_framework.test import APIClient
 
+from core import access
 from portal.tests.api_helpers import api_for, member_of
 from portal.tokens import token_create
 from streams.models import Deployment, DeploymentItem, Incident
 from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory
-from teams import access
 from teams.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

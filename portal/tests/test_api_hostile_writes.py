@@ -4,11 +4,11 @@ tool's source and key. Each is refused with a message and writes nothing."""
 
 import pytest
 
+from core import access
 from portal.tests.api_helpers import api_for, member_of
 from streams.models import BacklogItem, StateTransition
 from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_an_administrator_cannot_claim_a_key_through_the_api_either(world, admin
 
 
 def test_the_item_service_refuses_a_source_from_a_door_that_is_not_a_tool(world):
-    from teams.errors import DomainError
+    from core.errors import DomainError
 
     with pytest.raises(DomainError, match="imports, connectors and webhooks"):
         item_create(

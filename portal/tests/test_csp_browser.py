@@ -8,11 +8,11 @@ import datetime as dt
 from django.contrib.auth.models import Group
 import pytest
 
+from core import access
 from portal.tests.browser import log_in
 from streams.models import ValueStreamMap
 from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -1,7 +1,7 @@
 """Every CSV the portal writes is formula-safe (security issue 23, finding 4).
 
 A spreadsheet runs a cell that starts with = + - @, a tab or a carriage return (OWASP "CSV
-injection"). Every CSV goes through `teams.csv`'s writers, which quote such text with a `'`.
+injection"). Every CSV goes through `core.csv`'s writers, which quote such text with a `'`.
 The walk below finds the CSV endpoints itself: it requests every URL of the URL conf with
 `?format=csv` as an administrator, after writing hostile text into every free-text field of
 every model, and reads every CSV that comes back.
@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 import pytest
 
+from core.csv import SafeDictWriter, SafeWriter, spreadsheet_safe
 from okrs.models import KeyResult, Objective
 from okrs.selectors import current_period
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
@@ -50,7 +51,6 @@ from streams.tests.factories import (
     ValueStreamFactory,
     state,
 )
-from teams.csv import SafeDictWriter, SafeWriter, spreadsheet_safe
 from teams.models import Team
 from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 import psycopg
 import pytest
 
+from core import access
+from core.errors import integrity_message
 from streams.models import BacklogItem, Dependency, ReadinessCheck, ReadinessCriterion, StateTransition
 from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
-from teams.errors import integrity_message
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -1,4 +1,4 @@
-"""Every cached page shows a change at once (`teams.freshness`).
+"""Every cached page shows a change at once (`core.freshness`).
 
 Each test commits its writes (transactional_db), as the application does in production: it
 opens the page (filling the cache), checks the next view is served from the cache (fewer

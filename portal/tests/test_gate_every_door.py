@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core import access
 from portal.tests.api_helpers import api_for, member_of
 from streams import services
 from streams.models import BacklogItem, FlowDayMark, FlowType, ReadinessCheck
 from streams.readiness import readiness_check_decide
 from streams.rollups import stream_rollups_refresh
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
 from teams.models import Team
 from teams.tests.factories import TeamFactory
 

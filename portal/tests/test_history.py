@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 from simple_history.admin import SimpleHistoryAdmin
 
+from core import access
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.audit import history_of, is_tracked
@@ -15,7 +16,6 @@ from portal.tests.api_helpers import api_for
 from streams.models import BacklogItem, StateTransition, WorkflowState
 from streams.services import item_change_state, item_create, item_update
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

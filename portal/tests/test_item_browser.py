@@ -4,10 +4,10 @@ change history with their name."""
 from django.contrib.auth.models import Group
 import pytest
 
+from core import access
 from portal.tests.browser import log_in
 from streams.services import item_change_state, item_create, item_update
 from streams.tests.factories import ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

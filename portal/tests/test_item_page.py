@@ -7,11 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core import access
 from streams.models import BlockedPeriod, Dependency
 from streams.readiness import readiness_check_decide
 from streams.services import item_change_state, item_create, item_update
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

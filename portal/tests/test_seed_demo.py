@@ -22,6 +22,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 import pytest
 
+from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
@@ -50,7 +51,6 @@ from streams.periods import period_containing
 from streams.readiness import unmet_criteria
 from streams.services import items_refresh_flow_dates
 from streams.tests.test_rollups import assert_same
-from teams import access
 from teams.models import Discipline, Membership, Person, Team
 
 Category = WorkflowState.Category

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import streams.fields
+import core.fields
 import streams.periods
 from django.conf import settings
 from django.db import migrations, models
@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=160)),
                 ('description', models.TextField(blank=True)),
                 ('all_streams', models.BooleanField(default=False, help_text='Applies to every value stream.')),
-                ('flow_types', streams.fields.ChoiceListField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], help_text='Flow item types it applies to.')),
+                ('flow_types', core.fields.ChoiceListField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], help_text='Flow item types it applies to.')),
                 ('active', models.BooleanField(default=True)),
                 ('owner_team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='readiness_criteria', to='teams.team')),
                 ('streams', models.ManyToManyField(blank=True, related_name='readiness_criteria', to='streams.valuestream')),
@@ -167,7 +167,7 @@ class Migration(migrations.Migration):
                 ('queue_before', models.PositiveIntegerField(default=0, help_text='Items waiting before this activity.')),
                 ('percent_complete_accurate', models.PositiveSmallIntegerField(default=100, help_text='Share of work leaving the activity that the next one can use as is.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='%C&A')),
                 ('barriers', models.TextField(blank=True)),
-                ('wastes', streams.fields.ChoiceListField(choices=[('defects', 'Defects'), ('overproduction', 'Overproduction'), ('waiting', 'Waiting'), ('talent', 'Non-utilised talent'), ('transportation', 'Transportation'), ('inventory', 'Inventory'), ('motion', 'Motion'), ('extra_processing', 'Extra processing')], help_text='DOWNTIME wastes seen here.')),
+                ('wastes', core.fields.ChoiceListField(choices=[('defects', 'Defects'), ('overproduction', 'Overproduction'), ('waiting', 'Waiting'), ('talent', 'Non-utilised talent'), ('transportation', 'Transportation'), ('inventory', 'Inventory'), ('motion', 'Motion'), ('extra_processing', 'Extra processing')], help_text='DOWNTIME wastes seen here.')),
                 ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='process_blocks', to='teams.team')),
                 ('map', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocks', to='streams.valuestreammap')),
             ],

@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import simple_history.models
-import streams.fields
+import core.fields
 import streams.periods
 from django.conf import settings
 from django.db import migrations, models
@@ -176,7 +176,7 @@ class Migration(migrations.Migration):
                 ('queue_before', models.PositiveIntegerField(default=0, help_text='Items waiting before this activity.')),
                 ('percent_complete_accurate', models.PositiveSmallIntegerField(default=100, help_text='Share of work leaving the activity that the next one can use as is.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='%C&A')),
                 ('barriers', models.TextField(blank=True)),
-                ('wastes', streams.fields.ChoiceListField(choices=[('defects', 'Defects'), ('overproduction', 'Overproduction'), ('waiting', 'Waiting'), ('talent', 'Non-utilised talent'), ('transportation', 'Transportation'), ('inventory', 'Inventory'), ('motion', 'Motion'), ('extra_processing', 'Extra processing')], help_text='DOWNTIME wastes seen here.')),
+                ('wastes', core.fields.ChoiceListField(choices=[('defects', 'Defects'), ('overproduction', 'Overproduction'), ('waiting', 'Waiting'), ('talent', 'Non-utilised talent'), ('transportation', 'Transportation'), ('inventory', 'Inventory'), ('motion', 'Motion'), ('extra_processing', 'Extra processing')], help_text='DOWNTIME wastes seen here.')),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),
                 ('history_change_reason', models.CharField(max_length=100, null=True)),
@@ -239,7 +239,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=160)),
                 ('description', models.TextField(blank=True)),
                 ('all_streams', models.BooleanField(default=False, help_text='Applies to every value stream.')),
-                ('flow_types', streams.fields.ChoiceListField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], help_text='Flow item types it applies to.')),
+                ('flow_types', core.fields.ChoiceListField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], help_text='Flow item types it applies to.')),
                 ('active', models.BooleanField(default=True)),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),

@@ -5,11 +5,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 import pytest
 
+from core import access
 from streams.models import ReadinessCriterion
 from streams.readiness import readiness_check_decide
 from streams.services import item_change_state, item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

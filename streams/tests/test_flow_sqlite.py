@@ -1,7 +1,7 @@
 """The flow engine's hand-computed tests, the rollups' equality tests, the measured map, the
 experiment verdicts and the delivery keys, run again on SQLite.
 
-The suite runs on PostgreSQL; the engine's SQL differs by dialect (streams.sql), so its tests
+The suite runs on PostgreSQL; the engine's SQL differs by dialect (core.sql), so its tests
 run a second time in a subprocess whose test database is SQLite.
 """
 

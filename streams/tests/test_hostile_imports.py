@@ -20,6 +20,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 import pytest
 
+from core.bounded_input import BoundedJson, InputTooLarge, bounded_lines
 from streams.import_jobs import import_job_run
 from streams.imports import ImportRefused, flow_csv_import
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream, WorkflowState
@@ -27,7 +28,6 @@ from streams.tests.test_import_pages import upload
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.tests.test_toolchain import as_file, issue, jira
 from streams.toolchain import Mapping, parse, scan
-from teams.bounded_input import BoundedJson, InputTooLarge, bounded_lines
 from teams.tests.factories import TeamFactory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,10 +3,10 @@
 from django.contrib.auth.models import Group
 import pytest
 
+from core import access
 from portal.tests.browser import log_in
 from streams.models import BacklogItem, ImportJob
 from streams.tests.test_toolchain import FIXTURES
-from teams import access
 from teams.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

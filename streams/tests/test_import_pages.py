@@ -6,11 +6,11 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 import pytest
 
+from core import access
 from streams.import_jobs import import_job_run
 from streams.models import BacklogItem, ImportJob, ImportMapping, ValueStream
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.tests.test_toolchain import FIXTURES, issue, jira
-from teams import access
 from teams.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

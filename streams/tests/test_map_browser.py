@@ -8,11 +8,11 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 import pytest
 
+from core import access
 from portal.tests.browser import log_in
 from streams.models import ProcessBlock, ValueStreamMap
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from streams.tests.flow_history import bulk_items
-from teams import access
 from teams.tests.factories import PersonFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

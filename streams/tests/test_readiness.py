@@ -6,13 +6,13 @@ import datetime as dt
 from django.utils import timezone
 import pytest
 
+from core import access
+from core.errors import DomainError
 from streams.flow import Scope, Window, flow_report
 from streams.models import BlockedPeriod, ReadinessCheck
 from streams.readiness import item_readiness_checks_sync, readiness_check_decide
 from streams.services import ReleaseGateError, item_change_state, item_create, item_move_to_stream, item_update
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
-from teams.errors import DomainError
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from django.contrib.auth.models import Group
 import pytest
 
+from core import access
 from portal.tests.browser import log_in
 from streams.models import BacklogItem, BlockedPeriod, ReadinessCheck
 from streams.services import item_change_state, item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
-from teams import access
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -7,11 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from core import access
 from streams.models import BacklogItem, ReadinessCheck
 from streams.readiness import readiness_check_decide
 from streams.services import item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
-from teams import access
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import DomainError
 from streams.flow import Window
 from streams.models import ProcessBlock, ValueStreamMap
 from streams.tests.factories import ValueStreamFactory, state
@@ -19,7 +20,6 @@ from streams.vsm import (
     map_totals,
     measured_map,
 )
-from teams.errors import DomainError
 
 
 def block(activity, process, lead, pca, people=1, queue=0):

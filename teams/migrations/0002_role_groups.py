@@ -1,4 +1,4 @@
-"""Create the role groups that `teams.access` reads. Names are copied, not imported, so this
+"""Create the role groups that `core.access` reads. Names are copied, not imported, so this
 migration keeps working if the module changes later."""
 
 from django.db import migrations

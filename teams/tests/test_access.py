@@ -1,8 +1,9 @@
-"""`teams.access.may`: each role may do exactly what DESIGN and the issue give it."""
+"""`core.access.may`: each role may do exactly what DESIGN and the issue give it."""
 
 from django.contrib.auth.models import AnonymousUser
 import pytest
 
+from core import access
 from okrs.models import Objective
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.models import BacklogItem, ReadinessCheck
@@ -12,7 +13,6 @@ from streams.tests.factories import (
     ReadinessCheckFactory,
     ValueStreamFactory,
 )
-from teams import access
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -1,4 +1,4 @@
-"""The fresh cache (`teams.freshness`): committed writes move the generation, whoever makes them;
+"""The fresh cache (`core.freshness`): committed writes move the generation, whoever makes them;
 a transaction reads its own writes; a cached result is reused only while nothing changed.
 
 These tests commit (transactional_db): the generation moves when a write commits, which a
@@ -10,10 +10,10 @@ import threading
 from django.db import connection, transaction
 import pytest
 
-from streams.bulk import RowWriter
+from core.bulk import RowWriter
+from core.freshness import current_generation, fresh_cached, writes_domain_table, writes_pending
 from streams.models import ValueStream
 from streams.tests.factories import ValueStreamFactory
-from teams.freshness import current_generation, fresh_cached, writes_domain_table, writes_pending
 from teams.models import Discipline
 
 

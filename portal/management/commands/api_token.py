@@ -6,8 +6,8 @@ For setting up a reporting tool or CI from a shell; users create their own at /a
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from portal.tokens import token_create
-from teams.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -9,10 +9,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.csv import SafeDictWriter, SafeWriter
 from streams.flow import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict, report_items
 from streams.models import ValueStream
 from streams.quality import with_data_quality
-from teams.csv import SafeDictWriter, SafeWriter
 from teams.models import Team
 
 

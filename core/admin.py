@@ -1,4 +1,4 @@
-"""What every admin screen of the portal shares: permissions from `teams.access` and the site's name.
+"""What every admin screen of the portal shares: permissions from `core.access` and the site's name.
 
 Django's admin asks the `has_*_permission` methods before it shows a list, a form or a
 button; routing them through `access.may` keeps the admin, the pages and the API on one rule.
@@ -15,8 +15,8 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
-from teams import access
-from teams.history import delete_with_history
+from core import access
+from core.history import delete_with_history
 
 # The site is configured here because every app's admin module imports this one.
 admin.site.site_header = "Product Operating Model Portal admin"
@@ -25,7 +25,7 @@ admin.site.index_title = "Data entry"
 
 
 class AccessMixin:
-    """Answer the admin's permission questions with `teams.access.may`.
+    """Answer the admin's permission questions with `core.access.may`.
 
     For a ModelAdmin, `obj` is the row (or None for "some row of this model"). An inline
     receives its parent instead, so it asks about its own model: Django already requires the

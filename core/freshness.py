@@ -11,7 +11,7 @@ computes afresh. How every write is seen:
 - An execute wrapper on every database connection (installed by `TeamsConfig.ready`) looks at
   each statement. A write (INSERT, UPDATE, DELETE, MERGE, TRUNCATE) to a domain table bumps the
   generation when its transaction commits, or at once in autocommit mode.
-- Writers that bypass Django's cursor (COPY in `streams.bulk`) call `data_changed()` themselves.
+- Writers that bypass Django's cursor (COPY in `core.bulk`) call `data_changed()` themselves.
 - A connection whose transaction has written and not committed yet reads past the cache, so a
   request (and every test in a rolled-back transaction) always sees its own writes.
 

@@ -2,7 +2,7 @@
 
     {"detail": "...", "code": "invalid", "errors": {"field": ["message", ...]}}
 
-Every refusal of a business rule (`teams.errors.DomainError`), every bad input and every
+Every refusal of a business rule (`core.errors.DomainError`), every bad input and every
 database constraint becomes a 4xx with this shape; nothing the client sends is a 500.
 """
 
@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from teams.errors import DomainError, integrity_message
+from core.errors import DomainError, integrity_message
 
 # Refusals that are about the item's situation, not the request's shape.
 CONFLICT_CODES = {"release_gate", "no_change", "conflict"}

@@ -8,7 +8,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE raised `RequestDataTooBig`, an HTML 400.
 `BoundedJSONParser` is therefore a parser of its own (same media type and renderer as
 `JSONParser`): DRF hands it the request's stream, of which it reads at most
 DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413 `too_large` over it, by the Content-Length or by what
-arrives), and it parses with `teams.safejson` (400 `parse_error` for nesting deeper than 64,
+arrives), and it parses with `core.safejson` (400 `parse_error` for nesting deeper than 64,
 NaN, Infinity or numbers out of range). Active through REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"].
 """
 
@@ -16,7 +16,7 @@ from django.conf import settings
 from rest_framework import exceptions, renderers, status
 from rest_framework.parsers import BaseParser
 
-from teams import safejson
+from core import safejson
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile, TemporaryFileUploadHandler
 
-from .bounded_input import megabytes
+from core.bounded_input import megabytes
 
 
 def upload_refusal(request, field_name: str) -> str:

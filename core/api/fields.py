@@ -2,11 +2,11 @@
 
 from rest_framework import serializers
 
-from teams.dates import too_early
+from core.dates import too_early
 
 
 class AwareDateTimeField(serializers.DateTimeField):
-    """An instant with its UTC offset (a time without one is ambiguous), from 2000 on (`teams.dates`)."""
+    """An instant with its UTC offset (a time without one is ambiguous), from 2000 on (`core.dates`)."""
 
     def to_internal_value(self, value):
         parsed = super().to_internal_value(value)

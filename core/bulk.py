@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
 
-from teams.freshness import data_changed
+from core.freshness import data_changed
 
 
 class RowWriter:

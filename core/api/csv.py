@@ -5,7 +5,7 @@ way (ISO 8601 times, decimals as text, true/false), so a spreadsheet and a scrip
 same facts. Rows come from the database in chunks through a server-side cursor
 (`QuerySet.iterator`) and are written as they arrive: memory stays flat for 500,000 rows.
 Many-valued fields (a criterion's streams) and computed ones (a key result's progress) are
-left out of the CSV; the JSON has them. Every row goes through `teams.csv.SafeWriter`: text that a
+left out of the CSV; the JSON has them. Every row goes through `core.csv.SafeWriter`: text that a
 spreadsheet would run as a formula is quoted with a leading `'`.
 """
 
@@ -17,7 +17,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import renderers, serializers
 
-from teams.csv import Echo, SafeWriter
+from core.csv import Echo, SafeWriter
 
 CHUNK_ROWS = 5000
 
