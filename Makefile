@@ -18,12 +18,14 @@ run: setup
 	@echo "==> Portal at http://127.0.0.1:$(PORT)/ (stop with Ctrl-C)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Fuzz the REST API against its OpenAPI schema on gunicorn (schemathesis), then run the whole
+# Check the import contracts (pyproject.toml, import-linter), fuzz the REST API against its
+# OpenAPI schema on gunicorn (schemathesis), then run the whole
 # test suite against PostgreSQL and Redis (both started if they are down). The suite runs last
 # so that its summary line ends the output.
 test:
 	@bash scripts/setup.sh --browser
 	@bash scripts/services.sh
+	.venv/bin/lint-imports
 	@bash scripts/api_fuzz.sh
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
