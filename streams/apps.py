@@ -7,7 +7,8 @@ class StreamsConfig(AppConfig):
 
     def ready(self):
         # sql registers percentile_cont on SQLite connections for the flow engine; signals keep
-        # the daily flow rollups honest when blocked periods or items change.
+        # the daily flow rollups honest when blocked periods or items change; rules register
+        # who may change what with core.access.
         from core import sql  # noqa: F401
 
-        from . import signals  # noqa: F401
+        from . import rules, signals  # noqa: F401

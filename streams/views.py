@@ -40,6 +40,7 @@ from .models import (
 )
 from .quality import with_data_quality
 from .readiness import criterion_save, may_sign_off, readiness_check_decide
+from .rules import scope_of
 from .selectors import (
     READINESS_WINDOW_DAYS,
     OwnerTeamReadiness,
@@ -205,14 +206,14 @@ def _owner_team(request, teams: list[OwnerTeamReadiness]) -> OwnerTeamReadiness 
             if row.team.slug == slug:
                 return row
         raise Http404("No business-operations team with that name owns readiness criteria.")
-    mine = access.scope_of(request.user).team_ids
+    mine = scope_of(request.user).team_ids
     return next((row for row in teams if row.team.pk in mine), None) or max(
         teams, key=lambda row: row.pending, default=None
     )
 
 
 def _may_propose(user, team: Team) -> bool:
-    return user.is_superuser or team.pk in access.scope_of(user).team_ids
+    return user.is_superuser or team.pk in scope_of(user).team_ids
 
 
 @require_http_methods(["GET", "POST"])
@@ -314,7 +315,7 @@ BACKLOG_PAGE_SIZE = 100
 def backlog_home(request: HttpRequest) -> HttpResponse:
     """The backlog of the stream asked for (`?stream=slug`), else of the first stream the user
     leads or serves, else of the first stream."""
-    scope = access.scope_of(request.user)
+    scope = scope_of(request.user)
     streams = ValueStream.objects.for_user(request.user).order_by("name")
     stream = (
         streams.filter(slug=request.GET.get("stream", "")).first()

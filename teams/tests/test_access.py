@@ -129,3 +129,19 @@ def test_scope_is_loaded_once_per_user_object(world, django_assert_max_num_queri
 def test_unknown_action_is_a_programming_error(world):
     with pytest.raises(ValueError, match="unknown action"):
         access.may(UserFactory(), "approve", world["mine"])
+
+
+def test_each_app_registers_the_rules_of_its_own_models_and_the_rest_is_for_administrators(world):
+    """core.access knows no model: the streams and okrs apps register theirs when ready, a
+    model no rule claims (a team) is for administrators, and a model cannot get two rules."""
+    from okrs.rules import may_okr
+    from streams.rules import may_readiness, may_stream_work
+
+    assert access.rule_for("streams.backlogitem") is may_stream_work
+    assert access.rule_for("streams.readinesscheck") is may_readiness
+    assert access.rule_for("okrs.keyresult") is may_okr
+    assert access.rule_for("teams.team") is None
+    director, _ = person_user(access.PRODUCT_DIRECTOR)
+    assert not access.may(director, access.CHANGE, Team) and access.may(director, access.VIEW, Team)
+    with pytest.raises(ValueError, match="already has a rule"):
+        access.register(["streams.backlogitem"], may_okr)
