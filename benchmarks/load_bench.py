@@ -32,7 +32,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from portal.tokens import token_create, token_revoke  # noqa: E402
-from streams.rollups import rollups_refresh  # noqa: E402
+from streams.flow.rollups import rollups_refresh  # noqa: E402
 
 LUA = Path(__file__).with_name("load.lua")
 

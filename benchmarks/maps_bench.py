@@ -21,10 +21,10 @@ from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from streams.experiments import experiment_decide  # noqa: E402
-from streams.flow import Window  # noqa: E402
+from streams.experiments.services import experiment_decide  # noqa: E402
+from streams.flow.engine import Window  # noqa: E402
+from streams.maps.services import map_blocks, measured_map  # noqa: E402
 from streams.models import ImprovementExperiment, ProcessBlock, ValueStream, ValueStreamMap  # noqa: E402
-from streams.vsm import map_blocks, measured_map  # noqa: E402
 
 
 def main() -> None:

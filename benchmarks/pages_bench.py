@@ -22,8 +22,8 @@ from django.db.models import Count  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from okrs.models import KeyResult  # noqa: E402
+from streams.flow.rollups import rollups_refresh  # noqa: E402
 from streams.models import BacklogItem, ValueStream  # noqa: E402
-from streams.rollups import rollups_refresh  # noqa: E402
 
 GOALS_MS = {"portfolio": 400, "portfolio_sorted_by_wip": 400, "stream": 150}
 

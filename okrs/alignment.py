@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from core.freshness import fresh_cached
 from core.sql import Dialect
-from streams.flow import Scope
+from streams.flow.engine import Scope
+from streams.flow.periods import Period
 from streams.models import BacklogItem, ValueStream, WorkflowState
-from streams.periods import Period
 from streams.querysets import in_progress_sql
 
 from .models import KeyResult, Objective

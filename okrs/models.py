@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.history import PortalHistoricalRecords as HistoricalRecords
+from streams.flow.periods import validate_period
 from streams.models import BacklogItem, ValueStream
-from streams.periods import validate_period
 from teams.models import Person, Team
 
 

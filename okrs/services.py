@@ -17,8 +17,8 @@ from core import access
 from core.dates import too_early
 from core.errors import DomainError
 from core.history import history_record
+from streams.flow.periods import parse_period
 from streams.models import BacklogItem, WorkflowState
-from streams.periods import parse_period
 
 from .models import CheckIn, KeyResult, Objective
 

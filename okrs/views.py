@@ -11,9 +11,9 @@ from django.views.decorators.http import require_http_methods
 
 from core import access
 from core.errors import DomainError
-from streams.flow import Scope
+from streams.flow.engine import Scope
+from streams.flow.periods import Period
 from streams.models import BacklogItem, ValueStream
-from streams.periods import Period
 from teams.models import Person, Team
 
 from .alignment import ORPHANS_LISTED, Alignment, alignment_report, alignment_stream_ids

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from core.sql import Dialect
 from okrs.alignment import Alignment
+from streams.flow.portfolio import PortfolioWindow, StreamFlow
 from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
-from streams.portfolio import PortfolioWindow, StreamFlow
 from streams.querysets import in_progress_sql
 from teams.models import Membership, Person
 

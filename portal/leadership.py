@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
+from streams.flow.periods import Period
+from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows
 from streams.models import LeadershipAssignment, ValueStream
-from streams.periods import Period
-from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
 from teams.models import Person
 
 Role, Kind = LeadershipAssignment.Role, LeadershipAssignment.Kind

@@ -16,10 +16,10 @@ from django.db.models import Count, Q
 from core.freshness import fresh_cached, ids_key
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
-from streams.delivery import POOLED, DeliveryKeys, delivery_keys
+from streams.delivery.keys import POOLED, DeliveryKeys, delivery_keys
+from streams.flow.periods import Period
+from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows
 from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
-from streams.periods import Period
-from streams.portfolio import PortfolioWindow, StreamFlow, stream_flows
 
 from .health import Scorecard, health_scorecards
 

@@ -5,7 +5,7 @@ leadership, target mixes, objectives, key results, readiness criteria) with the 
 backlog items and their history in chunks: on PostgreSQL with COPY, elsewhere with
 `bulk_create`. Each item's history is simulated first (a lognormal time in every state, review
 and test loops, blocked periods, removals, reopens) and its `state`, `started_at` and
-`finished_at` are derived from that history exactly as `streams.services.items_refresh_flow_dates`
+`finished_at` are derived from that history exactly as `streams.backlog.services.items_refresh_flow_dates`
 derives them, so the stored columns and the history agree without a second pass.
 
 Generated rows carry a mark so that `scale_data_delete` removes them and nothing else: slugs
@@ -36,6 +36,7 @@ from django.db import connection, connections, models, transaction
 
 from core.bulk import RowWriter as _RowWriter
 from okrs.models import CheckIn, KeyResult, Objective
+from streams.flow.periods import Period, period_containing
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -53,7 +54,6 @@ from streams.models import (
     ValueStream,
     WorkflowState,
 )
-from streams.periods import Period, period_containing
 from teams.models import Discipline, Membership, Person, Team
 
 SLUG_PREFIX = "scale-"

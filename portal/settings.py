@@ -208,7 +208,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "media/"  # never served: uploads are read by the import job only
 # Large exports are streamed to a temporary file while uploading, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-# Bounds on what an import reads (streams.toolchain, streams.imports), checked while reading,
+# Bounds on what an import reads (streams.integrations.toolchain, streams.integrations.writer), checked while reading,
 # before anything is built from it: the file (an upload beyond it is dropped while it arrives),
 # one issue of an export, how deep its JSON nests, and one line of a CSV file. A Jira export
 # of 100,000 issues with their changelogs is about 155 MB.
@@ -258,7 +258,7 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = _env_int("WORKER_MAX_MEMORY_PER_CHILD_MB", 
 IMPORT_HEARTBEAT_SECONDS = _env_int("IMPORT_HEARTBEAT_SECONDS", 15, minimum=1)
 IMPORT_STALLED_AFTER = _env_int("IMPORT_STALLED_AFTER", 120, minimum=5)
 CELERY_BEAT_SCHEDULE = {
-    # Daily flow rollups (streams.rollups): yesterday after midnight, and any invalidated days.
+    # Daily flow rollups (streams.flow.rollups): yesterday after midnight, and any invalidated days.
     "flow-rollups": {
         "task": "streams.refresh_flow_rollups",
         "schedule": crontab(minute="*/5"),

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from streams import hooks
+from streams.integrations import hooks
 
 from . import tokens, views
 
@@ -19,8 +19,8 @@ urlpatterns = [
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
-    path("readiness/", include("streams.readiness_urls")),
-    path("imports/", include("streams.import_urls")),
+    path("readiness/", include("streams.readiness.urls")),
+    path("imports/", include("streams.integrations.urls")),
     path("hooks/jira/", hooks.jira_hook, name="hook-jira"),
     path("hooks/github/", hooks.github_hook, name="hook-github"),
     path("api/tokens/", tokens.api_tokens, name="api-tokens"),

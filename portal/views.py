@@ -13,9 +13,9 @@ from core.csv import SafeWriter
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from okrs.views import item_links_context
-from streams.delivery import BANDS_YEAR, key_rows
+from streams.delivery.keys import BANDS_YEAR, key_rows
+from streams.flow.portfolio import PortfolioWindow, stream_flows
 from streams.models import BacklogItem
-from streams.portfolio import PortfolioWindow, stream_flows
 from streams.selectors import experiments_latest, stream_get
 from teams.models import Team
 

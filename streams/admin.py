@@ -1,6 +1,6 @@
 """Admin data entry for value streams, their leadership, workflow, backlog, readiness and maps.
 
-Backlog items are created and moved only through `streams.services`, so the admin records the
+Backlog items are created and moved only through `streams.backlog.services`, so the admin records the
 same history, derives the same dates and holds the same release gate as every other caller.
 """
 
@@ -20,8 +20,9 @@ from core.admin import (
     require,
 )
 from core.errors import DomainError
+from streams.backlog import services
+from streams.readiness import services as readiness
 
-from . import readiness, services
 from .models import (
     BacklogItem,
     BlockedPeriod,
@@ -505,7 +506,7 @@ class BacklogItemAdmin(PortalModelAdmin):
 
 @admin.register(StateTransition)
 class StateTransitionAdmin(ReadOnlyMixin, PortalModelAdmin):
-    """The history is written by `streams.services` alone; here it is only read."""
+    """The history is written by `streams.backlog.services` alone; here it is only read."""
 
     list_display = ["item", "from_state", "to_state", "at", "actor", "source"]
     list_filter = ["source", "to_state__category"]

@@ -11,4 +11,5 @@ class StreamsConfig(AppConfig):
         # who may change what with core.access.
         from core import sql  # noqa: F401
 
-        from . import rules, signals  # noqa: F401
+        from . import rules  # noqa: F401
+        from .flow import signals  # noqa: F401

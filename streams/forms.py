@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from core.dates import EARLIEST
 from core.uploads import upload_refusal
+from streams.experiments.services import MIN_DAYS
+from streams.flow.engine import DEFAULT_WEEKS, Window, default_days
+from streams.flow.forecast import MAX_DAYS
+from streams.integrations.toolchain import Mapping
 from teams.models import Team
 
-from .experiments import MIN_DAYS
-from .flow import DEFAULT_WEEKS, Window, default_days
-from .forecast import MAX_DAYS
 from .models import (
     FlowType,
     ImprovementExperiment,
@@ -22,7 +23,6 @@ from .models import (
     ValueStreamMap,
     WorkflowState,
 )
-from .toolchain import Mapping
 
 WEEK_CHOICES = [(4, "4 weeks"), (8, "8 weeks"), (12, "12 weeks"), (26, "26 weeks"), (52, "52 weeks")]
 
@@ -50,7 +50,7 @@ class FlowWindowForm(forms.Form):
         return cleaned
 
     def window(self, *, as_of: dt.datetime | None = None) -> Window:
-        """The chosen window; the default window (`streams.flow.default_days`) when the form is
+        """The chosen window; the default window (`streams.flow.engine.default_days`) when the form is
         empty or invalid; the last N weeks are complete days as the default's are.
 
         A window that ends in the past is read as of its end, so WIP and aging describe then.

@@ -2,7 +2,7 @@
 
 The transition history (`StateTransition`) is the source of truth for flow. The
 `started_at`/`finished_at` columns of `BacklogItem` are derived from it by
-`streams.services` and never written anywhere else.
+`streams.backlog.services` and never written anywhere else.
 """
 
 from django.conf import settings
@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from core.fields import ChoiceListField
 from core.history import PortalHistoricalRecords as HistoricalRecords
+from streams.flow.periods import validate_quarter
 from teams.models import Discipline, Person, Team
 
-from .periods import validate_quarter
 from .querysets import BacklogItemQuerySet, ValueStreamQuerySet
 
 PERCENT_VALIDATORS = [MinValueValidator(0), MaxValueValidator(100)]
@@ -225,7 +225,7 @@ class BacklogItem(models.Model):
     """A unit of work in a stream's backlog.
 
     `state` is the latest transition's target; `started_at`/`finished_at` follow the DESIGN
-    definitions and are kept consistent with the history by `streams.services` alone.
+    definitions and are kept consistent with the history by `streams.backlog.services` alone.
     """
 
     stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="items")
@@ -677,7 +677,7 @@ class FlowSnapshot(models.Model):
 class FlowDay(models.Model):
     """A stream's cumulative flow at the end of one complete UTC day, read from today's history.
 
-    Written by `streams.rollups` with the exact engine: items per workflow category and the
+    Written by `streams.flow.rollups` with the exact engine: items per workflow category and the
     flow load (WIP) at the day's end. Items removed since count nowhere, as in every report.
     """
 
@@ -811,7 +811,7 @@ class ImportProject(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """A webhook delivery the portal applied, by the id its tool gave it (`streams.hooks`).
+    """A webhook delivery the portal applied, by the id its tool gave it (`streams.integrations.hooks`).
 
     Jira (`X-Atlassian-Webhook-Identifier`) and GitHub (`X-GitHub-Delivery`) send a retried or
     redelivered delivery again under the same id; a second arrival is answered "duplicate" and
@@ -902,7 +902,7 @@ class ImportJob(models.Model):
         return self.status in self.ACTIVE
 
 
-# --- Delivery: deployments and incidents (the four DORA keys, `streams.delivery`) -------------
+# --- Delivery: deployments and incidents (the four DORA keys, `streams.delivery.keys`) -------------
 
 
 class DeliverySource(models.TextChoices):

@@ -143,7 +143,7 @@ def backlog_item(pk: int) -> BacklogItem:
 def backlog_items(stream: ValueStream) -> QuerySet[BacklogItem]:
     """The stream's items for its backlog page, by rank: their state, team, proposer and
     readiness checks (with criteria and owner teams) loaded with them. The page narrows them
-    with `streams.filters.BacklogPageFilter`."""
+    with `streams.backlog.filters.BacklogPageFilter`."""
     return _for_backlog(BacklogItem.objects.filter(stream=stream))
 
 

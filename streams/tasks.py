@@ -4,13 +4,14 @@ import datetime as dt
 
 from celery import shared_task
 
-from .experiments import experiments_review
-from .hooks import webhook_deliveries_prune
-from .import_jobs import import_job_run, import_jobs_resend
+from streams.backlog.services import stream_refresh_flow_dates
+from streams.experiments.services import experiments_review
+from streams.flow.rollups import rollups_refresh
+from streams.flow.snapshots import flow_snapshot_record, last_complete_week
+from streams.integrations.hooks import webhook_deliveries_prune
+from streams.integrations.jobs import import_job_run, import_jobs_resend
+
 from .models import ValueStream
-from .rollups import rollups_refresh
-from .services import stream_refresh_flow_dates
-from .snapshots import flow_snapshot_record, last_complete_week
 
 
 @shared_task(name="streams.refresh_flow_dates")
@@ -45,7 +46,7 @@ def refresh_flow_rollups(stream_ids: list[int] | None = None) -> int:
 
 @shared_task(name="streams.run_import", acks_late=True, reject_on_worker_lost=True)
 def run_import(job_id: int) -> str:
-    """Scan or run an import job (see streams.import_jobs); returns the job's status.
+    """Scan or run an import job (see streams.integrations.jobs); returns the job's status.
 
     Delivered again if its worker dies (acks_late, reject_on_worker_lost): the import is all
     or nothing, so the new delivery starts over; a finished job is left alone."""
@@ -55,7 +56,7 @@ def run_import(job_id: int) -> str:
 @shared_task(name="streams.review_experiments")
 def review_experiments(today: str | None = None) -> dict[str, int]:
     """Record the baselines of experiments that have started and the verdicts of those whose
-    review date has come (streams.experiments). Run daily by beat; a second run the same day
+    review date has come (streams.experiments.services). Run daily by beat; a second run the same day
     changes nothing (decided experiments and recorded baselines are left alone)."""
     return experiments_review(today=dt.date.fromisoformat(today) if today else None)
 
@@ -69,5 +70,5 @@ def resend_waiting_jobs() -> int:
 
 @shared_task(name="streams.prune_webhook_deliveries")
 def prune_webhook_deliveries() -> int:
-    """Forget the webhook deliveries received over a month ago (streams.hooks). Run daily by beat."""
+    """Forget the webhook deliveries received over a month ago (streams.integrations.hooks). Run daily by beat."""
     return webhook_deliveries_prune()

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import map_views, views
+from streams import views
+from streams.maps import views as map_views
 
 app_name = "streams"
 

@@ -15,13 +15,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import access
 from core.csv import SafeDictWriter, SafeWriter
 from core.errors import DomainError
+from streams.backlog.filters import ITEM_VIEWS, BacklogPageFilter
+from streams.backlog.services import item_change_state, item_create
+from streams.delivery.keys import BANDS_YEAR, delivery_keys, delivery_timeline, key_rows
+from streams.flow.charts import distribution_rows, efficiency_rows, flow_chart_data
+from streams.flow.engine import CATEGORIES, ITEM_FIELDS, Scope, flow_report, item_row, report_items
+from streams.flow.forecast import forecast_how_many, forecast_when
+from streams.flow.quality import with_data_quality
+from streams.maps.services import map_blocks, map_totals
+from streams.readiness.services import criterion_save, may_sign_off, readiness_check_decide
 from teams.models import Team
 
-from .charts import distribution_rows, efficiency_rows, flow_chart_data
-from .delivery import BANDS_YEAR, delivery_keys, delivery_timeline, key_rows
-from .filters import ITEM_VIEWS, BacklogPageFilter
-from .flow import CATEGORIES, ITEM_FIELDS, Scope, flow_report, item_row, report_items
-from .forecast import forecast_how_many, forecast_when
 from .forms import (
     FlowWindowForm,
     ForecastForm,
@@ -38,8 +42,6 @@ from .models import (
     ValueStreamMap,
     WorkflowState,
 )
-from .quality import with_data_quality
-from .readiness import criterion_save, may_sign_off, readiness_check_decide
 from .rules import scope_of
 from .selectors import (
     READINESS_WINDOW_DAYS,
@@ -52,8 +54,6 @@ from .selectors import (
     readiness_queue,
     stream_get,
 )
-from .services import item_change_state, item_create
-from .vsm import map_blocks, map_totals
 
 TREND_WEEKS = 26
 

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import streams.periods
+import streams.flow.periods
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('title', models.CharField(max_length=200)),
                 ('description', models.TextField(blank=True)),
                 ('level', models.CharField(choices=[('company', 'Company'), ('stream', 'Value stream'), ('team', 'Team')], max_length=8)),
-                ('period', models.CharField(help_text='Quarter (2026-Q4) or year (2026).', max_length=7, validators=[streams.periods.validate_period])),
+                ('period', models.CharField(help_text='Quarter (2026-Q4) or year (2026).', max_length=7, validators=[streams.flow.periods.validate_period])),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='objectives', to='teams.person')),
                 ('parent', models.ForeignKey(blank=True, help_text='The objective this one contributes to.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='okrs.objective')),

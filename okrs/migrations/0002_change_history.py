@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import simple_history.models
-import streams.periods
+import streams.flow.periods
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
                 ('title', models.CharField(max_length=200)),
                 ('description', models.TextField(blank=True)),
                 ('level', models.CharField(choices=[('company', 'Company'), ('stream', 'Value stream'), ('team', 'Team')], max_length=8)),
-                ('period', models.CharField(help_text='Quarter (2026-Q4) or year (2026).', max_length=7, validators=[streams.periods.validate_period])),
+                ('period', models.CharField(help_text='Quarter (2026-Q4) or year (2026).', max_length=7, validators=[streams.flow.periods.validate_period])),
                 ('created_at', models.DateTimeField(blank=True, editable=False)),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),
                 ('history_date', models.DateTimeField(db_index=True)),

@@ -6,7 +6,7 @@ from decimal import Decimal
 import factory
 
 from okrs.models import CheckIn, KeyResult, Objective
-from streams.periods import period_containing
+from streams.flow.periods import period_containing
 
 
 class ObjectiveFactory(factory.django.DjangoModelFactory):

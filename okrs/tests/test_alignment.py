@@ -11,8 +11,8 @@ from okrs.alignment import alignment_report
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.flow import Scope
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.engine import Scope
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import PersonFactory, TeamFactory, UserFactory
 

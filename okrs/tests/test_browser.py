@@ -11,7 +11,7 @@ from core import access
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -11,8 +11,8 @@ from okrs.models import Objective
 from okrs.selectors import item_key_results, key_result_flow, period_from
 from okrs.services import key_result_link
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.forecast import forecast_chance
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.forecast import forecast_chance
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

@@ -13,7 +13,7 @@ from okrs.models import CheckIn, KeyResult, Objective
 from okrs.selectors import objective_tree, period_from
 from okrs.services import check_in_record
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

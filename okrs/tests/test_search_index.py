@@ -5,8 +5,8 @@ from django.db import connection
 import pytest
 
 from okrs.selectors import item_search
+from streams.backlog.services import item_create
 from streams.models import BacklogItem
-from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory
 
 pytestmark = pytest.mark.django_db

@@ -22,13 +22,13 @@ from core.api.fields import AwareDateTimeField
 from core.csv import Echo, SafeDictWriter
 from okrs.alignment import alignment_report
 from okrs.selectors import current_period
-from streams.delivery import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
-from streams.flow import ITEM_FIELDS, Scope, flow_report, item_row, report_dict, report_items
-from streams.forecast import CONFIDENCES, forecast_how_many, forecast_when
+from streams.delivery.keys import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
+from streams.flow.engine import ITEM_FIELDS, Scope, flow_report, item_row, report_dict, report_items
+from streams.flow.forecast import CONFIDENCES, forecast_how_many, forecast_when
+from streams.flow.periods import parse_period
+from streams.flow.quality import with_data_quality
 from streams.forms import EARLIEST, FlowWindowForm, ForecastForm
 from streams.models import ValueStream
-from streams.periods import parse_period
-from streams.quality import with_data_quality
 from streams.selectors import criterion_lead_times, readiness_by_owner_team
 from teams.models import Person, Team
 
@@ -314,7 +314,7 @@ def _levels(forecast) -> dict:
 
 
 def delivery_dict(keys) -> dict:
-    """The four keys of `streams.delivery.DeliveryKeys` as JSON: hours for durations, levels by key."""
+    """The four keys of `streams.delivery.keys.DeliveryKeys` as JSON: hours for durations, levels by key."""
     return {
         "deployments": keys.deployments,
         "successful": keys.successful,

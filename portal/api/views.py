@@ -22,8 +22,9 @@ from core.api.parsers import BoundedJSONParser
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from portal.audit import history_of
-from streams.deliveries import DeploymentInput, IncidentInput, deployment_record, incident_record
-from streams.filters import ID_BOUNDS, BacklogItemFilter, DayRangeFilter
+from streams.backlog.filters import ID_BOUNDS, BacklogItemFilter, DayRangeFilter
+from streams.backlog.services import item_change_state, item_create, item_move_to_stream, item_update
+from streams.delivery.records import DeploymentInput, IncidentInput, deployment_record, incident_record
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -43,8 +44,7 @@ from streams.models import (
     ValueStreamMap,
     WorkflowState,
 )
-from streams.readiness import may_sign_off, readiness_check_decide
-from streams.services import item_change_state, item_create, item_move_to_stream, item_update
+from streams.readiness.services import may_sign_off, readiness_check_decide
 from teams.models import Discipline, Membership, Person, Team
 
 from . import serializers as s

@@ -7,7 +7,7 @@
 - a consistent history: each item's transitions chain (the first has no `from_state` and is
   dated `created_at`; each later one leaves the state the previous one entered, strictly
   later), the item's `state` is the last transition's target, and `started_at`/`finished_at`
-  are derived by `streams.services.items_refresh_flow_dates`, never computed here;
+  are derived by `streams.backlog.services.items_refresh_flow_dates`, never computed here;
 - the release gate holds: an item in a done state has no pending check, and every decided
   check records who signed it off and when (before the item was first released);
 - all or nothing: it runs in one transaction.
@@ -36,6 +36,8 @@ from django.utils import timezone
 
 from core import access
 from okrs.models import CheckIn, KeyResult, Objective
+from streams.backlog.services import items_refresh_flow_dates
+from streams.flow.periods import Period, period_containing
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -56,8 +58,6 @@ from streams.models import (
     ValueStreamMap,
     WorkflowState,
 )
-from streams.periods import Period, period_containing
-from streams.services import items_refresh_flow_dates
 from teams.models import Discipline, Membership, Person, Team
 
 from . import catalogue as cat

@@ -40,6 +40,7 @@ from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.tests.test_admin import _form_data
 from portal.tokens import token_create
+from streams.backlog.services import item_change_state, item_create
 from streams.models import (
     BlockedPeriod,
     Dependency,
@@ -55,7 +56,6 @@ from streams.models import (
     TargetMix,
     ValueStreamMap,
 )
-from streams.services import item_change_state, item_create
 from streams.tests.factories import (
     LeadershipAssignmentFactory,
     ReadinessCriterionFactory,

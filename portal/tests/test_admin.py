@@ -18,7 +18,7 @@ import pytest
 from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
-from streams import services
+from streams.backlog import services
 from streams.models import (
     BacklogItem,
     BlockedPeriod,

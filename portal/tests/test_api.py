@@ -16,8 +16,8 @@ from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
 from portal.tests.api_helpers import api_for, member_of
 from portal.tokens import token_create
+from streams.backlog.services import item_create
 from streams.models import BacklogItem, ProcessBlock, ReadinessCheck, StateTransition, ValueStreamMap
-from streams.services import item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import TeamFactory, UserFactory

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from core import access
 from portal.tests.api_helpers import api_for, member_of
 from portal.tokens import token_create
+from streams.backlog.services import item_create
 from streams.models import Deployment, DeploymentItem, Incident
-from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory
 from teams.tests.factories import TeamFactory, UserFactory
 

@@ -6,8 +6,8 @@ import pytest
 
 from core import access
 from portal.tests.api_helpers import api_for, member_of
+from streams.backlog.services import item_create
 from streams.models import BacklogItem, StateTransition
-from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import TeamFactory
 

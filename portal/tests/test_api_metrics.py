@@ -13,12 +13,12 @@ from rest_framework.test import APIClient
 
 from okrs.alignment import alignment_report
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.flow import Scope, Window, flow_report
-from streams.forecast import forecast_how_many, forecast_when
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.forecast import forecast_how_many, forecast_when
+from streams.flow.periods import parse_period
 from streams.models import WorkflowState
-from streams.periods import parse_period
-from streams.readiness import readiness_check_decide
-from streams.services import item_change_state, item_create
+from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import LeadershipAssignmentFactory, ReadinessCriterionFactory, ValueStreamFactory
 from streams.tests.flow_history import build_history
 from teams.models import Team

@@ -12,8 +12,8 @@ from django.db import connection
 import pytest
 
 from portal.celery import app as celery_app
+from streams.backlog.services import item_change_state, item_create
 from streams.models import BacklogItem
-from streams.services import item_change_state, item_create
 from streams.tasks import refresh_flow_dates
 from streams.tests.factories import ValueStreamFactory, state
 

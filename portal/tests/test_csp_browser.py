@@ -10,8 +10,8 @@ import pytest
 
 from core import access
 from portal.tests.browser import log_in
+from streams.backlog.services import item_change_state, item_create
 from streams.models import ValueStreamMap
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import UserFactory
 

@@ -27,6 +27,8 @@ from okrs.selectors import current_period
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
 from portal.tokens import token_create
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.rollups import rollups_refresh
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -43,8 +45,6 @@ from streams.models import (
     ValueStream,
     ValueStreamMap,
 )
-from streams.rollups import rollups_refresh
-from streams.services import item_change_state, item_create
 from streams.tests.factories import (
     LeadershipAssignmentFactory,
     ReadinessCriterionFactory,

@@ -13,8 +13,8 @@ import pytest
 
 from core import access
 from core.errors import integrity_message
+from streams.backlog.services import item_create
 from streams.models import BacklogItem, Dependency, ReadinessCheck, ReadinessCriterion, StateTransition
-from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from streams.backlog.services import item_change_state, item_create
 from streams.models import BacklogItem
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,10 +17,10 @@ import pytest
 
 from core import access
 from portal.tests.api_helpers import api_for, member_of
-from streams import services
+from streams.backlog import services
+from streams.flow.rollups import stream_rollups_refresh
 from streams.models import BacklogItem, FlowDayMark, FlowType, ReadinessCheck
-from streams.readiness import readiness_check_decide
-from streams.rollups import stream_rollups_refresh
+from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import TeamFactory

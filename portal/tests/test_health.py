@@ -8,9 +8,9 @@ import pytest
 
 from okrs.alignment import Alignment
 from portal.health import health_scorecards
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.portfolio import PortfolioWindow, stream_flows
 from streams.models import Dependency, ValueStreamMap, WorkflowState
-from streams.portfolio import PortfolioWindow, stream_flows
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory
 

@@ -13,8 +13,8 @@ from okrs.services import check_in_record, key_result_link, key_result_unlink
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.audit import history_of, is_tracked
 from portal.tests.api_helpers import api_for
+from streams.backlog.services import item_change_state, item_create, item_update
 from streams.models import BacklogItem, StateTransition, WorkflowState
-from streams.services import item_change_state, item_create, item_update
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

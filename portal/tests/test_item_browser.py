@@ -6,7 +6,7 @@ import pytest
 
 from core import access
 from portal.tests.browser import log_in
-from streams.services import item_change_state, item_create, item_update
+from streams.backlog.services import item_change_state, item_create, item_update
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

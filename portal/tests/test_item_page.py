@@ -8,9 +8,9 @@ from django.utils import timezone
 import pytest
 
 from core import access
+from streams.backlog.services import item_change_state, item_create, item_update
 from streams.models import BlockedPeriod, Dependency
-from streams.readiness import readiness_check_decide
-from streams.services import item_change_state, item_create, item_update
+from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 

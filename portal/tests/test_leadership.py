@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import PersonFactory
 

@@ -14,11 +14,11 @@ from okrs.alignment import alignment_report
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.health import health_scorecards
-from streams.flow import Scope, Window, flow_report
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.portfolio import PortfolioWindow, stream_flows
+from streams.flow.rollups import rollups_refresh
 from streams.models import Deployment, Incident, ReadinessCheck
-from streams.portfolio import PortfolioWindow, stream_flows
-from streams.rollups import rollups_refresh
-from streams.services import item_change_state, item_create
 from streams.tests.factories import (
     LeadershipAssignmentFactory,
     ReadinessCriterionFactory,

@@ -26,8 +26,10 @@ from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
-from streams.delivery import delivery_keys
-from streams.flow import Scope, Window, flow_report
+from streams.backlog.services import items_refresh_flow_dates
+from streams.delivery.keys import delivery_keys
+from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.periods import period_containing
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -47,9 +49,7 @@ from streams.models import (
     ValueStreamMap,
     WorkflowState,
 )
-from streams.periods import period_containing
-from streams.readiness import unmet_criteria
-from streams.services import items_refresh_flow_dates
+from streams.readiness.services import unmet_criteria
 from streams.tests.test_rollups import assert_same
 from teams.models import Discipline, Membership, Person, Team
 

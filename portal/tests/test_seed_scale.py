@@ -12,7 +12,8 @@ import pytest
 
 from okrs.models import KeyResult, Objective
 from portal.scale import ITEM_SOURCE, ScaleSpec, scale_data_create, scale_data_delete
-from streams.delivery import delivery_keys
+from streams.backlog.services import item_create, items_refresh_flow_dates
+from streams.delivery.keys import delivery_keys
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -27,7 +28,6 @@ from streams.models import (
     ValueStream,
     WorkflowState,
 )
-from streams.services import item_create, items_refresh_flow_dates
 from streams.tests.factories import ValueStreamFactory
 from teams.models import Membership, Person, Team
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from streams.backlog.services import item_change_state, item_create
 from streams.models import Dependency
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import DisciplineFactory, MembershipFactory, PersonFactory, TeamFactory
 

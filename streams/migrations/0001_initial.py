@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import core.fields
-import streams.periods
+import streams.flow.periods
 from django.conf import settings
 from django.db import migrations, models
 
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             name='TargetMix',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(help_text='Quarter, e.g. 2026-Q4.', max_length=7, validators=[streams.periods.validate_period])),
+                ('period', models.CharField(help_text='Quarter, e.g. 2026-Q4.', max_length=7, validators=[streams.flow.periods.validate_period])),
                 ('flow_type', models.CharField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], max_length=8)),
                 ('percent', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
                 ('stream', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='target_mix', to='streams.valuestream')),

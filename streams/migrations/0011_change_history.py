@@ -5,7 +5,7 @@ import django.db.models.deletion
 import django.utils.timezone
 import simple_history.models
 import core.fields
-import streams.periods
+import streams.flow.periods
 from django.conf import settings
 from django.db import migrations, models
 
@@ -298,7 +298,7 @@ class Migration(migrations.Migration):
             name='HistoricalTargetMix',
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('period', models.CharField(help_text='Quarter, e.g. 2026-Q4.', max_length=7, validators=[streams.periods.validate_quarter])),
+                ('period', models.CharField(help_text='Quarter, e.g. 2026-Q4.', max_length=7, validators=[streams.flow.periods.validate_quarter])),
                 ('flow_type', models.CharField(choices=[('feature', 'Feature'), ('defect', 'Defect'), ('risk', 'Risk'), ('debt', 'Debt')], max_length=8)),
                 ('percent', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)])),
                 ('history_id', models.AutoField(primary_key=True, serialize=False)),

@@ -17,7 +17,7 @@ from django import template
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from streams.delivery import BANDS_YEAR, Timeline, duration_text
+from streams.delivery.keys import BANDS_YEAR, Timeline, duration_text
 
 register = template.Library()
 

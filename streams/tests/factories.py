@@ -52,7 +52,7 @@ def state(stream: ValueStream, name: str) -> WorkflowState:
 
 
 class BacklogItemFactory(factory.django.DjangoModelFactory):
-    """An item placed straight into a state, with no history: use `streams.services.item_create`
+    """An item placed straight into a state, with no history: use `streams.backlog.services.item_create`
     when the test is about history."""
 
     class Meta:

@@ -7,9 +7,9 @@ reuse the same history so that every door is checked against the same figures.
 import datetime as dt
 import itertools
 
-from streams.flow import Window
+from streams.backlog.services import item_change_state, item_create
+from streams.flow.engine import Window
 from streams.models import BlockedPeriod
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import TeamFactory
 
@@ -83,8 +83,8 @@ def bulk_items(stream, specs, *, flow_type="feature"):
 
     `specs` is a list of (created, [(state name, at), ...]); each item ends in its last state,
     and started/finished are derived from the history as the state service would."""
+    from streams.backlog.services import items_refresh_flow_dates
     from streams.models import BacklogItem, StateTransition
-    from streams.services import items_refresh_flow_dates
 
     states = {s.name: s for s in stream.states.all()}
     first = next(iter(stream.states.order_by("order")))

@@ -6,8 +6,8 @@ from django.urls import reverse
 import pytest
 
 from core import access
+from streams.backlog.services import item_change_state, item_create
 from streams.models import BacklogItem, BlockedPeriod
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory

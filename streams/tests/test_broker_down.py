@@ -13,7 +13,7 @@ import pytest
 
 from portal.celery import app as celery_app
 from portal.tests.test_celery_worker import start_worker
-from streams.import_jobs import WAITING_FOR_QUEUE
+from streams.integrations.jobs import WAITING_FOR_QUEUE
 from streams.models import BacklogItem, ImportJob
 from streams.tasks import resend_waiting_jobs, run_import
 from streams.tests.test_import_worker import wait_for

@@ -5,7 +5,7 @@ import datetime as dt
 from django.utils import timezone
 import pytest
 
-from streams.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import TeamFactory, UserFactory
 

@@ -6,9 +6,9 @@ from django.urls import reverse
 import pytest
 
 from core import access
+from streams.backlog.services import item_change_state, item_create
 from streams.models import ReadinessCriterion
-from streams.readiness import readiness_check_decide
-from streams.services import item_change_state, item_create
+from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory

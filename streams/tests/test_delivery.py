@@ -1,11 +1,11 @@
-"""The four keys of delivery performance (`streams.delivery`) on hand-built histories."""
+"""The four keys of delivery performance (`streams.delivery.keys`) on hand-built histories."""
 
 import datetime as dt
 
 from django.utils import timezone
 import pytest
 
-from streams.delivery import BANDS_YEAR, band, delivery_keys, pooled_delivery_keys
+from streams.delivery.keys import BANDS_YEAR, band, delivery_keys, pooled_delivery_keys
 from streams.models import Deployment, DeploymentItem, Incident
 from streams.tests.factories import BacklogItemFactory, ValueStreamFactory
 

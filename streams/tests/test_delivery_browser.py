@@ -7,8 +7,8 @@ from django.utils import timezone
 import pytest
 from rest_framework.test import APIClient
 
+from streams.backlog.services import item_change_state, item_create
 from streams.models import Deployment, Incident
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 from teams.tests.factories import UserFactory
 

@@ -6,8 +6,8 @@ from io import StringIO
 from django.core.management import CommandError, call_command
 import pytest
 
+from streams.backlog.services import item_create
 from streams.models import Deployment, DeploymentItem, Incident
-from streams.services import item_create
 from streams.tests.factories import ValueStreamFactory
 
 pytestmark = pytest.mark.django_db

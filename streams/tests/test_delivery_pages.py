@@ -7,8 +7,8 @@ from django.db import reset_queries
 from django.urls import reverse
 import pytest
 
+from streams.backlog.services import item_change_state, item_create
 from streams.models import Deployment, DeploymentItem, Incident
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ValueStreamFactory, state
 
 pytestmark = pytest.mark.django_db

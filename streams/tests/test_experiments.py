@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from portal.celery import app as celery_app
-from streams.experiments import (
+from streams.experiments.services import (
     MIN_ITEMS,
     bootstrap_difference,
     experiment_decide,

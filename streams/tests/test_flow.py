@@ -21,7 +21,7 @@ import datetime as dt
 
 import pytest
 
-from streams.flow import Scope, Window, flow_report, report_dict
+from streams.flow.engine import Scope, Window, flow_report, report_dict
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import T0, WINDOW, build_history, d, make
 from teams.tests.factories import PersonFactory
@@ -363,8 +363,8 @@ def test_returned_items_stay_out_of_every_wip_count(history):
     from okrs.alignment import stream_alignment
     from okrs.selectors import current_period
     from portal.composition import composition
+    from streams.flow.portfolio import PortfolioWindow, stream_flows
     from streams.models import BacklogItem
-    from streams.portfolio import PortfolioWindow, stream_flows
 
     team = history.teams.get()
     make(history, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))], team=team)

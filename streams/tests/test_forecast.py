@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from streams.forecast import forecast_how_many, forecast_when
+from streams.flow.forecast import forecast_how_many, forecast_when
 
 MONDAY = dt.date(2026, 3, 2)
 

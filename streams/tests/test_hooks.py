@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from streams.import_jobs import toolchain_import
+from streams.integrations.jobs import toolchain_import
 from streams.models import BacklogItem, Deployment, ReadinessCheck, StateTransition
 from streams.tests.factories import ReadinessCriterionFactory
 from streams.tests.test_toolchain import github, jira
@@ -135,7 +135,7 @@ def test_an_unmapped_status_and_unreadable_bodies_are_clear_errors(client, impor
 def test_the_release_gate_holds_for_webhooks_too(client, imported):
     ReadinessCriterionFactory(name="Support trained", flow_types=["feature"])
     item = BacklogItem.objects.get(external_key="PAY-4")
-    from streams.readiness import item_readiness_checks_sync
+    from streams.readiness.services import item_readiness_checks_sync
 
     item_readiness_checks_sync(item=item)
     assert ReadinessCheck.objects.filter(item=item, status="pending").exists()

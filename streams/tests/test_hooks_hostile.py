@@ -14,9 +14,9 @@ from django.utils import timezone
 import pytest
 
 from portal.tokens import token_create
-from streams.import_jobs import toolchain_import
+from streams.backlog.services import item_update
+from streams.integrations.jobs import toolchain_import
 from streams.models import BacklogItem, Deployment, StateTransition, ValueStream, WebhookDelivery, WorkflowState
-from streams.services import item_update
 from streams.tests.test_hooks import AT, SECRET, github_hook, jira_hook, sign, status_change
 from streams.tests.test_toolchain import github, jira
 

@@ -21,13 +21,13 @@ from django.db import connection
 import pytest
 
 from core.bounded_input import BoundedJson, InputTooLarge, bounded_lines
-from streams.import_jobs import import_job_run
-from streams.imports import ImportRefused, flow_csv_import
+from streams.integrations.jobs import import_job_run
+from streams.integrations.toolchain import Mapping, parse, scan
+from streams.integrations.writer import ImportRefused, flow_csv_import
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream, WorkflowState
 from streams.tests.test_import_pages import upload
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.tests.test_toolchain import as_file, issue, jira
-from streams.toolchain import Mapping, parse, scan
 from teams.tests.factories import TeamFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -288,7 +288,7 @@ def test_a_far_past_date_in_an_upload_ends_refused(admin_client, django_capture_
 @pytest.mark.django_db
 def test_a_job_that_breaks_says_what_broke(admin_client, django_capture_on_commit_callbacks, monkeypatch):
     """An unexpected error is named, never an empty reason (a MemoryError's text is empty)."""
-    from streams import import_jobs
+    from streams.integrations import jobs as import_jobs
 
     with django_capture_on_commit_callbacks(execute=True):
         upload(admin_client)

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 import pytest
 
 from core import access
-from streams.import_jobs import import_job_run
+from streams.integrations.jobs import import_job_run
 from streams.models import BacklogItem, ImportJob, ImportMapping, ValueStream
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.tests.test_toolchain import FIXTURES, issue, jira

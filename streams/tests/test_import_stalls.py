@@ -8,7 +8,7 @@ import time
 from django.utils import timezone
 import pytest
 
-from streams.import_jobs import JobHeartbeat, RunningElsewhere, import_job_run, import_job_stalled
+from streams.integrations.jobs import JobHeartbeat, RunningElsewhere, import_job_run, import_job_stalled
 from streams.models import BacklogItem, ImportJob
 from streams.tests.test_import_pages import upload
 

@@ -14,7 +14,7 @@ import pytest
 
 from portal.celery import app as celery_app
 from portal.tests.test_celery_worker import start_worker
-from streams.import_jobs import import_job_stalled
+from streams.integrations.jobs import import_job_stalled
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
 from streams.tasks import run_import
 

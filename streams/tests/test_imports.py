@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from streams.flow import Scope, flow_report
-from streams.imports import ImportRefused, flow_csv_import
+from streams.flow.engine import Scope, flow_report
+from streams.integrations.writer import ImportRefused, flow_csv_import
 from streams.models import BacklogItem, ReadinessCheck, StateTransition, ValueStream, WorkflowState
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
 from streams.tests.flow_history import WINDOW

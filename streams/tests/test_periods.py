@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 import pytest
 
-from streams.periods import parse_period, period_containing, validate_quarter
+from streams.flow.periods import parse_period, period_containing, validate_quarter
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from streams.flow import Scope, flow_report
+from streams.flow.engine import Scope, flow_report
+from streams.flow.quality import BULK_SIZE, stream_data_quality
 from streams.models import BacklogItem
-from streams.quality import BULK_SIZE, stream_data_quality
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import WINDOW, d, make
 

@@ -8,8 +8,8 @@ import pytest
 
 from core import access
 from portal.tests.browser import log_in
+from streams.backlog.services import item_change_state, item_create
 from streams.models import BacklogItem, BlockedPeriod, ReadinessCheck
-from streams.services import item_change_state, item_create
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory

@@ -8,9 +8,9 @@ from django.utils import timezone
 import pytest
 
 from core import access
+from streams.backlog.services import item_create
 from streams.models import BacklogItem, ReadinessCheck
-from streams.readiness import readiness_check_decide
-from streams.services import item_create
+from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
 from teams.models import Team
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory

@@ -12,12 +12,12 @@ import textwrap
 
 import pytest
 
-from streams import rollups
-from streams.flow import Scope, Window, flow_report, report_dict
-from streams.imports import flow_csv_import
+from streams.backlog.services import item_change_state, item_create, workflow_state_category_changed
+from streams.flow import rollups
+from streams.flow.engine import Scope, Window, flow_report, report_dict
+from streams.flow.rollups import day_rows, rollups_invalidate, rollups_refresh, stream_rollups_refresh
+from streams.integrations.writer import flow_csv_import
 from streams.models import BacklogItem, BlockedPeriod, FlowDay, FlowDayMark, WorkflowState
-from streams.rollups import day_rows, rollups_invalidate, rollups_refresh, stream_rollups_refresh
-from streams.services import item_change_state, item_create, workflow_state_category_changed
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from streams.tests.flow_history import WINDOW, build_history, d, make
 from teams.tests.factories import PersonFactory

@@ -7,9 +7,7 @@ from django.db import connection
 from django.utils import timezone
 import pytest
 
-from streams.models import BacklogItem, ReadinessCheck, StateTransition
-from streams.readiness import item_readiness_checks_sync
-from streams.services import (
+from streams.backlog.services import (
     ReleaseGateError,
     StateChangeError,
     item_change_state,
@@ -18,6 +16,8 @@ from streams.services import (
     items_refresh_flow_dates,
     stream_refresh_flow_dates,
 )
+from streams.models import BacklogItem, ReadinessCheck, StateTransition
+from streams.readiness.services import item_readiness_checks_sync
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from teams.tests.factories import TeamFactory
 

@@ -8,9 +8,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 import pytest
 
-from streams.flow import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.snapshots import flow_snapshot_record, last_complete_week
 from streams.models import FlowSnapshot
-from streams.snapshots import flow_snapshot_record, last_complete_week
 from streams.tasks import record_flow_snapshots
 from streams.tests.flow_history import build_history
 

@@ -9,8 +9,10 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 import pytest
 
-from streams.import_jobs import toolchain_import
-from streams.imports import ImportRefused
+from streams.backlog.services import item_change_state
+from streams.integrations.jobs import toolchain_import
+from streams.integrations.toolchain import Mapping
+from streams.integrations.writer import ImportRefused
 from streams.models import (
     BacklogItem,
     Dependency,
@@ -20,8 +22,6 @@ from streams.models import (
     ValueStream,
     WorkflowState,
 )
-from streams.services import item_change_state
-from streams.toolchain import Mapping
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +299,7 @@ def test_a_mapping_given_by_the_page_is_used_as_given():
 
 
 def test_imported_items_are_ranked_after_the_product_owners_order_in_the_files_order():
-    from streams.services import item_create
+    from streams.backlog.services import item_create
 
     payments = ValueStream.objects.create(slug="payments", name="Payments")
     WorkflowState.objects.create(stream=payments, name="Backlog", category="backlog", order=0)
@@ -347,8 +347,8 @@ def test_a_history_cut_short_by_the_export_leaves_the_start_unknown_and_says_so(
     changelog.total says there were more. PAY-8's start is unknown: it counts in throughput,
     not in flow time; PAY-12 is still in progress (WIP). Both are named in the summary and the
     stream's data-quality panel; a whole export later measures them again."""
-    from streams.flow import Scope, Window, flow_report
-    from streams.quality import with_data_quality
+    from streams.flow.engine import Scope, Window, flow_report
+    from streams.flow.quality import with_data_quality
 
     data = jira()
     cut_short(data, "PAY-8", 1)

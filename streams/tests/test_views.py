@@ -193,8 +193,8 @@ def test_cumulative_flow_per_state_on_the_page_and_as_csv(viewer_client, stream)
 
 
 def test_the_data_quality_panel_names_histories_cut_short(viewer_client, stream):
+    from streams.backlog.services import items_refresh_flow_dates
     from streams.models import BacklogItem
-    from streams.services import items_refresh_flow_dates
 
     BacklogItem.objects.filter(external_key="A").update(history_cut_short=True)
     items_refresh_flow_dates(BacklogItem.objects.filter(external_key="A"))

@@ -6,11 +6,8 @@ from decimal import Decimal
 import pytest
 
 from core.errors import DomainError
-from streams.flow import Window
-from streams.models import ProcessBlock, ValueStreamMap
-from streams.tests.factories import ValueStreamFactory, state
-from streams.tests.flow_history import bulk_items
-from streams.vsm import (
+from streams.flow.engine import Window
+from streams.maps.services import (
     TotalsChange,
     block_delete,
     block_move,
@@ -20,6 +17,9 @@ from streams.vsm import (
     map_totals,
     measured_map,
 )
+from streams.models import ProcessBlock, ValueStreamMap
+from streams.tests.factories import ValueStreamFactory, state
+from streams.tests.flow_history import bulk_items
 
 
 def block(activity, process, lead, pca, people=1, queue=0):

@@ -13,10 +13,10 @@ from django.db import transaction
 
 from portal.demo.builder import DemoResult, demo_delete, demo_exists, demo_seed
 from portal.demo.catalogue import LOGINS, STREAMS
-from streams.experiments import experiments_review
+from streams.experiments.services import experiments_review
+from streams.flow.rollups import rollups_refresh
+from streams.flow.snapshots import flow_snapshots_backfill
 from streams.models import ValueStream
-from streams.rollups import rollups_refresh
-from streams.snapshots import flow_snapshots_backfill
 
 DEMO_STREAM_SLUGS = [spec.slug for spec in STREAMS]
 

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.scale import SLUG_PREFIX, ScaleSpec, scale_data_create, scale_data_delete, scale_data_exists
+from streams.flow.rollups import rollups_refresh
 from streams.models import ValueStream
-from streams.rollups import rollups_refresh
 
 
 def _date(value: str) -> dt.datetime:

@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.import_jobs import toolchain_import
-from streams.imports import ImportRefused
+from streams.integrations.jobs import toolchain_import
+from streams.integrations.toolchain import mapping_for, parse_mapping_option
+from streams.integrations.writer import ImportRefused
 from streams.models import ValueStream
-from streams.toolchain import mapping_for, parse_mapping_option
 
 
 class ToolchainImportCommand(BaseCommand):

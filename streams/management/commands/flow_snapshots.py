@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from streams.flow.snapshots import flow_snapshots_backfill
 from streams.models import ValueStream
-from streams.snapshots import flow_snapshots_backfill
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.deliveries import CSV_COLUMNS, CSV_REQUIRED, delivery_csv_import
-from streams.imports import ImportRefused, open_text
+from streams.delivery.records import CSV_COLUMNS, CSV_REQUIRED, delivery_csv_import
+from streams.integrations.writer import ImportRefused, open_text
 
 
 class Command(BaseCommand):

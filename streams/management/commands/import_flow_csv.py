@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.imports import ImportRefused, flow_csv_import, open_text
+from streams.integrations.writer import ImportRefused, flow_csv_import, open_text
 
 
 class Command(BaseCommand):

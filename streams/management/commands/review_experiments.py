@@ -9,7 +9,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.experiments import experiments_review
+from streams.experiments.services import experiments_review
 
 
 class Command(BaseCommand):

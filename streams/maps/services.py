@@ -6,7 +6,7 @@ Drawn times are hours of calendar time, as people state them in a mapping worksh
 - rolled %C&A = the product of the blocks' %C&A: the share of work that passes the whole
   stream without being corrected, re-worked or sent back.
 
-The measured map reads the transition history over a window (`streams.flow.state_times`):
+The measured map reads the transition history over a window (`streams.flow.engine.state_times`):
 for each workflow state, the median and 85th percentile of the time finished items spent in it.
 A process block linked to states is compared with the time items spent in those states (summed
 per item, then the median): a block whose drawn lead time is off by a factor of two or more is
@@ -23,9 +23,8 @@ from django.db import transaction
 from django.db.models import Max, Prefetch
 
 from core.errors import DomainError
-
-from .flow import Scope, StateTimes, Window, state_times
-from .models import ProcessBlock, ValueStream, ValueStreamMap, WorkflowState
+from streams.flow.engine import Scope, StateTimes, Window, state_times
+from streams.models import ProcessBlock, ValueStream, ValueStreamMap, WorkflowState
 
 HOURS_PER_DAY = 24
 DISAGREE_FACTOR = 2  # measured and drawn lead times further apart than this are flagged

@@ -10,7 +10,7 @@ it affects, never applied silently.
 - Histories an export cut short (`BacklogItem.history_cut_short`, set by the Jira import): their
   start is unknown, so those finished in the window count in throughput but have no flow time.
 
-It reads the items' stored start and finish (`streams.services.items_refresh_flow_dates`,
+It reads the items' stored start and finish (`streams.backlog.services.items_refresh_flow_dates`,
 the engine's rule as of now) over the window's finished items, in four queries.
 """
 
@@ -22,9 +22,8 @@ from django.db import connection
 
 from core.freshness import fresh_cached
 from core.sql import Dialect
-
-from .flow import PERCENTILES, FlowReport, Window
-from .models import BacklogItem, StateTransition, WorkflowState
+from streams.flow.engine import PERCENTILES, FlowReport, Window
+from streams.models import BacklogItem, StateTransition, WorkflowState
 
 BULK_SIZE = 10  # items entering done within one minute
 CUT_SHORT_NAMED = 20  # items with a history cut short named in the panel

@@ -14,10 +14,9 @@ from django_filters.rest_framework import BooleanFilter
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from streams.flow.periods import parse_period
+from streams.models import BacklogItem, FlowType, ValueStream, WorkflowState
 from teams.models import Team
-
-from .models import BacklogItem, FlowType, ValueStream, WorkflowState
-from .periods import parse_period
 
 # What the page's "Show" menu offers, and the workflow categories behind each choice.
 ITEM_VIEWS = {

@@ -1,4 +1,4 @@
-"""Receivers that keep the daily flow rollups honest (`streams.rollups`).
+"""Receivers that keep the daily flow rollups honest (`streams.flow.rollups`).
 
 They decide nothing: they report that stored days may no longer match the history. Blocked
 periods and item deletions are written by the admin (and, later, the API) through the ORM,
@@ -9,8 +9,8 @@ refresh the rollups themselves.
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import BacklogItem, BlockedPeriod
-from .rollups import rollups_invalidate, utc_day
+from streams.flow.rollups import rollups_invalidate, utc_day
+from streams.models import BacklogItem, BlockedPeriod
 
 
 @receiver([post_save, post_delete], sender=BlockedPeriod)

@@ -30,8 +30,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Lower, TruncDate
 
 from core.sql import Dialect
-
-from .models import BacklogItem, Deployment, DeploymentItem, Incident, WorkflowState
+from streams.models import BacklogItem, Deployment, DeploymentItem, Incident, WorkflowState
 
 PRODUCTION_ENVIRONMENTS = ("production", "prod", "live")
 BANDS_YEAR = 2023

@@ -22,8 +22,7 @@ from django.utils import timezone
 
 from core import access
 from core.errors import DomainError
-
-from .models import BacklogItem, BlockedPeriod, ReadinessCheck, ReadinessCriterion
+from streams.models import BacklogItem, BlockedPeriod, ReadinessCheck, ReadinessCriterion
 
 Status = ReadinessCheck.Status
 DECISIONS = (Status.MET, Status.WAIVED, Status.NOT_APPLICABLE)

@@ -27,10 +27,9 @@ import ijson
 
 from core.bounded_input import BoundedJson, InputTooLarge
 from core.dates import too_early
-
-from .imports import ImportRefused, RowError, _Errors, _ItemRow, _Parsed, state_key
-from .models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
-from .services import CLOCK_SKEW
+from streams.backlog.services import CLOCK_SKEW
+from streams.integrations.writer import ImportRefused, RowError, _Errors, _ItemRow, _Parsed, state_key
+from streams.models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 
 Category = WorkflowState.Category
 CATEGORY_RANK = {Category.BACKLOG: 0, Category.ACTIVE: 1, Category.WAITING: 2, Category.DONE: 3, Category.REMOVED: 4}

@@ -8,7 +8,7 @@ it happened in the tool (the release gate holds there too), a new issue through 
 in the stream its project was imported into, a new title through `item_update`.
 
 GitHub `deployment` and `deployment_status` events record deployments
-(`streams.deliveries`, idempotent by the GitHub deployment id): the repository's stream is the
+(`streams.delivery.records`, idempotent by the GitHub deployment id): the repository's stream is the
 one its issues were imported into, or the one named by `stream` in the deployment's payload;
 `items` in that payload lists the keys of the items it ships.
 
@@ -49,9 +49,17 @@ from django.views.decorators.http import require_POST
 from core import safejson
 from core.dates import too_early
 from core.errors import DomainError, integrity_message
-
-from .deliveries import DeploymentInput, deployment_record
-from .models import (
+from streams.backlog.services import CLOCK_SKEW, StateChangeError, item_change_state, item_create, item_update
+from streams.delivery.records import DeploymentInput, deployment_record
+from streams.integrations.toolchain import (
+    GITHUB_CLOSED,
+    GITHUB_NOT_PLANNED,
+    GITHUB_OPEN,
+    _github_key,
+    _github_labels,
+    mapping_for,
+)
+from streams.models import (
     BacklogItem,
     DeliverySource,
     Deployment,
@@ -61,8 +69,6 @@ from .models import (
     WebhookDelivery,
     WorkflowState,
 )
-from .services import CLOCK_SKEW, StateChangeError, item_change_state, item_create, item_update
-from .toolchain import GITHUB_CLOSED, GITHUB_NOT_PLANNED, GITHUB_OPEN, _github_key, _github_labels, mapping_for
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024  # the documented limit; Jira and GitHub deliveries are far smaller

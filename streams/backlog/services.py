@@ -18,10 +18,9 @@ from core.dates import too_early
 from core.errors import DomainError
 from core.history import history_record
 from core.queue import send
-
-from .models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
-from .readiness import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
-from .rollups import affected_day, rollups_invalidate, utc_day
+from streams.flow.rollups import affected_day, rollups_invalidate, utc_day
+from streams.models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
+from streams.readiness.services import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
 
 Category = WorkflowState.Category
 # Clocks of the tools that report changes drift a little; beyond this, a date is in the future.
@@ -139,7 +138,7 @@ def workflow_state_category_changed(*, stream_id: int) -> None:
     """A state's category decides which dates its items have: refresh them after the commit.
 
     Every stored day of the stream's rollups is recomputed too."""
-    from .tasks import refresh_flow_dates  # tasks import this module
+    from streams.tasks import refresh_flow_dates  # tasks import this module
 
     rollups_invalidate(stream_id=stream_id, since=None)
 
@@ -259,7 +258,7 @@ def _past_rewritten_since(
     A move dated before today changes the days from its own; entering or leaving a removed
     state takes the item out of (or back into) every day of its life; a finish that moves or
     goes (reopen) changes that day's finished work; a start that moves changes which earlier
-    stays were work in progress. See `streams.rollups`.
+    stays were work in progress. See `streams.flow.rollups`.
     """
     days = [affected_day(at)]
     if Category.REMOVED in categories:

@@ -34,9 +34,9 @@ from core.bounded_input import InputTooLarge, bounded_lines
 from core.bulk import RowWriter
 from core.dates import too_early
 from core.errors import DomainError
-from teams.models import Team
-
-from .models import (
+from streams.backlog.services import CLOCK_SKEW, items_refresh_flow_dates
+from streams.flow.rollups import rollups_invalidate
+from streams.models import (
     BacklogItem,
     Dependency,
     FlowType,
@@ -46,9 +46,8 @@ from .models import (
     ValueStream,
     WorkflowState,
 )
-from .readiness import items_readiness_checks_create
-from .rollups import rollups_invalidate
-from .services import CLOCK_SKEW, items_refresh_flow_dates
+from streams.readiness.services import items_readiness_checks_create
+from teams.models import Team
 
 SOURCE = "csv"
 MAX_ERRORS = 50

@@ -5,7 +5,7 @@ without reading today's history, and the same for every reader of the day:
 - flow velocity: items finished in the window per week;
 - flow time: 85th percentile of finish − start of those items;
 - flow efficiency: Σ active ÷ Σ flow time of those items, from the daily rollups
-  (`streams.rollups`); "—" while a stream's stored days are being recomputed;
+  (`streams.flow.rollups`); "—" while a stream's stored days are being recomputed;
 - flow load: items in progress now (started, not finished, not removed);
 - flow distribution: share of each flow item type among the items finished in the window.
 
@@ -24,11 +24,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.sql import Dialect
-
-from .flow import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
-from .models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
-from .querysets import in_progress_sql
-from .rollups import DAY, midnight, utc_day
+from streams.flow.engine import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
+from streams.flow.rollups import DAY, midnight, utc_day
+from streams.models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
+from streams.querysets import in_progress_sql
 
 WINDOW_DAYS = 7 * DEFAULT_WEEKS
 TREND_WEEKS = 12
@@ -59,7 +58,7 @@ class StreamFlow:
 
 @dataclass(frozen=True)
 class PortfolioWindow:
-    """The default window (`streams.flow.default_days`) as the portfolio reads it: complete days."""
+    """The default window (`streams.flow.engine.default_days`) as the portfolio reads it: complete days."""
 
     start: dt.datetime
     end: dt.datetime
@@ -120,7 +119,7 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
 def _efficiency(flows: dict[int, StreamFlow], stream_ids: list[int], window: PortfolioWindow) -> None:
     """Σ active ÷ Σ flow days of the items finished in the window, from the stored days of
     streams that map a waiting state (others are not measurable: "—")."""
-    from .models import FlowDayEfficiency
+    from streams.models import FlowDayEfficiency
 
     first, end = utc_day(window.start), utc_day(window.end)
     fresh = set(

@@ -4,8 +4,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from .flow import Scope, Window, flow_report, report_dict
-from .models import FlowSnapshot, ValueStream
+from streams.flow.engine import Scope, Window, flow_report, report_dict
+from streams.models import FlowSnapshot, ValueStream
 
 
 def last_complete_week(today: dt.date | None = None) -> dt.date:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .flow import FLOW_TYPES, FlowReport
-from .models import FlowType
+from streams.flow.engine import FLOW_TYPES, FlowReport
+from streams.models import FlowType
 
 TYPE_LABELS = dict(FlowType.choices)
 CATEGORY_LABELS = {"backlog": "Backlog", "active": "Active", "waiting": "Waiting", "done": "Done"}

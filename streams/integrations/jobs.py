@@ -32,10 +32,9 @@ from django.utils.text import slugify
 from core import access
 from core.errors import DomainError
 from core.queue import send
-
-from .imports import ImportRefused, ImportResult, RowError, _write, flow_csv_import
-from .models import ImportJob, ImportSource, ValueStream
-from .toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
+from streams.integrations.toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
+from streams.integrations.writer import ImportRefused, ImportResult, RowError, _write, flow_csv_import
+from streams.models import ImportJob, ImportSource, ValueStream
 
 logger = logging.getLogger(__name__)
 Status = ImportJob.Status
@@ -155,7 +154,7 @@ def _enqueue(job: ImportJob) -> None:
 
 
 def _send(job_id: int) -> bool:
-    from .tasks import run_import  # tasks import this module
+    from streams.tasks import run_import  # tasks import this module
 
     if send(run_import, job_id):
         ImportJob.objects.filter(pk=job_id).update(sent_at=timezone.now())

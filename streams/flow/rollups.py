@@ -1,6 +1,6 @@
 """Daily rollups of flow: what reports over many streams read instead of the whole history.
 
-The exact engine (`streams.flow`) reads every transition of every item not finished before
+The exact engine (`streams.flow.engine`) reads every transition of every item not finished before
 the window; for the whole portfolio that is close to a million stays. Most of it describes
 days that are over and will not change, so the refresh job stores, per stream and complete
 UTC day, what the engine computes for that day:
@@ -34,8 +34,7 @@ from django.db.models import Case, F, Min, Q, Sum, Value, When
 from django.utils import timezone
 
 from core.sql import Dialect
-
-from .flow import (
+from streams.flow.engine import (
     CATEGORIES,
     FLOW_TYPES,
     FlowReport,
@@ -51,7 +50,7 @@ from .flow import (
     report_targets_and_limits,
     report_throughput,
 )
-from .models import (
+from streams.models import (
     BacklogItem,
     FlowDay,
     FlowDayEfficiency,
@@ -61,7 +60,7 @@ from .models import (
     ValueStream,
     WorkflowState,
 )
-from .querysets import in_progress_sql, returned_sql
+from streams.querysets import in_progress_sql, returned_sql
 
 DAY = dt.timedelta(days=1)
 

@@ -6,7 +6,7 @@ date. Its two periods have the same length, L = review − start days:
 - after: the L days from the start up to the review date (the review day itself is not in
   it, so the judgement can run on that day with complete data).
 
-The samples of each period, all computed by the flow engine (`streams.flow`) in the database:
+The samples of each period, all computed by the flow engine (`streams.flow.engine`) in the database:
 - flow time and flow efficiency: the items that started *and* finished inside the period.
   Both periods are cut off the same way (an item taking longer than L days is in neither),
   so the comparison is fair even though each sample leaves out the slowest items;
@@ -36,8 +36,8 @@ from django.db import transaction
 from django.utils import timezone
 import numpy as np
 
-from .flow import FLOW_TYPES, Scope, Window, flow_report
-from .models import BacklogItem, ImprovementExperiment
+from streams.flow.engine import FLOW_TYPES, Scope, Window, flow_report
+from streams.models import BacklogItem, ImprovementExperiment
 
 ALPHA = 0.05
 MIN_ITEMS = 10  # items per period for flow time and efficiency; in both periods together for throughput

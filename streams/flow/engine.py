@@ -32,9 +32,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.sql import Dialect
-
-from .models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
-from .periods import period_containing
+from streams.flow.periods import period_containing
+from streams.models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
 
 # The one default window of every page, export and API answer: the last 12 weeks of complete
 # UTC days (84 days ending at today's midnight), with the history read up to now. Complete days
@@ -260,7 +259,7 @@ class FlowReport:
     bottleneck: list[dict] = field(default_factory=list)
     bottleneck_state: dict | None = None
     returned_share: float = 0.0
-    # A stream's data-quality facts (`streams.quality.with_data_quality`), when asked for.
+    # A stream's data-quality facts (`streams.flow.quality.with_data_quality`), when asked for.
     data_quality: object | None = None
     # Little's law.
     littles_predicted_wip: float | None = None
@@ -271,7 +270,7 @@ class FlowReport:
     in_progress: list[ItemFacts] = field(default_factory=list)
     returned_items: list[ItemFacts] = field(default_factory=list)  # longest returned first
     # "history": read from the transition history; "daily rollups": summed from the stored
-    # days of `streams.rollups` (same numbers, see there) plus today read live.
+    # days of `streams.flow.rollups` (same numbers, see there) plus today read live.
     method: str = "history"
 
     @property
@@ -428,11 +427,11 @@ def flow_report(
     Runs a fixed number of queries whatever the volume: the history is read once into
     temporary tables that the aggregate queries share, then dropped. Aggregates of many
     streams (portfolio, director) are summed from the daily rollups when those are fresh
-    (`streams.rollups`; `use_rollups=False` always reads the history): the same numbers.
+    (`streams.flow.rollups`; `use_rollups=False` always reads the history): the same numbers.
     """
     window = window or Window.build()
     if use_rollups and not with_items and scope.kind in ROLLUP_SCOPES:
-        from .rollups import rollup_report  # it builds on this module
+        from streams.flow.rollups import rollup_report  # it builds on this module
 
         report = rollup_report(scope=scope, window=window)
         if report is not None:
@@ -553,7 +552,7 @@ class HistoryEngine:
         self.cursor.execute(sql)
 
     def item_filter(self) -> str:
-        """Which items' history is read (alias `i`); `streams.rollups` narrows it."""
+        """Which items' history is read (alias `i`); `streams.flow.rollups` narrows it."""
         return self.scope.item_filter_sql("i")
 
     # Below this many rows, hash joins without an index or statistics are as fast as it gets.
@@ -933,7 +932,7 @@ class HistoryEngine:
         report_littles_law(self.report)
 
 
-# --- Parts of a report that do not read the history (shared with `streams.rollups`) -------------
+# --- Parts of a report that do not read the history (shared with `streams.flow.rollups`) -------------
 
 
 def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -> str:

@@ -9,12 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import access
 from core.errors import DomainError
-
-from .experiments import METHODS, MIN_DAYS, MIN_ITEMS, experiment_create, experiment_periods
-from .forms import ExperimentForm, FlowWindowForm, ProcessBlockForm, ValueStreamMapForm
-from .models import ImprovementExperiment, ProcessBlock, ValueStream, ValueStreamMap
-from .selectors import experiments_latest, stream_get
-from .vsm import (
+from streams.experiments.services import METHODS, MIN_DAYS, MIN_ITEMS, experiment_create, experiment_periods
+from streams.forms import ExperimentForm, FlowWindowForm, ProcessBlockForm, ValueStreamMapForm
+from streams.maps.services import (
     DISAGREE_FACTOR,
     TotalsChange,
     block_delete,
@@ -26,6 +23,8 @@ from .vsm import (
     map_totals,
     measured_map,
 )
+from streams.models import ImprovementExperiment, ProcessBlock, ValueStream, ValueStreamMap
+from streams.selectors import experiments_latest, stream_get
 
 Kind = ValueStreamMap.Kind
 

@@ -7,16 +7,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError
-
-from .forms import ImportMappingForm, ImportUploadForm
-from .import_jobs import (
+from streams.forms import ImportMappingForm, ImportUploadForm
+from streams.integrations.jobs import (
     import_job_confirm_mapping,
     import_job_create,
     import_job_retry,
     import_job_stalled,
     may_import,
 )
-from .models import ImportJob, ValueStream
+from streams.models import ImportJob, ValueStream
 
 RECENT_JOBS = 25
 
