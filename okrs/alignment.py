@@ -29,7 +29,7 @@ from core.sql import Dialect
 from streams.flow.engine import Scope
 from streams.flow.periods import Period
 from streams.models import BacklogItem, ValueStream, WorkflowState
-from streams.querysets import in_progress_sql
+from streams.models.querysets import in_progress_sql
 
 from .models import KeyResult, Objective
 from .selectors import linked_work_counts

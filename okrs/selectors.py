@@ -22,7 +22,7 @@ from streams.flow.engine import FlowReport, Scope, Window, flow_report
 from streams.flow.forecast import forecast_chance
 from streams.flow.periods import Period, parse_period, period_containing
 from streams.models import BacklogItem, WorkflowState
-from streams.querysets import in_progress_sql
+from streams.models.querysets import in_progress_sql
 
 from .models import CheckIn, KeyResult, Objective
 

@@ -19,7 +19,7 @@ from core.sql import Dialect
 from okrs.alignment import Alignment
 from streams.flow.portfolio import PortfolioWindow, StreamFlow
 from streams.models import BacklogItem, Dependency, ValueStream, ValueStreamMap, WorkflowState
-from streams.querysets import in_progress_sql
+from streams.models.querysets import in_progress_sql
 from teams.models import Membership, Person
 
 RIGHT_THINGS_MIN = 0.7  # aligned share of WIP

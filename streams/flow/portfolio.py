@@ -27,7 +27,7 @@ from core.sql import Dialect
 from streams.flow.engine import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from streams.flow.rollups import DAY, midnight, utc_day
 from streams.models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
-from streams.querysets import in_progress_sql
+from streams.models.querysets import in_progress_sql
 
 WINDOW_DAYS = 7 * DEFAULT_WEEKS
 TREND_WEEKS = 12

@@ -60,7 +60,7 @@ from streams.models import (
     ValueStream,
     WorkflowState,
 )
-from streams.querysets import in_progress_sql, returned_sql
+from streams.models.querysets import in_progress_sql, returned_sql
 
 DAY = dt.timedelta(days=1)
 

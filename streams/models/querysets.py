@@ -14,8 +14,8 @@ class ValueStreamQuerySet(models.QuerySet):
 
     def with_director(self):
         """Prefetch the active product director (at most one, by constraint) as `active_directors`."""
-        from .models import LeadershipAssignment
-
+        # The model through the relation: this module is imported by the models it serves.
+        LeadershipAssignment = self.model._meta.get_field("leadership_assignments").related_model
         directors = LeadershipAssignment.objects.filter(
             role=LeadershipAssignment.Role.PRODUCT_DIRECTOR, end_date__isnull=True
         ).select_related("person")
