@@ -14,9 +14,10 @@ from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from okrs.views import item_links_context
 from streams.delivery.keys import BANDS_YEAR, key_rows
+from streams.experiments.selectors import experiments_latest
 from streams.flow.portfolio import PortfolioWindow, stream_flows
 from streams.models import BacklogItem
-from streams.selectors import experiments_latest, stream_get
+from streams.selectors import stream_get
 from teams.models import Team
 
 from .composition import composition

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError
-from streams.forms import ImportMappingForm, ImportUploadForm
+from streams.integrations.forms import ImportMappingForm, ImportUploadForm
 from streams.integrations.jobs import (
     import_job_confirm_mapping,
     import_job_create,

@@ -9,8 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import access
 from core.errors import DomainError
-from streams.experiments.services import METHODS, MIN_DAYS, MIN_ITEMS, experiment_create, experiment_periods
-from streams.forms import ExperimentForm, FlowWindowForm, ProcessBlockForm, ValueStreamMapForm
+from streams.experiments.selectors import experiments_latest
+from streams.flow.forms import FlowWindowForm
+from streams.maps.forms import ProcessBlockForm, ValueStreamMapForm
 from streams.maps.services import (
     DISAGREE_FACTOR,
     TotalsChange,
@@ -23,8 +24,8 @@ from streams.maps.services import (
     map_totals,
     measured_map,
 )
-from streams.models import ImprovementExperiment, ProcessBlock, ValueStream, ValueStreamMap
-from streams.selectors import experiments_latest, stream_get
+from streams.models import ProcessBlock, ValueStream, ValueStreamMap
+from streams.selectors import stream_get
 
 Kind = ValueStreamMap.Kind
 
@@ -230,53 +231,3 @@ def block_remove(request: HttpRequest, slug: str, pk: int, block_pk: int) -> Htt
     vsm = _map(request, slug, pk, edit=True)
     block_delete(block=get_object_or_404(ProcessBlock, pk=block_pk, map=vsm))
     return _blocks_response(request, vsm)
-
-
-# --- Experiments ---------------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-def stream_experiments(request: HttpRequest, slug: str) -> HttpResponse:
-    """A stream's experiments with their verdicts and evidence; POST states a new hypothesis."""
-    stream = stream_get(user=request.user, slug=slug)
-    may_add = access.may(request.user, access.ADD, ImprovementExperiment(stream=stream))
-    form = ExperimentForm(request.POST or None)
-    if request.method == "POST":
-        if not may_add:
-            raise PermissionDenied("Only this stream's product director may start its experiments.")
-        if form.is_valid():
-            experiment = form.save(commit=False)
-            experiment.stream = stream
-            try:
-                experiment = experiment_create(experiment=experiment)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, f"“{experiment.title}” recorded.")
-                return redirect("streams:experiment-detail", slug=stream.slug, pk=experiment.pk)
-    context = {
-        "stream": stream,
-        "rows": experiments_latest(stream_ids=[stream.pk], limit=None),
-        "form": form if may_add else None,
-        "min_items": MIN_ITEMS,
-        "min_days": MIN_DAYS,
-        "methods": METHODS,
-    }
-    return render(request, "streams/experiments.html", context, status=422 if form.errors else 200)
-
-
-@require_GET
-def experiment_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    stream = stream_get(user=request.user, slug=slug)
-    experiment = get_object_or_404(ImprovementExperiment, pk=pk, stream=stream)
-    context = {
-        "stream": stream,
-        "experiment": experiment,
-        "periods": experiment_periods(experiment),
-        "result": experiment.result or {},
-        "baseline": experiment.baseline or {},
-        "method": METHODS[experiment.target_metric],
-        "min_items": MIN_ITEMS,
-        "min_days": MIN_DAYS,
-    }
-    return render(request, "streams/experiment_detail.html", context)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from streams import views
+from streams.readiness import views
 
 app_name = "readiness"
 

@@ -1,0 +1,108 @@
+"""Reads of readiness: each owner team's pending checks and lead times, and its queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import datetime as dt
+
+from django.db import connection
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.utils import timezone
+
+from core.sql import Dialect
+from streams.models import ReadinessCheck, ReadinessCriterion, WorkflowState
+from teams.models import Team
+
+READINESS_WINDOW_DAYS = 84  # lead times are of the checks met in the last 12 weeks
+
+
+@dataclass
+class OwnerTeamReadiness:
+    """One owner team's readiness backlog and how fast it signs off."""
+
+    team: Team
+    pending: int = 0
+    overdue: int = 0  # pending on items whose target date has passed
+    oldest_days: float | None = None
+    met: int = 0
+    lead_p50: float | None = None
+    lead_p85: float | None = None
+
+
+@dataclass
+class CriterionLeadTime:
+    criterion: ReadinessCriterion
+    met: int
+    p50: float | None
+    p85: float | None
+
+
+def _lead_time_rows(
+    group_by: str, since: dt.datetime, owner_team_id: int | None = None
+) -> dict[int, tuple[int, float | None, float | None]]:
+    """Per group, the checks met since `since` (of one owner team's criteria when given): count,
+    p50 and p85 of created → signed off, in days."""
+    sql = Dialect(connection)
+    days = sql.days("k.signed_off_at", "k.created_at")
+    checks, criteria = ReadinessCheck._meta.db_table, ReadinessCriterion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {group_by}, COUNT(*), {sql.percentile(days, 0.5)}, {sql.percentile(days, 0.85)}
+                FROM {checks} k JOIN {criteria} c ON c.id = k.criterion_id
+                WHERE k.status = 'met' AND k.signed_off_at >= %s {"AND c.owner_team_id = %s" if owner_team_id else ""}
+                GROUP BY {group_by}""",
+            [since, owner_team_id] if owner_team_id else [since],
+        )
+        return {
+            key: (int(n), None if p50 is None else float(p50), None if p85 is None else float(p85))
+            for key, n, p50, p85 in cursor.fetchall()
+        }
+
+
+def readiness_by_owner_team(now: dt.datetime | None = None) -> list[OwnerTeamReadiness]:
+    """Every team owning an active criterion, with its pending checks across all streams (on
+    items not removed) and the lead time of its sign-offs; three queries whatever the size."""
+    now = now or timezone.now()
+    teams = Team.objects.filter(readiness_criteria__active=True).distinct().order_by("name")
+    rows = {team.pk: OwnerTeamReadiness(team) for team in teams}
+    pending = (
+        ReadinessCheck.objects.filter(status=ReadinessCheck.Status.PENDING, criterion__owner_team__in=list(rows))
+        .exclude(item__state__category=WorkflowState.Category.REMOVED)
+        .values("criterion__owner_team")
+        .annotate(
+            n=Count("pk"),
+            overdue=Count("pk", filter=Q(item__target_date__lt=now.date())),
+            oldest=Min("created_at"),
+        )
+        .order_by()
+    )
+    for row in pending:
+        team = rows[row["criterion__owner_team"]]
+        team.pending, team.overdue = row["n"], row["overdue"]
+        team.oldest_days = (now - row["oldest"]).total_seconds() / 86400
+    since = now - dt.timedelta(days=READINESS_WINDOW_DAYS)
+    for team_id, (met, p50, p85) in _lead_time_rows("c.owner_team_id", since).items():
+        if team_id in rows:
+            rows[team_id].met, rows[team_id].lead_p50, rows[team_id].lead_p85 = met, p50, p85
+    return list(rows.values())
+
+
+def criterion_lead_times(team: Team, now: dt.datetime | None = None) -> list[CriterionLeadTime]:
+    """The team's criteria with the lead time (created → met) of their checks met lately."""
+    since = (now or timezone.now()) - dt.timedelta(days=READINESS_WINDOW_DAYS)
+    figures = _lead_time_rows("k.criterion_id", since, owner_team_id=team.pk)
+    return [
+        CriterionLeadTime(criterion, *figures.get(criterion.pk, (0, None, None)))
+        for criterion in team.readiness_criteria.order_by("name")
+    ]
+
+
+def readiness_queue(team: Team) -> QuerySet[ReadinessCheck]:
+    """The team's pending checks across all streams, by the item's target date (none last), then
+    oldest first; on items not removed."""
+    return (
+        ReadinessCheck.objects.filter(status=ReadinessCheck.Status.PENDING, criterion__owner_team=team)
+        .exclude(item__state__category=WorkflowState.Category.REMOVED)
+        .select_related("criterion__owner_team", "item__stream", "item__state")
+        .order_by(F("item__target_date").asc(nulls_last=True), "created_at", "pk")
+    )
