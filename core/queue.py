@@ -8,6 +8,7 @@ the broker is back (see `streams.tasks.resend_waiting_jobs`).
 
 import logging
 
+from celery import current_app
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,12 @@ SEND_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "inte
 
 
 def send(task, *args) -> bool:
-    """Send `task(*args)` to the broker (or run it in-process when there is none configured)."""
+    """Send `task(*args)` to the broker (or run it in-process when there is none configured).
+
+    `task` is a task or its registered name: a service names the task it queues, so it needs
+    not import the tasks module, which imports the services."""
+    if isinstance(task, str):
+        task = current_app.tasks[task]
     try:
         task.apply_async(args=args, retry=True, retry_policy=SEND_RETRY)
     except (OperationalError, ConnectionError, OSError) as error:

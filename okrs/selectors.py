@@ -18,9 +18,10 @@ from django.utils import timezone
 from core import access
 from core.freshness import fresh_cached, ids_key
 from core.sql import Dialect
-from streams.flow.engine import FlowReport, Scope, Window, flow_report
+from streams.flow.engine import FlowReport, Scope, Window
 from streams.flow.forecast import forecast_chance
 from streams.flow.periods import Period, parse_period, period_containing
+from streams.flow.report import flow_report
 from streams.models import BacklogItem, WorkflowState
 from streams.models.querysets import in_progress_sql
 

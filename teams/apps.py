@@ -1,10 +1,10 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
+from core import freshness
+
 
 def _watch_writes(sender, connection, **kwargs):
-    from core import freshness
-
     freshness.install(connection)
 
 

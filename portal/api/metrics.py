@@ -24,11 +24,12 @@ from core.dates import EARLIEST
 from okrs.alignment import alignment_report
 from okrs.selectors import current_period
 from streams.delivery.keys import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
-from streams.flow.engine import ITEM_FIELDS, Scope, flow_report, item_row, report_dict, report_items
+from streams.flow.engine import ITEM_FIELDS, Scope, item_row, report_dict, report_items
 from streams.flow.forecast import CONFIDENCES, forecast_how_many, forecast_when
 from streams.flow.forms import FlowWindowForm, ForecastForm
 from streams.flow.periods import parse_period
 from streams.flow.quality import with_data_quality
+from streams.flow.report import flow_report
 from streams.models import ValueStream
 from streams.readiness.selectors import criterion_lead_times, readiness_by_owner_team
 from teams.models import Person, Team

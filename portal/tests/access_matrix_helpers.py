@@ -38,7 +38,7 @@ import pytest
 
 from core import access
 from okrs.models import CheckIn, KeyResult, Objective
-from portal.tests.test_admin import _form_data
+from portal.tests.test_admin import form_data
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
 from streams.models import (
@@ -413,7 +413,7 @@ def prefilled(response) -> dict:
         inlines = context["inline_admin_formsets"]
     except KeyError:  # a past version's page and the password form have none
         inlines = []
-    return _form_data(SimpleNamespace(context={"adminform": form, "inline_admin_formsets": inlines}))
+    return form_data(SimpleNamespace(context={"adminform": form, "inline_admin_formsets": inlines}))
 
 
 def expected(case: Case, role: str) -> object:

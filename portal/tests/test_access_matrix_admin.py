@@ -8,7 +8,7 @@ rows of the streams their team serves, an operations member only their team's cr
 checks, a leader company objectives; nobody but a superuser edits people, teams, memberships,
 leadership or users, and nobody edits the history only services write.
 
-A form is posted with what its GET holds (`test_admin._form_data`, inlines included) plus one
+A form is posted with what its GET holds (`test_admin.form_data`, inlines included) plus one
 edit whose effect is checked after the request: a refused write that wrote shows as
 "<status>+written", an accepted answer that wrote nothing as NOOP. A role whose GET is refused
 posts the edit alone (the admin refuses it before reading the form). Rows: the own stream's

@@ -167,7 +167,7 @@ def _count_queries(client, url: str):
     return response, [query["sql"] for query in queries.captured_queries]
 
 
-def _form_data(response) -> dict:
+def form_data(response) -> dict:
     """The change form and its inlines as a browser would submit them untouched."""
     data = {}
     forms = [response.context["adminform"].form]
@@ -276,7 +276,7 @@ def test_changing_a_states_category_refreshes_its_items_dates(
     review = state(stream, "Review")
     services.item_change_state(item=item, to_state=review)
     url = _url(WorkflowState, "change", review.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data["category"] = "done"
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -305,7 +305,7 @@ def test_item_change_page_shows_transitions_read_only_and_only_its_streams_state
 
 def test_changing_the_state_in_admin_records_an_admin_transition(admin_client, admin_user, stream, item):
     url = _url(BacklogItem, "change", item.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data["state"] = state(stream, "In progress").pk
 
     response = admin_client.post(url, data)
@@ -323,7 +323,7 @@ def test_moving_to_done_with_a_pending_check_is_refused_until_it_is_waived(admin
     ReadinessCriterionFactory(name="Support team trained")
     item = services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
     url = _url(BacklogItem, "change", item.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data["state"] = state(stream, "Done").pk
 
     refused = admin_client.post(url, data)
@@ -337,7 +337,7 @@ def test_moving_to_done_with_a_pending_check_is_refused_until_it_is_waived(admin
 
     check = item.readiness_checks.get()
     check_url = _url(ReadinessCheck, "change", check.pk)
-    check_data = _form_data(admin_client.get(check_url))
+    check_data = form_data(admin_client.get(check_url))
     check_data.update(status=ReadinessCheck.Status.WAIVED, reason="Support agreed to train after launch.")
     assert admin_client.post(check_url, check_data).status_code == 302
     check.refresh_from_db()
@@ -356,7 +356,7 @@ def test_deciding_a_check_in_the_item_inline_records_the_sign_off(admin_client, 
     ReadinessCriterionFactory(name="Runbook updated")
     item = services.item_create(stream_id=stream.pk, title="Pay by link", flow_type=FlowType.FEATURE)
     url = _url(BacklogItem, "change", item.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data["readiness_checks-0-status"] = ReadinessCheck.Status.MET
 
     assert admin_client.post(url, data).status_code == 302
@@ -369,7 +369,7 @@ def test_deciding_a_check_in_the_item_inline_records_the_sign_off(admin_client, 
 def test_waiving_a_check_without_a_reason_is_a_field_error(admin_client, item):
     check = ReadinessCheckFactory(item=item)
     url = _url(ReadinessCheck, "change", check.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data.update(status=ReadinessCheck.Status.WAIVED, reason="  ")
 
     response = admin_client.post(url, data)
@@ -386,7 +386,7 @@ def test_a_state_change_refused_at_save_is_reported_and_other_edits_kept(admin_c
 
     monkeypatch.setattr(services, "item_change_state", refuse)
     url = _url(BacklogItem, "change", item.pk)
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data.update(state=state(stream, "In progress").pk, title="Pay by link, v2")
 
     response = admin_client.post(url, data, follow=True)

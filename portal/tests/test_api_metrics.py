@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 from okrs.alignment import alignment_report
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create
-from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window
 from streams.flow.forecast import forecast_how_many, forecast_when
 from streams.flow.periods import parse_period
+from streams.flow.report import flow_report
 from streams.models import WorkflowState
 from streams.readiness.services import readiness_check_decide
 from streams.tests.factories import LeadershipAssignmentFactory, ReadinessCriterionFactory, ValueStreamFactory

@@ -95,10 +95,10 @@ def test_the_api_refuses_the_type_change_with_409_naming_the_criteria(world):
 
 
 def _admin_form(client, item) -> tuple[str, dict]:
-    from portal.tests.test_admin import _form_data
+    from portal.tests.test_admin import form_data
 
     url = reverse("admin:streams_backlogitem_change", args=[item.pk])
-    return url, _form_data(client.get(url))
+    return url, form_data(client.get(url))
 
 
 def test_the_admin_refuses_the_type_change_on_the_field(client, world):

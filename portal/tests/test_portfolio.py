@@ -15,8 +15,9 @@ from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from portal.health import health_scorecards
 from streams.backlog.services import item_change_state, item_create
-from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window
 from streams.flow.portfolio import PortfolioWindow, stream_flows
+from streams.flow.report import flow_report
 from streams.flow.rollups import rollups_refresh
 from streams.models import Deployment, Incident, ReadinessCheck
 from streams.tests.factories import (

@@ -28,8 +28,9 @@ from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
 from streams.backlog.services import items_refresh_flow_dates
 from streams.delivery.keys import delivery_keys
-from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window
 from streams.flow.periods import period_containing
+from streams.flow.report import flow_report
 from streams.models import (
     BacklogItem,
     BlockedPeriod,

@@ -138,13 +138,11 @@ def workflow_state_category_changed(*, stream_id: int) -> None:
     """A state's category decides which dates its items have: refresh them after the commit.
 
     Every stored day of the stream's rollups is recomputed too."""
-    from streams.tasks import refresh_flow_dates  # tasks import this module
-
     rollups_invalidate(stream_id=stream_id, since=None)
 
     def refresh() -> None:
-        if not send(refresh_flow_dates, stream_id):  # the job queue is down: do it here, now
-            refresh_flow_dates(stream_id)
+        if not send("streams.refresh_flow_dates", stream_id):  # the job queue is down: do it here, now
+            stream_refresh_flow_dates(stream_id=stream_id)
 
     transaction.on_commit(refresh)
 

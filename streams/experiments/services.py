@@ -36,7 +36,8 @@ from django.db import transaction
 from django.utils import timezone
 import numpy as np
 
-from streams.flow.engine import FLOW_TYPES, Scope, Window, flow_report
+from streams.flow.engine import FLOW_TYPES, Scope, Window
+from streams.flow.report import flow_report
 from streams.models import BacklogItem, ImprovementExperiment
 
 ALPHA = 0.05

@@ -16,8 +16,7 @@ Definitions (all durations are calendar days with fractions, from the history):
   flagged blocked while in an active state counts as waiting (overlapping blocked periods are
   merged first, so no time counts twice). Reopens: moves out of a done state.
 - flow load (WIP) at an instant: items started and not finished then.
-- daily series are read at the end of each day of the window (the last one at its end).
-"""
+- daily series are read at the end of each day of the window (the last one at its end)."""
 
 from __future__ import annotations
 
@@ -34,21 +33,31 @@ from django.utils import timezone
 from core.sql import Dialect
 from streams.flow.periods import period_containing
 from streams.models import BacklogItem, FlowType, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
+from teams.models import Team
 
 # The one default window of every page, export and API answer: the last 12 weeks of complete
 # UTC days (84 days ending at today's midnight), with the history read up to now. Complete days
 # make two pages opened the same day agree, and let the daily rollups answer them.
 DEFAULT_WEEKS = 12
+
+
 PERCENTILES = (0.50, 0.85, 0.95)
+
+
 LITTLE_GAP_WARNING = 0.25  # relative gap between measured and predicted WIP that is worth a look
+
+
 EFFICIENCY_CHECK_ABOVE = 0.5
+
+
 # Scopes of whole streams, whose aggregates the daily rollups can answer.
 ROLLUP_SCOPES = ("portfolio", "director")
+
+
 FLOW_TYPES = [code for code, _ in FlowType.choices]
+
+
 CATEGORIES = ("backlog", "active", "waiting", "done")
-
-
-# --- What to measure ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -177,9 +186,6 @@ def default_days(as_of: dt.datetime, weeks: int = DEFAULT_WEEKS) -> tuple[dt.dat
     UTC days, the last one being the day before `as_of`'s."""
     last = as_of.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     return last - dt.timedelta(days=7 * weeks - 1), last
-
-
-# --- What comes out -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -412,36 +418,6 @@ def report_items(report: FlowReport) -> list[ItemFacts]:
 
 def _shares(counts: dict[str, int], total: int) -> dict[str, float]:
     return {flow_type: (counts.get(flow_type, 0) / total if total else 0.0) for flow_type in FLOW_TYPES}
-
-
-# --- The engine -------------------------------------------------------------------------------------
-
-
-def flow_report(
-    *, scope: Scope, window: Window | None = None, with_items: bool = True, use_rollups: bool = True
-) -> FlowReport:
-    """Every flow metric of DESIGN.md for the scope over the window, with per-item facts of
-    the items finished in it and in progress at its end (`with_items=False` skips those rows
-    when only the aggregates are wanted, as for the whole portfolio).
-
-    Runs a fixed number of queries whatever the volume: the history is read once into
-    temporary tables that the aggregate queries share, then dropped. Aggregates of many
-    streams (portfolio, director) are summed from the daily rollups when those are fresh
-    (`streams.flow.rollups`; `use_rollups=False` always reads the history): the same numbers.
-    """
-    window = window or Window.build()
-    if use_rollups and not with_items and scope.kind in ROLLUP_SCOPES:
-        from streams.flow.rollups import rollup_report  # it builds on this module
-
-        report = rollup_report(scope=scope, window=window)
-        if report is not None:
-            return report
-    with transaction.atomic(), connection.cursor() as cursor:
-        engine = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=with_items)
-        report = engine.run()
-        # On failure the transaction's rollback drops the tables (and the error stays visible).
-        engine.drop()
-        return report
 
 
 @dataclass
@@ -932,9 +908,6 @@ class HistoryEngine:
         report_littles_law(self.report)
 
 
-# --- Parts of a report that do not read the history (shared with `streams.flow.rollups`) -------------
-
-
 def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -> str:
     """Select list of the finished items' count, mean flow and lead time, and their percentiles."""
     flow, lead = sql.days(finish, start), sql.days(finish, created)
@@ -1031,8 +1004,6 @@ def report_targets_and_limits(r: FlowReport) -> None:
             TargetMix.objects.filter(stream_id=scope.id, period=period.label).values_list("flow_type", "percent")
         )
     if scope.kind == "team":
-        from teams.models import Team
-
         r.wip_limit = Team.objects.filter(pk=scope.id).values_list("wip_limit", flat=True).first()
     elif scope.kind in ("stream", "director"):
         streams = scope.stream_ids_query()

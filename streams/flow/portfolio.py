@@ -26,7 +26,7 @@ from django.utils import timezone
 from core.sql import Dialect
 from streams.flow.engine import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from streams.flow.rollups import DAY, midnight, utc_day
-from streams.models import BacklogItem, FlowDayMark, FlowSnapshot, WorkflowState
+from streams.models import BacklogItem, FlowDayEfficiency, FlowDayMark, FlowSnapshot, WorkflowState
 from streams.models.querysets import in_progress_sql
 
 WINDOW_DAYS = 7 * DEFAULT_WEEKS
@@ -119,8 +119,6 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
 def _efficiency(flows: dict[int, StreamFlow], stream_ids: list[int], window: PortfolioWindow) -> None:
     """Σ active ÷ Σ flow days of the items finished in the window, from the stored days of
     streams that map a waiting state (others are not measurable: "—")."""
-    from streams.models import FlowDayEfficiency
-
     first, end = utc_day(window.start), utc_day(window.end)
     fresh = set(
         FlowDayMark.objects.filter(stream_id__in=stream_ids, valid_until__gte=end).values_list("stream_id", flat=True)

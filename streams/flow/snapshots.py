@@ -4,7 +4,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from streams.flow.engine import Scope, Window, flow_report, report_dict
+from streams.flow.engine import Scope, Window, report_dict
+from streams.flow.report import flow_report
 from streams.models import FlowSnapshot, ValueStream
 
 

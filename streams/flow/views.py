@@ -11,10 +11,11 @@ from core.csv import SafeDictWriter, SafeWriter
 from streams.delivery.views import delivery_context
 from streams.experiments.selectors import experiments_latest
 from streams.flow.charts import distribution_rows, efficiency_rows, flow_chart_data
-from streams.flow.engine import CATEGORIES, ITEM_FIELDS, Scope, flow_report, item_row, report_items
+from streams.flow.engine import CATEGORIES, ITEM_FIELDS, Scope, item_row, report_items
 from streams.flow.forecast import forecast_how_many, forecast_when
 from streams.flow.forms import FlowWindowForm, ForecastForm
 from streams.flow.quality import with_data_quality
+from streams.flow.report import flow_report
 from streams.maps.services import map_blocks, map_totals
 from streams.models import (
     FlowSnapshot,

@@ -55,8 +55,8 @@ from streams.integrations.toolchain import (
     GITHUB_CLOSED,
     GITHUB_NOT_PLANNED,
     GITHUB_OPEN,
-    _github_key,
-    _github_labels,
+    github_key,
+    github_labels,
     mapping_for,
 )
 from streams.models import (
@@ -471,7 +471,7 @@ def _apply_github(request, payload: dict) -> str:
     _text(issue.get("html_url"), "issue.html_url")
     if not _text(issue.get("repository_url"), "issue.repository_url"):
         issue = {**issue, "repository_url": _text(repository.get("url"), "repository.url")}
-    key, repo = _github_key(issue)
+    key, repo = github_key(issue)
     if not key:
         raise HookAnswer(400, "The delivery names no issue number (issue.number).", "invalid")
     if len(key) > 100:
@@ -494,7 +494,7 @@ def _apply_github(request, payload: dict) -> str:
         stream = _stream_of(ImportSource.GITHUB, repo)
         if created is None:
             raise HookAnswer(400, "issue.created_at is missing; it must be a date and time.", "invalid")
-        flow_type = mapping_for(stream, ImportSource.GITHUB).flow_type(issue_type, _github_labels(issue))
+        flow_type = mapping_for(stream, ImportSource.GITHUB).flow_type(issue_type, github_labels(issue))
         return _create(
             stream,
             ImportSource.GITHUB,

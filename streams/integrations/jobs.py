@@ -33,7 +33,7 @@ from core import access
 from core.errors import DomainError
 from core.queue import send
 from streams.integrations.toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
-from streams.integrations.writer import ImportRefused, ImportResult, RowError, _write, flow_csv_import
+from streams.integrations.writer import ImportRefused, ImportResult, RowError, flow_csv_import, write_parsed
 from streams.models import ImportJob, ImportSource, ValueStream
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def toolchain_import(
     if on_write:
         on_write(parsed)
     with transaction.atomic():
-        result = _write(stream, stream_slug, stream_name, parsed)
+        result = write_parsed(stream, stream_slug, stream_name, parsed)
         mapping_remember(stream=result.stream, source=source, mapping=mapping)
         result.seconds = time.monotonic() - started
         if on_commit_of:
@@ -154,9 +154,7 @@ def _enqueue(job: ImportJob) -> None:
 
 
 def _send(job_id: int) -> bool:
-    from streams.tasks import run_import  # tasks import this module
-
-    if send(run_import, job_id):
+    if send("streams.run_import", job_id):
         ImportJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
         return True
     waiting = ImportJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.SCANNING])

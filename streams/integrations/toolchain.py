@@ -28,7 +28,7 @@ import ijson
 from core.bounded_input import BoundedJson, InputTooLarge
 from core.dates import too_early
 from streams.backlog.services import CLOCK_SKEW
-from streams.integrations.writer import ImportRefused, RowError, _Errors, _ItemRow, _Parsed, state_key
+from streams.integrations.writer import Errors, ImportRefused, ItemRow, Parsed, RowError, state_key
 from streams.models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 
 Category = WorkflowState.Category
@@ -325,7 +325,7 @@ Progress = Callable[[int, int], None]  # (issues read, bytes read)
 class _Reader:
     """Issues of a JSON file, one at a time, with truncation and syntax errors as row errors."""
 
-    def __init__(self, file: IO[bytes], prefix: str, errors: _Errors, progress: Progress | None):
+    def __init__(self, file: IO[bytes], prefix: str, errors: Errors, progress: Progress | None):
         # Bounded before the parser sees a byte: nesting, one issue's size, the file's size.
         self.file = BoundedJson(
             file,
@@ -390,7 +390,7 @@ def _timestamp(value, now: dt.datetime) -> dt.datetime | str:
 
 def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Found:
     """Read the statuses, issue types and labels a file uses (the mapping step's first pass)."""
-    errors = _Errors()
+    errors = Errors()
     found = Found()
     if source == ImportSource.JIRA:
         for _n, issue in _Reader(file, "issues.item", errors, progress):
@@ -414,7 +414,7 @@ def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Foun
                 continue
             found.issues += 1
             found.types[_text(issue, "type", "name")] += 1
-            for label in _github_labels(issue):
+            for label in github_labels(issue):
                 found.labels[label] += 1
             for _at, status in _github_moves(issue):
                 found.statuses[status] += 0
@@ -425,10 +425,10 @@ def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Foun
     return found
 
 
-def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | None = None) -> _Parsed:
-    """Read and check a whole export into `_Parsed`; raise `ImportRefused` listing every problem."""
-    errors = _Errors()
-    parsed = _Parsed(source=source, sets_team=False, sets_order=False)
+def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | None = None) -> Parsed:
+    """Read and check a whole export into `Parsed`; raise `ImportRefused` listing every problem."""
+    errors = Errors()
+    parsed = Parsed(source=source, sets_team=False, sets_order=False)
     parsed.dependencies = set()
     unmapped: Counter = Counter()
     now = timezone.now()
@@ -464,7 +464,7 @@ def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | N
                 history.append((name, at))
         if problem:
             continue
-        parsed.items[key] = _ItemRow(
+        parsed.items[key] = ItemRow(
             issue.number,
             key,
             issue.title[:300],
@@ -503,7 +503,7 @@ def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | N
     return parsed
 
 
-def _refuse_parent_loops(parsed: _Parsed) -> None:
+def _refuse_parent_loops(parsed: Parsed) -> None:
     for row in parsed.items.values():
         seen, key = {row.key}, row.parent_key
         while key and key in parsed.items and key not in seen:
@@ -572,7 +572,7 @@ def _jira_moves(issue: dict) -> list[tuple[str, str, str]]:
     return moves
 
 
-def _read_jira(file, errors: _Errors, progress, now) -> Iterator[tuple]:
+def _read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
     for n, issue in _Reader(file, "issues.item", errors, progress):
         key = _text(issue, "key")
         fields = issue.get("fields")
@@ -656,7 +656,7 @@ def _read_jira(file, errors: _Errors, progress, now) -> Iterator[tuple]:
 # --- GitHub -----------------------------------------------------------------------------------
 
 
-def _github_key(issue: dict) -> tuple[str, str]:
+def github_key(issue: dict) -> tuple[str, str]:
     """(owner/repo#number, owner/repo) of an issue object, from its API or web URL."""
     number = issue.get("number")
     repo = ""
@@ -670,7 +670,7 @@ def _github_key(issue: dict) -> tuple[str, str]:
     return (f"{repo}#{number}" if repo else f"#{number}"), repo
 
 
-def _github_labels(issue: dict) -> list[str]:
+def github_labels(issue: dict) -> list[str]:
     labels = []
     for label in issue.get("labels") or []:
         name = label.get("name") if isinstance(label, dict) else label
@@ -708,13 +708,13 @@ def _github_moves(issue: dict) -> list[tuple[str, str]]:
     return moves
 
 
-def _read_github(file, errors: _Errors, progress, now) -> Iterator[tuple]:
+def _read_github(file, errors: Errors, progress, now) -> Iterator[tuple]:
     parents: dict[str, str] = {}
     issues: list[_Issue] = []
     for n, issue in _Reader(file, "item", errors, progress):
         if "pull_request" in issue:
             continue
-        key, repo = _github_key(issue)
+        key, repo = github_key(issue)
         where = f"issue {key or n}"
         if not key:
             errors.add(f"issue {n}", 0, "number", "is missing or not a number.")
@@ -754,17 +754,17 @@ def _read_github(file, errors: _Errors, progress, now) -> Iterator[tuple]:
             errors.notes["timeline shorter than the issue's life (ended in its current state)"] += 1
         for child in issue.get("sub_issues") or []:
             if isinstance(child, dict):
-                child_key, _ = _github_key(child)
+                child_key, _ = github_key(child)
                 if child_key:
                     parents[child_key] = key
-        blocked_by = [k for k, _ in (_github_key(b) for b in issue.get("blocked_by") or [] if isinstance(b, dict)) if k]
+        blocked_by = [k for k, _ in (github_key(b) for b in issue.get("blocked_by") or [] if isinstance(b, dict)) if k]
         issues.append(
             _Issue(
                 number=n,
                 key=key,
                 title=title,
                 issue_type=_text(issue, "type", "name"),
-                labels=_github_labels(issue),
+                labels=github_labels(issue),
                 moves=moves,
                 blocked_by=blocked_by,
                 project=repo,

@@ -138,7 +138,7 @@ class ImportResult:
 
 
 @dataclass
-class _ItemRow:
+class ItemRow:
     line: int
     key: str
     title: str
@@ -149,13 +149,13 @@ class _ItemRow:
 
 
 @dataclass
-class _Parsed:
-    """A file read and checked, ready for `_write`: the same shape for every source."""
+class Parsed:
+    """A file read and checked, ready for `write_parsed`: the same shape for every source."""
 
     source: str = SOURCE
     states: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (category, order)
     wip_limits: dict[str, int | None] = field(default_factory=dict)  # name -> limit (None: none) when given
-    items: dict[str, _ItemRow] = field(default_factory=dict)
+    items: dict[str, ItemRow] = field(default_factory=dict)
     histories: dict[str, list[tuple[str, dt.datetime]]] = field(default_factory=lambda: defaultdict(list))
     # Blocking links as (item key, blocker key); None: the source has none and keeps the stored ones.
     dependencies: set[tuple[str, str]] | None = None
@@ -174,7 +174,7 @@ class _Parsed:
         return "items.csv" if self.source == SOURCE else f"issue {key}"
 
 
-class _Errors:
+class Errors:
     def __init__(self):
         self.errors: list[RowError] = []
         self.more = 0
@@ -190,7 +190,7 @@ class _Errors:
         return bool(self.errors)
 
 
-def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: _Errors):
+def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: Errors):
     """Yield (line number, row dict) of a CSV file whose header names the required columns."""
     reader = csv.DictReader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name), strict=True)
     try:
@@ -242,9 +242,9 @@ def _timestamp(value: str) -> dt.datetime | str:
     return too_early(parsed) or parsed
 
 
-def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transitions_file: IO) -> _Parsed:
-    errors = _Errors()
-    parsed = _Parsed()
+def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transitions_file: IO) -> Parsed:
+    errors = Errors()
+    parsed = Parsed()
     existing_states = (
         dict(WorkflowState.objects.filter(stream=stream).values_list("name", "category")) if stream else {}
     )
@@ -301,7 +301,7 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         if team_name and team_id is None:
             errors.add("items.csv", line, "team", f"no team has the slug or name {team_name!r}.")
         if key and key not in parsed.items and title and flow_type in FLOW_TYPES and not isinstance(created, str):
-            parsed.items[key] = _ItemRow(line, key, title[:300], flow_type, created, row.get("parent_key", ""), team_id)
+            parsed.items[key] = ItemRow(line, key, title[:300], flow_type, created, row.get("parent_key", ""), team_id)
     for item in parsed.items.values():
         if item.parent_key and item.parent_key not in parsed.items:
             errors.add(
@@ -387,14 +387,14 @@ def flow_csv_import(
     stream = ValueStream.objects.filter(slug=stream_slug).first()
     parsed = _parse(stream, states_file, items_file, transitions_file)
     with transaction.atomic():
-        result = _write(stream, stream_slug, stream_name, parsed)
+        result = write_parsed(stream, stream_slug, stream_name, parsed)
         result.seconds = time.monotonic() - started
         if on_commit_of:
             on_commit_of(result)
     return result
 
 
-def _write(stream: ValueStream | None, slug: str, name: str, parsed: _Parsed) -> ImportResult:
+def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parsed) -> ImportResult:
     """Write the parsed file into the stream: every write of an import, in the caller's transaction."""
     source = parsed.source
     created = stream is None
@@ -549,7 +549,7 @@ def state_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _write_states(stream: ValueStream, parsed: _Parsed, result: ImportResult) -> dict[str, WorkflowState]:
+def _write_states(stream: ValueStream, parsed: Parsed, result: ImportResult) -> dict[str, WorkflowState]:
     states = {state.name: state for state in WorkflowState.objects.filter(stream=stream)}
     by_key = {state_key(name): state for name, state in states.items()}
     for name, (category, order) in parsed.states.items():
@@ -579,7 +579,7 @@ def _initial_state(states: dict[str, WorkflowState]) -> WorkflowState:
     return next((s for s in ordered if s.category == WorkflowState.Category.BACKLOG), ordered[0])
 
 
-def _write_parents(parsed: _Parsed, items: dict[str, int], result: ImportResult) -> set[int]:
+def _write_parents(parsed: Parsed, items: dict[str, int], result: ImportResult) -> set[int]:
     """Point each item at its parent; a parent outside the stream's imported items is left out."""
     wanted: dict[int, int | None] = {}
     for key, row in parsed.items.items():
@@ -646,7 +646,7 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
     return rewrite
 
 
-def _write_dependencies(parsed: _Parsed, items: dict[str, int], result: ImportResult) -> None:
+def _write_dependencies(parsed: Parsed, items: dict[str, int], result: ImportResult) -> None:
     """Blocking links of the file become dependencies; links between the source's items that the
     file no longer has are removed (the tool owns them). Links to issues that were never imported
     are left out."""

@@ -21,7 +21,8 @@ import datetime as dt
 
 import pytest
 
-from streams.flow.engine import Scope, Window, flow_report, report_dict
+from streams.flow.engine import Scope, Window, report_dict
+from streams.flow.report import flow_report
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import T0, WINDOW, build_history, d, make
 from teams.tests.factories import PersonFactory

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from streams.flow.engine import Scope, flow_report
+from streams.flow.engine import Scope
+from streams.flow.report import flow_report
 from streams.integrations.writer import ImportRefused, flow_csv_import
 from streams.models import BacklogItem, ReadinessCheck, StateTransition, ValueStream, WorkflowState
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory

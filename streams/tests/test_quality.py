@@ -5,8 +5,9 @@ import datetime as dt
 
 import pytest
 
-from streams.flow.engine import Scope, flow_report
+from streams.flow.engine import Scope
 from streams.flow.quality import BULK_SIZE, stream_data_quality
+from streams.flow.report import flow_report
 from streams.models import BacklogItem
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import WINDOW, d, make

@@ -9,7 +9,8 @@ import pytest
 from core import access
 from core.errors import DomainError
 from streams.backlog.services import ReleaseGateError, item_change_state, item_create, item_move_to_stream, item_update
-from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window
+from streams.flow.report import flow_report
 from streams.models import BlockedPeriod, ReadinessCheck
 from streams.readiness.services import item_readiness_checks_sync, readiness_check_decide
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state

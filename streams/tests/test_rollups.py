@@ -14,7 +14,8 @@ import pytest
 
 from streams.backlog.services import item_change_state, item_create, workflow_state_category_changed
 from streams.flow import rollups
-from streams.flow.engine import Scope, Window, flow_report, report_dict
+from streams.flow.engine import Scope, Window, report_dict
+from streams.flow.report import flow_report
 from streams.flow.rollups import day_rows, rollups_invalidate, rollups_refresh, stream_rollups_refresh
 from streams.integrations.writer import flow_csv_import
 from streams.models import BacklogItem, BlockedPeriod, FlowDay, FlowDayMark, WorkflowState

@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 import pytest
 
-from streams.flow.engine import Scope, Window, flow_report
+from streams.flow.engine import Scope, Window
+from streams.flow.report import flow_report
 from streams.flow.snapshots import flow_snapshot_record, last_complete_week
 from streams.models import FlowSnapshot
 from streams.tasks import record_flow_snapshots

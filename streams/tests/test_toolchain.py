@@ -347,8 +347,9 @@ def test_a_history_cut_short_by_the_export_leaves_the_start_unknown_and_says_so(
     changelog.total says there were more. PAY-8's start is unknown: it counts in throughput,
     not in flow time; PAY-12 is still in progress (WIP). Both are named in the summary and the
     stream's data-quality panel; a whole export later measures them again."""
-    from streams.flow.engine import Scope, Window, flow_report
+    from streams.flow.engine import Scope, Window
     from streams.flow.quality import with_data_quality
+    from streams.flow.report import flow_report
 
     data = jira()
     cut_short(data, "PAY-8", 1)

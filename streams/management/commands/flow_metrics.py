@@ -1,6 +1,6 @@
 """`manage.py flow_metrics`: the flow metrics of a stream, team or the portfolio, as JSON or CSV.
 
-Prints the same numbers the pages show (both call `streams.flow.engine.flow_report`).
+Prints the same numbers the pages show (both call `streams.flow.report.flow_report`).
 """
 
 import datetime as dt
@@ -10,8 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.csv import SafeDictWriter, SafeWriter
-from streams.flow.engine import ITEM_FIELDS, Scope, Window, flow_report, item_row, report_dict, report_items
+from streams.flow.engine import ITEM_FIELDS, Scope, Window, item_row, report_dict, report_items
 from streams.flow.quality import with_data_quality
+from streams.flow.report import flow_report
 from streams.models import ValueStream
 from teams.models import Team
 
