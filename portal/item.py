@@ -14,9 +14,8 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
+from core.audit import HistoryPage, history_of
 from streams.models import BacklogItem, BlockedPeriod, Dependency, ReadinessCheck, StateTransition, WorkflowState
-
-from .audit import HistoryPage, history_of
 
 Category = WorkflowState.Category
 CHILDREN_SHOWN = 50

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from core.api.csv import csv_response
 from core.api.fields import AwareDateTimeField
+from core.api.viewsets import FORMAT_PARAMETER
 from core.csv import Echo, SafeDictWriter
 from core.dates import EARLIEST
 from okrs.alignment import alignment_report
@@ -33,8 +34,6 @@ from streams.flow.report import flow_report
 from streams.models import ValueStream
 from streams.readiness.selectors import criterion_lead_times, readiness_by_owner_team
 from teams.models import Person, Team
-
-from .views import FORMAT_PARAMETER
 
 SCOPE_PARAMETERS = [
     OpenApiParameter("stream", OpenApiTypes.STR, description="A value stream's slug."),

@@ -6,32 +6,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import metrics, views
+from okrs.api.urls import ROUTES as okrs_routes
+from portal.api import metrics
+from streams.api.urls import ROUTES as streams_routes
+from teams.api.urls import ROUTES as teams_routes
 
+# Each app carries its own API (`<app>/api/`); this only assembles their routes.
 router = DefaultRouter()
-router.register("disciplines", views.DisciplineViewSet, basename="discipline")
-router.register("people", views.PersonViewSet, basename="person")
-router.register("teams", views.TeamViewSet, basename="team")
-router.register("memberships", views.MembershipViewSet, basename="membership")
-router.register("streams", views.ValueStreamViewSet, basename="stream")
-router.register("target-mixes", views.TargetMixViewSet, basename="target-mix")
-router.register("leadership-assignments", views.LeadershipAssignmentViewSet, basename="leadership-assignment")
-router.register("workflow-states", views.WorkflowStateViewSet, basename="workflow-state")
-router.register("items", views.BacklogItemViewSet, basename="item")
-router.register("transitions", views.StateTransitionViewSet, basename="transition")
-router.register("blocked-periods", views.BlockedPeriodViewSet, basename="blocked-period")
-router.register("dependencies", views.DependencyViewSet, basename="dependency")
-router.register("readiness-criteria", views.ReadinessCriterionViewSet, basename="readiness-criterion")
-router.register("readiness-checks", views.ReadinessCheckViewSet, basename="readiness-check")
-router.register("maps", views.ValueStreamMapViewSet, basename="map")
-router.register("process-blocks", views.ProcessBlockViewSet, basename="process-block")
-router.register("deployments", views.DeploymentViewSet, basename="deployment")
-router.register("incidents", views.IncidentViewSet, basename="incident")
-router.register("experiments", views.ImprovementExperimentViewSet, basename="experiment")
-router.register("objectives", views.ObjectiveViewSet, basename="objective")
-router.register("key-results", views.KeyResultViewSet, basename="key-result")
-router.register("key-result-links", views.KeyResultLinkViewSet, basename="key-result-link")
-router.register("check-ins", views.CheckInViewSet, basename="check-in")
+for prefix, viewset, basename in [*teams_routes, *streams_routes, *okrs_routes]:
+    router.register(prefix, viewset, basename=basename)
 
 app_name = "api"
 DOCS_CSP = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})

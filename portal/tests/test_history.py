@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import access
+from core.audit import history_of, is_tracked
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from portal.audit import history_of, is_tracked
 from portal.tests.api_helpers import api_for
 from streams.backlog.services import item_change_state, item_create, item_update
 from streams.models import BacklogItem, StateTransition, WorkflowState

@@ -1,13 +1,11 @@
-"""What the API shows of each model, and what it accepts for the few writes it offers.
+"""What the API shows of streams and their work, and what it accepts for the writes it offers.
 
 Related rows appear as their id (and, where people look them up by it, their slug), so a
-list's JSON and its CSV carry the same flat columns.
-"""
+list's JSON and its CSV carry the same flat columns."""
 
 from rest_framework import serializers
 
 from core.api.fields import AwareDateTimeField
-from okrs.models import CheckIn, KeyResult, Objective
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -28,40 +26,7 @@ from streams.models import (
     Waste,
     WorkflowState,
 )
-from teams.models import Discipline, Membership, Person, Team
-
-# --- teams --------------------------------------------------------------------------------------
-
-
-class DisciplineSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Discipline
-        fields = ["id", "name", "slug"]
-
-
-class PersonSerializer(serializers.ModelSerializer):
-    disciplines = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
-
-    class Meta:
-        model = Person
-        fields = ["id", "name", "email", "title", "disciplines"]
-
-
-class TeamSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Team
-        fields = ["id", "name", "slug", "type", "work_mode", "wip_limit", "description"]
-
-
-class MembershipSerializer(serializers.ModelSerializer):
-    team_slug = serializers.CharField(source="team.slug", read_only=True)
-
-    class Meta:
-        model = Membership
-        fields = ["id", "person", "team", "team_slug", "role", "allocation_percent"]
-
-
-# --- streams ------------------------------------------------------------------------------------
+from teams.models import Team
 
 
 class ValueStreamSerializer(serializers.ModelSerializer):
@@ -416,90 +381,3 @@ class IncidentSerializer(serializers.ModelSerializer):
         if incident.resolved_at is None:
             return None
         return round((incident.resolved_at - incident.opened_at).total_seconds() / 3600, 2)
-
-
-# --- okrs ---------------------------------------------------------------------------------------
-
-
-class ObjectiveSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Objective
-        fields = ["id", "title", "description", "level", "owner", "period", "parent", "stream", "team", "created_at"]
-
-
-class KeyResultSerializer(serializers.ModelSerializer):
-    progress = serializers.SerializerMethodField(help_text="(current − start) ÷ (target − start); null if equal.")
-
-    class Meta:
-        model = KeyResult
-        fields = [
-            "id",
-            "objective",
-            "title",
-            "kind",
-            "unit",
-            "start_value",
-            "target_value",
-            "current_value",
-            "weight",
-            "order",
-            "progress",
-        ]
-
-    def get_progress(self, key_result) -> float | None:
-        span = key_result.target_value - key_result.start_value
-        return None if not span else round(float((key_result.current_value - key_result.start_value) / span), 4)
-
-
-class CheckInSerializer(serializers.ModelSerializer):
-    key_result = serializers.PrimaryKeyRelatedField(queryset=KeyResult.objects.all())
-    date = serializers.DateField(required=False, help_text="Default today; never in the future.")
-    confidence = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=0, max_value=1)
-    value = serializers.DecimalField(max_digits=14, decimal_places=2)
-
-    class Meta:
-        model = CheckIn
-        fields = ["id", "key_result", "value", "confidence", "note", "date", "author", "created_at"]
-        read_only_fields = ["id", "author", "created_at"]
-
-
-class LinkSerializer(serializers.Serializer):
-    item = serializers.PrimaryKeyRelatedField(queryset=BacklogItem.objects.all(), help_text="Backlog item id.")
-
-
-# --- change history -------------------------------------------------------------------------------
-
-
-class FieldChangeSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="The field's name as the resource shows it.")
-    old = serializers.JSONField(help_text="Value before (ids for related rows, a list of ids for many-to-many).")
-    new = serializers.JSONField(help_text="Value after.")
-    old_display = serializers.CharField(help_text="The value before, for people: names instead of ids.")
-    new_display = serializers.CharField(help_text="The value after, for people.")
-
-
-class ChangeSerializer(serializers.Serializer):
-    history_id = serializers.IntegerField(help_text="Increases with every recorded version.")
-    at = AwareDateTimeField()
-    kind = serializers.ChoiceField(choices=["created", "changed", "deleted"])
-    user = serializers.IntegerField(source="user_id", allow_null=True, help_text="Who made it (user id).")
-    username = serializers.CharField(
-        source="user", allow_blank=True, help_text="Empty for a job, an import or the command line."
-    )
-    reason = serializers.CharField(allow_blank=True)
-    changes = FieldChangeSerializer(source="fields", many=True, help_text="What changed, field by field.")
-
-
-class HistoryPageSerializer(serializers.Serializer):
-    object_id = serializers.IntegerField()
-    results = ChangeSerializer(many=True, help_text="Newest first.")
-    next = serializers.URLField(allow_null=True, help_text="The page of older changes; null on the last page.")
-
-
-class HistoryQuerySerializer(serializers.Serializer):
-    before = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**62, help_text="Only changes older than this `history_id`."
-    )
-    page_size = serializers.IntegerField(
-        required=False, default=100, min_value=1, max_value=1000, help_text="Changes per page (at most 1000)."
-    )

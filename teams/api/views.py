@@ -1,0 +1,43 @@
+"""/api/v1/ resources of people, teams, memberships and disciplines: read for every logged-in user."""
+
+import django_filters
+
+from core.api.viewsets import ReadViewSet, list_schema
+from teams.api.serializers import DisciplineSerializer, MembershipSerializer, PersonSerializer, TeamSerializer
+from teams.models import Discipline, Membership, Person, Team
+
+
+@list_schema
+class DisciplineViewSet(ReadViewSet):
+    queryset = Discipline.objects.all()
+    serializer_class = DisciplineSerializer
+    filterset_fields = ["slug"]
+
+
+@list_schema
+class PersonViewSet(ReadViewSet):
+    queryset = Person.objects.prefetch_related("disciplines")
+    serializer_class = PersonSerializer
+    filterset_fields = ["email"]
+
+
+@list_schema
+class TeamViewSet(ReadViewSet):
+    queryset = Team.objects.all()
+    serializer_class = TeamSerializer
+    filterset_fields = ["slug", "type", "work_mode"]
+
+
+class MembershipFilter(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__slug", label="Team (slug)", max_length=120)
+
+    class Meta:
+        model = Membership
+        fields = ["person", "role"]
+
+
+@list_schema
+class MembershipViewSet(ReadViewSet):
+    queryset = Membership.objects.select_related("team")
+    serializer_class = MembershipSerializer
+    filterset_class = MembershipFilter
