@@ -1,5 +1,10 @@
 """The domain error every caller (admin, pages, API, imports) shows as a clear message."""
 
+from django.core.exceptions import PermissionDenied
+
+# The code of a DomainError that says who may not do it: every door answers it with 403.
+PERMISSION_DENIED = "permission_denied"
+
 
 class DomainError(Exception):
     """A business rule refused a change. `str(error)` is a complete sentence for the user;
@@ -16,6 +21,13 @@ class DomainError(Exception):
         """The first problem of a model's `ValidationError` (from `full_clean`), naming its field."""
         field, messages = next(iter(error.message_dict.items()))
         return cls(" ".join(messages), field=None if field == "__all__" else field)
+
+
+def raise_if_denied(error: DomainError) -> None:
+    """The one way a refusal for lack of rights becomes a 403 in a page or fragment (the API's
+    exception handler does the same for its answers); any other refusal is the caller's to show."""
+    if error.code == PERMISSION_DENIED:
+        raise PermissionDenied(error.message) from error
 
 
 # SQLSTATE codes of integrity violations (PostgreSQL; SQLite gives no code, so the generic sentence).

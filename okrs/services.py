@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core import access
 from core.dates import too_early
-from core.errors import DomainError
+from core.errors import PERMISSION_DENIED, DomainError
 from core.history import history_record
 from streams.flow.periods import parse_period
 from streams.models import BacklogItem, WorkflowState
@@ -127,7 +127,7 @@ def key_result_link(*, key_result: KeyResult, item: BacklogItem, actor) -> bool:
         raise DomainError(
             f"You may not link {item.key} to “{key_result.title}”: only those who may change the key result "
             "or the item may link them.",
-            code="permission_denied",
+            code=PERMISSION_DENIED,
         )
     if item.state.category == WorkflowState.Category.REMOVED:
         raise DomainError(f"{item.key} is removed from its backlog; removed work serves no key result.", field="item")
@@ -145,7 +145,7 @@ def key_result_unlink(*, key_result: KeyResult, item: BacklogItem, actor) -> boo
     if not may_link(actor, key_result=key_result, item=item):
         raise DomainError(
             f"You may not unlink {item.key} from “{key_result.title}”.",
-            code="permission_denied",
+            code=PERMISSION_DENIED,
         )
     if not KeyResult.items.through.objects.filter(keyresult=key_result, backlogitem=item).exists():
         return False

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from core import access
-from core.errors import DomainError
+from core.errors import DomainError, raise_if_denied
 from streams.flow.engine import Scope
 from streams.flow.periods import Period
 from streams.models import BacklogItem, ValueStream
@@ -225,8 +225,7 @@ def _link_change(request, *, key_result: KeyResult, item: BacklogItem, link: boo
     try:
         changed = (key_result_link if link else key_result_unlink)(key_result=key_result, item=item, actor=request.user)
     except DomainError as error:
-        if error.code == "permission_denied":
-            raise PermissionDenied(error.message) from error
+        raise_if_denied(error)
         return error.message
     if changed and not request.htmx:
         verb = "linked to" if link else "unlinked from"

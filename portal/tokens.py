@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.errors import DomainError
+from core.errors import PERMISSION_DENIED, DomainError
 
 from .models import KEY_BYTES, PREFIX_LENGTH, ApiToken, hash_key
 
@@ -41,7 +41,7 @@ def token_create(*, user, name: str) -> tuple[ApiToken, str]:
 def token_revoke(*, token: ApiToken, actor) -> bool:
     """Revoke a token (its owner or an administrator); False if it was revoked already."""
     if token.user_id != actor.pk and not actor.is_superuser:
-        raise DomainError("You may revoke only your own tokens.", code="permission_denied")
+        raise DomainError("You may revoke only your own tokens.", code=PERMISSION_DENIED)
     return bool(ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()))
 
 

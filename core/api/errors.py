@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, integrity_message
+from core.errors import PERMISSION_DENIED, DomainError, integrity_message
 
 # Refusals that are about the item's situation, not the request's shape.
 CONFLICT_CODES = {"release_gate", "no_change", "conflict"}
@@ -45,7 +45,7 @@ def _body(detail: str, code: str, errors: dict | None = None) -> dict:
 
 
 def domain_error_response(error: DomainError) -> Response:
-    if error.code == "permission_denied":
+    if error.code == PERMISSION_DENIED:
         status_code = status.HTTP_403_FORBIDDEN
     elif error.code in CONFLICT_CODES:
         status_code = status.HTTP_409_CONFLICT

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import access
-from core.errors import DomainError
+from core.errors import PERMISSION_DENIED, DomainError
 from core.queue import send
 from streams.integrations.toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
 from streams.integrations.writer import ImportRefused, ImportResult, RowError, flow_csv_import, write_parsed
@@ -111,7 +111,7 @@ def import_job_create(*, user, source: str, stream_slug: str, stream_name: str =
             if stream
             else "Only an administrator may create a value stream by importing into a new slug.",
             field="stream",
-            code="permission_denied",
+            code=PERMISSION_DENIED,
         )
     roles = CSV_ROLES if source == ImportSource.CSV else ("export",)
     missing = [role for role in roles if not uploads.get(role)]
@@ -185,7 +185,7 @@ def import_job_confirm_mapping(*, job: ImportJob, user, mapping: Mapping) -> Imp
         )
     if not may_import(user, locked.stream):
         raise DomainError(
-            "Only the stream's product director or an administrator may import into it.", code="permission_denied"
+            "Only the stream's product director or an administrator may import into it.", code=PERMISSION_DENIED
         )
     unmapped = [status for status in Found.from_dict(locked.found).statuses if status not in mapping.statuses]
     if unmapped:
@@ -208,7 +208,7 @@ def import_job_retry(*, job: ImportJob, user) -> ImportJob:
         )
     if not may_import(user, locked.stream):
         raise DomainError(
-            "Only the stream's product director or an administrator may import into it.", code="permission_denied"
+            "Only the stream's product director or an administrator may import into it.", code=PERMISSION_DENIED
         )
     locked.status = Status.QUEUED if locked.mapping or locked.source == ImportSource.CSV else Status.SCANNING
     locked.errors, locked.errors_more, locked.phase = [], 0, "Queued again"

@@ -1,12 +1,11 @@
 """The import pages: upload an export, confirm its mapping, follow the job, read its outcome."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, raise_if_denied
 from streams.integrations.forms import ImportMappingForm, ImportUploadForm
 from streams.integrations.jobs import (
     import_job_confirm_mapping,
@@ -73,8 +72,7 @@ def import_job(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 import_job_confirm_mapping(job=job, user=request.user, mapping=form.mapping())
             except DomainError as error:
-                if error.code == "permission_denied":
-                    raise PermissionDenied(error.message) from error
+                raise_if_denied(error)
                 form.add_error(None, error.message)
             else:
                 return redirect("imports:job", pk=job.pk)
@@ -90,7 +88,6 @@ def import_job_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         import_job_retry(job=job, user=request.user)
     except DomainError as error:
-        if error.code == "permission_denied":
-            raise PermissionDenied(error.message) from error
+        raise_if_denied(error)
         messages.error(request, error.message)
     return redirect("imports:job", pk=job.pk)

@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from core import access
-from core.errors import DomainError
+from core.errors import PERMISSION_DENIED, DomainError
 from streams.models import BacklogItem, BlockedPeriod, ReadinessCheck, ReadinessCriterion
 
 Status = ReadinessCheck.Status
@@ -106,7 +106,7 @@ def readiness_check_decide(
         raise DomainError(
             f"Only members of {locked.criterion.owner_team.name} (or an administrator) may sign off "
             f"“{locked.criterion.name}”.",
-            code="permission_denied",
+            code=PERMISSION_DENIED,
         )
     if status not in Status.values:
         choices = ", ".join(label.lower() for label in Status.labels)
@@ -178,7 +178,7 @@ def criterion_save(*, criterion: ReadinessCriterion, streams, actor) -> tuple[in
     if not access.may(actor, action, criterion):
         raise DomainError(
             "Only operations members of the owning team (or an administrator) may manage its readiness criteria.",
-            code="permission_denied",
+            code=PERMISSION_DENIED,
         )
     try:
         criterion.full_clean()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core import access
-from core.errors import DomainError
+from core.errors import DomainError, raise_if_denied
 from streams.backlog.services import item_create
 from streams.models import (
     ReadinessCheck,
@@ -119,8 +119,7 @@ def readiness_decide(request: HttpRequest, pk: int) -> HttpResponse:
                 check=check, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=request.user
             )
         except DomainError as refused:
-            if refused.code == "permission_denied":
-                raise PermissionDenied(refused.message) from refused
+            raise_if_denied(refused)
             error = refused.message
             if refused.field in form.fields:
                 form.add_error(refused.field, refused.message)
@@ -169,8 +168,7 @@ def criterion_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 criterion=form.save(commit=False), streams=form.cleaned_data["streams"], actor=request.user
             )
         except DomainError as error:
-            if error.code == "permission_denied":
-                raise PermissionDenied(error.message) from error
+            raise_if_denied(error)
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(

@@ -145,3 +145,13 @@ def test_each_app_registers_the_rules_of_its_own_models_and_the_rest_is_for_admi
     assert not access.may(director, access.CHANGE, Team) and access.may(director, access.VIEW, Team)
     with pytest.raises(ValueError, match="already has a rule"):
         access.register(["streams.backlogitem"], may_okr)
+
+
+def test_a_refusal_for_lack_of_rights_becomes_a_403_and_any_other_is_left_to_the_caller():
+    from django.core.exceptions import PermissionDenied
+
+    from core.errors import PERMISSION_DENIED, DomainError, raise_if_denied
+
+    with pytest.raises(PermissionDenied, match="Only the owners may"):
+        raise_if_denied(DomainError("Only the owners may.", code=PERMISSION_DENIED))
+    assert raise_if_denied(DomainError("The date is in the future.", field="at")) is None
