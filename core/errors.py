@@ -1,4 +1,7 @@
-"""The domain error every caller (admin, pages, API, imports) shows as a clear message."""
+"""The domain error every caller (admin, pages, API, imports) shows as a clear message, and the
+refusal of an input file that names each row at fault (imports of work and of delivery records)."""
+
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
@@ -21,6 +24,32 @@ class DomainError(Exception):
         """The first problem of a model's `ValidationError` (from `full_clean`), naming its field."""
         field, messages = next(iter(error.message_dict.items()))
         return cls(" ".join(messages), field=None if field == "__all__" else field)
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line else self.file
+        return f"{where}, field '{self.field}': {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ImportRefused(DomainError):
+    """The files have problems; nothing was written. `errors` lists each one."""
+
+    def __init__(self, errors: list[RowError], more: int = 0):
+        self.errors = errors
+        self.more = more
+        lines = "\n".join(f"  - {error}" for error in errors)
+        extra = f"\n  ... and {more} more" if more else ""
+        super().__init__(
+            f"The import was refused and nothing was written: {len(errors) + more} problem(s).\n{lines}{extra}",
+            code="import_refused",
+        )
 
 
 def raise_if_denied(error: DomainError) -> None:

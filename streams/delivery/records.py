@@ -32,7 +32,7 @@ from rest_framework import serializers
 
 from core.api.fields import AwareDateTimeField
 from core.bounded_input import InputTooLarge, bounded_lines
-from streams.integrations.writer import ImportRefused, RowError
+from core.errors import ImportRefused, RowError
 from streams.models import BacklogItem, DeliverySource, Deployment, DeploymentItem, Incident, ValueStream
 
 MAX_ITEMS = 1000  # items one record may name

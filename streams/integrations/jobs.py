@@ -30,10 +30,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import access
-from core.errors import PERMISSION_DENIED, DomainError
+from core.errors import PERMISSION_DENIED, DomainError, ImportRefused, RowError
 from core.queue import send
 from streams.integrations.toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
-from streams.integrations.writer import ImportRefused, ImportResult, RowError, flow_csv_import, write_parsed
+from streams.integrations.writer import ImportResult, flow_csv_import, write_parsed
 from streams.models import ImportJob, ImportSource, ValueStream
 
 logger = logging.getLogger(__name__)

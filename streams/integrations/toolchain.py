@@ -27,8 +27,9 @@ import ijson
 
 from core.bounded_input import BoundedJson, InputTooLarge
 from core.dates import too_early
+from core.errors import ImportRefused, RowError
 from streams.backlog.services import CLOCK_SKEW
-from streams.integrations.writer import Errors, ImportRefused, ItemRow, Parsed, RowError, state_key
+from streams.integrations.writer import Errors, ItemRow, Parsed, state_key
 from streams.models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 
 Category = WorkflowState.Category

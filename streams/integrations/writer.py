@@ -33,7 +33,7 @@ from django.utils.text import slugify
 from core.bounded_input import InputTooLarge, bounded_lines
 from core.bulk import RowWriter
 from core.dates import too_early
-from core.errors import DomainError
+from core.errors import ImportRefused, RowError
 from streams.backlog.services import CLOCK_SKEW, items_refresh_flow_dates
 from streams.flow.rollups import rollups_invalidate
 from streams.models import (
@@ -54,32 +54,6 @@ MAX_ERRORS = 50
 CUT_SHORT_NAMED = 20  # items with a history cut short named in a job's summary
 CATEGORIES = [code for code, _ in WorkflowState.Category.choices]
 FLOW_TYPES = [code for code, _ in FlowType.choices]
-
-
-@dataclass(frozen=True)
-class RowError:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}, line {self.line}" if self.line else self.file
-        return f"{where}, field '{self.field}': {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class ImportRefused(DomainError):
-    """The files have problems; nothing was written. `errors` lists each one."""
-
-    def __init__(self, errors: list[RowError], more: int = 0):
-        self.errors = errors
-        self.more = more
-        lines = "\n".join(f"  - {error}" for error in errors)
-        extra = f"\n  ... and {more} more" if more else ""
-        super().__init__(
-            f"The import was refused and nothing was written: {len(errors) + more} problem(s).\n{lines}{extra}",
-            code="import_refused",
-        )
 
 
 @dataclass

@@ -21,9 +21,10 @@ from django.db import connection
 import pytest
 
 from core.bounded_input import BoundedJson, InputTooLarge, bounded_lines
+from core.errors import ImportRefused
 from streams.integrations.jobs import import_job_run
 from streams.integrations.toolchain import Mapping, parse, scan
-from streams.integrations.writer import ImportRefused, flow_csv_import
+from streams.integrations.writer import flow_csv_import
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream, WorkflowState
 from streams.tests.test_import_pages import upload
 from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS

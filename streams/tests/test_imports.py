@@ -6,9 +6,10 @@ import textwrap
 
 import pytest
 
+from core.errors import ImportRefused
 from streams.flow.engine import Scope
 from streams.flow.report import flow_report
-from streams.integrations.writer import ImportRefused, flow_csv_import
+from streams.integrations.writer import flow_csv_import
 from streams.models import BacklogItem, ReadinessCheck, StateTransition, ValueStream, WorkflowState
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory
 from streams.tests.flow_history import WINDOW

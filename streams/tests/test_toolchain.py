@@ -9,10 +9,10 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 import pytest
 
+from core.errors import ImportRefused
 from streams.backlog.services import item_change_state
 from streams.integrations.jobs import toolchain_import
 from streams.integrations.toolchain import Mapping
-from streams.integrations.writer import ImportRefused
 from streams.models import (
     BacklogItem,
     Dependency,

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import ImportRefused
 from streams.integrations.jobs import toolchain_import
 from streams.integrations.toolchain import mapping_for, parse_mapping_option
-from streams.integrations.writer import ImportRefused
 from streams.models import ValueStream
 
 

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import ImportRefused
 from streams.delivery.records import CSV_COLUMNS, CSV_REQUIRED, delivery_csv_import
-from streams.integrations.writer import ImportRefused, open_text
+from streams.integrations.writer import open_text
 
 
 class Command(BaseCommand):

@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from streams.integrations.writer import ImportRefused, flow_csv_import, open_text
+from core.errors import ImportRefused
+from streams.integrations.writer import flow_csv_import, open_text
 
 
 class Command(BaseCommand):
