@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 import math
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Prefetch
 
@@ -152,6 +153,25 @@ def block_queryset():
     return ProcessBlock.objects.select_related("team").prefetch_related(
         Prefetch("states", queryset=WorkflowState.objects.only("pk", "name", "category", "order"))
     )
+
+
+def map_save(*, stream: ValueStream, vsm: ValueStreamMap) -> ValueStreamMap:
+    """Create a map of `stream`, or save a change to one of its maps, after checking its rules."""
+    if vsm.pk is not None and vsm.stream_id != stream.pk:
+        raise DomainError("A map belongs to its value stream; it cannot move to another.", field="stream")
+    vsm.stream = stream
+    try:
+        vsm.full_clean()
+    except ValidationError as error:
+        raise DomainError.from_validation(error) from error
+    vsm.save()
+    return vsm
+
+
+def map_delete(*, vsm: ValueStreamMap) -> None:
+    """Delete a map with its process blocks (one transaction)."""
+    with transaction.atomic():
+        vsm.delete()
 
 
 def map_blocks(vsm: ValueStreamMap) -> list[ProcessBlock]:

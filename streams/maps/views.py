@@ -21,6 +21,8 @@ from streams.maps.services import (
     block_save,
     map_blocks,
     map_compare,
+    map_delete,
+    map_save,
     map_totals,
     measured_map,
 )
@@ -76,11 +78,13 @@ def stream_maps(request: HttpRequest, slug: str) -> HttpResponse:
         if not may_edit:
             raise PermissionDenied("Only this stream's product director may draw its maps.")
         if form.is_valid():
-            vsm = form.save(commit=False)
-            vsm.stream = stream
-            vsm.save()
-            messages.success(request, f"“{vsm.name}” created: add its activities.")
-            return redirect("streams:map-detail", slug=stream.slug, pk=vsm.pk)
+            try:
+                vsm = map_save(stream=stream, vsm=form.save(commit=False))
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, f"“{vsm.name}” created: add its activities.")
+                return redirect("streams:map-detail", slug=stream.slug, pk=vsm.pk)
     maps = list(
         ValueStreamMap.objects.filter(stream=stream)
         .order_by("-as_of", "-pk")
@@ -159,14 +163,18 @@ def map_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("delete") == "map":
             name = vsm.name
-            vsm.delete()
+            map_delete(vsm=vsm)
             messages.success(request, f"“{name}” deleted with its activities.")
             return redirect("streams:stream-maps", slug=slug)
         map_form = ValueStreamMapForm(request.POST, instance=vsm)
         if map_form.is_valid():
-            map_form.save()
-            messages.success(request, f"“{vsm.name}” saved.")
-            return redirect("streams:map-detail", slug=slug, pk=vsm.pk)
+            try:
+                map_save(stream=vsm.stream, vsm=map_form.save(commit=False))
+            except DomainError as error:
+                map_form.add_error(None, error.message)
+            else:
+                messages.success(request, f"“{vsm.name}” saved.")
+                return redirect("streams:map-detail", slug=slug, pk=vsm.pk)
         return render(
             request, "streams/map_detail.html", _map_detail_context(request, vsm, map_form=map_form), status=422
         )

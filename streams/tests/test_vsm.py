@@ -158,3 +158,19 @@ def test_blocks_are_added_last_reordered_and_renumbered_on_delete():
     assert not ProcessBlock.objects.filter(activity="D").exists()
     with pytest.raises(Exception, match="no longer than lead time"):
         block_save(vsm=vsm, block=block("E", 5, 2, 100), states=None)
+
+
+@pytest.mark.django_db
+def test_maps_are_created_changed_and_deleted_through_their_service():
+    from streams.maps.services import map_delete, map_save
+
+    stream, other = ValueStreamFactory(), ValueStreamFactory()
+    vsm = map_save(stream=stream, vsm=ValueStreamMap(name="Today", kind="current", as_of=dt.date(2026, 3, 1)))
+    assert vsm.pk and vsm.stream == stream
+    block_save(vsm=vsm, block=block("Build", 2, 5, 80), states=None)
+    with pytest.raises(DomainError, match="cannot move to another"):
+        map_save(stream=other, vsm=vsm)
+    with pytest.raises(DomainError):
+        map_save(stream=stream, vsm=ValueStreamMap(name="", kind="current", as_of=dt.date(2026, 3, 1)))
+    map_delete(vsm=vsm)
+    assert not ValueStreamMap.objects.exists() and not ProcessBlock.objects.exists()
