@@ -4,9 +4,10 @@
 leadership, target mixes, objectives, key results, readiness criteria) with the ORM, then its
 backlog items and their history in chunks: on PostgreSQL with COPY, elsewhere with
 `bulk_create`. Each item's history is simulated first (a lognormal time in every state, review
-and test loops, blocked periods, removals, reopens) and its `state`, `started_at` and
-`finished_at` are derived from that history exactly as `streams.backlog.services.items_refresh_flow_dates`
-derives them, so the stored columns and the history agree without a second pass.
+and test loops, blocked periods, removals, reopens); its `state` is where the history ends, and
+its `started_at` and `finished_at` are then derived by the one rule of the state service
+(`streams.backlog.services.items_refresh_flow_dates`, one set-based pass over each chunk as it
+is written), so the stored columns and the history agree by construction.
 
 Generated rows carry a mark so that `scale_data_delete` removes them and nothing else: slugs
 start with `scale-`, people's e-mail addresses end in `@scale.example`, items have the source
@@ -36,6 +37,7 @@ from django.db import connection, connections, models, transaction
 
 from core.bulk import RowWriter as _RowWriter
 from okrs.models import CheckIn, KeyResult, Objective
+from streams.backlog.services import items_refresh_flow_dates
 from streams.flow.periods import Period, period_containing
 from streams.models import (
     BacklogItem,
@@ -1213,6 +1215,10 @@ class _Generator:
                 (ReadinessCheck, CHECK_FIELDS, chunk.checks),
             ):
                 written.append((model, self.writer.write(model, names, rows)))
+            # The state service's rule derives the chunk's started/finished from its history,
+            # in the chunk's transaction (on each worker's connection, so in parallel).
+            chunk_ids = (first_id + start, first_id + start + count)
+            items_refresh_flow_dates(BacklogItem.objects.filter(pk__gte=chunk_ids[0], pk__lt=chunk_ids[1]))
         with lock:
             for model, rows in written:
                 self.report.add(model, rows)
@@ -1331,8 +1337,8 @@ class _Generator:
                     round(rand() * 1_000_000, 3),
                     states[last_role],
                     _ts(created),
-                    None if started is None else _ts(started),
-                    None if finished is None else _ts(finished),
+                    None,  # started_at and finished_at: the state service's rule derives them
+                    None,  # from the history once every chunk is written
                     ITEM_SOURCE,
                     f"{stream.key}-{key_number}",
                     target_date,
