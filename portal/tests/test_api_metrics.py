@@ -57,7 +57,7 @@ def test_flow_metrics_equal_the_command_for_a_stream(api, stream):
     )
     expected.pop("items")
     assert data == expected
-    # and the hand-worked figures behind both (streams/tests/test_flow.py)
+    # and the hand-worked figures behind both (streams/flow/tests/test_flow.py)
     assert data["throughput"]["n"] == 6 and data["flow_time_days"]["p85"] == 6.25 and data["wip"]["n"] == 2
 
 

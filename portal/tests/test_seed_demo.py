@@ -31,6 +31,7 @@ from streams.delivery.keys import delivery_keys
 from streams.flow.engine import Scope, Window
 from streams.flow.periods import period_containing
 from streams.flow.report import flow_report
+from streams.flow.tests.test_rollups import assert_same
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
@@ -51,7 +52,6 @@ from streams.models import (
     WorkflowState,
 )
 from streams.readiness.services import unmet_criteria
-from streams.tests.test_rollups import assert_same
 from teams.models import Discipline, Membership, Person, Team
 
 Category = WorkflowState.Category

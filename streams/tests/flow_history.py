@@ -1,6 +1,6 @@
 """A small, deliberately awkward history whose flow metrics are worked out by hand.
 
-See streams/tests/test_flow.py for the expected numbers; the command, page and API tests
+See streams/flow/tests/test_flow.py for the expected numbers; the command, page and API tests
 reuse the same history so that every door is checked against the same figures.
 """
 

@@ -13,7 +13,7 @@ import sys
 from django.db import connection
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
@@ -29,12 +29,12 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "-q",
             "-p",
             "no:xdist",
-            "streams/tests/test_flow.py",
-            "streams/tests/test_rollups.py",
-            "streams/tests/test_vsm.py",
-            "streams/tests/test_experiments.py",
-            "streams/tests/test_delivery.py",
-            "streams/tests/test_quality.py",
+            "streams/flow/tests/test_flow.py",
+            "streams/flow/tests/test_rollups.py",
+            "streams/maps/tests/test_vsm.py",
+            "streams/experiments/tests/test_experiments.py",
+            "streams/delivery/tests/test_delivery.py",
+            "streams/flow/tests/test_quality.py",
         ],
         cwd=ROOT,
         env=env,

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from streams.integrations.jobs import toolchain_import
+from streams.integrations.tests.test_toolchain import github, jira
 from streams.models import BacklogItem, Deployment, ReadinessCheck, StateTransition
 from streams.tests.factories import ReadinessCriterionFactory
-from streams.tests.test_toolchain import github, jira
 
 pytestmark = pytest.mark.django_db
 

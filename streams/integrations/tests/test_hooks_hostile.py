@@ -16,9 +16,9 @@ import pytest
 from portal.tokens import token_create
 from streams.backlog.services import item_update
 from streams.integrations.jobs import toolchain_import
+from streams.integrations.tests.test_hooks import AT, SECRET, github_hook, jira_hook, sign, status_change
+from streams.integrations.tests.test_toolchain import github, jira
 from streams.models import BacklogItem, Deployment, StateTransition, ValueStream, WebhookDelivery, WorkflowState
-from streams.tests.test_hooks import AT, SECRET, github_hook, jira_hook, sign, status_change
-from streams.tests.test_toolchain import github, jira
 
 pytestmark = pytest.mark.django_db
 

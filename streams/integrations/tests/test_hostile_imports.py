@@ -23,15 +23,15 @@ import pytest
 from core.bounded_input import BoundedJson, InputTooLarge, bounded_lines
 from core.errors import ImportRefused
 from streams.integrations.jobs import import_job_run
+from streams.integrations.tests.test_import_pages import upload
+from streams.integrations.tests.test_imports import ITEMS, STATES, TRANSITIONS
+from streams.integrations.tests.test_toolchain import as_file, issue, jira
 from streams.integrations.toolchain import Mapping, parse, scan
 from streams.integrations.writer import flow_csv_import
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream, WorkflowState
-from streams.tests.test_import_pages import upload
-from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
-from streams.tests.test_toolchain import as_file, issue, jira
 from teams.tests.factories import TeamFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NESTED = b'{"issues": [' + b"[" * 200_000 + b"]" * 200_000 + b"]}"  # the reviewer's 400 KB file
 # In this process, a shallower file: without the bound the parser's cost grows with the square of
 # the depth, and 200,000 levels would take the test run down rather than fail one test.
@@ -155,7 +155,7 @@ def test_jira_dates_before_2000_are_refused(when, tmp_path):
 
 @pytest.mark.django_db
 def test_github_timeline_dates_before_2000_are_refused():
-    from streams.tests.test_toolchain import github
+    from streams.integrations.tests.test_toolchain import github
 
     data = github()
     data[1]["timeline"].append({"event": "closed", "created_at": "0001-01-01T00:00:00Z"})

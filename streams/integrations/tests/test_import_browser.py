@@ -5,8 +5,8 @@ import pytest
 
 from core import access
 from portal.tests.browser import log_in
+from streams.integrations.tests.test_toolchain import FIXTURES
 from streams.models import BacklogItem, ImportJob
-from streams.tests.test_toolchain import FIXTURES
 from teams.tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

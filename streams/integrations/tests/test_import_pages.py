@@ -8,9 +8,9 @@ import pytest
 
 from core import access
 from streams.integrations.jobs import import_job_run
+from streams.integrations.tests.test_imports import ITEMS, STATES, TRANSITIONS
+from streams.integrations.tests.test_toolchain import FIXTURES, issue, jira
 from streams.models import BacklogItem, ImportJob, ImportMapping, ValueStream
-from streams.tests.test_imports import ITEMS, STATES, TRANSITIONS
-from streams.tests.test_toolchain import FIXTURES, issue, jira
 from teams.tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.utils import timezone
 import pytest
 
 from streams.integrations.jobs import JobHeartbeat, RunningElsewhere, import_job_run, import_job_stalled
+from streams.integrations.tests.test_import_pages import upload
 from streams.models import BacklogItem, ImportJob
-from streams.tests.test_import_pages import upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

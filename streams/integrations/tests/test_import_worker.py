@@ -18,7 +18,7 @@ from streams.integrations.jobs import import_job_stalled
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
 from streams.tasks import run_import
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ISSUES = 6000
 STATUSES = ["To Do", "In Progress", "In Review", "In Progress", "Waiting for QA", "Done"]
 
