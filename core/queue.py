@@ -3,7 +3,7 @@
 A page that queues work (an import, a recomputation) has done its part once the work is
 recorded in the database. If Redis is down at that moment, `send` logs it and returns False
 instead of raising: the caller leaves a mark, and a periodic sweep sends the job again once
-the broker is back (see `streams.tasks.resend_waiting_jobs`).
+the broker is back (see `streams.integrations.tasks.resend_waiting_jobs`).
 """
 
 import logging

@@ -13,8 +13,8 @@ import pytest
 
 from portal.celery import app as celery_app
 from streams.backlog.services import item_change_state, item_create
+from streams.backlog.tasks import refresh_flow_dates
 from streams.models import BacklogItem
-from streams.tasks import refresh_flow_dates
 from streams.tests.factories import ValueStreamFactory, state
 
 ROOT = Path(__file__).resolve().parents[2]

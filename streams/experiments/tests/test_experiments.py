@@ -17,8 +17,8 @@ from streams.experiments.services import (
     experiments_review,
     weekly_means,
 )
+from streams.experiments.tasks import review_experiments
 from streams.models import ImprovementExperiment
-from streams.tasks import review_experiments
 from streams.tests.factories import ValueStreamFactory
 from streams.tests.flow_history import bulk_items
 

@@ -270,7 +270,7 @@ def test_the_query_count_does_not_grow_with_streams_or_items(history, django_ass
 
 
 def test_the_beat_task_brings_every_stream_up_to_yesterday(history, settings):
-    from streams.tasks import refresh_flow_rollups
+    from streams.flow.tasks import refresh_flow_rollups
 
     written = refresh_flow_rollups.delay().get()
     # From 1 March (see above) to yesterday, for both streams.

@@ -11,8 +11,8 @@ import pytest
 from streams.flow.engine import Scope, Window
 from streams.flow.report import flow_report
 from streams.flow.snapshots import flow_snapshot_record, last_complete_week
+from streams.flow.tasks import record_flow_snapshots
 from streams.models import FlowSnapshot
-from streams.tasks import record_flow_snapshots
 from streams.tests.flow_history import build_history
 
 pytestmark = pytest.mark.django_db

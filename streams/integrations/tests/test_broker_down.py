@@ -14,10 +14,10 @@ import pytest
 from portal.celery import app as celery_app
 from portal.tests.test_celery_worker import start_worker
 from streams.integrations.jobs import WAITING_FOR_QUEUE
+from streams.integrations.tasks import resend_waiting_jobs, run_import
 from streams.integrations.tests.test_import_worker import wait_for
 from streams.integrations.tests.test_imports import ITEMS, STATES, TRANSITIONS
 from streams.models import BacklogItem, ImportJob
-from streams.tasks import resend_waiting_jobs, run_import
 from teams.tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -499,7 +499,7 @@ def test_a_deeply_nested_body_to_the_deployments_api_is_a_json_400(client, token
 
 
 def test_delivery_records_older_than_a_month_are_pruned_by_the_daily_task():
-    from streams.tasks import prune_webhook_deliveries
+    from streams.integrations.tasks import prune_webhook_deliveries
 
     now = timezone.now()
     WebhookDelivery.objects.create(source="github", delivery_id="old", received_at=now - dt.timedelta(days=31))

@@ -15,8 +15,8 @@ import pytest
 from portal.celery import app as celery_app
 from portal.tests.test_celery_worker import start_worker
 from streams.integrations.jobs import import_job_stalled
+from streams.integrations.tasks import run_import
 from streams.models import BacklogItem, ImportJob, StateTransition, ValueStream
-from streams.tasks import run_import
 
 ROOT = Path(__file__).resolve().parents[3]
 ISSUES = 6000
