@@ -51,14 +51,8 @@ from core.dates import too_early
 from core.errors import DomainError, integrity_message
 from streams.backlog.services import CLOCK_SKEW, StateChangeError, item_change_state, item_create, item_update
 from streams.delivery.records import DeploymentInput, deployment_record
-from streams.integrations.toolchain import (
-    GITHUB_CLOSED,
-    GITHUB_NOT_PLANNED,
-    GITHUB_OPEN,
-    github_key,
-    github_labels,
-    mapping_for,
-)
+from streams.integrations.github import GITHUB_CLOSED, GITHUB_NOT_PLANNED, GITHUB_OPEN, github_key, github_labels
+from streams.integrations.toolchain import mapping_for
 from streams.models import (
     BacklogItem,
     DeliverySource,

@@ -9,34 +9,30 @@
 
 Files are read with ijson, one issue at a time, so memory follows what is kept (the items and
 their moves), not the size of the file. Statuses become workflow states through a mapping
-(`Mapping`), remembered per source and stream; issue types and labels become flow types.
-"""
+(`Mapping`), remembered per source and stream; issue types and labels become flow types."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 import datetime as dt
 from typing import IO
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-import ijson
 
-from core.bounded_input import BoundedJson, InputTooLarge
-from core.dates import too_early
 from core.errors import ImportRefused, RowError
-from streams.backlog.services import CLOCK_SKEW
+from streams.integrations.github import github_labels, github_moves, github_status_now, read_github
+from streams.integrations.issues import IssueReader, Progress, field_text
+from streams.integrations.jira import jira_moves, read_jira
 from streams.integrations.writer import Errors, ItemRow, Parsed, state_key
 from streams.models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 
 Category = WorkflowState.Category
-CATEGORY_RANK = {Category.BACKLOG: 0, Category.ACTIVE: 1, Category.WAITING: 2, Category.DONE: 3, Category.REMOVED: 4}
-PROGRESS_EVERY = 1000  # issues between two progress reports
 
-# --- Default mappings -------------------------------------------------------------------------
+
+CATEGORY_RANK = {Category.BACKLOG: 0, Category.ACTIVE: 1, Category.WAITING: 2, Category.DONE: 3, Category.REMOVED: 4}
+
 
 # Status names most teams use, by category (compared in lower case).
 DEFAULT_STATUS_CATEGORIES = {
@@ -101,8 +97,12 @@ DEFAULT_STATUS_CATEGORIES = {
         "obsolete",
     },
 }
+
+
 # Jira's own coarse status categories, used when the name says nothing.
 JIRA_STATUS_CATEGORY = {"new": Category.BACKLOG, "indeterminate": Category.ACTIVE, "done": Category.DONE}
+
+
 DEFAULT_TYPES = {
     "bug": FlowType.DEFECT,
     "defect": FlowType.DEFECT,
@@ -125,9 +125,10 @@ DEFAULT_TYPES = {
     "vulnerability": FlowType.RISK,
     "risk": FlowType.RISK,
 }
+
+
 # When labels disagree, the rarer and more urgent type wins.
 TYPE_PRECEDENCE = [FlowType.RISK, FlowType.DEFECT, FlowType.DEBT, FlowType.FEATURE]
-GITHUB_OPEN, GITHUB_CLOSED, GITHUB_NOT_PLANNED = "Open", "Closed", "Closed as not planned"
 
 
 def default_status_category(name: str, hint: str = "") -> str:
@@ -153,9 +154,6 @@ def default_label_type(label: str) -> str:
 
 def default_type(name: str) -> str:
     return DEFAULT_TYPES.get(name.strip().lower(), "")
-
-
-# --- The mapping ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -318,108 +316,37 @@ def parse_mapping_option(text: str) -> tuple[str, str, str]:
     return status, state_name or status, category
 
 
-# --- Reading the files ------------------------------------------------------------------------
-
-Progress = Callable[[int, int], None]  # (issues read, bytes read)
-
-
-class _Reader:
-    """Issues of a JSON file, one at a time, with truncation and syntax errors as row errors."""
-
-    def __init__(self, file: IO[bytes], prefix: str, errors: Errors, progress: Progress | None):
-        # Bounded before the parser sees a byte: nesting, one issue's size, the file's size.
-        self.file = BoundedJson(
-            file,
-            max_depth=settings.IMPORT_MAX_DEPTH,
-            max_item_bytes=settings.IMPORT_MAX_ISSUE_MB * 1024 * 1024,
-            max_bytes=settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024,
-            item_depth=prefix.count(".") + 1,  # "item": a top-level array; "issues.item": one level down
-        )
-        self.prefix, self.errors, self.progress = prefix, errors, progress
-        self.count = 0
-
-    def __iter__(self) -> Iterator[tuple[int, dict]]:
-        try:
-            for issue in ijson.items(self.file, self.prefix, use_float=True):
-                self.count += 1
-                if self.progress and self.count % PROGRESS_EVERY == 0:
-                    self.progress(self.count, self.file.tell())
-                if not isinstance(issue, dict):
-                    self.errors.add(f"issue {self.count}", 0, "", "is not a JSON object.")
-                    continue
-                yield self.count, issue
-        except InputTooLarge as error:
-            after = f" (after issue {self.count:,})" if self.count else ""
-            self.errors.add("the file", 0, "", f"is refused{after}: {error}")
-        except ijson.IncompleteJSONError as error:
-            after = f" after issue {self.count}" if self.count else ""
-            message = (str(error).strip().splitlines() or ["unexpected end"])[0]  # yajl adds a pointer
-            self.errors.add(
-                "the file",
-                0,
-                "",
-                f"the JSON ends early or is broken{after} ({message}); is the file truncated?",
-            )
-        except (ijson.JSONError, UnicodeDecodeError, ValueError) as error:
-            message = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            self.errors.add("the file", 0, "", f"is not valid JSON after issue {self.count} ({message}).")
-        if self.progress:
-            self.progress(self.count, self.file.tell())
-
-
-def _text(issue: dict, *path: str) -> str:
-    value = issue
-    for part in path:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _timestamp(value, now: dt.datetime) -> dt.datetime | str:
-    """An aware datetime from ISO 8601 (Jira's `+0000` and GitHub's `Z` included), or the reason not."""
-    if not isinstance(value, str) or not value:
-        return "is missing."
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return f"{value!r} is not an ISO 8601 date and time."
-    if parsed.tzinfo is None:
-        return f"{value!r} has no UTC offset; the export must carry one (e.g. +0000 or Z)."
-    if parsed > now + CLOCK_SKEW:
-        return f"{value!r} is in the future."
-    return too_early(parsed) or parsed
-
-
 def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Found:
     """Read the statuses, issue types and labels a file uses (the mapping step's first pass)."""
     errors = Errors()
     found = Found()
     if source == ImportSource.JIRA:
-        for _n, issue in _Reader(file, "issues.item", errors, progress):
+        for _n, issue in IssueReader(file, "issues.item", errors, progress):
             found.issues += 1
             fields = issue.get("fields") or {}
-            status = _text(fields, "status", "name")
+            status = field_text(fields, "status", "name")
             if status:
                 found.statuses[status] += 1
-                found.status_hints.setdefault(status, _text(fields, "status", "statusCategory", "key"))
-            found.types[_text(fields, "issuetype", "name")] += 1
+                found.status_hints.setdefault(status, field_text(fields, "status", "statusCategory", "key"))
+            found.types[field_text(fields, "issuetype", "name")] += 1
             for label in fields.get("labels") or []:
                 if isinstance(label, str):
                     found.labels[label] += 1
-            for _at, before, after in _jira_moves(issue):
+            for _at, before, after in jira_moves(issue):
                 for name in (before, after):
                     if name:
                         found.statuses[name] += 0  # known, even if no issue rests there now
     else:
-        for _n, issue in _Reader(file, "item", errors, progress):
+        for _n, issue in IssueReader(file, "item", errors, progress):
             if "pull_request" in issue:
                 continue
             found.issues += 1
-            found.types[_text(issue, "type", "name")] += 1
+            found.types[field_text(issue, "type", "name")] += 1
             for label in github_labels(issue):
                 found.labels[label] += 1
-            for _at, status in _github_moves(issue):
+            for _at, status in github_moves(issue):
                 found.statuses[status] += 0
-            found.statuses[_github_status_now(issue)] += 1
+            found.statuses[github_status_now(issue)] += 1
     found.types.pop("", None)
     if errors:
         raise ImportRefused(errors.errors, errors.more)
@@ -433,7 +360,7 @@ def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | N
     parsed.dependencies = set()
     unmapped: Counter = Counter()
     now = timezone.now()
-    read = _read_jira if source == ImportSource.JIRA else _read_github
+    read = read_jira if source == ImportSource.JIRA else read_github
     for issue in read(file, errors, progress, now):
         key = issue.key
         if key in parsed.items:
@@ -521,256 +448,3 @@ def _refuse_parent_loops(parsed: Parsed) -> None:
                     )
                 ]
             )
-
-
-@dataclass
-class _Issue:
-    """One issue as both tools describe it; `moves` start with its creation in its first status."""
-
-    number: int
-    key: str
-    title: str
-    issue_type: str
-    labels: list[str]
-    moves: list[tuple[dt.datetime, str]]
-    parent_key: str = ""
-    blocked_by: list[str] = field(default_factory=list)
-    project: str = ""
-    hints: dict[str, str] = field(default_factory=dict)  # status -> Jira statusCategory key
-    # The export holds only part of the issue's changelog (Jira's `changelog.total` counts more
-    # histories than it sent): its first moves, and so its start, are unknown.
-    cut_short: bool = False
-
-
-# --- Jira -------------------------------------------------------------------------------------
-
-BLOCKS_INWARD = "is blocked by"
-
-
-def _jira_cut_short(issue: dict) -> bool:
-    """Whether a search result's changelog is incomplete: Jira sends at most a page of an
-    issue's histories with `expand=changelog` (every field edit is one), and says how many
-    there are in `total`."""
-    changelog = issue.get("changelog")
-    if not isinstance(changelog, dict):
-        return False
-    total, histories = changelog.get("total"), changelog.get("histories")
-    if not isinstance(total, int) or isinstance(total, bool):
-        return False
-    return total > (len(histories) if isinstance(histories, list) else 0)
-
-
-def _jira_moves(issue: dict) -> list[tuple[str, str, str]]:
-    """The status changes of the changelog as (created text, from, to), in time order."""
-    moves = []
-    histories = (issue.get("changelog") or {}).get("histories") or []
-    for history in histories if isinstance(histories, list) else []:
-        if not isinstance(history, dict):
-            continue
-        for change in history.get("items") or []:
-            if isinstance(change, dict) and (change.get("field") == "status" or change.get("fieldId") == "status"):
-                moves.append((history.get("created"), change.get("fromString") or "", change.get("toString") or ""))
-    return moves
-
-
-def _read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
-    for n, issue in _Reader(file, "issues.item", errors, progress):
-        key = _text(issue, "key")
-        fields = issue.get("fields")
-        where = f"issue {key or n}"
-        if not key:
-            errors.add(f"issue {n}", 0, "key", "is missing.")
-            continue
-        if len(key) > 100:
-            errors.add(where, 0, "key", "is longer than 100 characters.")
-            continue
-        if not isinstance(fields, dict):
-            errors.add(where, 0, "fields", "is missing; export with the issue fields.")
-            continue
-        missing = [
-            name
-            for name, value in (
-                ("fields.summary", _text(fields, "summary")),
-                ("fields.status.name", _text(fields, "status", "name")),
-                ("fields.issuetype.name", _text(fields, "issuetype", "name")),
-            )
-            if not value
-        ]
-        for name in missing:
-            errors.add(where, 0, name, "is missing.")
-        created = _timestamp(fields.get("created"), now)
-        if isinstance(created, str):
-            errors.add(where, 0, "fields.created", created)
-        if missing or isinstance(created, str):
-            continue
-        status = _text(fields, "status", "name")
-        moves: list[tuple[dt.datetime, str]] = []
-        raw = _jira_moves(issue)
-        bad = False
-        for at_text, _before, after in raw:
-            at = _timestamp(at_text, now)
-            if isinstance(at, str):
-                errors.add(where, 0, "changelog.histories.created", at)
-                bad = True
-                break
-            if not after:
-                errors.add(where, 0, "changelog.histories.items.toString", "a status change names no status.")
-                bad = True
-                break
-            moves.append((at, after))
-        if bad:
-            continue
-        order = sorted(range(len(moves)), key=lambda i: moves[i][0])
-        moves = [moves[i] for i in order]
-        first = (raw[order[0]][1] if raw else status) or moves[0][1]
-        moves.insert(0, (created, first))
-        if moves[-1][1] != status:  # the changelog was cut short (Jira pages it): end where the issue is
-            updated = _timestamp(fields.get("updated"), now)
-            last = moves[-1][0]
-            moves.append((max(last, updated) if isinstance(updated, dt.datetime) else last, status))
-            parsed_warning = "changelog shorter than the issue's life (ended in its current status)"
-            errors.notes[parsed_warning] += 1
-        blocked_by = []
-        for link in fields.get("issuelinks") or []:
-            if not isinstance(link, dict):
-                continue
-            kind = link.get("type") or {}
-            if (kind.get("inward") or "").strip().lower() != BLOCKS_INWARD and (kind.get("name") or "") != "Blocks":
-                continue
-            if inward := _text(link, "inwardIssue", "key"):
-                blocked_by.append(inward)  # this issue is blocked by the inward one
-        yield _Issue(
-            number=n,
-            key=key,
-            title=_text(fields, "summary"),
-            issue_type=_text(fields, "issuetype", "name"),
-            labels=[label for label in fields.get("labels") or [] if isinstance(label, str)],
-            moves=moves,
-            parent_key=_text(fields, "parent", "key"),
-            blocked_by=blocked_by,
-            project=key.rpartition("-")[0],
-            hints={status: _text(fields, "status", "statusCategory", "key")},
-            cut_short=_jira_cut_short(issue),
-        )
-
-
-# --- GitHub -----------------------------------------------------------------------------------
-
-
-def github_key(issue: dict) -> tuple[str, str]:
-    """(owner/repo#number, owner/repo) of an issue object, from its API or web URL."""
-    number = issue.get("number")
-    repo = ""
-    url = _text(issue, "repository_url")
-    if "/repos/" in url:
-        repo = url.split("/repos/", 1)[1].strip("/")
-    elif "github.com/" in (html := _text(issue, "html_url")):
-        repo = "/".join(html.split("github.com/", 1)[1].split("/")[:2])
-    if not isinstance(number, int) or isinstance(number, bool):
-        return "", repo
-    return (f"{repo}#{number}" if repo else f"#{number}"), repo
-
-
-def github_labels(issue: dict) -> list[str]:
-    labels = []
-    for label in issue.get("labels") or []:
-        name = label.get("name") if isinstance(label, dict) else label
-        if isinstance(name, str) and name.strip():
-            labels.append(name.strip())
-    return labels
-
-
-def _github_status_now(issue: dict) -> str:
-    if issue.get("state") == "closed":
-        return GITHUB_NOT_PLANNED if issue.get("state_reason") == "not_planned" else GITHUB_CLOSED
-    return GITHUB_OPEN
-
-
-def _github_moves(issue: dict) -> list[tuple[str, str]]:
-    """The timeline's status-changing events as (created_at text, status), in the file's order."""
-    moves = []
-    for event in issue.get("timeline") or []:
-        if not isinstance(event, dict):
-            continue
-        kind = event.get("event")
-        if kind in ("added_to_project", "moved_columns_in_project"):
-            column = _text(event, "project_card", "column_name")
-            if column:
-                moves.append((event.get("created_at"), column))
-        elif kind == "closed":
-            moves.append(
-                (
-                    event.get("created_at"),
-                    GITHUB_NOT_PLANNED if event.get("state_reason") == "not_planned" else GITHUB_CLOSED,
-                )
-            )
-        elif kind == "reopened":
-            moves.append((event.get("created_at"), GITHUB_OPEN))
-    return moves
-
-
-def _read_github(file, errors: Errors, progress, now) -> Iterator[tuple]:
-    parents: dict[str, str] = {}
-    issues: list[_Issue] = []
-    for n, issue in _Reader(file, "item", errors, progress):
-        if "pull_request" in issue:
-            continue
-        key, repo = github_key(issue)
-        where = f"issue {key or n}"
-        if not key:
-            errors.add(f"issue {n}", 0, "number", "is missing or not a number.")
-            continue
-        title = _text(issue, "title")
-        if not title:
-            errors.add(where, 0, "title", "is missing.")
-        created = _timestamp(issue.get("created_at"), now)
-        if isinstance(created, str):
-            errors.add(where, 0, "created_at", created)
-        if issue.get("state") not in ("open", "closed"):
-            errors.add(where, 0, "state", f"{issue.get('state')!r} is not open or closed.")
-        if not title or isinstance(created, str) or issue.get("state") not in ("open", "closed"):
-            continue
-        moves: list[tuple[dt.datetime, str]] = []
-        bad = False
-        for at_text, status in _github_moves(issue):
-            at = _timestamp(at_text, now)
-            if isinstance(at, str):
-                errors.add(where, 0, "timeline.created_at", at)
-                bad = True
-                break
-            moves.append((at, status))
-        if bad:
-            continue
-        moves.sort(key=lambda move: move[0])
-        moves.insert(0, (created, GITHUB_OPEN))
-        status = _github_status_now(issue)
-        last_open_or_close = next(
-            (m for _at, m in reversed(moves) if m in (GITHUB_OPEN, GITHUB_CLOSED, GITHUB_NOT_PLANNED)), GITHUB_OPEN
-        )
-        if (status == GITHUB_OPEN) != (last_open_or_close == GITHUB_OPEN):
-            # The timeline was cut short: end in the state the issue is in.
-            closed = _timestamp(issue.get("closed_at") or issue.get("updated_at"), now)
-            last = moves[-1][0]
-            moves.append((max(last, closed) if isinstance(closed, dt.datetime) else last, status))
-            errors.notes["timeline shorter than the issue's life (ended in its current state)"] += 1
-        for child in issue.get("sub_issues") or []:
-            if isinstance(child, dict):
-                child_key, _ = github_key(child)
-                if child_key:
-                    parents[child_key] = key
-        blocked_by = [k for k, _ in (github_key(b) for b in issue.get("blocked_by") or [] if isinstance(b, dict)) if k]
-        issues.append(
-            _Issue(
-                number=n,
-                key=key,
-                title=title,
-                issue_type=_text(issue, "type", "name"),
-                labels=github_labels(issue),
-                moves=moves,
-                blocked_by=blocked_by,
-                project=repo,
-            )
-        )
-    for issue in issues:  # a parent lists its sub-issues: the children learn it at the end
-        issue.parent_key = parents.get(issue.key, "")
-        yield issue
