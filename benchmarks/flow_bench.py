@@ -26,7 +26,8 @@ from common import ROOT, admin_client, require_scale_database, time_page, timed,
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from streams.flow.engine import Scope, flow_report  # noqa: E402
+from streams.flow.engine import Scope  # noqa: E402
+from streams.flow.report import flow_report  # noqa: E402
 from streams.flow.rollups import rollups_invalidate, rollups_refresh  # noqa: E402
 from streams.integrations.writer import flow_csv_import  # noqa: E402
 from streams.models import ValueStream  # noqa: E402

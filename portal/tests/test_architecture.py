@@ -105,3 +105,28 @@ def test_no_import_of_the_project_inside_a_function_outside_an_apps_ready():
                 if project:
                     offences.append(f"{path.relative_to(ROOT)}:{node.lineno} in {function.name}")
     assert offences == []
+
+
+def is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # its parent is a module, not a package
+        return False
+
+
+def test_the_benchmarks_and_scripts_import_names_that_exist():
+    """They run outside the suite (`make bench`, CI's fuzzing): a move must not break them silently."""
+    import importlib
+
+    missing = []
+    for path in sorted([*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "scripts").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name) and not is_module(f"{node.module}.{alias.name}"):
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{alias.name}")
+    assert missing == []
