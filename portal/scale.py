@@ -1217,8 +1217,9 @@ class _Generator:
                 written.append((model, self.writer.write(model, names, rows)))
             # The state service's rule derives the chunk's started/finished from its history,
             # in the chunk's transaction (on each worker's connection, so in parallel).
-            chunk_ids = (first_id + start, first_id + start + count)
-            items_refresh_flow_dates(BacklogItem.objects.filter(pk__gte=chunk_ids[0], pk__lt=chunk_ids[1]))
+            items_refresh_flow_dates(
+                BacklogItem.objects.filter(pk__gte=first_id + start, pk__lt=first_id + start + count)
+            )
         with lock:
             for model, rows in written:
                 self.report.add(model, rows)

@@ -96,7 +96,7 @@ class ImportMappingForm(forms.Form):
             if limit is None:
                 continue
             category = data.get(f"status_{i}_category")
-            state = (data.get(f"status_{i}_state") or "").strip() or status[:60]
+            state = self.state_name(data, i, status)
             if category and category not in WorkflowState.IN_PROGRESS:
                 self.add_error(
                     f"status_{i}_wip",
@@ -111,6 +111,11 @@ class ImportMappingForm(forms.Form):
             else:
                 limits[state] = (status, limit)
         return data
+
+    @staticmethod
+    def state_name(data: dict, i: int, status: str) -> str:
+        """The state the i-th status lands in: the name typed, else the status's own (cut to 60)."""
+        return (data.get(f"status_{i}_state") or "").strip() or status[:60]
 
     def rows(self):
         """(name, count, state field, category field, WIP limit field) per status, for the template."""
@@ -138,13 +143,13 @@ class ImportMappingForm(forms.Form):
         data = self.cleaned_data
         return Mapping(
             statuses={
-                status: (data[f"status_{i}_state"].strip() or status[:60], data[f"status_{i}_category"])
+                status: (self.state_name(data, i, status), data[f"status_{i}_category"])
                 for i, status in enumerate(self.statuses)
             },
             types={name: data[f"type_{i}"] for i, name in enumerate(self.types)},
             labels={name: data.get(f"label_{i}") or "" for i, name in enumerate(self.labels)},
             wip_limits={
-                (data[f"status_{i}_state"].strip() or status[:60]): data[f"status_{i}_wip"]
+                self.state_name(data, i, status): data[f"status_{i}_wip"]
                 for i, status in enumerate(self.statuses)
                 if data.get(f"status_{i}_wip") is not None
             },
