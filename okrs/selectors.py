@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django.db import connection
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core import access
@@ -405,3 +405,22 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
         sample_days=len(sample),
         chance=chance,
     )
+
+
+KeyResultLink = KeyResult.items.through  # which items serve which key results (direct links)
+
+
+def objective_list() -> QuerySet[Objective]:
+    return Objective.objects.all()
+
+
+def key_result_list() -> QuerySet[KeyResult]:
+    return KeyResult.objects.all()
+
+
+def key_result_link_list() -> QuerySet:
+    return KeyResultLink.objects.all()
+
+
+def check_in_list() -> QuerySet[CheckIn]:
+    return CheckIn.objects.all()

@@ -1,11 +1,11 @@
-"""Reads of streams used by pages, the API and tasks."""
+"""Reads of streams and what belongs to a stream as a whole, used by pages, the API and tasks."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from streams.models import ValueStream
+from streams.models import LeadershipAssignment, TargetMix, ValueStream, WorkflowState
 from teams.models import Team
 
 
@@ -17,3 +17,23 @@ def stream_get(*, user, slug: str) -> ValueStream:
         .prefetch_related(Prefetch("teams", queryset=Team.objects.only("pk", "name", "slug", "type")))
     )
     return get_object_or_404(streams, slug=slug)
+
+
+def stream_list(*, user) -> QuerySet[ValueStream]:
+    """The streams the user may see, with their teams and required disciplines."""
+    return ValueStream.objects.for_user(user).prefetch_related("teams", "required_disciplines")
+
+
+def workflow_state_list() -> QuerySet[WorkflowState]:
+    """Every stream's workflow states (ordered by stream, then the workflow's order)."""
+    return WorkflowState.objects.all()
+
+
+def target_mix_list() -> QuerySet[TargetMix]:
+    """The target flow distribution of each stream and period."""
+    return TargetMix.objects.all()
+
+
+def leadership_list() -> QuerySet[LeadershipAssignment]:
+    """Who led which stream in which role, and when, with the person and stream."""
+    return LeadershipAssignment.objects.select_related("person", "stream")

@@ -12,6 +12,7 @@ from core.api.csv import CsvListMixin
 from core.api.viewsets import HistoryMixin, IdLookup, ReadViewSet, list_schema, may_or_403
 from okrs.api.serializers import CheckInSerializer, KeyResultSerializer, LinkSerializer, ObjectiveSerializer
 from okrs.models import CheckIn, KeyResult, Objective
+from okrs.selectors import KeyResultLink, check_in_list, key_result_link_list, key_result_list, objective_list
 from okrs.services import check_in_record, key_result_link, key_result_unlink
 from streams.backlog.filters import ID_BOUNDS
 from streams.models import BacklogItem
@@ -28,14 +29,14 @@ class ObjectiveFilter(django_filters.FilterSet):
 
 @list_schema
 class ObjectiveViewSet(ReadViewSet):
-    queryset = Objective.objects.all()
+    queryset = objective_list()
     serializer_class = ObjectiveSerializer
     filterset_class = ObjectiveFilter
 
 
 @list_schema
 class KeyResultViewSet(ReadViewSet):
-    queryset = KeyResult.objects.all()
+    queryset = key_result_list()
     serializer_class = KeyResultSerializer
 
     class filterset_class(django_filters.FilterSet):
@@ -72,9 +73,6 @@ class KeyResultViewSet(ReadViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-KeyResultLink = KeyResult.items.through
-
-
 class KeyResultLinkSerializer(serializers.ModelSerializer):
     key_result = serializers.IntegerField(source="keyresult_id", read_only=True)
     item = serializers.IntegerField(source="backlogitem_id", read_only=True)
@@ -90,7 +88,7 @@ class KeyResultLinkViewSet(IdLookup, CsvListMixin, viewsets.ReadOnlyModelViewSet
 
     A link's history is the key result's: `GET /key-results/{id}/history/` shows its `items`."""
 
-    queryset = KeyResultLink.objects.all()
+    queryset = key_result_link_list()
     serializer_class = KeyResultLinkSerializer
 
     class filterset_class(django_filters.FilterSet):
@@ -111,7 +109,7 @@ class CheckInPermission(permissions.BasePermission):
 class CheckInViewSet(IdLookup, CsvListMixin, HistoryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Check-ins of key results; recording one makes its value the key result's current value."""
 
-    queryset = CheckIn.objects.all()
+    queryset = check_in_list()
     serializer_class = CheckInSerializer
     permission_classes = [permissions.IsAuthenticated, CheckInPermission]
     filterset_fields = ["key_result", "date"]

@@ -1,5 +1,6 @@
 """The shape of the code, checked: no import cycle among the project's modules, no module
-importing another's private name, and no import inside a function to dodge a cycle.
+importing another's private name, no import inside a function to dodge a cycle, and API
+viewsets that read through their app's selectors.
 
 The direction of dependency between apps is import-linter's (pyproject.toml, run by `make
 test`); these are the rules it has no contract for. grimp is import-linter's own import graph.
@@ -104,6 +105,25 @@ def test_no_import_of_the_project_inside_a_function_outside_an_apps_ready():
                 ) or (isinstance(node, ast.Import) and any(a.name.split(".")[0] in PACKAGES for a in node.names))
                 if project:
                     offences.append(f"{path.relative_to(ROOT)}:{node.lineno} in {function.name}")
+    assert offences == []
+
+
+def test_api_viewsets_read_through_the_apps_selectors():
+    """A viewset's list is the app's selector (the one the pages or tasks would use), not a
+    queryset written in the view: `queryset = X.objects...` or a `get_queryset` reaching for
+    a manager is refused."""
+    offences = []
+    for path in sorted(ROOT.glob("*/api/views.py")):
+        for cls in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for statement in cls.body:
+                reads = (
+                    isinstance(statement, ast.Assign)
+                    and any(getattr(t, "id", "") == "queryset" for t in statement.targets)
+                ) or (isinstance(statement, ast.FunctionDef) and statement.name == "get_queryset")
+                if reads and any(isinstance(n, ast.Attribute) and n.attr == "objects" for n in ast.walk(statement)):
+                    offences.append(f"{path.relative_to(ROOT)}:{statement.lineno} {cls.name}")
     assert offences == []
 
 

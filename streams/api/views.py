@@ -2,8 +2,6 @@
 are; writes only where a user may write (`core.access.may`), through the same services as the pages."""
 
 from django.db import transaction
-from django.db.models import CharField, F, Prefetch, Value
-from django.db.models.functions import Cast, Coalesce, Concat, NullIf
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -37,28 +35,31 @@ from streams.api.serializers import (
     WorkflowStateSerializer,
 )
 from streams.backlog.filters import BacklogItemFilter, DayRangeFilter
+from streams.backlog.selectors import blocked_period_list, dependency_list, item_list, transition_list
 from streams.backlog.services import item_change_state, item_create, item_move_to_stream, item_update
 from streams.delivery.records import DeploymentInput, IncidentInput, deployment_record, incident_record
+from streams.delivery.selectors import deployment_list, incident_list
+from streams.experiments.selectors import experiment_list
+from streams.maps.selectors import block_list, map_list
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
     DeliverySource,
     Dependency,
     Deployment,
-    DeploymentItem,
     ImprovementExperiment,
     Incident,
     LeadershipAssignment,
-    ProcessBlock,
     ReadinessCheck,
     ReadinessCriterion,
     StateTransition,
     TargetMix,
-    ValueStream,
     ValueStreamMap,
     WorkflowState,
 )
+from streams.readiness.selectors import check_list, criterion_list
 from streams.readiness.services import may_sign_off, readiness_check_decide
+from streams.selectors import leadership_list, stream_list, target_mix_list, workflow_state_list
 
 
 @list_schema
@@ -67,7 +68,7 @@ class ValueStreamViewSet(ReadViewSet):
     filterset_fields = ["slug", "status", "customer", "industry"]
 
     def get_queryset(self):
-        return ValueStream.objects.for_user(self.request.user).prefetch_related("teams", "required_disciplines")
+        return stream_list(user=self.request.user)
 
 
 class StreamFilter(django_filters.FilterSet):
@@ -78,7 +79,7 @@ class StreamFilter(django_filters.FilterSet):
 
 @list_schema
 class TargetMixViewSet(ReadViewSet):
-    queryset = TargetMix.objects.all()
+    queryset = target_mix_list()
     serializer_class = TargetMixSerializer
 
     class filterset_class(StreamFilter):
@@ -89,7 +90,7 @@ class TargetMixViewSet(ReadViewSet):
 
 @list_schema
 class LeadershipAssignmentViewSet(ReadViewSet):
-    queryset = LeadershipAssignment.objects.select_related("person", "stream")
+    queryset = leadership_list()
     serializer_class = LeadershipAssignmentSerializer
 
     class filterset_class(StreamFilter):
@@ -102,24 +103,13 @@ class LeadershipAssignmentViewSet(ReadViewSet):
 
 @list_schema
 class WorkflowStateViewSet(ReadViewSet):
-    queryset = WorkflowState.objects.all()
+    queryset = workflow_state_list()
     serializer_class = WorkflowStateSerializer
 
     class filterset_class(StreamFilter):
         class Meta:
             model = WorkflowState
             fields = ["category"]
-
-
-def items_with_key(queryset):
-    """Annotate each item's display key (the source tool's key, or #id) as `item_key`."""
-    return queryset.annotate(
-        item_key=Coalesce(
-            NullIf(F("external_key"), Value("")),
-            Concat(Value("#"), Cast("id", CharField())),
-            output_field=CharField(),
-        )
-    )
 
 
 @list_schema
@@ -143,8 +133,7 @@ class BacklogItemViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        items = BacklogItem.objects.for_user(self.request.user).select_related("stream", "team", "state")
-        return items_with_key(items)
+        return item_list(user=self.request.user)
 
     def _fresh(self, pk: int) -> BacklogItem:
         return self.get_queryset().get(pk=pk)
@@ -215,7 +204,7 @@ class TransitionFilter(django_filters.FilterSet):
 class StateTransitionViewSet(ReadViewSet):
     """The history every flow metric is computed from."""
 
-    queryset = StateTransition.objects.select_related("from_state", "to_state")
+    queryset = transition_list()
     serializer_class = StateTransitionSerializer
     filterset_class = TransitionFilter
 
@@ -226,7 +215,7 @@ class ItemChildFilter(django_filters.FilterSet):
 
 @list_schema
 class BlockedPeriodViewSet(ReadViewSet):
-    queryset = BlockedPeriod.objects.all()
+    queryset = blocked_period_list()
     serializer_class = BlockedPeriodSerializer
 
     class filterset_class(ItemChildFilter):
@@ -239,7 +228,7 @@ class BlockedPeriodViewSet(ReadViewSet):
 
 @list_schema
 class DependencyViewSet(ReadViewSet):
-    queryset = Dependency.objects.all()
+    queryset = dependency_list()
     serializer_class = DependencySerializer
 
     class filterset_class(ItemChildFilter):
@@ -250,7 +239,7 @@ class DependencyViewSet(ReadViewSet):
 
 @list_schema
 class ReadinessCriterionViewSet(ReadViewSet):
-    queryset = ReadinessCriterion.objects.select_related("owner_team").prefetch_related("streams")
+    queryset = criterion_list()
     serializer_class = ReadinessCriterionSerializer
 
     class filterset_class(django_filters.FilterSet):
@@ -273,7 +262,7 @@ class ReadinessCheckFilter(ItemChildFilter):
 
 @list_schema
 class ReadinessCheckViewSet(ReadViewSet):
-    queryset = ReadinessCheck.objects.select_related("criterion__owner_team")
+    queryset = check_list()
     serializer_class = ReadinessCheckSerializer
     filterset_class = ReadinessCheckFilter
 
@@ -298,7 +287,7 @@ class ReadinessCheckViewSet(ReadViewSet):
 
 @list_schema
 class ValueStreamMapViewSet(ReadViewSet):
-    queryset = ValueStreamMap.objects.all()
+    queryset = map_list()
     serializer_class = ValueStreamMapSerializer
 
     class filterset_class(StreamFilter):
@@ -309,14 +298,14 @@ class ValueStreamMapViewSet(ReadViewSet):
 
 @list_schema
 class ProcessBlockViewSet(ReadViewSet):
-    queryset = ProcessBlock.objects.prefetch_related("states")
+    queryset = block_list()
     serializer_class = ProcessBlockSerializer
     filterset_fields = ["map", "team"]
 
 
 @list_schema
 class ImprovementExperimentViewSet(ReadViewSet):
-    queryset = ImprovementExperiment.objects.all()
+    queryset = experiment_list()
     serializer_class = ImprovementExperimentSerializer
 
     class filterset_class(StreamFilter):
@@ -376,9 +365,7 @@ class DeploymentFilter(StreamFilter):
 class DeploymentViewSet(DeliveryRecordViewSet):
     """Deployments of each stream's services, with the items they shipped."""
 
-    queryset = Deployment.objects.select_related("stream").prefetch_related(
-        Prefetch("shipped", queryset=DeploymentItem.objects.select_related("item").order_by("pk"))
-    )
+    queryset = deployment_list()
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilter
     input_class = DeploymentInput
@@ -409,9 +396,7 @@ class IncidentFilter(StreamFilter):
 class IncidentViewSet(DeliveryRecordViewSet):
     """Incidents of each stream: severity, when opened and resolved, and their cause when known."""
 
-    queryset = Incident.objects.select_related("stream").prefetch_related(
-        Prefetch("items", queryset=BacklogItem.objects.only("id").order_by("pk"))
-    )
+    queryset = incident_list()
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
     input_class = IncidentInput

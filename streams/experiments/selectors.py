@@ -1,8 +1,8 @@
-"""Reads of improvement experiments: the latest of each, with its verdict."""
+"""Reads of improvement experiments: the latest of each with its verdict, and the list the API serves."""
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from streams.models import ImprovementExperiment
 
@@ -16,3 +16,7 @@ def experiments_latest(*, stream_ids=None, limit: int | None = 10) -> list[dict]
     if stream_ids is not None:
         experiments = experiments.filter(stream_id__in=stream_ids)
     return [{"experiment": e, "result": e.result or {}} for e in experiments[:limit]]
+
+
+def experiment_list() -> QuerySet[ImprovementExperiment]:
+    return ImprovementExperiment.objects.all()

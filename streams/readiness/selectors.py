@@ -1,4 +1,5 @@
-"""Reads of readiness: each owner team's pending checks and lead times, and its queue."""
+"""Reads of readiness: each owner team's pending checks and lead times, its queue, and the
+criteria and checks the API lists."""
 
 from __future__ import annotations
 
@@ -106,3 +107,13 @@ def readiness_queue(team: Team) -> QuerySet[ReadinessCheck]:
         .select_related("criterion__owner_team", "item__stream", "item__state")
         .order_by(F("item__target_date").asc(nulls_last=True), "created_at", "pk")
     )
+
+
+def criterion_list() -> QuerySet[ReadinessCriterion]:
+    """Readiness criteria with their owner team and the streams they apply to."""
+    return ReadinessCriterion.objects.select_related("owner_team").prefetch_related("streams")
+
+
+def check_list() -> QuerySet[ReadinessCheck]:
+    """Readiness checks with their criterion and its owner team."""
+    return ReadinessCheck.objects.select_related("criterion__owner_team")

@@ -4,26 +4,27 @@ import django_filters
 
 from core.api.viewsets import ReadViewSet, list_schema
 from teams.api.serializers import DisciplineSerializer, MembershipSerializer, PersonSerializer, TeamSerializer
-from teams.models import Discipline, Membership, Person, Team
+from teams.models import Membership
+from teams.selectors import discipline_list, membership_list, person_list, team_list
 
 
 @list_schema
 class DisciplineViewSet(ReadViewSet):
-    queryset = Discipline.objects.all()
+    queryset = discipline_list()
     serializer_class = DisciplineSerializer
     filterset_fields = ["slug"]
 
 
 @list_schema
 class PersonViewSet(ReadViewSet):
-    queryset = Person.objects.prefetch_related("disciplines")
+    queryset = person_list()
     serializer_class = PersonSerializer
     filterset_fields = ["email"]
 
 
 @list_schema
 class TeamViewSet(ReadViewSet):
-    queryset = Team.objects.all()
+    queryset = team_list()
     serializer_class = TeamSerializer
     filterset_fields = ["slug", "type", "work_mode"]
 
@@ -38,6 +39,6 @@ class MembershipFilter(django_filters.FilterSet):
 
 @list_schema
 class MembershipViewSet(ReadViewSet):
-    queryset = Membership.objects.select_related("team")
+    queryset = membership_list()
     serializer_class = MembershipSerializer
     filterset_class = MembershipFilter
