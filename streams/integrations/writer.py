@@ -51,6 +51,9 @@ from teams.models import Team
 
 SOURCE = "csv"
 MAX_ERRORS = 50
+# Up to this many items, the writer reads only their own stored rows (a sync's batch); above,
+# the whole stream's in one pass (a file import), which is cheaper than a long list of ids.
+PART = 10_000
 CUT_SHORT_NAMED = 20  # items with a history cut short named in a job's summary
 CATEGORIES = [code for code, _ in WorkflowState.Category.choices]
 FLOW_TYPES = [code for code, _ in FlowType.choices]
@@ -406,10 +409,10 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
         )
     # The state is the history's to decide (see _write_histories), not a column to compare.
     columns = ["title", "flow_type", "created_at"] + (["team_id"] if parsed.sets_team else [])
-    existing = {
-        row[0]: row[1:]
-        for row in BacklogItem.objects.filter(stream=stream, source=source).values_list("external_key", "pk", *columns)
-    }
+    stored_items = BacklogItem.objects.filter(stream=stream, source=source)
+    if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
+        stored_items = stored_items.filter(external_key__in=list(parsed.items))
+    existing = {row[0]: row[1:] for row in stored_items.values_list("external_key", "pk", *columns)}
     initial = _initial_state(states)
     now = timezone.now()
     # New items go after everything the product owners ordered, in the file's order.
@@ -579,9 +582,11 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
     """
     stored: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
     live: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)  # moves not from an import
+    moves = StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
+    if len(parsed.items) <= PART:  # a sync's batch: only its items' moves
+        moves = StateTransition.objects.filter(item_id__in=[items[key] for key in parsed.items])
     for item_id, state_id, at, door in (
-        StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
-        .order_by("item_id", "at", "pk")
+        moves.order_by("item_id", "at", "pk")
         .values_list("item_id", "to_state_id", "at", "source")
         .iterator(chunk_size=20000)
     ):
@@ -621,9 +626,9 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
 
 
 def _write_dependencies(parsed: Parsed, items: dict[str, int], result: ImportResult) -> None:
-    """Blocking links of the file become dependencies; links between the source's items that the
-    file no longer has are removed (the tool owns them). Links to issues that were never imported
-    are left out."""
+    """Blocking links of the file become dependencies; links of the file's items that the file no
+    longer has are removed (the tool owns them); items the file does not hold (a sync's batch
+    holds a few) keep theirs. Links to issues that were never imported are left out."""
     keys = {key for pair in parsed.dependencies for key in pair} - set(items)
     known = dict(
         BacklogItem.objects.filter(source=parsed.source, external_key__in=list(keys)).values_list("external_key", "pk")
@@ -635,7 +640,7 @@ def _write_dependencies(parsed: Parsed, items: dict[str, int], result: ImportRes
             wanted.add((known[key], known[blocker]))
         else:
             result.warnings["blocking link to an issue never imported (left out)"] += 1
-    ids = list(items.values())
+    ids = [items[key] for key in parsed.items]  # the links of the items read; others' stay as they are
     stored = set(
         Dependency.objects.filter(item_id__in=ids, blocked_by__source=parsed.source).values_list(
             "item_id", "blocked_by_id"
