@@ -38,8 +38,19 @@ def jira_moves(issue: dict) -> list[tuple[str, str, str]]:
     return moves
 
 
+def jira_issues_prefix(file) -> str:
+    """Where the issues are in a Jira export: `issues.item` in one search answer
+    (`{"issues": [...]}`), `item.issues.item` in a JSON array of the pages Jira Cloud's
+    `POST /rest/api/3/search/jql` returns (it pages by `nextPageToken`, so an export is
+    several answers; save them in one array, in order)."""
+    start = file.tell()
+    head = file.read(256).lstrip(b" \t\r\n\xef\xbb\xbf")
+    file.seek(start)
+    return "item.issues.item" if head[:1] == b"[" else "issues.item"
+
+
 def read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
-    for n, issue in IssueReader(file, "issues.item", errors, progress):
+    for n, issue in IssueReader(file, jira_issues_prefix(file), errors, progress):
         key = field_text(issue, "key")
         fields = issue.get("fields")
         where = f"issue {key or n}"

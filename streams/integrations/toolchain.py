@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.errors import ImportRefused, RowError
 from streams.integrations.github import github_labels, github_moves, github_status_now, read_github
 from streams.integrations.issues import IssueReader, Progress, field_text
-from streams.integrations.jira import jira_moves, read_jira
+from streams.integrations.jira import jira_issues_prefix, jira_moves, read_jira
 from streams.integrations.writer import Errors, ItemRow, Parsed, state_key
 from streams.models import FlowType, ImportMapping, ImportSource, ValueStream, WorkflowState
 
@@ -321,7 +321,7 @@ def scan(source: str, file: IO[bytes], progress: Progress | None = None) -> Foun
     errors = Errors()
     found = Found()
     if source == ImportSource.JIRA:
-        for _n, issue in IssueReader(file, "issues.item", errors, progress):
+        for _n, issue in IssueReader(file, jira_issues_prefix(file), errors, progress):
             found.issues += 1
             fields = issue.get("fields") or {}
             status = field_text(fields, "status", "name")

@@ -131,6 +131,20 @@ def test_importing_the_same_export_twice_gives_the_same_rows():
     assert snapshot() == before
 
 
+def test_the_pages_of_jira_clouds_search_jql_saved_in_one_array_import_as_one_export():
+    """Jira Cloud's `POST /rest/api/3/search/jql` pages by `nextPageToken`: an export is the
+    array of its answers. It gives the same rows as the same issues in one answer."""
+    whole = jira()["issues"]
+    pages = [
+        {"issues": whole[:5], "nextPageToken": "CAEaAggD", "isLast": False},
+        {"issues": whole[5:], "isLast": True},
+    ]
+    paged = run_jira(pages)
+    assert paged.items_created == 13
+    whole_again = run_jira()  # the same issues in one answer change nothing
+    assert (whole_again.items_unchanged, whole_again.transitions_written) == (13, 0)
+
+
 def test_a_newer_export_changes_only_what_changed():
     run_jira()
     untouched = {k: list(i.transitions.values_list("pk", flat=True)) for k, i in items("payments").items()}
