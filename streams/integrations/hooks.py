@@ -321,6 +321,21 @@ def _locked_item(source: str, key: str) -> BacklogItem | None:
     return BacklogItem.objects.select_for_update().filter(source=source, external_key=key).order_by("pk").first()
 
 
+def _remove(source: str, key: str, at: dt.datetime) -> str:
+    """An issue deleted in the tool ends in its stream's removed state (the history stays)."""
+    item = _locked_item(source, key)
+    if item is None:
+        return f"{key} is not known here; nothing to remove."
+    removed = item.stream.states.filter(category=WorkflowState.Category.REMOVED).order_by("order", "pk").first()
+    if removed is None:
+        raise HookAnswer(
+            422,
+            f"{item.stream.name} has no workflow state of the category removed to put the deleted {key} in; add one.",
+            "no_removed_state",
+        )
+    return _move(item, removed, at)
+
+
 def _move(item: BacklogItem, state: WorkflowState, at: dt.datetime) -> str:
     if state.pk == item.state_id:
         return f"{item.key} is already in {state.name}."
@@ -395,7 +410,7 @@ def _create(stream, source, key, *, title, status, flow_type, created, at, paren
     return f"{key} created in {stream.name}."
 
 
-JIRA_EVENTS = ("jira:issue_created", "jira:issue_updated")
+JIRA_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
 
 
 def _apply_jira(request, payload: dict) -> str:
@@ -406,8 +421,10 @@ def _apply_jira(request, payload: dict) -> str:
     key = _text(issue.get("key"), "issue.key", max_length=100).strip()
     if not key:
         raise HookAnswer(400, "The delivery names no issue key (issue.key).", "invalid")
-    fields = _object(issue.get("fields"), "issue.fields")
     at = _when(payload.get("timestamp"), "timestamp", milliseconds=True)
+    if event == "jira:issue_deleted":
+        return _remove(ImportSource.JIRA, key, at)
+    fields = _object(issue.get("fields"), "issue.fields")
     title = _text(fields.get("summary"), "issue.fields.summary")
     status = _text(_object(fields.get("status"), "issue.fields.status").get("name"), "issue.fields.status.name")
     issue_type = _text(

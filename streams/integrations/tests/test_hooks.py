@@ -97,6 +97,16 @@ def test_without_a_configured_secret_every_delivery_is_refused(client, imported,
     assert not StateTransition.objects.filter(source="webhook").exists()
 
 
+def test_an_issue_deleted_in_jira_ends_in_the_streams_removed_state(client, imported):
+    payload = {"timestamp": int(AT.timestamp() * 1000), "webhookEvent": "jira:issue_deleted", "issue": {"key": "PAY-4"}}
+    response = jira_hook(client, payload)
+    assert response.status_code == 200, response.content
+    item = BacklogItem.objects.select_related("state").get(external_key="PAY-4")
+    assert item.state.category == "removed" and item.transitions.order_by("-at").first().at == AT
+    unknown = jira_hook(client, {**payload, "issue": {"key": "PAY-999"}})
+    assert unknown.status_code == 200 and "not known here" in unknown.json()["detail"]
+
+
 def test_a_new_issue_of_an_imported_project_lands_in_its_stream(client, imported):
     payload = {
         "timestamp": int(AT.timestamp() * 1000),
