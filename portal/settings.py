@@ -227,6 +227,23 @@ FILE_UPLOAD_HANDLERS = [
 JIRA_WEBHOOK_SECRET = os.environ.get("JIRA_WEBHOOK_SECRET", "")
 GITHUB_WEBHOOK_SECRET = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
 
+# --- Live connectors and secrets ---------------------------------------------------------------
+# Fernet keys that encrypt stored secrets (connector tokens); the first encrypts, all decrypt
+# (rotation: put the new key first, run `manage.py rotate_credentials`). Unset: derived from
+# SECRET_KEY, which then must never change (check --deploy warns).
+CREDENTIAL_KEYS = _env_list("CREDENTIAL_KEYS", [])
+# Let connectors call private and loopback addresses (a tool inside your network). Off: only
+# public addresses, so a connection cannot be aimed at the portal's own network.
+OUTBOUND_ALLOW_PRIVATE = _env_bool("OUTBOUND_ALLOW_PRIVATE", False)
+CONNECTOR_SYNC_MINUTES = _env_int("CONNECTOR_SYNC_MINUTES", 5, minimum=1)
+CONNECTOR_TIMEOUT_SECONDS = _env_int("CONNECTOR_TIMEOUT_SECONDS", 30, minimum=1)
+CONNECTOR_RETRIES = _env_int("CONNECTOR_RETRIES", 4)
+CONNECTOR_BACKOFF_SECONDS = _env_int("CONNECTOR_BACKOFF_SECONDS", 2)
+CONNECTOR_MAX_WAIT_SECONDS = _env_int("CONNECTOR_MAX_WAIT_SECONDS", 120)
+CONNECTOR_MAX_RESPONSE_MB = _env_int("CONNECTOR_MAX_RESPONSE_MB", 64, minimum=1)
+# Items read before the sync commits them (and moves its watermark).
+CONNECTOR_BATCH_ITEMS = _env_int("CONNECTOR_BATCH_ITEMS", 5000, minimum=1)
+
 # --- Celery ---------------------------------------------------------------------------
 # Without a broker, tasks run in-process (the embedded default). With Redis, a real worker
 # and beat run them; time limits and the beat schedule live here, in one place.
@@ -277,6 +294,11 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-deliveries": {
         "task": "streams.prune_webhook_deliveries",
         "schedule": crontab(minute=15, hour=3),
+    },
+    # Every CONNECTOR_SYNC_MINUTES: an incremental sync of every active live connection.
+    "sync-connections": {
+        "task": "streams.sync_connections",
+        "schedule": dt.timedelta(minutes=CONNECTOR_SYNC_MINUTES),
     },
     # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
     "experiment-verdicts": {
@@ -368,7 +390,12 @@ LOGGING = {
     # the root logger's level does not filter.
     "handlers": {"console": {"class": "logging.StreamHandler", "level": os.environ.get("LOG_LEVEL", "INFO")}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # One line per connector request is noise; sync runs record their requests and faults.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # --- Security -------------------------------------------------------------------------

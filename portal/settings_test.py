@@ -27,3 +27,7 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Uploads of import tests (the test process and its Celery workers share the directory).
 MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT", "/tmp/portal-test-media"))  # noqa: F405
+# The tests' tool servers listen on 127.0.0.1; their faults answer at once.
+OUTBOUND_ALLOW_PRIVATE = True
+CONNECTOR_BACKOFF_SECONDS = 0.01
+CONNECTOR_TIMEOUT_SECONDS = 2

@@ -9,8 +9,9 @@ class StreamsConfig(AppConfig):
         # sql registers percentile_cont on SQLite connections for the flow engine; signals keep
         # the daily flow rollups honest when blocked periods or items change; rules register
         # who may change what with core.access; tasks are registered in every process, so a
-        # service can queue one by its name (core.queue.send) without importing them.
+        # service can queue one by its name (core.queue.send) without importing them; checks
+        # adds the deploy check of CREDENTIAL_KEYS.
         from core import sql  # noqa: F401
 
-        from . import rules, tasks  # noqa: F401
+        from . import checks, rules, tasks  # noqa: F401
         from .flow import signals  # noqa: F401

@@ -22,6 +22,7 @@ def test_the_deploy_check_reports_nothing_with_production_environment_variables(
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "portal.example.com",
+        "CREDENTIAL_KEYS": "0CQhfNaLBhD7bq1k2tsk-H6qhNtwzDhNl0m3xQdJ7qE=",
     }
     # Production settings, without what the test run sets for itself (the browser tests allow async ORM use).
     for name in (
@@ -42,6 +43,20 @@ def test_the_deploy_check_reports_nothing_with_production_environment_variables(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_the_deploy_check_warns_when_tokens_would_hang_on_the_secret_key():
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "p.example.com"}
+    env.pop("CREDENTIAL_KEYS", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "streams.W001" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():
