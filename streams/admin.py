@@ -21,16 +21,19 @@ from core.admin import (
 )
 from core.errors import DomainError
 from streams.backlog import services
+from streams.integrations.connectors.services import connection_clean, connection_create, connection_update
 from streams.readiness import services as readiness
 
 from .models import (
     BacklogItem,
     BlockedPeriod,
+    Connection,
     Dependency,
     Deployment,
     DeploymentItem,
     FlowSnapshot,
     FlowType,
+    HeldItem,
     ImprovementExperiment,
     Incident,
     LeadershipAssignment,
@@ -38,6 +41,7 @@ from .models import (
     ReadinessCheck,
     ReadinessCriterion,
     StateTransition,
+    SyncRun,
     TargetMix,
     ValueStream,
     ValueStreamMap,
@@ -653,3 +657,82 @@ class IncidentAdmin(PortalModelAdmin):
     list_select_related = ["stream", "caused_by"]
     autocomplete_fields = ["stream", "caused_by", "items"]
     date_hierarchy = "opened_at"
+
+
+class ConnectionForm(forms.ModelForm):
+    token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted; never shown again. Leave empty to keep the stored token.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["stream", "tool", "base_url", "username", "token", "scope", "rate", "status"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:  # a field is missing or wrong already: that is what the form says first
+            return cleaned
+        editable = ("stream", "tool", "base_url", "username", "scope", "rate", "status")
+        candidate = Connection(**{name: cleaned[name] for name in editable if name in cleaned})
+        if "stream" not in cleaned:  # a change form: the row's own stream
+            candidate.stream_id = self.instance.stream_id
+        candidate.token_encrypted = self.instance.token_encrypted
+        if cleaned.get("token"):
+            candidate.token = cleaned["token"]
+        try:
+            connection_clean(candidate)  # the service's own check, so the form shows its words
+        except ValidationError as error:
+            for name, messages_ in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages_)
+        return cleaned
+
+
+class SyncRunInline(ReadOnlyMixin, PortalTabularInline):
+    model = SyncRun
+    fields = ["kind", "status", "started_at", "finished_at", "read", "items_new", "items_changed", "requests", "error"]
+    readonly_fields = fields
+    ordering = ["-started_at"]
+    max_num = 0
+
+
+class HeldItemInline(ReadOnlyMixin, PortalTabularInline):
+    model = HeldItem
+    fields = ["external_key", "title", "kind", "value", "since"]
+    readonly_fields = fields
+    max_num = 0
+
+
+@admin.register(Connection)
+class ConnectionAdmin(PortalModelAdmin):
+    """Connections are written through `streams.integrations.connectors.services`, as on the page:
+    the same address and scope checks, the token encrypted."""
+
+    form = ConnectionForm
+    list_display = ["stream", "tool", "base_url", "status", "synced_at"]
+    list_filter = ["tool", "status"]
+    list_select_related = ["stream"]
+    readonly_fields = ["synced_at", "backfilled_at", "status_message"]
+    inlines = [HeldItemInline, SyncRunInline]
+
+    def save_model(self, request, obj, form, change):
+        require(request, access.CHANGE if change else access.ADD, obj)
+        token = form.cleaned_data.get("token", "")
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data if name != "token"}
+            connection_update(connection=Connection.objects.get(pk=obj.pk), token=token, **fields)
+            return
+        saved = connection_create(
+            stream=obj.stream,
+            tool=obj.tool,
+            base_url=obj.base_url,
+            token=token,
+            scope=obj.scope,
+            username=obj.username,
+            rate=obj.rate,
+            actor=request.user,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()

@@ -37,6 +37,7 @@ STREAM_MODELS = {
     "streams.valuestreammap",
     "streams.processblock",
     "streams.improvementexperiment",
+    "streams.connection",  # the live connection that feeds the stream, and its credentials
 } | BACKLOG_MODELS
 READINESS_MODELS = {"streams.readinesscriterion", "streams.readinesscheck"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from streams.models import LeadershipAssignment, TargetMix, ValueStream, WorkflowState
+from streams.models import Connection, LeadershipAssignment, TargetMix, ValueStream, WorkflowState
 from teams.models import Team
 
 
@@ -37,3 +37,12 @@ def target_mix_list() -> QuerySet[TargetMix]:
 def leadership_list() -> QuerySet[LeadershipAssignment]:
     """Who led which stream in which role, and when, with the person and stream."""
     return LeadershipAssignment.objects.select_related("person", "stream")
+
+
+def stream_connections(stream: ValueStream) -> list[Connection]:
+    """The live connections feeding the stream, for the "how fresh is this" line of its pages."""
+    return list(
+        Connection.objects.filter(stream=stream)
+        .only("pk", "stream_id", "tool", "status", "synced_at", "status_message")
+        .order_by("pk")
+    )

@@ -6,7 +6,13 @@ explicit ("streams.run_import", ...), so beat and queued messages do not depend 
 from streams.backlog.tasks import refresh_flow_dates
 from streams.experiments.tasks import review_experiments
 from streams.flow.tasks import record_flow_snapshots, refresh_flow_rollups
-from streams.integrations.tasks import prune_webhook_deliveries, resend_waiting_jobs, run_import
+from streams.integrations.tasks import (
+    prune_webhook_deliveries,
+    resend_waiting_jobs,
+    run_import,
+    sync_connection,
+    sync_connections,
+)
 
 __all__ = [
     "prune_webhook_deliveries",
@@ -16,4 +22,6 @@ __all__ = [
     "resend_waiting_jobs",
     "review_experiments",
     "run_import",
+    "sync_connection",
+    "sync_connections",
 ]

@@ -41,6 +41,7 @@ from okrs.models import CheckIn, KeyResult, Objective
 from portal.tests.test_admin import form_data
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
+from streams.integrations.connectors.services import connection_create
 from streams.models import (
     BlockedPeriod,
     Dependency,
@@ -53,6 +54,7 @@ from streams.models import (
     LeadershipAssignment,
     ProcessBlock,
     ReadinessCheck,
+    SyncRun,
     TargetMix,
     ValueStreamMap,
 )
@@ -190,6 +192,14 @@ def build_world(settings, *, staff: bool = False) -> dict:
                 status="mapping",
                 found={"statuses": {"To Do": 3}, "issues": 3},
             ),
+            # A closed local port: a probe or a read of it fails at once, and nothing leaves the machine.
+            "connection": connection_create(
+                stream=stream,
+                tool="azure_devops",
+                base_url="http://127.0.0.1:9/org",
+                token="pat",
+                scope={"project": "P"},
+            ),
             "checkin": CheckIn.objects.create(
                 key_result=key_result, value=1, confidence=0.5, date=dt.date(2026, 10, 2)
             ),
@@ -206,6 +216,7 @@ def build_world(settings, *, staff: bool = False) -> dict:
         )
         w[key]["shipped"] = DeploymentItem.objects.create(deployment=w[key]["deployment"], item=item)
         w[key]["incident"] = Incident.objects.create(stream=stream, title="Down", opened_at=timezone.now())
+        w[key]["sync_run"] = SyncRun.objects.create(connection=w[key]["connection"], kind="backfill", status="failed")
     w["own"]["dependency"] = Dependency.objects.create(
         item=w["own"]["item"], blocked_by=w["other"]["item"], created_at=timezone.now()
     )
@@ -534,6 +545,7 @@ ADMIN_ROWS = {
     "streams.deployment": "deployment",
     "streams.deploymentitem": "shipped",
     "streams.incident": "incident",
+    "streams.connection": "connection",
     "okrs.objective": "objective",
     "okrs.keyresult": "key_result",
     "okrs.checkin": "checkin",

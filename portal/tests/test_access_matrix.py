@@ -69,6 +69,10 @@ def world(settings):
 # --- the cases ------------------------------------------------------------------------------------
 
 
+CONNECTION_FORM = {"tool": "azure_devops", "base_url": "http://127.0.0.1:9/org", "project": "Q", "rate": "5"}
+DIRECTOR_GOES = only({"director": GO, "superuser": GO})
+
+
 def own(key):
     return lambda w: [w["own"][key].pk]
 
@@ -221,6 +225,58 @@ CASES = [
         args=block_args("other"),
         headers=HTMX,
         variant="other",
+    ),
+    # Live connections: read by all who see the stream (never the token), changed by its director.
+    Case("streams:connections", page(), args=lambda w: ["payments"]),
+    Case(
+        "streams:connections",
+        only({"director": GO, "superuser": GO}),
+        method="post",
+        args=lambda w: ["payments"],
+        data=lambda w: {
+            "tool": "azure_devops",
+            "base_url": "http://127.0.0.1:9/org2",
+            "token": "t",
+            "project": "P",
+            "rate": "5",
+        },
+        effect=lambda w: w["own"]["stream"].connections.count() == 2,
+    ),
+    Case("streams:connection", page(), args=slug_and("connection")),
+    Case(
+        "streams:connection",
+        only({"director": GO, "superuser": GO}),
+        method="post",
+        args=slug_and("connection"),
+        data=lambda w: CONNECTION_FORM,
+    ),
+    Case(
+        "streams:connection",
+        only({"superuser": GO}),
+        method="post",
+        args=slug_and("connection", "other"),
+        data=lambda w: CONNECTION_FORM,
+        variant="other",
+    ),
+    Case(
+        "streams:connection-test", only({"director": GO, "superuser": GO}), method="post", args=slug_and("connection")
+    ),
+    Case("streams:connection-mapping", only({"director": GO, "superuser": GO}), args=slug_and("connection")),
+    Case(
+        "streams:connection-mapping",
+        only({"director": GO, "superuser": GO}),
+        method="post",
+        args=slug_and("connection"),
+    ),
+    Case(
+        "streams:connection-sync", only({"director": GO, "superuser": GO}), method="post", args=slug_and("connection")
+    ),
+    Case(
+        "streams:connection-pause",
+        only({"director": GO, "superuser": GO}),
+        method="post",
+        args=slug_and("connection"),
+        data=lambda w: {"paused": "1"},
     ),
     Case("streams:experiments", page(), args=lambda w: ["payments"]),
     Case(
@@ -422,9 +478,12 @@ CASES = [
             ("check-in", own("checkin")),
             ("deployment", own("deployment")),
             ("incident", own("incident")),
+            ("connection", own("connection")),
         ]
         for kind in ("list", "detail", "history")
     ],
+    Case("api:sync-run-list", api()),
+    Case("api:sync-run-detail", api(), args=own("sync_run")),
     *[
         Case(
             f"api:{name}-list",

@@ -22,6 +22,7 @@ from streams.backlog import services
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    Connection,
     Dependency,
     Deployment,
     DeploymentItem,
@@ -141,6 +142,9 @@ ROW_FACTORIES = {
         caused_by=_deployment(),
     ),
     CheckIn: lambda: CheckInFactory(author=UserFactory()),
+    Connection: lambda: Connection.objects.create(
+        stream=ValueStreamFactory(workflow=False), tool="azure_devops", base_url="https://dev.azure.com/contoso"
+    ),
     UserFactory._meta.model: UserFactory,
     Group: lambda: Group.objects.create(name=f"Group {next(_serial)}"),
     # django-axes' records of logins and failed attempts (read-only in the admin).

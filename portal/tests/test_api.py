@@ -91,7 +91,7 @@ def test_cursor_pages_walk_every_row_once(world):
 def test_every_resource_lists_for_a_viewer(world):
     api = api_for(world["viewer"])
     root = api.get("/api/v1/").json()
-    assert len(root) == 23
+    assert len(root) == 25
     for name, url in root.items():
         response = api.get(url)
         assert response.status_code == 200, name

@@ -32,6 +32,7 @@ from streams.flow.rollups import rollups_refresh
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    Connection,
     Dependency,
     Deployment,
     DeploymentItem,
@@ -41,6 +42,7 @@ from streams.models import (
     ProcessBlock,
     ReadinessCheck,
     ReadinessCriterion,
+    SyncRun,
     TargetMix,
     ValueStream,
     ValueStreamMap,
@@ -89,6 +91,7 @@ SEGMENT_MODELS = {
     "criteria": ReadinessCriterion,
     "imports": ImportJob,
     "tokens": ApiToken,
+    "connections": Connection,
 }
 # At the time of writing the walk reads 119 CSVs (200 OK): the two pages that offer one, the 23
 # API resources' lists and rows and the API root, each as `?format=csv` and as `.csv`, and the 6
@@ -247,6 +250,8 @@ def hostile_world(admin_user):
     CheckInFactory(key_result=key_result, author=hostile_user)
     ImportJob.objects.create(source="csv", stream=stream, stream_slug=stream.slug, created_by=hostile_user)
     token_create(user=admin_user, name="reports")
+    connection = Connection.objects.create(stream=stream, tool="azure_devops", base_url="https://dev.azure.com/contoso")
+    SyncRun.objects.create(connection=connection, kind="backfill", status="failed")
     written = _write_hostile_text_everywhere(hostile_user)
     assert written > 40
     rollups_refresh()

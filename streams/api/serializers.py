@@ -9,6 +9,7 @@ from core.api.fields import AwareDateTimeField
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    Connection,
     Dependency,
     Deployment,
     DeploymentItem,
@@ -20,6 +21,7 @@ from streams.models import (
     ReadinessCheck,
     ReadinessCriterion,
     StateTransition,
+    SyncRun,
     TargetMix,
     ValueStream,
     ValueStreamMap,
@@ -381,3 +383,38 @@ class IncidentSerializer(serializers.ModelSerializer):
         if incident.resolved_at is None:
             return None
         return round((incident.resolved_at - incident.opened_at).total_seconds() / 3600, 2)
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A live connection and its sync health; never its token."""
+
+    class Meta:
+        model = Connection
+        fields = ["id", "stream", "tool", "base_url", "scope", "status", "status_message", "synced_at", "backfilled_at"]
+        read_only_fields = fields
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "connection",
+            "kind",
+            "status",
+            "started_at",
+            "finished_at",
+            "read",
+            "items_new",
+            "items_changed",
+            "items_unchanged",
+            "items_held",
+            "moves_written",
+            "requests",
+            "rate_limit_waits",
+            "retries",
+            "waited_seconds",
+            "batches",
+            "error",
+        ]
+        read_only_fields = fields

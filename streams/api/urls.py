@@ -18,4 +18,6 @@ ROUTES = [
     ("deployments", views.DeploymentViewSet, "deployment"),
     ("incidents", views.IncidentViewSet, "incident"),
     ("experiments", views.ImprovementExperimentViewSet, "experiment"),
+    ("connections", views.ConnectionViewSet, "connection"),
+    ("sync-runs", views.SyncRunViewSet, "sync-run"),
 ]

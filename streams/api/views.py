@@ -16,6 +16,7 @@ from core.api.viewsets import HistoryMixin, IdLookup, ReadViewSet, list_schema, 
 from streams.api.serializers import (
     BacklogItemSerializer,
     BlockedPeriodSerializer,
+    ConnectionSerializer,
     DecisionSerializer,
     DependencySerializer,
     DeploymentSerializer,
@@ -28,6 +29,7 @@ from streams.api.serializers import (
     ReadinessCheckSerializer,
     ReadinessCriterionSerializer,
     StateTransitionSerializer,
+    SyncRunSerializer,
     TargetMixSerializer,
     TransitionRequestSerializer,
     ValueStreamMapSerializer,
@@ -40,10 +42,12 @@ from streams.backlog.services import item_change_state, item_create, item_move_t
 from streams.delivery.records import DeploymentInput, IncidentInput, deployment_record, incident_record
 from streams.delivery.selectors import deployment_list, incident_list
 from streams.experiments.selectors import experiment_list
+from streams.integrations.selectors import connection_list, sync_run_list
 from streams.maps.selectors import block_list, map_list
 from streams.models import (
     BacklogItem,
     BlockedPeriod,
+    Connection,
     DeliverySource,
     Dependency,
     Deployment,
@@ -53,6 +57,7 @@ from streams.models import (
     ReadinessCheck,
     ReadinessCriterion,
     StateTransition,
+    SyncRun,
     TargetMix,
     ValueStreamMap,
     WorkflowState,
@@ -402,3 +407,34 @@ class IncidentViewSet(DeliveryRecordViewSet):
     input_class = IncidentInput
     record = staticmethod(incident_record)
     noun = "incidents"
+
+
+@list_schema
+class ConnectionViewSet(ReadViewSet):
+    """Live connections to the tools streams are fed from, with their sync health (never a token).
+    Connections are made and changed on the stream's connection pages."""
+
+    queryset = connection_list()
+    serializer_class = ConnectionSerializer
+
+    class filterset_class(StreamFilter):
+        class Meta:
+            model = Connection
+            fields = ["tool", "status"]
+
+
+@list_schema
+class SyncRunViewSet(IdLookup, CsvListMixin, viewsets.ReadOnlyModelViewSet):
+    """Every sync of a connection: what it read and wrote, what it cost, how it ended."""
+
+    queryset = sync_run_list()
+    serializer_class = SyncRunSerializer
+
+    class filterset_class(django_filters.FilterSet):
+        stream = django_filters.CharFilter(
+            field_name="connection__stream__slug", label="Value stream (slug)", max_length=120
+        )
+
+        class Meta:
+            model = SyncRun
+            fields = ["connection", "kind", "status"]

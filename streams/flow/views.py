@@ -21,7 +21,7 @@ from streams.models import (
     FlowSnapshot,
     ValueStreamMap,
 )
-from streams.selectors import stream_get
+from streams.selectors import stream_connections, stream_get
 
 TREND_WEEKS = 26
 
@@ -89,6 +89,7 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if not request.htmx:
         context |= _maps_and_experiments(stream)
+        context["connections"] = stream_connections(stream)
     template = "streams/partials/_flow.html" if request.htmx else "streams/stream_detail.html"
     return render(request, template, context)
 

@@ -9,7 +9,16 @@ One module per topic (as NetBox splits its models); every model is re-exported h
 from .backlog import BacklogItem, BlockedPeriod, Dependency, StateTransition, WorkflowState
 from .delivery import DeliverySource, Deployment, DeploymentItem, DeploymentStatus, Incident
 from .flow import FlowDay, FlowDayEfficiency, FlowDayMark, FlowDayState, FlowSnapshot
-from .integrations import ImportJob, ImportMapping, ImportProject, ImportSource, WebhookDelivery
+from .integrations import (
+    Connection,
+    HeldItem,
+    ImportJob,
+    ImportMapping,
+    ImportProject,
+    ImportSource,
+    SyncRun,
+    WebhookDelivery,
+)
 from .maps import ImprovementExperiment, ProcessBlock, ValueStreamMap, Waste
 from .readiness import ReadinessCheck, ReadinessCriterion
 from .streams import PERCENT_VALIDATORS, FlowType, LeadershipAssignment, TargetMix, ValueStream, percent_check
@@ -42,6 +51,9 @@ __all__ = [
     "ImportProject",
     "WebhookDelivery",
     "ImportJob",
+    "Connection",
+    "SyncRun",
+    "HeldItem",
     "DeliverySource",
     "Deployment",
     "DeploymentItem",

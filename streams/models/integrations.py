@@ -1,8 +1,12 @@
-"""Imports from toolchains: remembered mappings, projects, webhook deliveries, import jobs."""
+"""Imports from toolchains: remembered mappings, projects, webhook deliveries, import jobs, and
+live connections with their sync runs and the items they hold back."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from core import crypto
+from core.history import PortalHistoricalRecords as HistoricalRecords
 
 from .backlog import WorkflowState
 from .streams import FlowType, ValueStream
@@ -14,6 +18,7 @@ class ImportSource(models.TextChoices):
     JIRA = "jira", "Jira"
     GITHUB = "github", "GitHub"
     CSV = "csv", "Generic CSV"
+    AZURE_DEVOPS = "azure_devops", "Azure DevOps"
 
 
 class ImportMapping(models.Model):
@@ -156,3 +161,165 @@ class ImportJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+# --- Live connections -------------------------------------------------------------------------
+
+
+class Connection(models.Model):
+    """A stream fed live by the tool its teams work in (DESIGN.md, "Data in: live connectors").
+
+    The token is stored encrypted (`core.crypto`); `scope` says what to read, per tool:
+    Azure DevOps `project` with an optional `area_path` and an optional `team` and `board`
+    (whose columns are then the workflow); Jira `jql` or `filter` (a saved filter's id); GitHub
+    `repository` ("owner/name"). Statuses and types are mapped through the stream's remembered
+    mappings (`ImportMapping`, the file imports' too); a name with no mapping holds its item
+    back (`HeldItem`) until the director maps it. `watermark` is where the next incremental
+    sync starts (Azure DevOps' continuation token, or a time for Jira and GitHub); it moves
+    only in the transaction that writes what was read up to it.
+    """
+
+    class Tool(models.TextChoices):
+        AZURE_DEVOPS = "azure_devops", "Azure DevOps Boards"
+        JIRA_CLOUD = "jira_cloud", "Jira Cloud"
+        JIRA_DATA_CENTER = "jira_dc", "Jira Data Center"
+        GITHUB = "github", "GitHub"
+
+    class Status(models.TextChoices):
+        NEW = "new", "Waiting for its mapping"
+        ACTIVE = "active", "Syncing"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped: needs attention"
+
+    SOURCES = {
+        Tool.AZURE_DEVOPS: ImportSource.AZURE_DEVOPS,
+        Tool.JIRA_CLOUD: ImportSource.JIRA,
+        Tool.JIRA_DATA_CENTER: ImportSource.JIRA,
+        Tool.GITHUB: ImportSource.GITHUB,
+    }
+
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="connections")
+    tool = models.CharField(max_length=16, choices=Tool.choices)
+    base_url = models.CharField(
+        max_length=300,
+        help_text="https://dev.azure.com/<organisation>, https://<site>.atlassian.net, your Jira Data Center's "
+        "address, or https://api.github.com.",
+    )
+    username = models.CharField(
+        max_length=200, blank=True, help_text="Jira Cloud: the account's email (the token is its API token)."
+    )
+    token_encrypted = models.TextField(blank=True, editable=False)
+    scope = models.JSONField(default=dict, blank=True)
+    rate = models.FloatField(default=5.0, help_text="Requests per second at most.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.NEW)
+    status_message = models.TextField(blank=True)
+    watermark = models.TextField(blank=True, editable=False)
+    backfilled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    synced_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the last sync that completed finished."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords(excluded_fields=["token_encrypted", "watermark", "synced_at"])
+
+    class Meta:
+        ordering = ["stream", "tool", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_tool_display()} → {self.stream_id}"
+
+    @property
+    def source(self) -> str:
+        return self.SOURCES[self.tool]
+
+    @property
+    def token(self) -> str:
+        """The token in clear (`core.crypto.SecretUnreadable` if the key no longer opens it)."""
+        return crypto.decrypt(self.token_encrypted)
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.token_encrypted = crypto.encrypt(value)
+
+
+class SyncRun(models.Model):
+    """One sync of a connection: what it read, wrote and cost, and how it ended."""
+
+    class Kind(models.TextChoices):
+        BACKFILL = "backfill", "Backfill"
+        INCREMENTAL = "incremental", "Incremental"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        BUSY = "busy", "Rate limited: continues at the next run"
+        FAILED = "failed", "Failed"
+        STOPPED = "stopped", "Stopped: credentials refused"
+        INTERRUPTED = "interrupted", "Interrupted: its worker died"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    read = models.PositiveIntegerField(default=0, help_text="Revisions or issues read from the tool.")
+    items_new = models.PositiveIntegerField(default=0)
+    items_changed = models.PositiveIntegerField(default=0)
+    items_unchanged = models.PositiveIntegerField(default=0)
+    items_held = models.PositiveIntegerField(default=0)
+    moves_written = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    rate_limit_waits = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    waited_seconds = models.FloatField(default=0.0)
+    batches = models.PositiveIntegerField(
+        default=0, help_text="Transactions committed (the watermark moved each time)."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["connection", "-started_at"], name="sync_run_connection_idx")]
+        constraints = [
+            # At most one run of a connection at a time, whatever door started it.
+            models.UniqueConstraint(
+                fields=["connection"], condition=models.Q(status="running"), name="sync_run_one_running"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} sync #{self.pk} of connection {self.connection_id} ({self.status})"
+
+    @property
+    def seconds(self) -> float | None:
+        """How long it ran (so far, while it runs)."""
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+
+class HeldItem(models.Model):
+    """An item a sync held back because its status or type has no mapping yet: kept out of the
+    stream (a new item is not created; a known item keeps its last mapped history) and listed on
+    the connection's page until the director maps the name; the next sync then takes it in."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status"
+        TYPE = "type", "Type"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="held")
+    external_key = models.CharField(max_length=100)
+    title = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=200, help_text="The name the mapping does not know.")
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["connection", "value", "external_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "external_key"], name="held_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_key} held: {self.kind} {self.value!r} unmapped"

@@ -1,0 +1,387 @@
+"""Running a connection's sync: one run at a time per connection, in committed batches, and
+honest about how it ended.
+
+A run reads from the connection's watermark. Every batch (up to `CONNECTOR_BATCH_ITEMS`
+items) is written by the import writer and the watermark moved in one transaction, so a run
+killed at any moment leaves the last committed batch and nothing after it, and the next run
+reads on from there. A run that fails leaves the connection's data as its last batch left it.
+An expired or revoked token stops the connection (it is not retried every few minutes); a
+tool asking to wait longer than the portal waits ends the run as "busy", and the next one
+carries on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+import datetime as dt
+import json
+import logging
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.crypto import SecretUnreadable
+from core.errors import ImportRefused
+from core.locks import work_lock
+from streams.integrations.connectors.azure import DELETED, LEFT_SCOPE, AzureBoards, AzureReader, AzureScope
+from streams.integrations.connectors.history import Built, ToolItem, build, stored_moves
+from streams.integrations.connectors.http import CredentialsRefused, ToolBusy, ToolError, ToolHttp, ToolRefused
+from streams.integrations.connectors.jira_api import JiraIssues, JiraScope, issue_item
+from streams.integrations.toolchain import mapping_for
+from streams.integrations.writer import write_parsed
+from streams.models import BacklogItem, Connection, HeldItem, SyncRun, WorkflowState
+
+log = logging.getLogger(__name__)
+
+STALE_RUN = dt.timedelta(minutes=15)  # a run with no heartbeat for this long lost its worker
+
+
+class WatermarkMoved(Exception):
+    """Another run moved the watermark since this one read it (it must not write over it)."""
+
+
+@dataclass
+class Probe:
+    """What "Test connection" found."""
+
+    ok: bool
+    message: str
+    count: int | None = None
+
+
+def http_for(connection: Connection) -> ToolHttp:
+    token = connection.token
+    rate = connection.rate
+    if connection.tool == Connection.Tool.AZURE_DEVOPS:
+        # A personal access token goes as the password of basic auth, with an empty user name.
+        return ToolHttp(connection.base_url, auth=("", token), rate=rate, tool="Azure DevOps")
+    if connection.tool == Connection.Tool.JIRA_CLOUD:
+        # An Atlassian API token goes as the password of basic auth, with the account's email.
+        return ToolHttp(connection.base_url, auth=(connection.username, token), rate=rate, tool="Jira")
+    if connection.tool == Connection.Tool.JIRA_DATA_CENTER:
+        # A Data Center personal access token is a bearer token.
+        return ToolHttp(connection.base_url, headers={"Authorization": f"Bearer {token}"}, rate=rate, tool="Jira")
+    raise ToolError(f"{connection.get_tool_display()} connections cannot sync yet.")
+
+
+def tool_client(connection: Connection, http: ToolHttp):
+    """The tool's client for the connection's scope (ValueError if the scope is not valid)."""
+    if connection.tool == Connection.Tool.AZURE_DEVOPS:
+        return AzureBoards(http, AzureScope.from_dict(connection.scope))
+    return JiraIssues(http, JiraScope.from_dict(connection.scope), cloud=connection.tool == Connection.Tool.JIRA_CLOUD)
+
+
+def connection_probe(connection: Connection) -> Probe:
+    """Whether the credentials work, and how many items are in scope now."""
+    try:
+        with http_for(connection) as http:
+            client = tool_client(connection, http)
+            count = client.count_in_scope()
+            if isinstance(client, AzureBoards) and client.scope.board:
+                client.load_board()
+    except (ToolError, SecretUnreadable, ValueError) as error:
+        return Probe(False, getattr(error, "message", str(error)))
+    if isinstance(client, AzureBoards):
+        more = "or more " if count >= 20000 else ""
+        return Probe(True, f"Connected: {count:,} {more}work items in scope.", count)
+    return Probe(True, f"Connected: about {count:,} issues in scope.", count)
+
+
+def connections_due() -> list[int]:
+    """Active connections (a run finds out itself whether another is under way)."""
+    return list(Connection.objects.filter(status=Connection.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+
+
+def connection_sync(connection_id: int) -> SyncRun | None:
+    """Run the connection's sync now (a backfill until one completed, then incremental);
+    None when it is not active or another run of it is under way."""
+    with work_lock("connection-sync", connection_id) as taken:
+        if not taken:
+            return None
+        run = _claim(connection_id)
+        if run is None:
+            return None
+        _run(run)
+        return run
+
+
+def _run(run: SyncRun) -> None:
+    connection = run.connection
+    try:
+        with http_for(connection) as http:
+            try:
+                if connection.tool == Connection.Tool.AZURE_DEVOPS:
+                    _sync_azure(run, http)
+                else:
+                    _sync_jira(run, http)
+            finally:
+                _count_calls(run, http)
+    except (CredentialsRefused, SecretUnreadable) as error:
+        message = getattr(error, "message", str(error))
+        _end(run, SyncRun.Status.STOPPED, message, connection_status=Connection.Status.STOPPED)
+    except ToolBusy as error:
+        _end(run, SyncRun.Status.BUSY, error.message)
+    except ToolError as error:
+        _end(run, SyncRun.Status.FAILED, error.message)
+    except ImportRefused as error:
+        details = "; ".join(f"{e.file}: {e.message}" for e in error.errors[:5])
+        _end(run, SyncRun.Status.FAILED, f"the writer refused a batch: {details}")
+    except WatermarkMoved:
+        _end(run, SyncRun.Status.FAILED, "another sync of this connection moved on meanwhile; nothing was written")
+    except Exception as error:  # noqa: BLE001 - recorded on the run and the page, then logged with its trace
+        log.exception("sync run %s failed", run.pk)
+        _end(run, SyncRun.Status.FAILED, f"unexpected error: {type(error).__name__}: {error}")
+    else:
+        _end(run, SyncRun.Status.SUCCEEDED, "")
+
+
+def _claim(connection_id: int) -> SyncRun | None:
+    """The run's record, once the connection is active and no other run is alive. Called with
+    the connection's work lock held: on PostgreSQL every run still marked running is then dead
+    (its process took its lock with it); on SQLite, one whose heartbeat stopped long ago."""
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().filter(pk=connection_id).first()
+        if connection is None or connection.status != Connection.Status.ACTIVE:
+            return None
+        now = timezone.now()
+        dead = SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING)
+        if not connection_locks_hold():
+            dead = dead.filter(heartbeat_at__lt=now - STALE_RUN)
+        dead.update(
+            status=SyncRun.Status.INTERRUPTED,
+            finished_at=now,
+            error="its worker stopped before it finished; what it committed is kept, the next run carries on",
+        )
+        if SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).exists():
+            return None
+        kind = SyncRun.Kind.BACKFILL if connection.backfilled_at is None else SyncRun.Kind.INCREMENTAL
+        return SyncRun.objects.create(connection=connection, kind=kind)
+
+
+def connection_locks_hold() -> bool:
+    """Whether work locks span processes here (PostgreSQL), so a lock taken proves others dead."""
+    return db_connection.vendor == "postgresql"
+
+
+def _end(run: SyncRun, status: str, error: str, *, connection_status: str | None = None) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=run.connection_id)
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=status,
+            error=error,
+            finished_at=now,
+            heartbeat_at=now,
+            requests=run.requests,
+            rate_limit_waits=run.rate_limit_waits,
+            retries=run.retries,
+            waited_seconds=run.waited_seconds,
+        )
+        fields = ["status_message"]
+        if status == SyncRun.Status.SUCCEEDED:
+            connection.synced_at = now
+            connection.status_message = ""
+            fields.append("synced_at")
+            if connection.backfilled_at is None:
+                connection.backfilled_at = now
+                fields.append("backfilled_at")
+        else:
+            connection.status_message = error
+        if connection_status:
+            connection.status = connection_status
+            fields.append("status")
+        connection.save(update_fields=fields)
+    run.status, run.error, run.finished_at = status, error, now
+
+
+def _count_calls(run: SyncRun, http: ToolHttp) -> None:
+    run.requests = http.stats.requests
+    run.rate_limit_waits = http.stats.rate_limit_waits
+    run.retries = http.stats.retries
+    run.waited_seconds = round(http.stats.waited_seconds, 2)
+
+
+def commit_batch(run: SyncRun, items: list[ToolItem], *, watermark_from: str, watermark_to: str, read: int) -> None:
+    """Write a batch of items and move the watermark, in one transaction."""
+    connection = run.connection
+    stream = connection.stream
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().get(pk=connection.pk)
+        if locked.watermark != watermark_from:
+            raise WatermarkMoved
+        built = _build(connection, items)
+        result = write_parsed(stream, stream.slug, "", built.parsed) if built.parsed.items else None
+        written = list(built.parsed.items)
+        HeldItem.objects.filter(connection=connection, external_key__in=written).delete()
+        for held in built.held:
+            HeldItem.objects.update_or_create(
+                connection=connection,
+                external_key=held.key,
+                defaults={"title": held.title[:300], "kind": held.kind, "value": held.value[:200]},
+            )
+        Connection.objects.filter(pk=connection.pk).update(watermark=watermark_to)
+        connection.watermark = watermark_to
+        SyncRun.objects.filter(pk=run.pk).update(
+            read=F("read") + read,
+            items_new=F("items_new") + (result.items_created if result else 0),
+            items_changed=F("items_changed")
+            + (len(written) - result.items_created - result.items_unchanged if result else 0),
+            items_unchanged=F("items_unchanged") + (result.items_unchanged if result else 0),
+            items_held=HeldItem.objects.filter(connection=connection).count(),
+            moves_written=F("moves_written") + (result.transitions_written if result else 0),
+            batches=F("batches") + 1,
+            heartbeat_at=timezone.now(),
+        )
+
+
+def _build(connection: Connection, items: list[ToolItem]) -> Built:
+    source = connection.source
+    partial = [item.key for item in items if not item.whole]
+    stored = stored_moves(connection.stream_id, source, partial) if partial else {}
+    mapping = mapping_for(connection.stream, source)
+    return build(items, source=source, mapping=mapping, stored=stored, own_statuses=(DELETED, LEFT_SCOPE))
+
+
+def _stored_keys(connection: Connection) -> Callable[[list[str]], set[str]]:
+    def stored(keys: list[str]) -> set[str]:
+        return set(
+            BacklogItem.objects.filter(
+                stream_id=connection.stream_id, source=connection.source, external_key__in=keys
+            ).values_list("external_key", flat=True)
+        )
+
+    return stored
+
+
+def _sync_azure(run: SyncRun, http: ToolHttp) -> None:
+    connection = run.connection
+    boards = AzureBoards(http, AzureScope.from_dict(connection.scope))
+    if boards.scope.board:
+        boards.load_board()
+    held = set(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True))
+    reader = AzureReader(boards, stored_keys=_stored_keys(connection), held_keys=held)
+    # Items held back earlier are read whole again: the director may have mapped their names.
+    if held:
+        items = []
+        for key in sorted(held):
+            try:
+                revs = boards.item_revisions(int(key)) if key.isdigit() else []
+            except ToolRefused as error:
+                if error.status != 404:
+                    raise
+                revs = []  # gone from the tool for good: nothing to hold any more
+            item = reader.item(revs, whole=True, stored=True) if revs else None
+            if item is None:
+                HeldItem.objects.filter(connection=connection, external_key=key).delete()
+            else:
+                items.append(item)
+        commit_batch(run, items, watermark_from=connection.watermark, watermark_to=connection.watermark, read=0)
+        reader.held_keys = set(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True))
+    pending: dict[int, list] = {}
+    read = 0
+    start = token = connection.watermark
+    for batch in boards.revisions(start):
+        read += len(batch.revisions)
+        token = batch.token
+        for revision in batch.revisions:
+            pending.setdefault(revision.id, []).append(revision)
+        if len(pending) >= settings.CONNECTOR_BATCH_ITEMS or batch.last:
+            commit_batch(run, reader.items(pending), watermark_from=start, watermark_to=token, read=read)
+            start, pending, read = token, {}, 0
+    if pending or token != start:
+        commit_batch(run, reader.items(pending), watermark_from=start, watermark_to=token, read=read)
+
+
+@dataclass
+class JiraMark:
+    """A Jira connection's watermark: issues updated since `updated` are read at the next run;
+    while a run is under way, `cursor` is the creation time of the last committed issue (a
+    killed run's successor resumes there) and `begun` when that chain of runs began (what
+    `updated` becomes once a run completes, so nothing updated meanwhile is missed)."""
+
+    updated: dt.datetime | None = None
+    cursor: dt.datetime | None = None
+    begun: dt.datetime | None = None
+    ids_checked: dt.datetime | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> JiraMark:
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            data = {}
+        values = {name: dt.datetime.fromisoformat(data[name]) if data.get(name) else None for name in cls.NAMES}
+        return cls(**values)
+
+    def dump(self) -> str:
+        return json.dumps(
+            {name: getattr(self, name).isoformat() if getattr(self, name) else None for name in self.NAMES}
+        )
+
+    NAMES = ("updated", "cursor", "begun", "ids_checked")
+
+
+IDS_CHECK_EVERY = dt.timedelta(hours=1)  # how often the keys in scope are compared with the stored ones
+
+
+def _sync_jira(run: SyncRun, http: ToolHttp) -> None:
+    connection = run.connection
+    client = tool_client(connection, http)
+    stored = connection.watermark  # as committed: each batch checks nobody moved it meanwhile
+    mark = JiraMark.parse(stored)
+    now = timezone.now()
+    begun = mark.begun or now
+    batch: list[ToolItem] = []
+    # Issues held back earlier are read again whatever their updated time: their names may be mapped now.
+    held = sorted(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True))
+    for start in range(0, len(held), 100):
+        for page in client.pages(client.keys_jql(held[start : start + 100])):
+            client.complete_changelogs(page)
+            batch += [item for item in map(issue_item, page) if isinstance(item, ToolItem)]
+    jql = client.jql(updated_since=mark.updated, created_from=mark.cursor)
+    for page in client.pages(jql):
+        client.complete_changelogs(page)
+        for issue in page:
+            item = issue_item(issue)
+            if isinstance(item, ToolItem):
+                batch.append(item)
+        if len(batch) >= settings.CONNECTOR_BATCH_ITEMS:
+            moved = replace(mark, cursor=max(item.created for item in batch), begun=begun)
+            commit_batch(run, batch, watermark_from=stored, watermark_to=moved.dump(), read=len(batch))
+            mark, batch, stored = moved, [], moved.dump()
+    done = replace(mark, updated=begun, cursor=None, begun=None)
+    if mark.ids_checked is None or now - mark.ids_checked >= IDS_CHECK_EVERY:
+        batch += _gone_from_jira(connection, client.ids_in_scope(), now)
+        done.ids_checked = now
+    commit_batch(run, batch, watermark_from=stored, watermark_to=done.dump(), read=len(batch))
+
+
+def _gone_from_jira(connection: Connection, keys: set[str], now: dt.datetime) -> list[ToolItem]:
+    """Items of the scope's projects that Jira no longer finds in the scope (deleted, or moved
+    out of it): they end in the stream's removed state."""
+    projects = {key.rpartition("-")[0] for key in keys}
+    gone = []
+    stored = (
+        BacklogItem.objects.filter(stream_id=connection.stream_id, source=connection.source)
+        .exclude(state__category=WorkflowState.Category.REMOVED)
+        .values_list("external_key", "title", "flow_type", "created_at")
+    )
+    for key, title, flow_type, created in stored.iterator(chunk_size=5000):
+        if key not in keys and key.rpartition("-")[0] in projects:
+            gone.append(
+                ToolItem(
+                    key=key,
+                    title=title,
+                    work_type="",
+                    labels=[],
+                    created=created,
+                    moves=[(now, DELETED)],
+                    whole=False,
+                    flow_type=flow_type,
+                )
+            )
+    return gone

@@ -1,0 +1,93 @@
+"""The connection pages through Django's test client: who sees and changes what, and the words
+a director reads when something is wrong."""
+
+import datetime as dt
+
+import pytest
+
+from streams.integrations.tests.tool_servers import JiraServer
+from streams.models import Connection, ImportMapping
+from streams.tests.factories import ValueStreamFactory
+from teams.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def jira():
+    with JiraServer() as server:
+        server.create("PAY-1", dt.datetime(2026, 10, 5, tzinfo=dt.UTC))
+        yield server
+
+
+def test_a_jira_cloud_connection_is_made_tested_and_mapped_on_the_pages(admin_client, jira):
+    stream = ValueStreamFactory(slug="payments", workflow=False)
+    answer = admin_client.post(
+        "/streams/payments/connections/",
+        {
+            "tool": "jira_cloud",
+            "base_url": jira.base_url,
+            "username": jira.email,
+            "token": jira.token,
+            "jql": "project = PAY",
+            "rate": "10",
+        },
+    )
+    connection = Connection.objects.get(stream=stream)
+    assert answer.status_code == 302 and answer["Location"].endswith(f"/connections/{connection.pk}/")
+    assert connection.scope == {"jql": "project = PAY"} and connection.token == jira.token
+    assert jira.token not in admin_client.get(answer["Location"]).content.decode()  # never shown again
+    answer = admin_client.post(f"/streams/payments/connections/{connection.pk}/test/", follow=True)
+    assert "Connected: about 1 issues in scope." in answer.content.decode()
+    page = admin_client.get(f"/streams/payments/connections/{connection.pk}/mapping/")
+    form = page.context["mapping_form"]
+    assert form["status_0_category"].initial == "backlog"  # To Do, from Jira's status category
+    data = {name: field.initial if field.initial is not None else "" for name, field in form.fields.items()}
+    answer = admin_client.post(f"/streams/payments/connections/{connection.pk}/mapping/", data, follow=True)
+    assert "Mapping saved" in answer.content.decode()
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE and connection.synced_at is not None  # eager in tests
+    assert ImportMapping.objects.filter(stream=stream, source="jira", kind="status", value="In Review").exists()
+
+
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"base_url": "ftp://jira.example.com"}, "base_url", "must start with https://"),
+        ({"username": ""}, "username", "email of the account"),
+        ({"jql": "project = PAY ORDER BY rank"}, "jql", "leave ORDER BY out"),
+        ({"jql": "", "filter": "abc"}, "jql", "not a saved filter"),
+        ({"token": ""}, "token", "This field is required"),
+    ],
+)
+def test_a_connection_that_cannot_work_is_refused_with_the_reason_and_nothing_saved(admin_client, change, field, words):
+    ValueStreamFactory(slug="payments", workflow=False)
+    data = {
+        "tool": "jira_cloud",
+        "base_url": "https://acme.atlassian.net",
+        "username": "a@acme.com",
+        "token": "t",
+        "jql": "project = PAY",
+        "rate": "5",
+        **change,
+    }
+    answer = admin_client.post("/streams/payments/connections/", data)
+    assert answer.status_code == 422
+    assert words in str(answer.context["form"].errors.get(field, "")) + str(answer.context["form"].non_field_errors())
+    assert not Connection.objects.exists()
+
+
+def test_a_viewer_reads_the_sync_health_but_not_the_form(client):
+    stream = ValueStreamFactory(slug="payments", workflow=False)
+    Connection.objects.create(stream=stream, tool="jira_cloud", base_url="https://acme.atlassian.net")
+    client.force_login(UserFactory())
+    page = client.get("/streams/payments/connections/")
+    assert page.status_code == 200 and page.context["form"] is None
+    assert "Jira Cloud" in page.content.decode()
+    assert client.post("/streams/payments/connections/", {"tool": "jira_cloud"}).status_code == 403
