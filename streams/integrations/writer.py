@@ -34,6 +34,7 @@ from core.bounded_input import InputTooLarge, bounded_lines
 from core.bulk import RowWriter
 from core.dates import too_early
 from core.errors import ImportRefused, RowError
+from core.history import delete_with_history
 from streams.backlog.services import CLOCK_SKEW, items_refresh_flow_dates
 from streams.flow.rollups import rollups_invalidate
 from streams.models import (
@@ -465,11 +466,16 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
         ],
         new_rows,
     )
-    BacklogItem.objects.bulk_update(changed, columns, batch_size=1000)
+    for column in columns:  # one UPDATE ... FROM per column (bulk_update's CASE took 1.6 ms a row)
+        RowWriter().update_column(BacklogItem, column, [(item.pk, getattr(item, column)) for item in changed])
     result.items_created, result.items_updated = len(new_rows), len(changed)
     touched = {item.pk for item in changed}
     del existing, new_rows, changed
-    items = dict(BacklogItem.objects.filter(stream=stream, source=source).values_list("external_key", "pk"))
+    items_of_stream = BacklogItem.objects.filter(stream=stream, source=source)
+    if len(parsed.items) <= PART:  # a sync's batch: its items and their parents, not the whole stream
+        keys = set(parsed.items) | {row.parent_key for row in parsed.items.values() if row.parent_key}
+        items_of_stream = items_of_stream.filter(external_key__in=list(keys))
+    items = dict(items_of_stream.values_list("external_key", "pk"))
 
     touched |= _write_parents(parsed, items, result)
     rewritten = _write_histories(parsed, items, states, initial, result)
@@ -593,7 +599,8 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
         stored[item_id].append((state_id, at))
         if door != StateTransition.Source.IMPORT:
             live[item_id].append((state_id, at))
-    rewrite: list[int] = []
+    rewrite: list[int] = []  # items whose history changes
+    replaced: list[int] = []  # of them, those whose stored moves are not all kept
     rows: list[tuple] = []
     for key, row in parsed.items.items():
         item_id = items[key]
@@ -608,13 +615,20 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
         if later:
             result.warnings["moves recorded after the export kept"] += len(later)
         rewrite.append(item_id)
-        previous = None
-        for state_id, at in wanted:
+        if kept and len(kept) < len(wanted) and wanted[: len(kept)] == kept:
+            # The stored history goes on in the new one (a sync's new moves): append, delete nothing.
+            tail, previous = wanted[len(kept) :], kept[-1][0]
+        else:
+            tail, previous = wanted, None
+            replaced.append(item_id)
+        for state_id, at in tail:
             rows.append((item_id, previous, state_id, at, StateTransition.Source.IMPORT.value))
             previous = state_id
     del stored
+    if replaced:
+        # Each deleted move's last version, written in batches (one INSERT per row took seconds).
+        delete_with_history(StateTransition.objects.filter(item_id__in=replaced))
     if rewrite:
-        StateTransition.objects.filter(item_id__in=rewrite).delete()
         # The item's state is the last move's (a kept later move may be newer than the file).
         last = {}
         for item_id, _previous, state_id, _at, _source in rows:
