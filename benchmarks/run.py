@@ -14,7 +14,9 @@
    - `load`: gunicorn under wrk (requests per second, p95) for the portfolio, a stream page and
      an API list;
    - `import`: the Jira import of 100,000 issues with 600,000 status changes, on a scratch
-     database (`portal_import_bench`, dropped, created and migrated here).
+     database (`portal_import_bench`, dropped, created and migrated here);
+   - `connector`: an Azure DevOps backfill of 100,000 work items with 600,000 revisions from a
+     local server, then an incremental sync of 1,000 changed items (`portal_connector_bench`).
    After `flow` and `maps`, which roll back their writes, the items and transitions tables
    are vacuumed, as autovacuum would within minutes.
 3. Merges their results into `benchmarks/results/report.json` and `report.md`: every figure
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 SERVER = "postgres://postgres@127.0.0.1:5432"
-BENCHES = ["pages", "flow", "api", "maps", "load", "import"]
+BENCHES = ["pages", "flow", "api", "maps", "load", "import", "connector"]
 SCRIPTS = {
     "pages": "pages_bench.py",
     "flow": "flow_bench.py",
@@ -50,6 +52,7 @@ SCRIPTS = {
     "maps": "maps_bench.py",
     "load": "load_bench.py",
     "import": "import_bench.py",
+    "connector": "connector_bench.py",
 }
 
 
@@ -254,6 +257,23 @@ def rows_for(name: str, data: dict) -> list[dict]:
         add("Jira import: peak memory", first["peak_rss_mb"], "MB", 500)
         add("Jira import re-run (changes nothing)", rerun["seconds"], "s", 60)
         add("Jira import throughput", round(data["transitions_in_file"] / first["seconds"]), "transitions/s")
+    elif name == "connector":
+        backfill, incremental = data["backfill"], data["incremental"]
+        add(
+            f"Azure DevOps backfill: {data['items']:,} items, {data['revisions']:,} revisions",
+            backfill["seconds"],
+            "s",
+            note=f"waiting for the server {backfill['tool_seconds']} s, the portal's own work "
+            f"{backfill['portal_seconds']} s; {backfill['requests']:,} requests",
+        )
+        add("Azure DevOps backfill: peak memory", backfill["peak_rss_mb"], "MB")
+        add(
+            f"Incremental sync of {incremental['changed']:,} changed items",
+            incremental["seconds"],
+            "s",
+            incremental["goal_seconds"],
+            note=f"{incremental['requests']} requests, waiting for the server {incremental['tool_seconds']} s",
+        )
     return rows
 
 
@@ -322,6 +342,10 @@ def main() -> None:
     parser.add_argument("--database", default="portal_scale", help="the scale database (default portal_scale)")
     parser.add_argument("--import-database", default="portal_import_bench", help="scratch database of the import")
     parser.add_argument(
+        "--connector-database", default="portal_connector_bench", help="scratch database of the connector benchmark"
+    )
+    parser.add_argument("--connector-items", type=int, default=100_000, help="work items the connector backfills")
+    parser.add_argument(
         "--server", default=os.environ.get("BENCH_POSTGRES", SERVER), help=f"PostgreSQL server URL ({SERVER})"
     )
     parser.add_argument("--reseed", action="store_true", help="drop and rebuild the scale database")
@@ -347,6 +371,13 @@ def main() -> None:
             prepare_import_database(options.server, options.import_database)
             runs[name] = run_bench(
                 name, url=f"{options.server}/{options.import_database}", extra=["--issues", str(options.import_issues)]
+            )
+        elif name == "connector":
+            prepare_import_database(options.server, options.connector_database)
+            runs[name] = run_bench(
+                name,
+                url=f"{options.server}/{options.connector_database}",
+                extra=["--items", str(options.connector_items)],
             )
         elif name == "load":
             runs[name] = run_bench(

@@ -241,8 +241,11 @@ CONNECTOR_RETRIES = _env_int("CONNECTOR_RETRIES", 4)
 CONNECTOR_BACKOFF_SECONDS = _env_int("CONNECTOR_BACKOFF_SECONDS", 2)
 CONNECTOR_MAX_WAIT_SECONDS = _env_int("CONNECTOR_MAX_WAIT_SECONDS", 120)
 CONNECTOR_MAX_RESPONSE_MB = _env_int("CONNECTOR_MAX_RESPONSE_MB", 64, minimum=1)
-# Items read before the sync commits them (and moves its watermark).
+# What a sync reads before it commits (and moves its watermark): items (Jira, GitHub), and for
+# Azure DevOps revisions or items, whichever comes first (its revisions of many items interleave:
+# buffering them writes each item once; a million revisions take about 150 MB).
 CONNECTOR_BATCH_ITEMS = _env_int("CONNECTOR_BATCH_ITEMS", 5000, minimum=1)
+CONNECTOR_BATCH_REVISIONS = _env_int("CONNECTOR_BATCH_REVISIONS", 1_000_000, minimum=1)
 
 # --- Celery ---------------------------------------------------------------------------
 # Without a broker, tasks run in-process (the embedded default). With Redis, a real worker

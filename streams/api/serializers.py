@@ -414,6 +414,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "rate_limit_waits",
             "retries",
             "waited_seconds",
+            "tool_seconds",
             "batches",
             "error",
         ]

@@ -275,6 +275,7 @@ class SyncRun(models.Model):
     rate_limit_waits = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
     waited_seconds = models.FloatField(default=0.0)
+    tool_seconds = models.FloatField(default=0.0, help_text="Seconds spent waiting for the tool's answers.")
     batches = models.PositiveIntegerField(
         default=0, help_text="Transactions committed (the watermark moved each time)."
     )

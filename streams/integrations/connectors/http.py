@@ -71,6 +71,7 @@ class CallStats:
     rate_limit_waits: int = 0
     waited_seconds: float = 0.0
     retries: int = 0
+    seconds: float = 0.0  # waiting for the tool's answers (the rest of a run is the portal's own work)
     errors: list[str] = field(default_factory=list)
 
 
@@ -189,6 +190,7 @@ class ToolHttp:
         self.last_request = time.monotonic()
         self.stats.requests += 1
         where = f"{self.tool} ({method} {path.split('?')[0]})"
+        asked = time.monotonic()
         try:
             with self.client.stream(method, path, **kwargs) as response:
                 body = self._read(response, where)
@@ -196,6 +198,8 @@ class ToolHttp:
             raise _Retry(f"{where} did not answer within {settings.CONNECTOR_TIMEOUT_SECONDS} s") from None
         except httpx.TransportError as error:
             raise _Retry(f"{where} could not be reached ({type(error).__name__}: {error})") from None
+        finally:
+            self.stats.seconds += time.monotonic() - asked
         status = response.status_code
         if status in (429, 503) and (wait := retry_after_seconds(response.headers.get("Retry-After"))) is not None:
             raise _Retry(f"{where} asked to wait {wait:.0f} s ({status})", wait=wait, status=status)

@@ -27,7 +27,14 @@ from django.utils import timezone
 from core.crypto import SecretUnreadable
 from core.errors import ImportRefused
 from core.locks import work_lock
-from streams.integrations.connectors.azure import DELETED, LEFT_SCOPE, AzureBoards, AzureReader, AzureScope
+from streams.integrations.connectors.azure import (
+    DELETED,
+    LEFT_SCOPE,
+    AzureBoards,
+    AzureReader,
+    AzureScope,
+    RevisionBuffer,
+)
 from streams.integrations.connectors.history import Built, ToolItem, build, stored_moves
 from streams.integrations.connectors.http import CredentialsRefused, ToolBusy, ToolError, ToolHttp, ToolRefused
 from streams.integrations.connectors.jira_api import JiraIssues, JiraScope, issue_item
@@ -180,6 +187,7 @@ def _end(run: SyncRun, status: str, error: str, *, connection_status: str | None
             rate_limit_waits=run.rate_limit_waits,
             retries=run.retries,
             waited_seconds=run.waited_seconds,
+            tool_seconds=run.tool_seconds,
         )
         fields = ["status_message"]
         if status == SyncRun.Status.SUCCEEDED:
@@ -203,6 +211,7 @@ def _count_calls(run: SyncRun, http: ToolHttp) -> None:
     run.rate_limit_waits = http.stats.rate_limit_waits
     run.retries = http.stats.retries
     run.waited_seconds = round(http.stats.waited_seconds, 2)
+    run.tool_seconds = round(http.stats.seconds, 3)
 
 
 def commit_batch(run: SyncRun, items: list[ToolItem], *, watermark_from: str, watermark_to: str, read: int) -> None:
@@ -269,31 +278,38 @@ def _sync_azure(run: SyncRun, http: ToolHttp) -> None:
         items = []
         for key in sorted(held):
             try:
-                revs = boards.item_revisions(int(key)) if key.isdigit() else []
+                whole = reader.whole(int(key)) if key.isdigit() else None
             except ToolRefused as error:
                 if error.status != 404:
                     raise
-                revs = []  # gone from the tool for good: nothing to hold any more
-            item = reader.item(revs, whole=True, stored=True) if revs else None
+                whole = None  # gone from the tool for good: nothing to hold any more
+            item = reader.item(whole, whole=True, stored=True) if whole else None
             if item is None:
                 HeldItem.objects.filter(connection=connection, external_key=key).delete()
             else:
                 items.append(item)
         commit_batch(run, items, watermark_from=connection.watermark, watermark_to=connection.watermark, read=0)
         reader.held_keys = set(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True))
-    pending: dict[int, list] = {}
-    read = 0
+    buffer = RevisionBuffer(boards.scope)
     start = token = connection.watermark
+    read = 0
     for batch in boards.revisions(start):
-        read += len(batch.revisions)
         token = batch.token
         for revision in batch.revisions:
-            pending.setdefault(revision.id, []).append(revision)
-        if len(pending) >= settings.CONNECTOR_BATCH_ITEMS or batch.last:
-            commit_batch(run, reader.items(pending), watermark_from=start, watermark_to=token, read=read)
-            start, pending, read = token, {}, 0
-    if pending or token != start:
-        commit_batch(run, reader.items(pending), watermark_from=start, watermark_to=token, read=read)
+            buffer.add(revision)
+        read += len(batch.revisions)
+        _progress(run, len(batch.revisions))
+        if buffer.count >= settings.CONNECTOR_BATCH_REVISIONS:
+            commit_batch(run, reader.items(buffer.items), watermark_from=start, watermark_to=token, read=0)
+            start, buffer = token, RevisionBuffer(boards.scope)
+    if buffer.items or token != start:
+        commit_batch(run, reader.items(buffer.items), watermark_from=start, watermark_to=token, read=0)
+
+
+def _progress(run: SyncRun, read: int) -> None:
+    """Count what was read as it is read (the page shows a backfill's progress), outside the
+    batch's transaction."""
+    SyncRun.objects.filter(pk=run.pk).update(read=F("read") + read, heartbeat_at=timezone.now())
 
 
 @dataclass

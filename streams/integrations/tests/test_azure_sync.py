@@ -121,9 +121,12 @@ def test_a_second_sync_with_nothing_new_writes_nothing(ado, connection):
 def test_an_incremental_sync_appends_new_moves_to_the_stored_history(ado, connection):
     board_history(ado)
     connection_sync(connection.pk)
+    kept = set(StateTransition.objects.filter(item__external_key="2").values_list("pk", flat=True))
     ado.change(2, day(5), state="Closed")
     ado.change(3, day(5), title="Wallets and passes")
     run = connection_sync(connection.pk)
+    # The new move is appended: the stored ones stay as they were (no delete and re-insert).
+    assert kept < set(StateTransition.objects.filter(item__external_key="2").values_list("pk", flat=True))
     run.refresh_from_db()
     assert (run.read, run.items_new, run.items_changed) == (2, 0, 2)
     assert history_of(connection, "2") == [("Backlog", day(1)), ("In progress", day(2)), ("Done", day(5))]
@@ -134,7 +137,7 @@ def test_an_incremental_sync_appends_new_moves_to_the_stored_history(ado, connec
 def test_batches_follow_the_continuation_token_across_pages(ado, connection, settings):
     board_history(ado)
     ado.page_cap = 3  # the service sends fewer than asked for: the token leads on
-    settings.CONNECTOR_BATCH_ITEMS = 1
+    settings.CONNECTOR_BATCH_REVISIONS = 1
     run = connection_sync(connection.pk)
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED and run.read == 8
@@ -198,7 +201,7 @@ def test_errors_beyond_the_retries_fail_the_run_and_leave_the_watermark(ado, con
 def test_a_failure_after_some_batches_keeps_what_was_committed_and_the_next_run_completes_it(ado, connection, settings):
     board_history(ado)
     ado.page_cap = 4  # page 1: item 1's first four revisions; page 2: the other four
-    settings.CONNECTOR_BATCH_ITEMS = 1
+    settings.CONNECTOR_BATCH_REVISIONS = 1
     settings.CONNECTOR_RETRIES = 0
     ado.faults.append(Fault(path="workitemrevisions", status=500, skip=1))
     failed = connection_sync(connection.pk)
