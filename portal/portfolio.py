@@ -8,7 +8,7 @@ over all the streams shown; filtering and sorting happen on those rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django import forms
 from django.db.models import Count, Q
@@ -19,7 +19,7 @@ from okrs.selectors import current_period
 from streams.delivery.keys import POOLED, DeliveryKeys, delivery_keys
 from streams.flow.periods import Period
 from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows
-from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
+from streams.models import Connection, LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
 
 from .health import Scorecard, health_scorecards
 
@@ -72,6 +72,7 @@ class PortfolioRow:
     readiness_pending: int
     health: Scorecard
     delivery: DeliveryKeys
+    sources: list = field(default_factory=list)  # the live connections feeding it: where its data comes from
 
 
 @dataclass
@@ -136,6 +137,9 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     flows, aligned, pending, health, delivery, pooled = fresh_cached(
         f"portfolio:{period.label}:{window.end:%Y-%m-%d}:{ids_key(ids)}", lambda: _columns(ids, period, window)
     )
+    sources: dict[int, list] = {}
+    for connection in Connection.objects.filter(stream_id__in=ids).only("stream_id", "tool", "status", "synced_at"):
+        sources.setdefault(connection.stream_id, []).append(connection)
     rows = [
         PortfolioRow(
             stream=stream,
@@ -145,6 +149,7 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
             readiness_pending=pending.get(stream.pk, 0),
             health=health[stream.pk],
             delivery=delivery[stream.pk],
+            sources=sources.get(stream.pk, []),
         )
         for stream in streams
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -46,3 +48,23 @@ def stream_connections(stream: ValueStream) -> list[Connection]:
         .only("pk", "stream_id", "tool", "status", "synced_at", "status_message")
         .order_by("pk")
     )
+
+
+def data_sources(stream_ids) -> list[dict]:
+    """Where the streams' data comes from and how fresh it is: each live connection's stream,
+    tool, status and last completed sync (`stream_ids`: ids or a query of them)."""
+    rows = (
+        Connection.objects.filter(stream_id__in=stream_ids)
+        .order_by("stream__slug", "pk")
+        .values_list("stream__slug", "tool", "status", "synced_at")
+    )
+    return [
+        {
+            "stream": slug,
+            "tool": tool,
+            "status": status,
+            # ISO 8601 in UTC, as the API writes instants, so every door gives the same text.
+            "synced_at": synced_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if synced_at else None,
+        }
+        for slug, tool, status, synced_at in rows
+    ]

@@ -33,6 +33,7 @@ from streams.flow.quality import with_data_quality
 from streams.flow.report import flow_report
 from streams.models import ValueStream
 from streams.readiness.selectors import criterion_lead_times, readiness_by_owner_team
+from streams.selectors import data_sources
 from teams.models import Person, Team
 
 SCOPE_PARAMETERS = [
@@ -102,7 +103,8 @@ class FlowMetricsView(APIView):
             "The five flow metrics and the rest of DESIGN.md's definitions (throughput, flow time, lead time, "
             "efficiency, WIP, distribution against the target mix, bottleneck, Little's law, daily series) for a "
             "stream, team, director or the whole portfolio: the figures of the stream page and of "
-            "`manage.py flow_metrics`. Per-item facts are at /api/v1/metrics/flow/items/."
+            "`manage.py flow_metrics`. Per-item facts are at /api/v1/metrics/flow/items/. `data_sources` lists the "
+            "live connections feeding the scope, with when each last synced (empty: the data was imported from files)."
         ),
     )
     def get(self, request):
@@ -110,6 +112,8 @@ class FlowMetricsView(APIView):
         report = flow_report(scope=scope, window=window_from(request.query_params), with_items=False)
         data = report_dict(with_data_quality(report))
         data.pop("items")
+        # How fresh the history is: the live connections feeding the scope (none: imported from files).
+        data["data_sources"] = data_sources(scope.stream_ids_query())
         return Response(data)
 
 

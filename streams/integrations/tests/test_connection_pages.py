@@ -3,6 +3,7 @@ a director reads when something is wrong."""
 
 import datetime as dt
 
+from django.utils.html import strip_tags
 import pytest
 
 from streams.integrations.tests.tool_servers import JiraServer
@@ -91,3 +92,26 @@ def test_a_viewer_reads_the_sync_health_but_not_the_form(client):
     assert page.status_code == 200 and page.context["form"] is None
     assert "Jira Cloud" in page.content.decode()
     assert client.post("/streams/payments/connections/", {"tool": "jira_cloud"}).status_code == 403
+
+
+def test_every_figure_says_where_its_data_comes_from_and_how_fresh_it_is(admin_client):
+    stream = ValueStreamFactory(slug="payments", name="Payments")
+    synced = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4)
+    Connection.objects.create(
+        stream=stream, tool="azure_devops", base_url="https://dev.azure.com/c", status="active", synced_at=synced
+    )
+    ValueStreamFactory(slug="lending", name="Lending")
+    for page in ("/", "/streams/payments/"):
+        text = " ".join(strip_tags(admin_client.get(page).content.decode()).split())
+        assert "synced 4 minutes ago from Azure DevOps Boards" in text, page
+    assert "imported from files" in admin_client.get("/streams/lending/").content.decode()
+    sources = admin_client.get("/api/v1/metrics/flow/", {"stream": "payments"}).json()["data_sources"]
+    assert sources == [
+        {
+            "stream": "payments",
+            "tool": "azure_devops",
+            "status": "active",
+            "synced_at": synced.isoformat().replace("+00:00", "Z"),
+        }
+    ]
+    assert admin_client.get("/api/v1/metrics/flow/", {"stream": "lending"}).json()["data_sources"] == []

@@ -14,6 +14,7 @@ from streams.flow.engine import ITEM_FIELDS, Scope, Window, item_row, report_dic
 from streams.flow.quality import with_data_quality
 from streams.flow.report import flow_report
 from streams.models import ValueStream
+from streams.selectors import data_sources
 from teams.models import Team
 
 
@@ -69,7 +70,9 @@ class Command(BaseCommand):
             raise CommandError(f"The window is not valid: {error}.") from error
         report = with_data_quality(flow_report(scope=scope, window=window))
         if format == "json":
-            self.stdout.write(json.dumps(report_dict(report), indent=2))
+            data = report_dict(report)
+            data["data_sources"] = data_sources(scope.stream_ids_query())  # as the API says it
+            self.stdout.write(json.dumps(data, indent=2))
         else:
             self._csv(report)
 
