@@ -8,12 +8,18 @@ from streams.models import Connection
 
 TOOLS_AVAILABLE = [
     (tool.value, tool.label)
-    for tool in (Connection.Tool.AZURE_DEVOPS, Connection.Tool.JIRA_CLOUD, Connection.Tool.JIRA_DATA_CENTER)
+    for tool in (
+        Connection.Tool.AZURE_DEVOPS,
+        Connection.Tool.JIRA_CLOUD,
+        Connection.Tool.JIRA_DATA_CENTER,
+        Connection.Tool.GITHUB,
+    )
 ]
 SCOPE_FIELDS = {
     Connection.Tool.AZURE_DEVOPS: ("project", "area_path", "team", "board"),
     Connection.Tool.JIRA_CLOUD: ("jql", "filter"),
     Connection.Tool.JIRA_DATA_CENTER: ("jql", "filter"),
+    Connection.Tool.GITHUB: ("repository",),
 }
 
 
@@ -25,7 +31,8 @@ class ConnectionForm(forms.Form):
         max_length=300,
         label="Address",
         help_text="Azure DevOps: https://dev.azure.com/your-organisation (Server: https://server/tfs/Collection); "
-        "Jira Cloud: https://your-site.atlassian.net; Jira Data Center: its address.",
+        "Jira Cloud: https://your-site.atlassian.net; Jira Data Center: its address; GitHub: https://api.github.com "
+        "(Enterprise Server: https://host/api/v3).",
     )
     username = forms.CharField(
         max_length=200, required=False, label="Account email", help_text="Jira Cloud: the account the API token is of."
@@ -36,8 +43,8 @@ class ConnectionForm(forms.Form):
         max_length=2000,
         widget=forms.PasswordInput(render_value=False),
         label="Token",
-        help_text="Azure DevOps or Jira Data Center: a personal access token; Jira Cloud: an API token. Read access "
-        "is enough. Stored encrypted, never shown again; leave empty to keep it.",
+        help_text="Azure DevOps, Jira Data Center or GitHub: a personal access token; Jira Cloud: an API token. "
+        "Read access is enough. Stored encrypted, never shown again; leave empty to keep it.",
     )
     project = forms.CharField(max_length=200, required=False, help_text="Azure DevOps: the project.")
     area_path = forms.CharField(
@@ -54,6 +61,7 @@ class ConnectionForm(forms.Form):
         max_length=2000, required=False, label="JQL", help_text="Jira: the issues to read, e.g. project = PAY."
     )
     filter = forms.CharField(max_length=20, required=False, help_text="Jira: or a saved filter's id instead of JQL.")
+    repository = forms.CharField(max_length=200, required=False, help_text="GitHub: owner/name, e.g. acme/payments.")
     rate = forms.FloatField(
         min_value=0.1, max_value=100, initial=5, label="Requests per second", help_text="At most; be kind to the tool."
     )

@@ -75,6 +75,25 @@ class CallStats:
     errors: list[str] = field(default_factory=list)
 
 
+def rate_limit_wait(headers) -> float | None:
+    """Seconds until a spent rate limit resets (GitHub's x-ratelimit-* headers, or Retry-After on
+    a 403); None when the answer is not about a rate limit."""
+    if (wait := retry_after_seconds(headers.get("Retry-After"))) is not None:
+        return wait
+    if headers.get("x-ratelimit-remaining") == "0" and (reset := headers.get("x-ratelimit-reset", "")).isdigit():
+        return max(0.0, int(reset) - dt.datetime.now(dt.UTC).timestamp()) + 1
+    return None
+
+
+def next_link(headers) -> str | None:
+    """The `rel="next"` URL of a Link header (GitHub's pagination), if any."""
+    for part in (headers.get("Link") or "").split(","):
+        url, _, rest = part.partition(";")
+        if 'rel="next"' in rest:
+            return url.strip().strip("<>")
+    return None
+
+
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
     """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
@@ -109,6 +128,7 @@ class ToolHttp:
         self.interval = 1.0 / rate if rate else 0.0
         self.last_request = 0.0
         self.max_bytes = settings.CONNECTOR_MAX_RESPONSE_MB * 1024 * 1024
+        self.last_headers: httpx.Headers = httpx.Headers()
         self.client = httpx.Client(
             base_url=self.base_url,
             headers={"Accept": "application/json", "User-Agent": "product-operating-model-portal", **(headers or {})},
@@ -128,6 +148,18 @@ class ToolHttp:
 
     def get(self, path: str, **params) -> dict:
         return self.request("GET", path, params=params or None)
+
+    def get_pages(self, path: str, **params):
+        """The JSON arrays of every page, following the Link header's `rel="next"` (GitHub), only
+        within the tool's own address (a Link to another host is not followed)."""
+        url: str | None = path
+        while url:
+            page = self.request("GET", url, params=params or None, expect=list)
+            url, params = next_link(self.last_headers), {}  # read before the caller's own requests
+            if url and not url.startswith(self.base_url + "/"):
+                raise ToolRefused(f"{self.tool} pointed the next page at another address ({url[:80]}); not followed")
+            url = url[len(self.base_url) :] if url else None
+            yield page
 
     def get_list(self, path: str, **params) -> list:
         """For the few endpoints that answer a JSON array (Jira's statuses and issue types)."""
@@ -201,8 +233,12 @@ class ToolHttp:
         finally:
             self.stats.seconds += time.monotonic() - asked
         status = response.status_code
+        self.last_headers = response.headers
         if status in (429, 503) and (wait := retry_after_seconds(response.headers.get("Retry-After"))) is not None:
             raise _Retry(f"{where} asked to wait {wait:.0f} s ({status})", wait=wait, status=status)
+        if status in (403, 429) and (wait := rate_limit_wait(response.headers)) is not None:
+            # GitHub: a primary limit spent (x-ratelimit-remaining: 0) or a secondary one (Retry-After).
+            raise _Retry(f"{where} is rate limited for {wait:.0f} s ({status})", wait=wait, status=status)
         if status == 429 or status >= 500:
             raise _Retry(f"{where} answered {status} {_summary(body)}".rstrip(), status=status)
         if status in (401, 403):

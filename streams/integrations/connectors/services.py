@@ -12,6 +12,7 @@ from django.db import transaction
 from core.crypto import SecretUnreadable
 from core.outbound import AddressRefused, check_url
 from streams.integrations.connectors.azure import AzureScope
+from streams.integrations.connectors.github_api import GitHubScope
 from streams.integrations.connectors.http import ToolError
 from streams.integrations.connectors.jira_api import JiraScope
 from streams.integrations.connectors.sync import http_for, tool_client
@@ -23,6 +24,7 @@ SCOPES = {
     Connection.Tool.AZURE_DEVOPS: AzureScope,
     Connection.Tool.JIRA_CLOUD: JiraScope,
     Connection.Tool.JIRA_DATA_CENTER: JiraScope,
+    Connection.Tool.GITHUB: GitHubScope,
 }
 
 

@@ -35,6 +35,9 @@ from streams.integrations.connectors.azure import (
     AzureScope,
     RevisionBuffer,
 )
+from streams.integrations.connectors.github_api import GitHubIssues, GitHubScope
+from streams.integrations.connectors.github_api import issue_item as github_issue_item
+from streams.integrations.connectors.github_api import parse_time as parse_github_time
 from streams.integrations.connectors.history import Built, ToolItem, build, stored_moves
 from streams.integrations.connectors.http import CredentialsRefused, ToolBusy, ToolError, ToolHttp, ToolRefused
 from streams.integrations.connectors.jira_api import JiraIssues, JiraScope, issue_item
@@ -72,6 +75,13 @@ def http_for(connection: Connection) -> ToolHttp:
     if connection.tool == Connection.Tool.JIRA_DATA_CENTER:
         # A Data Center personal access token is a bearer token.
         return ToolHttp(connection.base_url, headers={"Authorization": f"Bearer {token}"}, rate=rate, tool="Jira")
+    if connection.tool == Connection.Tool.GITHUB:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        return ToolHttp(connection.base_url, headers=headers, rate=rate, tool="GitHub")
     raise ToolError(f"{connection.get_tool_display()} connections cannot sync yet.")
 
 
@@ -79,6 +89,8 @@ def tool_client(connection: Connection, http: ToolHttp):
     """The tool's client for the connection's scope (ValueError if the scope is not valid)."""
     if connection.tool == Connection.Tool.AZURE_DEVOPS:
         return AzureBoards(http, AzureScope.from_dict(connection.scope))
+    if connection.tool == Connection.Tool.GITHUB:
+        return GitHubIssues(http, GitHubScope.from_dict(connection.scope))
     return JiraIssues(http, JiraScope.from_dict(connection.scope), cloud=connection.tool == Connection.Tool.JIRA_CLOUD)
 
 
@@ -95,6 +107,8 @@ def connection_probe(connection: Connection) -> Probe:
     if isinstance(client, AzureBoards):
         more = "or more " if count >= 20000 else ""
         return Probe(True, f"Connected: {count:,} {more}work items in scope.", count)
+    if isinstance(client, GitHubIssues):
+        return Probe(True, f"Connected: {count:,} issues in {client.scope.repository}.", count)
     return Probe(True, f"Connected: about {count:,} issues in scope.", count)
 
 
@@ -123,6 +137,8 @@ def _run(run: SyncRun) -> None:
             try:
                 if connection.tool == Connection.Tool.AZURE_DEVOPS:
                     _sync_azure(run, http)
+                elif connection.tool == Connection.Tool.GITHUB:
+                    _sync_github(run, http)
                 else:
                     _sync_jira(run, http)
             finally:
@@ -313,8 +329,8 @@ def _progress(run: SyncRun, read: int) -> None:
 
 
 @dataclass
-class JiraMark:
-    """A Jira connection's watermark: issues updated since `updated` are read at the next run;
+class TimeMark:
+    """A Jira or GitHub connection's watermark: issues updated since `updated` are read at the next run;
     while a run is under way, `cursor` is the creation time of the last committed issue (a
     killed run's successor resumes there) and `begun` when that chain of runs began (what
     `updated` becomes once a run completes, so nothing updated meanwhile is missed)."""
@@ -325,7 +341,7 @@ class JiraMark:
     ids_checked: dt.datetime | None = None
 
     @classmethod
-    def parse(cls, text: str) -> JiraMark:
+    def parse(cls, text: str) -> TimeMark:
         try:
             data = json.loads(text) if text else {}
         except ValueError:
@@ -348,7 +364,7 @@ def _sync_jira(run: SyncRun, http: ToolHttp) -> None:
     connection = run.connection
     client = tool_client(connection, http)
     stored = connection.watermark  # as committed: each batch checks nobody moved it meanwhile
-    mark = JiraMark.parse(stored)
+    mark = TimeMark.parse(stored)
     now = timezone.now()
     begun = mark.begun or now
     batch: list[ToolItem] = []
@@ -401,3 +417,40 @@ def _gone_from_jira(connection: Connection, keys: set[str], now: dt.datetime) ->
                 )
             )
     return gone
+
+
+def _sync_github(run: SyncRun, http: ToolHttp) -> None:
+    """Issues updated since the watermark, oldest update first, each with its timeline; a run
+    that stopped resumes from the update time of the last committed issue."""
+    connection = run.connection
+    client = tool_client(connection, http)
+    stored = connection.watermark
+    mark = TimeMark.parse(stored)
+    begun = mark.begun or timezone.now()
+    batch: list[ToolItem] = []
+    for key in sorted(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True)):
+        number = key.rpartition("#")[2]
+        try:
+            issue = client.issue(int(number)) if number.isdigit() else None
+        except ToolRefused as error:
+            if error.status not in (404, 410):
+                raise
+            issue = None  # deleted or transferred: nothing to hold any more
+        item = github_issue_item(client.with_timeline(issue)) if issue else None
+        if isinstance(item, ToolItem):
+            batch.append(item)
+        else:
+            HeldItem.objects.filter(connection=connection, external_key=key).delete()
+    last_update = None
+    for page in client.pages(mark.cursor or mark.updated):
+        for issue in page:
+            item = github_issue_item(client.with_timeline(issue))
+            if isinstance(item, ToolItem):
+                batch.append(item)
+            last_update = parse_github_time(issue.get("updated_at")) or last_update
+        if len(batch) >= settings.CONNECTOR_BATCH_ITEMS and last_update is not None:
+            moved = replace(mark, cursor=last_update, begun=begun)
+            commit_batch(run, batch, watermark_from=stored, watermark_to=moved.dump(), read=len(batch))
+            mark, batch, stored = moved, [], moved.dump()
+    done = replace(mark, updated=begun, cursor=None, begun=None)
+    commit_batch(run, batch, watermark_from=stored, watermark_to=done.dump(), read=len(batch))

@@ -41,7 +41,8 @@ def _require(request, stream) -> None:
 
 def _apply_errors(form, error: ValidationError) -> None:
     for name, texts in error.message_dict.items():
-        scope_field = "jql" if form.cleaned_data.get("tool", "").startswith("jira") else "project"
+        tool = form.cleaned_data.get("tool", "")
+        scope_field = "jql" if tool.startswith("jira") else "repository" if tool == "github" else "project"
         target = name if name in form.fields else (scope_field if name == "scope" else None)
         form.add_error(target, texts)
 

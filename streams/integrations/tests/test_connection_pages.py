@@ -6,8 +6,8 @@ import datetime as dt
 from django.utils.html import strip_tags
 import pytest
 
-from streams.integrations.tests.tool_servers import JiraServer
-from streams.models import Connection, ImportMapping
+from streams.integrations.tests.tool_servers import GitHubServer, JiraServer
+from streams.models import BacklogItem, Connection, ImportMapping
 from streams.tests.factories import ValueStreamFactory
 from teams.tests.factories import UserFactory
 
@@ -115,3 +115,28 @@ def test_every_figure_says_where_its_data_comes_from_and_how_fresh_it_is(admin_c
         }
     ]
     assert admin_client.get("/api/v1/metrics/flow/", {"stream": "lending"}).json()["data_sources"] == []
+
+
+def test_a_github_repository_is_connected_and_mapped_on_the_pages(admin_client):
+    with GitHubServer() as github:
+        github.create(1, dt.datetime(2026, 10, 5, tzinfo=dt.UTC), title="Checkout retries")
+        stream = ValueStreamFactory(slug="shop", workflow=False)
+        answer = admin_client.post(
+            "/streams/shop/connections/",
+            {
+                "tool": "github",
+                "base_url": github.base_url,
+                "token": github.token,
+                "repository": github.repository,
+                "rate": "10",
+            },
+        )
+        connection = Connection.objects.get(stream=stream)
+        assert answer.status_code == 302 and connection.scope == {"repository": "acme/shop"}
+        answer = admin_client.post(f"/streams/shop/connections/{connection.pk}/test/", follow=True)
+        assert "Connected: 1 issues in acme/shop." in answer.content.decode()
+        form = admin_client.get(f"/streams/shop/connections/{connection.pk}/mapping/").context["mapping_form"]
+        data = {name: field.initial if field.initial is not None else "" for name, field in form.fields.items()}
+        admin_client.post(f"/streams/shop/connections/{connection.pk}/mapping/", data)
+    item = BacklogItem.objects.get(stream=stream, external_key="acme/shop#1")
+    assert (item.title, item.state.category) == ("Checkout retries", "backlog")

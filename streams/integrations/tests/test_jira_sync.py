@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from streams.integrations.connectors.services import connection_create, connection_mapping_save
-from streams.integrations.connectors.sync import JiraMark, connection_probe, connection_sync
+from streams.integrations.connectors.sync import TimeMark, connection_probe, connection_sync
 from streams.integrations.tests.tool_servers import Fault, JiraServer
 from streams.integrations.toolchain import Mapping
 from streams.models import BacklogItem, Connection, Dependency, HeldItem, SyncRun
@@ -97,7 +97,7 @@ def test_the_incremental_query_reads_updates_since_the_watermark_in_the_accounts
     board(jira)
     connection_sync(connection.pk)
     connection.refresh_from_db()
-    mark = JiraMark.parse(connection.watermark)
+    mark = TimeMark.parse(connection.watermark)
     assert mark.updated and mark.cursor is None
     jira.move("PAY-3", dt.datetime.now(dt.UTC), "In Progress")
     run = connection_sync(connection.pk)
@@ -127,7 +127,7 @@ def test_a_killed_backfill_resumes_from_the_last_committed_issue(jira, connectio
     jira.faults.append(Fault(path="search/jql", status=500, skip=2))
     failed = connection_sync(connection.pk)
     connection.refresh_from_db()
-    mark = JiraMark.parse(connection.watermark)
+    mark = TimeMark.parse(connection.watermark)
     assert failed.status == SyncRun.Status.FAILED and mark.cursor == day(0) and mark.updated is None
     assert BacklogItem.objects.filter(stream=connection.stream).count() == 2
     resumed = connection_sync(connection.pk)
@@ -135,7 +135,7 @@ def test_a_killed_backfill_resumes_from_the_last_committed_issue(jira, connectio
     assert 'created >= "2026/10/05 11:00"' in jira.searches[2]  # day 0, 09:00 UTC, read in Berlin (CEST)
     assert BacklogItem.objects.filter(stream=connection.stream).count() == 3
     connection.refresh_from_db()
-    assert JiraMark.parse(connection.watermark).updated == mark.begun  # nothing updated meanwhile is missed
+    assert TimeMark.parse(connection.watermark).updated == mark.begun  # nothing updated meanwhile is missed
 
 
 def test_issues_deleted_in_jira_end_removed(jira, connection):
@@ -143,7 +143,7 @@ def test_issues_deleted_in_jira_end_removed(jira, connection):
     connection_sync(connection.pk)
     jira.delete("PAY-3")
     connection.refresh_from_db()
-    mark = JiraMark.parse(connection.watermark)
+    mark = TimeMark.parse(connection.watermark)
     mark.ids_checked = None  # the hourly comparison of the keys in scope is due
     Connection.objects.filter(pk=connection.pk).update(watermark=mark.dump())
     connection_sync(connection.pk)

@@ -121,8 +121,8 @@ class ToolServer:
                 request.connection.shutdown(2)
                 return
             return self._answer(request, fault.status, fault.body or {"message": "fault"}, fault.headers)
-        status, answer = self.route(request, method, path, query, body)
-        self._answer(request, status, answer)
+        status, answer, *headers = self.route(request, method, path, query, body)
+        self._answer(request, status, answer, headers[0] if headers else None)
 
     def route(self, request, method: str, path: str, query: dict, body) -> tuple[int, object]:
         raise NotImplementedError
@@ -546,3 +546,92 @@ class JiraServer(ToolServer):
             "total": len(issues),
             "issues": [self.shown(i, fields, changelog, 10**6) for i in page],
         }
+
+
+class GitHubServer(ToolServer):
+    """GitHub's REST API as documented: a repository's issues (`state`, `since`, `sort=updated`,
+    `direction=asc`, `per_page`, pages linked by the Link header, pull requests in the list),
+    one issue, its timeline (paged too), issue search's `total_count`, bearer tokens, and rate
+    limits answered as GitHub does (403 with `x-ratelimit-remaining: 0` and
+    `x-ratelimit-reset`)."""
+
+    def __init__(self, *, repository: str = "acme/shop", token: str = "ghp_secret"):
+        super().__init__()
+        self.repository, self.token = repository, token
+        self.issues: dict[int, dict] = {}
+        self.timelines: dict[int, list[dict]] = {}
+        self.page_cap = 100
+
+    @property
+    def base_url(self) -> str:
+        return self.origin
+
+    def create(self, number: int, at: dt.datetime, *, title=None, labels=(), type=None, pull_request=False) -> None:
+        with self.lock:
+            issue = {
+                "number": number,
+                "title": title or f"Issue {number}",
+                "state": "open",
+                "state_reason": None,
+                "labels": [{"name": label} for label in labels],
+                "created_at": gh_time(at),
+                "updated_at": gh_time(at),
+                "closed_at": None,
+                "repository_url": f"{self.origin}/repos/{self.repository}",
+                "html_url": f"https://github.com/{self.repository}/issues/{number}",
+                **({"type": {"name": type}} if type else {}),
+                **({"pull_request": {"url": "..."}} if pull_request else {}),
+            }
+            self.issues[number] = issue
+            self.timelines[number] = []
+
+    def event(self, number: int, at: dt.datetime, kind: str, *, column: str = "", reason=None) -> None:
+        """A timeline event: moved_columns_in_project (column), closed (reason), reopened."""
+        with self.lock:
+            issue = self.issues[number]
+            event = {"event": kind, "created_at": gh_time(at)}
+            if column:
+                event["project_card"] = {"column_name": column}
+            if kind == "closed":
+                event["state_reason"] = reason or "completed"
+                issue.update(state="closed", state_reason=event["state_reason"], closed_at=gh_time(at))
+            elif kind == "reopened":
+                issue.update(state="open", state_reason=None, closed_at=None)
+            self.timelines[number].append(event)
+            issue["updated_at"] = gh_time(at)
+
+    def route(self, request, method: str, path: str, query: dict, body):
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+        repo = f"/repos/{self.repository}"
+        if path == "/search/issues":
+            count = sum("pull_request" not in i for i in self.issues.values())
+            return 200, {"total_count": count, "incomplete_results": False, "items": []}
+        if path == f"{repo}/issues":
+            with self.lock:
+                chosen = list(self.issues.values())
+            if since := query.get("since"):
+                chosen = [i for i in chosen if i["updated_at"] >= since]
+            if query.get("sort") == "updated":
+                chosen.sort(key=lambda i: (i["updated_at"], i["number"]), reverse=query.get("direction") != "asc")
+            return self._paged(path, query, chosen)
+        if m := re.fullmatch(repo + r"/issues/(\d+)", path):
+            issue = self.issues.get(int(m.group(1)))
+            return (200, issue) if issue else (404, {"message": "Not Found"})
+        if m := re.fullmatch(repo + r"/issues/(\d+)/timeline", path):
+            return self._paged(path, query, self.timelines.get(int(m.group(1)), []))
+        return 404, {"message": "Not Found"}
+
+    def _paged(self, path: str, query: dict, rows: list):
+        size = min(int(query.get("per_page", 30)), self.page_cap)
+        page = int(query.get("page", 1))
+        chosen = rows[(page - 1) * size : page * size]
+        headers = {}
+        if page * size < len(rows):
+            rest = "&".join(f"{k}={v}" for k, v in query.items() if k != "page")
+            headers["Link"] = f'<{self.origin}{path}?{rest}&page={page + 1}>; rel="next"'
+        return 200, chosen, headers
+
+
+def gh_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
