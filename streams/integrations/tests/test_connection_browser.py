@@ -10,7 +10,7 @@ import pytest
 from core import access
 from portal.tests.browser import log_in
 from streams.integrations.tests.test_azure_sync import board_history
-from streams.integrations.tests.tool_servers import AzureDevOpsServer
+from streams.integrations.tests.tool_servers import AzureDevOpsServer, GitHubServer, JiraServer
 from streams.models import BacklogItem, Connection
 from streams.tests.factories import ValueStreamFactory
 from teams.tests.factories import UserFactory
@@ -59,3 +59,40 @@ def test_a_director_connects_azure_devops_maps_it_and_sees_the_backfill(live_ser
     assert (item.state.name, item.state.category, item.started_at is not None) == ("Closed", "done", True)
     page.goto(f"{live_server.url}/streams/payments/")
     assert "from Azure DevOps Boards" in page.get_by_test_id("freshness").inner_text()
+
+
+@pytest.mark.parametrize("tool", ["jira_cloud", "github"])
+def test_a_director_connects_jira_or_github_on_the_page(live_server, page, screenshot, tool):
+    Group.objects.get_or_create(name=access.VIEWER)
+    stream = ValueStreamFactory(name="Payments", slug="payments", workflow=False)
+    UserFactory(username="ada", is_staff=True, is_superuser=True)
+    server = JiraServer() if tool == "jira_cloud" else GitHubServer()
+    with server:
+        at = dt.datetime(2026, 10, 5, 9, 0, tzinfo=dt.UTC)
+        if tool == "jira_cloud":
+            server.create("PAY-1", at, summary="Pay by link")
+            server.move("PAY-1", at + dt.timedelta(days=1), "In Progress")
+        else:
+            server.create(1, at, title="Pay by link")
+            server.event(1, at + dt.timedelta(days=1), "closed")
+        log_in(page, live_server, "ada")
+        page.goto(f"{live_server.url}/streams/payments/connections/")
+        form = page.get_by_test_id("connect-form")
+        form.get_by_label("Tool").select_option(tool)
+        form.get_by_label("Address").fill(server.base_url)
+        form.get_by_label("Token", exact=True).fill(server.token)
+        if tool == "jira_cloud":
+            form.get_by_label("Account email").fill(server.email)
+            form.get_by_label("JQL").fill("project = PAY")
+        else:
+            form.get_by_label("Repository").fill(server.repository)
+        form.get_by_role("button", name="Connect").click()
+        page.get_by_role("button", name="Test connection").click()
+        assert "Connected:" in page.get_by_role("status").inner_text()
+        page.get_by_role("link", name="Map statuses and types").click()
+        page.get_by_test_id("mapping-form").get_by_role("button", name="Save the mapping and sync").click()
+        runs = page.get_by_test_id("sync-runs")
+        runs.wait_for()
+        assert "Succeeded" in runs.inner_text()
+        screenshot(f"connection-{tool}")
+    assert BacklogItem.objects.filter(stream=stream).count() == 1
