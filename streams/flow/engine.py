@@ -93,7 +93,11 @@ class Scope:
         return cls("items", id, label, items_sql)
 
     def item_filter_sql(self, alias: str = "i") -> str:
-        """SQL condition on backlog items (table alias `alias`); ids are integers, inlined."""
+        """SQL condition on backlog items (table alias `alias`); ids are integers, inlined. Items a
+        live sync holds back for an unmapped name are out of every figure until it is mapped."""
+        return f"{self._scope_sql(alias)} AND NOT {alias}.held_back"
+
+    def _scope_sql(self, alias: str) -> str:
         if self.kind == "stream":
             return f"{alias}.stream_id = {int(self.id)}"
         if self.kind == "team":

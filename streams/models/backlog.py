@@ -91,6 +91,13 @@ class BacklogItem(models.Model):
         help_text="The export held only the latest part of the item's history: its start is unknown, so a "
         "finished item has no flow time (DESIGN.md, Data quality).",
     )
+    held_back = models.BooleanField(
+        default=False,
+        db_default=False,  # rows written in bulk leave it out
+        editable=False,
+        help_text="A live sync met a status or type of this item that the mapping does not know: the item is "
+        "kept out of every flow figure until the name is mapped (DESIGN.md, Data in: live connectors).",
+    )
 
     objects = BacklogItemQuerySet.as_manager()
     history = HistoricalRecords()

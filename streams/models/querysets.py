@@ -24,16 +24,22 @@ class ValueStreamQuerySet(models.QuerySet):
 
 def in_progress_sql(item: str = "i", state: str = "s") -> str:
     """The SQL condition of work in progress (DESIGN.md, "Flow load"), on an item alias joined
-    to its current state: started, not finished, in an `active` or `waiting` state. The first
-    two terms follow from the third; they let the partial index of started, unfinished items
-    serve the query."""
-    return f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category IN ('active', 'waiting')"
+    to its current state: started, not finished, in an `active` or `waiting` state, and not held
+    back by a live sync for an unmapped name. The first two terms follow from the third; they let
+    the partial index of started, unfinished items serve the query."""
+    return (
+        f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category IN ('active', 'waiting') "
+        f"AND NOT {item}.held_back"
+    )
 
 
 def returned_sql(item: str = "i", state: str = "s") -> str:
     """The SQL condition of work returned to the backlog: started, unfinished, in a `backlog`
     state again (sent back, or reopened into the backlog). Not WIP, and not aging."""
-    return f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category = 'backlog'"
+    return (
+        f"{item}.started_at IS NOT NULL AND {item}.finished_at IS NULL AND {state}.category = 'backlog' "
+        f"AND NOT {item}.held_back"
+    )
 
 
 class BacklogItemQuerySet(models.QuerySet):
@@ -46,9 +52,14 @@ class BacklogItemQuerySet(models.QuerySet):
     def in_progress(self):
         """Work in progress, as `in_progress_sql` says."""
         return self.filter(
-            started_at__isnull=False, finished_at__isnull=True, state__category__in=("active", "waiting")
+            started_at__isnull=False,
+            finished_at__isnull=True,
+            state__category__in=("active", "waiting"),
+            held_back=False,
         )
 
     def returned(self):
         """Work returned to the backlog, as `returned_sql` says."""
-        return self.filter(started_at__isnull=False, finished_at__isnull=True, state__category="backlog")
+        return self.filter(
+            started_at__isnull=False, finished_at__isnull=True, state__category="backlog", held_back=False
+        )

@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.crypto import SecretUnreadable
 from core.errors import ImportRefused
 from core.locks import work_lock
+from streams.flow.rollups import rollups_invalidate
 from streams.integrations.connectors.azure import (
     DELETED,
     LEFT_SCOPE,
@@ -242,6 +243,14 @@ def commit_batch(run: SyncRun, items: list[ToolItem], *, watermark_from: str, wa
         result = write_parsed(stream, stream.slug, "", built.parsed) if built.parsed.items else None
         written = list(built.parsed.items)
         HeldItem.objects.filter(connection=connection, external_key__in=written).delete()
+        # Known items held for an unmapped name leave every figure until it is mapped; items
+        # written now are back in them.
+        items = BacklogItem.objects.filter(stream=stream, source=connection.source)
+        toggled = items.filter(external_key__in=[held.key for held in built.held], held_back=False).update(
+            held_back=True
+        ) + items.filter(external_key__in=written, held_back=True).update(held_back=False)
+        if toggled:
+            rollups_invalidate(stream_id=stream.pk, since=None)
         for held in built.held:
             HeldItem.objects.update_or_create(
                 connection=connection,

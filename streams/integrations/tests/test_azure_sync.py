@@ -240,11 +240,18 @@ def test_a_status_the_mapping_does_not_know_holds_its_item_back_until_mapped(ado
     assert held == {"2": "In Review", "4": "Feature"} and run.items_held == 2
     assert BacklogItem.objects.get(stream=connection.stream, external_key="2").state.name == "In progress"
     assert not BacklogItem.objects.filter(stream=connection.stream, external_key="4").exists()
+    # The held item leaves every figure: it is no longer work in progress anywhere.
+    window = Window.build(start=day(0).date(), end=day(6).date(), as_of=day(7))
+    report = flow_report(scope=Scope.stream(connection.stream), window=window)
+    assert "2" not in {f.key for f in report.in_progress} and report.wip == 0
+    assert not BacklogItem.objects.filter(stream=connection.stream).in_progress().exists()
     mapping = Mapping(statuses={"In Review": ("Review", "waiting")}, types={"Feature": "feature"})
     connection_mapping_save(connection=connection, mapping=mapping)
     connection_sync(connection.pk)
     assert not HeldItem.objects.filter(connection=connection).exists()
     assert history_of(connection, "2")[-1] == ("Review", day(6))
+    report = flow_report(scope=Scope.stream(connection.stream), window=window)
+    assert "2" in {f.key for f in report.in_progress}  # mapped: back in the figures
     assert BacklogItem.objects.get(stream=connection.stream, external_key="4").flow_type == "feature"
 
 
