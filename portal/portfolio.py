@@ -19,7 +19,8 @@ from okrs.selectors import current_period
 from streams.delivery.keys import POOLED, DeliveryKeys, delivery_keys
 from streams.flow.periods import Period
 from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows
-from streams.models import Connection, LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
+from streams.models import LeadershipAssignment, ReadinessCheck, ValueStream, WorkflowState
+from streams.selectors import connections_by_stream
 
 from .health import Scorecard, health_scorecards
 
@@ -137,9 +138,7 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     flows, aligned, pending, health, delivery, pooled = fresh_cached(
         f"portfolio:{period.label}:{window.end:%Y-%m-%d}:{ids_key(ids)}", lambda: _columns(ids, period, window)
     )
-    sources: dict[int, list] = {}
-    for connection in Connection.objects.filter(stream_id__in=ids).only("stream_id", "tool", "status", "synced_at"):
-        sources.setdefault(connection.stream_id, []).append(connection)
+    sources = connections_by_stream(ids)
     rows = [
         PortfolioRow(
             stream=stream,

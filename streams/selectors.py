@@ -41,13 +41,16 @@ def leadership_list() -> QuerySet[LeadershipAssignment]:
     return LeadershipAssignment.objects.select_related("person", "stream")
 
 
-def stream_connections(stream: ValueStream) -> list[Connection]:
-    """The live connections feeding the stream, for the "how fresh is this" line of its pages."""
-    return list(
-        Connection.objects.filter(stream=stream)
-        .only("pk", "stream_id", "tool", "status", "synced_at", "status_message")
-        .order_by("pk")
+def connections_by_stream(stream_ids) -> dict[int, list[Connection]]:
+    """The live connections feeding each stream, for the "how fresh is this" line of the pages
+    (one query, however many streams)."""
+    found: dict[int, list[Connection]] = {}
+    rows = Connection.objects.filter(stream_id__in=stream_ids).only(
+        "pk", "stream_id", "tool", "status", "synced_at", "status_message"
     )
+    for connection in rows.order_by("pk"):
+        found.setdefault(connection.stream_id, []).append(connection)
+    return found
 
 
 def data_sources(stream_ids) -> list[dict]:

@@ -21,7 +21,7 @@ from streams.models import (
     FlowSnapshot,
     ValueStreamMap,
 )
-from streams.selectors import stream_connections, stream_get
+from streams.selectors import connections_by_stream, stream_get
 
 TREND_WEEKS = 26
 
@@ -89,7 +89,7 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if not request.htmx:
         context |= _maps_and_experiments(stream)
-        context["connections"] = stream_connections(stream)
+        context["connections"] = connections_by_stream([stream.pk]).get(stream.pk, [])
     template = "streams/partials/_flow.html" if request.htmx else "streams/stream_detail.html"
     return render(request, template, context)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import datetime as dt
 import re
 
-from streams.integrations.connectors.history import ToolItem
+from streams.integrations.connectors.history import ToolItem, aware_time
 from streams.integrations.connectors.http import ToolHttp
 from streams.integrations.github import (
     GITHUB_CLOSED,
@@ -47,16 +47,6 @@ class GitHubScope:
         if not REPOSITORY.fullmatch(repository):
             raise ValueError("name the repository as owner/name, e.g. acme/payments.")
         return cls(repository=repository)
-
-
-def parse_time(value) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
 
 
 class GitHubIssues:
@@ -94,12 +84,12 @@ class GitHubIssues:
 def issue_item(issue: dict) -> ToolItem | str:
     """An issue with its timeline as a tool item (its whole life), or why it cannot be read."""
     key, _repo = github_key(issue)
-    created = parse_time(issue.get("created_at"))
+    created = aware_time(issue.get("created_at"))
     if not key or created is None or issue.get("state") not in ("open", "closed"):
         return f"issue {key or issue.get('number')} came without a number, a created time or a state"
     moves = []
     for at_text, status in github_moves(issue):
-        at = parse_time(at_text)
+        at = aware_time(at_text)
         if at is None:
             return f"issue {key} has a timeline event without a time"
         moves.append((at, status))
@@ -108,7 +98,7 @@ def issue_item(issue: dict) -> ToolItem | str:
     status = github_status_now(issue)
     last_state = next((m for _at, m in reversed(moves) if m in (GITHUB_OPEN, GITHUB_CLOSED, GITHUB_NOT_PLANNED)), "")
     if (status == GITHUB_OPEN) != (last_state == GITHUB_OPEN):  # the timeline says less than the issue
-        closed = parse_time(issue.get("closed_at") or issue.get("updated_at"))
+        closed = aware_time(issue.get("closed_at") or issue.get("updated_at"))
         moves.append((max(moves[-1][0], closed) if closed else moves[-1][0], status))
     return ToolItem(
         key=key,

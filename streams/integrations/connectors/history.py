@@ -116,6 +116,17 @@ def build(
     return built
 
 
+def aware_time(value) -> dt.datetime | None:
+    """An ISO 8601 instant with its offset (Jira's +0000, GitHub's Z); None otherwise."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
 def stored_moves(stream_id: int, source: str, keys: list[str]) -> dict[str, list[tuple[dt.datetime, str]]]:
     """The moves the tool's earlier syncs or imports wrote for these items, oldest first."""
     moves: dict[str, list[tuple[dt.datetime, str]]] = {}

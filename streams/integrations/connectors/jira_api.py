@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streams.integrations.connectors.history import ToolItem
+from streams.integrations.connectors.history import ToolItem, aware_time
 from streams.integrations.connectors.http import ToolHttp, ToolRefused
 from streams.integrations.issues import field_text
 from streams.integrations.jira import BLOCKS_INWARD, jira_cut_short, jira_moves
@@ -99,33 +99,32 @@ class JiraIssues:
         quoted = ", ".join(f'"{key}"' for key in keys if KEY.fullmatch(key))
         return f"key in ({quoted}) ORDER BY created ASC"
 
-    def pages(self, jql: str) -> Iterator[list[dict]]:
-        """The issues the query finds, a page at a time, each with its changelog."""
-        if self.cloud:
-            token = None
-            while True:
-                body = {"jql": jql, "fields": FIELDS, "expand": "changelog", "maxResults": PAGE}
-                if token:
-                    body["nextPageToken"] = token
-                data = self.http.post(f"{self.api}/search/jql", body)
-                issues = data.get("issues")
-                if not isinstance(issues, list):
-                    raise ToolRefused("the search answer has no 'issues' list")
-                yield [issue for issue in issues if isinstance(issue, dict)]
-                token = data.get("nextPageToken")
-                if not token or data.get("isLast") is True:
-                    return
-        start = 0
+    def pages(self, jql: str, *, fields=FIELDS, changelog: bool = True) -> Iterator[list[dict]]:
+        """The issues the query finds, a page at a time (Cloud: by `nextPageToken`; Data Center:
+        by `startAt` up to `total`), with their changelogs unless told not to."""
+        size = PAGE if changelog else (5000 if self.cloud else 1000)  # Jira caps pages with changelogs
+        token, start = None, 0
         while True:
-            body = {"jql": jql, "fields": FIELDS, "expand": ["changelog"], "maxResults": PAGE, "startAt": start}
-            data = self.http.post(f"{self.api}/search", body)
+            body = {"jql": jql, "fields": list(fields), "maxResults": size}
+            if self.cloud:
+                body |= {"expand": "changelog"} if changelog else {}
+                body |= {"nextPageToken": token} if token else {}
+                data = self.http.post(f"{self.api}/search/jql", body)
+            else:
+                body |= ({"expand": ["changelog"]} if changelog else {}) | {"startAt": start}
+                data = self.http.post(f"{self.api}/search", body)
             issues = data.get("issues")
             if not isinstance(issues, list):
                 raise ToolRefused("the search answer has no 'issues' list")
             yield [issue for issue in issues if isinstance(issue, dict)]
-            start += len(issues)
-            if not issues or start >= int(data.get("total") or 0):
-                return
+            if self.cloud:
+                token = data.get("nextPageToken")
+                if not token or data.get("isLast") is True:
+                    return
+            else:
+                start += len(issues)
+                if not issues or start >= int(data.get("total") or 0):
+                    return
 
     def complete_changelogs(self, issues: list[dict]) -> None:
         """Give each issue whose changelog the search cut short its whole status history."""
@@ -152,34 +151,8 @@ class JiraIssues:
 
     def ids_in_scope(self) -> set[str]:
         """The keys of every issue in scope now (to find those deleted in Jira)."""
-        keys: set[str] = set()
-        for page in self.pages_of_keys():
-            keys.update(page)
-        return keys
-
-    def pages_of_keys(self) -> Iterator[list[str]]:
-        jql = self.scope.clause()
-        if self.cloud:
-            token = None
-            while True:
-                body = {"jql": jql, "fields": ["key"], "maxResults": 5000}
-                if token:
-                    body["nextPageToken"] = token
-                data = self.http.post(f"{self.api}/search/jql", body)
-                yield [field_text(issue, "key") for issue in data.get("issues") or [] if isinstance(issue, dict)]
-                token = data.get("nextPageToken")
-                if not token or data.get("isLast") is True:
-                    return
-        start = 0
-        while True:
-            data = self.http.post(
-                f"{self.api}/search", {"jql": jql, "fields": ["key"], "maxResults": 1000, "startAt": start}
-            )
-            issues = data.get("issues") or []
-            yield [field_text(issue, "key") for issue in issues if isinstance(issue, dict)]
-            start += len(issues)
-            if not issues or start >= int(data.get("total") or 0):
-                return
+        pages = self.pages(self.scope.clause(), fields=["key"], changelog=False)
+        return {field_text(issue, "key") for page in pages for issue in page}
 
     def statuses(self) -> tuple[dict[str, str], list[str]]:
         """(status → suggested category from Jira's status category, issue types)."""
@@ -195,38 +168,28 @@ class JiraIssues:
         return statuses, types
 
 
-def parse_jira_time(value) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
 def issue_item(issue: dict) -> ToolItem | str:
     """A Jira issue with its changelog as a tool item (its whole life), or why it cannot be read."""
     key = field_text(issue, "key")
     fields = issue.get("fields")
     if not key or not isinstance(fields, dict):
         return f"issue {key or issue.get('id')} came without its key or fields"
-    created = parse_jira_time(fields.get("created"))
+    created = aware_time(fields.get("created"))
     status = field_text(fields, "status", "name")
     if created is None or not status:
         return f"issue {key} has no readable created time or status"
     raw = jira_moves(issue)
     moves = []
     for at_text, _before, after in raw:
-        at = parse_jira_time(at_text)
+        at = aware_time(at_text)
         if at is None or not after:
             return f"issue {key} has a status change without a time or a status"
         moves.append((at, after))
     moves.sort(key=lambda move: move[0])
-    first = (sorted(raw, key=lambda r: parse_jira_time(r[0]))[0][1] if raw else status) or status
+    first = (sorted(raw, key=lambda r: aware_time(r[0]))[0][1] if raw else status) or status
     moves.insert(0, (created, first))
     if moves[-1][1] != status:  # a history that does not end where the issue is: end it there
-        updated = parse_jira_time(fields.get("updated"))
+        updated = aware_time(fields.get("updated"))
         moves.append((max(moves[-1][0], updated) if updated else moves[-1][0], status))
     blocked_by = []
     for link in fields.get("issuelinks") or []:

@@ -38,8 +38,7 @@ from streams.integrations.connectors.azure import (
 )
 from streams.integrations.connectors.github_api import GitHubIssues, GitHubScope
 from streams.integrations.connectors.github_api import issue_item as github_issue_item
-from streams.integrations.connectors.github_api import parse_time as parse_github_time
-from streams.integrations.connectors.history import Built, ToolItem, build, stored_moves
+from streams.integrations.connectors.history import Built, ToolItem, aware_time, build, stored_moves
 from streams.integrations.connectors.http import CredentialsRefused, ToolBusy, ToolError, ToolHttp, ToolRefused
 from streams.integrations.connectors.jira_api import JiraIssues, JiraScope, issue_item
 from streams.integrations.toolchain import mapping_for
@@ -251,12 +250,18 @@ def commit_batch(run: SyncRun, items: list[ToolItem], *, watermark_from: str, wa
         ) + items.filter(external_key__in=written, held_back=True).update(held_back=False)
         if toggled:
             rollups_invalidate(stream_id=stream.pk, since=None)
-        for held in built.held:
-            HeldItem.objects.update_or_create(
-                connection=connection,
-                external_key=held.key,
-                defaults={"title": held.title[:300], "kind": held.kind, "value": held.value[:200]},
-            )
+        held = {h.key: h for h in built.held}  # one row a key (an item read twice in a batch)
+        HeldItem.objects.bulk_create(  # one statement, however many items a new name holds back
+            [
+                HeldItem(
+                    connection=connection, external_key=h.key, title=h.title[:300], kind=h.kind, value=h.value[:200]
+                )
+                for h in held.values()
+            ],
+            update_conflicts=True,
+            unique_fields=["connection", "external_key"],
+            update_fields=["title", "kind", "value"],
+        )
         Connection.objects.filter(pk=connection.pk).update(watermark=watermark_to)
         connection.watermark = watermark_to
         SyncRun.objects.filter(pk=run.pk).update(
@@ -369,36 +374,55 @@ class TimeMark:
 IDS_CHECK_EVERY = dt.timedelta(hours=1)  # how often the keys in scope are compared with the stored ones
 
 
+class TimeBatches:
+    """The items of a Jira or GitHub run, committed every CONNECTOR_BATCH_ITEMS under a TimeMark:
+    each commit records where a stopped run resumes (`cursor`); the last one moves `updated` to
+    when the chain of runs began and clears the cursor."""
+
+    def __init__(self, run: SyncRun):
+        self.run = run
+        self.stored = run.connection.watermark  # as committed: each batch checks nobody moved it
+        self.mark = TimeMark.parse(self.stored)
+        self.now = timezone.now()
+        self.begun = self.mark.begun or self.now
+        self.items: list[ToolItem] = []
+
+    def add(self, items: list[ToolItem], resume_at) -> None:
+        """Items read; `resume_at(items)` is where a run stopped after committing them resumes."""
+        self.items += items
+        if len(self.items) >= settings.CONNECTOR_BATCH_ITEMS and (cursor := resume_at(self.items)) is not None:
+            self._commit(replace(self.mark, cursor=cursor, begun=self.begun))
+
+    def finish(self, *, ids_checked: dt.datetime | None = None) -> None:
+        done = replace(self.mark, updated=self.begun, cursor=None, begun=None)
+        done.ids_checked = ids_checked or self.mark.ids_checked
+        self._commit(done)
+
+    def _commit(self, mark: TimeMark) -> None:
+        commit_batch(self.run, self.items, watermark_from=self.stored, watermark_to=mark.dump(), read=len(self.items))
+        self.mark, self.items, self.stored = mark, [], mark.dump()
+
+
 def _sync_jira(run: SyncRun, http: ToolHttp) -> None:
     connection = run.connection
     client = tool_client(connection, http)
-    stored = connection.watermark  # as committed: each batch checks nobody moved it meanwhile
-    mark = TimeMark.parse(stored)
-    now = timezone.now()
-    begun = mark.begun or now
-    batch: list[ToolItem] = []
+    batches = TimeBatches(run)
+    mark = batches.mark
     # Issues held back earlier are read again whatever their updated time: their names may be mapped now.
     held = sorted(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True))
     for start in range(0, len(held), 100):
         for page in client.pages(client.keys_jql(held[start : start + 100])):
             client.complete_changelogs(page)
-            batch += [item for item in map(issue_item, page) if isinstance(item, ToolItem)]
-    jql = client.jql(updated_since=mark.updated, created_from=mark.cursor)
-    for page in client.pages(jql):
+            batches.items += [item for item in map(issue_item, page) if isinstance(item, ToolItem)]
+    for page in client.pages(client.jql(updated_since=mark.updated, created_from=mark.cursor)):
         client.complete_changelogs(page)
-        for issue in page:
-            item = issue_item(issue)
-            if isinstance(item, ToolItem):
-                batch.append(item)
-        if len(batch) >= settings.CONNECTOR_BATCH_ITEMS:
-            moved = replace(mark, cursor=max(item.created for item in batch), begun=begun)
-            commit_batch(run, batch, watermark_from=stored, watermark_to=moved.dump(), read=len(batch))
-            mark, batch, stored = moved, [], moved.dump()
-    done = replace(mark, updated=begun, cursor=None, begun=None)
-    if mark.ids_checked is None or now - mark.ids_checked >= IDS_CHECK_EVERY:
-        batch += _gone_from_jira(connection, client.ids_in_scope(), now)
-        done.ids_checked = now
-    commit_batch(run, batch, watermark_from=stored, watermark_to=done.dump(), read=len(batch))
+        items = [item for item in map(issue_item, page) if isinstance(item, ToolItem)]
+        batches.add(items, lambda batch: max(item.created for item in batch))
+    ids_checked = None
+    if mark.ids_checked is None or batches.now - mark.ids_checked >= IDS_CHECK_EVERY:
+        batches.items += _gone_from_jira(connection, client.ids_in_scope(), batches.now)
+        ids_checked = batches.now
+    batches.finish(ids_checked=ids_checked)
 
 
 def _gone_from_jira(connection: Connection, keys: set[str], now: dt.datetime) -> list[ToolItem]:
@@ -433,10 +457,7 @@ def _sync_github(run: SyncRun, http: ToolHttp) -> None:
     that stopped resumes from the update time of the last committed issue."""
     connection = run.connection
     client = tool_client(connection, http)
-    stored = connection.watermark
-    mark = TimeMark.parse(stored)
-    begun = mark.begun or timezone.now()
-    batch: list[ToolItem] = []
+    batches = TimeBatches(run)
     for key in sorted(HeldItem.objects.filter(connection=connection).values_list("external_key", flat=True)):
         number = key.rpartition("#")[2]
         try:
@@ -447,19 +468,16 @@ def _sync_github(run: SyncRun, http: ToolHttp) -> None:
             issue = None  # deleted or transferred: nothing to hold any more
         item = github_issue_item(client.with_timeline(issue)) if issue else None
         if isinstance(item, ToolItem):
-            batch.append(item)
+            batches.items.append(item)
         else:
             HeldItem.objects.filter(connection=connection, external_key=key).delete()
     last_update = None
-    for page in client.pages(mark.cursor or mark.updated):
+    for page in client.pages(batches.mark.cursor or batches.mark.updated):
+        items = []
         for issue in page:
             item = github_issue_item(client.with_timeline(issue))
             if isinstance(item, ToolItem):
-                batch.append(item)
-            last_update = parse_github_time(issue.get("updated_at")) or last_update
-        if len(batch) >= settings.CONNECTOR_BATCH_ITEMS and last_update is not None:
-            moved = replace(mark, cursor=last_update, begun=begun)
-            commit_batch(run, batch, watermark_from=stored, watermark_to=moved.dump(), read=len(batch))
-            mark, batch, stored = moved, [], moved.dump()
-    done = replace(mark, updated=begun, cursor=None, begun=None)
-    commit_batch(run, batch, watermark_from=stored, watermark_to=done.dump(), read=len(batch))
+                items.append(item)
+            last_update = aware_time(issue.get("updated_at")) or last_update
+        batches.add(items, lambda batch, at=last_update: at)
+    batches.finish()
