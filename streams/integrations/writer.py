@@ -35,6 +35,7 @@ from core.bulk import RowWriter
 from core.dates import too_early
 from core.errors import ImportRefused, RowError
 from core.history import delete_with_history
+from core.lookups import any_of
 from streams.backlog.services import CLOCK_SKEW, items_refresh_flow_dates
 from streams.flow.rollups import rollups_invalidate
 from streams.models import (
@@ -392,7 +393,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
 
     # Keys already used by another stream would silently move items between streams.
     elsewhere = dict(
-        BacklogItem.objects.filter(source=source, external_key__in=list(parsed.items))
+        BacklogItem.objects.filter(any_of("external_key", parsed.items), source=source)
         .exclude(stream=stream)
         .values_list("external_key", "stream__slug")
     )
@@ -412,7 +413,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     columns = ["title", "flow_type", "created_at"] + (["team_id"] if parsed.sets_team else [])
     stored_items = BacklogItem.objects.filter(stream=stream, source=source)
     if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
-        stored_items = stored_items.filter(external_key__in=list(parsed.items))
+        stored_items = stored_items.filter(any_of("external_key", parsed.items))
     existing = {row[0]: row[1:] for row in stored_items.values_list("external_key", "pk", *columns)}
     initial = _initial_state(states)
     now = timezone.now()
@@ -474,13 +475,13 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     items_of_stream = BacklogItem.objects.filter(stream=stream, source=source)
     if len(parsed.items) <= PART:  # a sync's batch: its items and their parents, not the whole stream
         keys = set(parsed.items) | {row.parent_key for row in parsed.items.values() if row.parent_key}
-        items_of_stream = items_of_stream.filter(external_key__in=list(keys))
+        items_of_stream = items_of_stream.filter(any_of("external_key", keys))
     items = dict(items_of_stream.values_list("external_key", "pk"))
 
     touched |= _write_parents(parsed, items, result)
-    rewritten = _write_histories(parsed, items, states, initial, result)
-    rewritten += _write_cut_short(parsed, items, stream, source, result)
     created_ids = {items[key] for key in new_keys}
+    rewritten = _write_histories(parsed, items, states, initial, result, created=created_ids)
+    rewritten += _write_cut_short(parsed, items, stream, source, result)
     # An item is unchanged when neither its fields, its parent nor its history changed.
     result.items_unchanged = len(parsed.items) - len(created_ids) - len((touched | set(rewritten)) - created_ids)
     if parsed.dependencies is not None:
@@ -490,13 +491,13 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     if result.states_updated:  # a state changed category: every item of the stream may change
         items_refresh_flow_dates(BacklogItem.objects.filter(stream=stream))
     elif rewritten:
-        items_refresh_flow_dates(BacklogItem.objects.filter(pk__in=rewritten))
+        items_refresh_flow_dates(BacklogItem.objects.filter(any_of("pk", rewritten)))
     if result.states_updated or rewritten or result.items_created or result.items_updated:
         # Imported history is backdated: the stream's stored days are recomputed from scratch.
         rollups_invalidate(stream_id=stream.pk, since=None)
     # Live work gets its readiness checks; work already done or removed was released without us.
     if new_keys:
-        live = BacklogItem.objects.filter(pk__in=created_ids).exclude(
+        live = BacklogItem.objects.filter(any_of("pk", created_ids)).exclude(
             state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
         )
         items_readiness_checks_create(items=live)
@@ -514,8 +515,8 @@ def _write_cut_short(parsed, items: dict[str, int], stream, source: str, result:
     )
     now_cut = {items[key] for key in parsed.cut_short if key in items and key not in flagged}
     now_whole = [pk for key, pk in flagged.items() if key in parsed.items and key not in parsed.cut_short]
-    BacklogItem.objects.filter(pk__in=now_cut).update(history_cut_short=True)
-    BacklogItem.objects.filter(pk__in=now_whole).update(history_cut_short=False)
+    BacklogItem.objects.filter(any_of("pk", now_cut)).update(history_cut_short=True)
+    BacklogItem.objects.filter(any_of("pk", now_whole)).update(history_cut_short=False)
     if parsed.cut_short:
         result.cut_short = sorted(parsed.cut_short)
         named = ", ".join(result.cut_short[:CUT_SHORT_NAMED])
@@ -570,14 +571,16 @@ def _write_parents(parsed: Parsed, items: dict[str, int], result: ImportResult) 
         if row.parent_key and parent_id is None:
             result.warnings["parent not imported into this stream (left without a parent)"] += 1
         wanted[items[key]] = parent_id
-    stored = dict(BacklogItem.objects.filter(pk__in=list(wanted)).values_list("pk", "parent_id"))
+    stored = dict(BacklogItem.objects.filter(any_of("pk", wanted)).values_list("pk", "parent_id"))
     pairs = [(pk, parent_id) for pk, parent_id in wanted.items() if stored.get(pk) != parent_id]
     RowWriter().update_column(BacklogItem, "parent_id", pairs)
     result.parents_set = len(pairs)
     return {pk for pk, _parent in pairs}
 
 
-def _write_histories(parsed, items: dict[str, int], states, initial, result: ImportResult) -> list[int]:
+def _write_histories(
+    parsed, items: dict[str, int], states, initial, result: ImportResult, *, created: set[int]
+) -> list[int]:
     """Give each item the file's history, merged with the moves recorded after it; skip equal ones.
 
     The tool is the source of truth for the time its file covers. Moves recorded through
@@ -590,7 +593,7 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
     live: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)  # moves not from an import
     moves = StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
     if len(parsed.items) <= PART:  # a sync's batch: only its items' moves
-        moves = StateTransition.objects.filter(item_id__in=[items[key] for key in parsed.items])
+        moves = StateTransition.objects.filter(any_of("item_id", [items[key] for key in parsed.items]))
     for item_id, state_id, at, door in (
         moves.order_by("item_id", "at", "pk")
         .values_list("item_id", "to_state_id", "at", "source")
@@ -627,12 +630,15 @@ def _write_histories(parsed, items: dict[str, int], states, initial, result: Imp
     del stored
     if replaced:
         # Each deleted move's last version, written in batches (one INSERT per row took seconds).
-        delete_with_history(StateTransition.objects.filter(item_id__in=replaced))
+        delete_with_history(StateTransition.objects.filter(any_of("item_id", replaced)))
     if rewrite:
-        # The item's state is the last move's (a kept later move may be newer than the file).
+        # The item's state is the last move's (a kept later move may be newer than the file). An
+        # item created by this write has it already: updating it would only rewrite its row.
         last = {}
         for item_id, _previous, state_id, _at, _source in rows:
             last[item_id] = state_id
+        for item_id in created:
+            last.pop(item_id, None)
         RowWriter().update_column(BacklogItem, "state_id", list(last.items()))
     RowWriter().write(StateTransition, ["item_id", "from_state_id", "to_state_id", "at", "source"], rows)
     result.histories_written, result.transitions_written = len(rewrite), len(rows)
@@ -645,7 +651,7 @@ def _write_dependencies(parsed: Parsed, items: dict[str, int], result: ImportRes
     holds a few) keep theirs. Links to issues that were never imported are left out."""
     keys = {key for pair in parsed.dependencies for key in pair} - set(items)
     known = dict(
-        BacklogItem.objects.filter(source=parsed.source, external_key__in=list(keys)).values_list("external_key", "pk")
+        BacklogItem.objects.filter(any_of("external_key", keys), source=parsed.source).values_list("external_key", "pk")
     )
     known.update(items)
     wanted = set()
@@ -656,7 +662,7 @@ def _write_dependencies(parsed: Parsed, items: dict[str, int], result: ImportRes
             result.warnings["blocking link to an issue never imported (left out)"] += 1
     ids = [items[key] for key in parsed.items]  # the links of the items read; others' stay as they are
     stored = set(
-        Dependency.objects.filter(item_id__in=ids, blocked_by__source=parsed.source).values_list(
+        Dependency.objects.filter(any_of("item_id", ids), blocked_by__source=parsed.source).values_list(
             "item_id", "blocked_by_id"
         )
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import datetime as dt
 
+from core.lookups import any_of
 from streams.integrations.toolchain import CATEGORY_RANK, TYPE_PRECEDENCE, Mapping
 from streams.integrations.writer import ItemRow, Parsed
 from streams.models import StateTransition, WorkflowState
@@ -132,9 +133,9 @@ def stored_moves(stream_id: int, source: str, keys: list[str]) -> dict[str, list
     moves: dict[str, list[tuple[dt.datetime, str]]] = {}
     rows = (
         StateTransition.objects.filter(
+            any_of("item__external_key", keys),
             item__stream_id=stream_id,
             item__source=source,
-            item__external_key__in=keys,
             source=StateTransition.Source.IMPORT,
         )
         .order_by("item_id", "at", "pk")

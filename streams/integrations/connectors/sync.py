@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.crypto import SecretUnreadable
 from core.errors import ImportRefused
 from core.locks import work_lock
+from core.lookups import any_of
 from streams.flow.rollups import rollups_invalidate
 from streams.integrations.connectors.azure import (
     DELETED,
@@ -241,13 +242,13 @@ def commit_batch(run: SyncRun, items: list[ToolItem], *, watermark_from: str, wa
         built = _build(connection, items)
         result = write_parsed(stream, stream.slug, "", built.parsed) if built.parsed.items else None
         written = list(built.parsed.items)
-        HeldItem.objects.filter(connection=connection, external_key__in=written).delete()
+        HeldItem.objects.filter(any_of("external_key", written), connection=connection).delete()
         # Known items held for an unmapped name leave every figure until it is mapped; items
         # written now are back in them.
         items = BacklogItem.objects.filter(stream=stream, source=connection.source)
-        toggled = items.filter(external_key__in=[held.key for held in built.held], held_back=False).update(
+        toggled = items.filter(any_of("external_key", [held.key for held in built.held]), held_back=False).update(
             held_back=True
-        ) + items.filter(external_key__in=written, held_back=True).update(held_back=False)
+        ) + items.filter(any_of("external_key", written), held_back=True).update(held_back=False)
         if toggled:
             rollups_invalidate(stream_id=stream.pk, since=None)
         held = {h.key: h for h in built.held}  # one row a key (an item read twice in a batch)
@@ -289,7 +290,7 @@ def _stored_keys(connection: Connection) -> Callable[[list[str]], set[str]]:
     def stored(keys: list[str]) -> set[str]:
         return set(
             BacklogItem.objects.filter(
-                stream_id=connection.stream_id, source=connection.source, external_key__in=keys
+                any_of("external_key", keys), stream_id=connection.stream_id, source=connection.source
             ).values_list("external_key", flat=True)
         )
 
