@@ -266,6 +266,13 @@ def rows_for(name: str, data: dict) -> list[dict]:
             note=f"waiting for the server {backfill['tool_seconds']} s, the portal's own work "
             f"{backfill['portal_seconds']} s; {backfill['requests']:,} requests",
         )
+        add(
+            "Azure DevOps backfill: the portal's own work per page of 1,000 revisions",
+            backfill["portal_ms_per_page"],
+            "ms",
+            note=f"the local server answers a page in {backfill['tool_ms_per_page']} ms; a tool slower than the "
+            "portal's figure sets the pace",
+        )
         add("Azure DevOps backfill: peak memory", backfill["peak_rss_mb"], "MB")
         add(
             f"Incremental sync of {incremental['changed']:,} changed items",
