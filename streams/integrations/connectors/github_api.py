@@ -6,7 +6,9 @@ of a repository's issues with their timelines into tool items.
   requests, which the endpoint also lists, are skipped);
 - `GET /repos/{owner}/{repo}/issues/{number}/timeline`: each issue's events, as the file import
   reads them (project columns, closed, reopened);
-- `GET /search/issues?q=repo:{owner}/{repo} is:issue`: how many issues are in scope (the probe).
+- `GET /search/issues?q=repo:{owner}/{repo} is:issue`: how many issues are in scope (the probe);
+- the whole list again, hourly: a deleted or transferred issue is never among the updated ones,
+  so the stored issues it no longer names end removed.
 Rate limits: a 403 or 429 with `x-ratelimit-remaining: 0` waits until `x-ratelimit-reset`, and
 one with `Retry-After` (secondary limits) as long as it says (`connectors/http.py`).
 """
@@ -69,6 +71,15 @@ class GitHubIssues:
             params["since"] = (since - OVERLAP).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for page in self.http.get_pages(f"{self.repo}/issues", **params):
             yield [issue for issue in page if isinstance(issue, dict) and "pull_request" not in issue]
+
+    def keys_in_scope(self) -> set[str]:
+        """The key of every issue the repository holds now, open or closed (the list names no
+        deleted or transferred issue). GitHub's REST API cannot list numbers alone: a page of 100
+        issues a request, hourly (IDS_CHECK_EVERY)."""
+        keys = set()
+        for page in self.pages(None):
+            keys.update(key for key in (github_key(issue)[0] for issue in page) if key)
+        return keys
 
     def issue(self, number: int) -> dict:
         return self.http.get(f"{self.repo}/issues/{number}")

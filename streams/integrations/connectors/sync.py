@@ -420,16 +420,21 @@ def _sync_jira(run: SyncRun, http: ToolHttp) -> None:
         items = [item for item in map(issue_item, page) if isinstance(item, ToolItem)]
         batches.add(items, lambda batch: max(item.created for item in batch))
     ids_checked = None
-    if mark.ids_checked is None or batches.now - mark.ids_checked >= IDS_CHECK_EVERY:
-        batches.items += _gone_from_jira(connection, client.ids_in_scope(), batches.now)
+    if _ids_check_due(batches):
+        keys = client.ids_in_scope()
+        projects = {key.rpartition("-")[0] for key in keys}
+        batches.items += _gone(connection, keys, batches.now, lambda key: key.rpartition("-")[0] in projects)
         ids_checked = batches.now
     batches.finish(ids_checked=ids_checked)
 
 
-def _gone_from_jira(connection: Connection, keys: set[str], now: dt.datetime) -> list[ToolItem]:
-    """Items of the scope's projects that Jira no longer finds in the scope (deleted, or moved
-    out of it): they end in the stream's removed state."""
-    projects = {key.rpartition("-")[0] for key in keys}
+def _ids_check_due(batches: TimeBatches) -> bool:
+    return batches.mark.ids_checked is None or batches.now - batches.mark.ids_checked >= IDS_CHECK_EVERY
+
+
+def _gone(connection: Connection, keys: set[str], now: dt.datetime, in_scope: Callable[[str], bool]) -> list[ToolItem]:
+    """Stored items of the scope (`in_scope(key)`) that the tool no longer lists (`keys`):
+    deleted, moved out of the scope or transferred. They end in the stream's removed state."""
     gone = []
     stored = (
         BacklogItem.objects.filter(stream_id=connection.stream_id, source=connection.source)
@@ -437,7 +442,7 @@ def _gone_from_jira(connection: Connection, keys: set[str], now: dt.datetime) ->
         .values_list("external_key", "title", "flow_type", "created_at")
     )
     for key, title, flow_type, created in stored.iterator(chunk_size=5000):
-        if key not in keys and key.rpartition("-")[0] in projects:
+        if key not in keys and in_scope(key):
             gone.append(
                 ToolItem(
                     key=key,
@@ -481,4 +486,12 @@ def _sync_github(run: SyncRun, http: ToolHttp) -> None:
                 items.append(item)
             last_update = aware_time(issue.get("updated_at")) or last_update
         batches.add(items, lambda batch, at=last_update: at)
-    batches.finish()
+    ids_checked = None
+    if _ids_check_due(batches):  # a deleted or transferred issue never shows among the updated ones
+        repository = client.scope.repository.casefold()
+        keys = client.keys_in_scope()
+        batches.items += _gone(
+            connection, keys, batches.now, lambda key: key.rpartition("#")[0].casefold() == repository
+        )
+        ids_checked = batches.now
+    batches.finish(ids_checked=ids_checked)

@@ -95,6 +95,26 @@ def test_the_next_sync_asks_for_issues_updated_since_the_watermark_and_writes_on
     assert sum(r.endswith("/timeline") for r in github.requests) == 1  # only the updated issue's
 
 
+def test_issues_deleted_or_transferred_end_removed_at_the_hourly_comparison(github, connection):
+    repo(github)
+    connection_sync(connection.pk)
+    github.delete(2)  # deleted, or transferred to another repository: the updated list never says
+    github.requests.clear()
+    connection_sync(connection.pk)  # within the hour: no listing of every issue
+    assert BacklogItem.objects.get(external_key=f"{github.repository}#2").state.name == "In progress"
+    assert [r for r in github.requests if r.endswith("/issues")] == ["GET /repos/acme/shop/issues"]
+    connection.refresh_from_db()
+    mark = TimeMark.parse(connection.watermark)
+    mark.ids_checked = mark.ids_checked - dt.timedelta(hours=1)  # the hourly comparison is due
+    Connection.objects.filter(pk=connection.pk).update(watermark=mark.dump())
+    run = connection_sync(connection.pk)
+    run.refresh_from_db()
+    assert BacklogItem.objects.get(external_key=f"{github.repository}#2").state.category == "removed"
+    assert BacklogItem.objects.get(external_key=f"{github.repository}#1").state.name == "Done"
+    assert BacklogItem.objects.get(external_key=f"{github.repository}#4").state.name == "Dropped"
+    assert run.items_changed == 1
+
+
 def test_a_spent_rate_limit_is_waited_out_until_it_resets(github, connection):
     repo(github)
     reset = int(dt.datetime.now(dt.UTC).timestamp()) + 1

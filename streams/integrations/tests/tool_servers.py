@@ -585,6 +585,11 @@ class GitHubServer(ToolServer):
             self.issues[number] = issue
             self.timelines[number] = []
 
+    def delete(self, number: int) -> None:
+        """Deleted, or transferred to another repository: gone from this repository's list."""
+        with self.lock:
+            del self.issues[number]
+
     def event(self, number: int, at: dt.datetime, kind: str, *, column: str = "", reason=None) -> None:
         """A timeline event: moved_columns_in_project (column), closed (reason), reopened."""
         with self.lock:
