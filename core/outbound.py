@@ -20,8 +20,9 @@ class AddressRefused(ValueError):
     """A URL the portal will not call, with the reason in words."""
 
 
-def check_url(url: str, *, resolve: bool = True) -> str:
-    """The URL without a trailing slash, or AddressRefused saying what is wrong with it."""
+def check_url(url: str, *, resolve: bool = True, query: bool = False) -> str:
+    """The URL without a trailing slash, or AddressRefused saying what is wrong with it.
+    `query=True` lets a query through (a Teams workflow's URL carries its signature in one)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -33,7 +34,7 @@ def check_url(url: str, *, resolve: bool = True) -> str:
         raise AddressRefused(f"{url!r} names no host.")
     if parts.username or parts.password:
         raise AddressRefused("put credentials in their own fields, not in the URL.")
-    if parts.query or parts.fragment:
+    if (parts.query and not query) or parts.fragment:
         raise AddressRefused(f"{url!r} must not carry a query or a fragment.")
     if resolve and not settings.OUTBOUND_ALLOW_PRIVATE:
         for address in _addresses(parts.hostname, port or (443 if parts.scheme == "https" else 80)):

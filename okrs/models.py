@@ -71,6 +71,14 @@ class KeyResult(models.Model):
 
     objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="key_results")
     title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="key_results",
+        help_text="Who checks in on it; empty: the objective's owner.",
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OUTCOME)
     unit = models.CharField(max_length=30, blank=True, help_text="%, €, NPS points, days, ...")
     start_value = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
