@@ -43,3 +43,11 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+from portal.notifications.models import (  # noqa: E402,F401 (the app's models live with their sub-domain)
+    ChatChannel,
+    Delivery,
+    Notification,
+    NotificationPreference,
+)

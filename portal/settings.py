@@ -247,6 +247,32 @@ CONNECTOR_MAX_RESPONSE_MB = _env_int("CONNECTOR_MAX_RESPONSE_MB", 64, minimum=1)
 CONNECTOR_BATCH_ITEMS = _env_int("CONNECTOR_BATCH_ITEMS", 5000, minimum=1)
 CONNECTOR_BATCH_REVISIONS = _env_int("CONNECTOR_BATCH_REVISIONS", 1_000_000, minimum=1)
 
+# --- Notifications ----------------------------------------------------------------------
+# The portal's own address, for the links in emails and chat messages.
+PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+# Email: SMTP when EMAIL_HOST is set, else the console (`make run` prints each email).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = _env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = _env_int("EMAIL_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Product operating model portal <portal@localhost>")
+# A failed send is tried again after 1, 5, 25, 125 minutes, then recorded as failed.
+NOTIFY_MAX_ATTEMPTS = _env_int("NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFY_BACKOFF_SECONDS = _env_int("NOTIFY_BACKOFF_SECONDS", 60)
+# Unsubscribe links in emails work without logging in for this many days.
+NOTIFY_UNSUBSCRIBE_DAYS = _env_int("NOTIFY_UNSUBSCRIBE_DAYS", 60, minimum=1)
+# A key result without a check-in for this many days is due (its owner is reminded); past
+# NOTIFY_CHECKIN_STALE_DAYS it is stale (the objective's owner hears too).
+NOTIFY_CHECKIN_DUE_DAYS = _env_int("NOTIFY_CHECKIN_DUE_DAYS", 7, minimum=1)
+NOTIFY_CHECKIN_STALE_DAYS = _env_int("NOTIFY_CHECKIN_STALE_DAYS", 14, minimum=1)
+
 # --- Celery ---------------------------------------------------------------------------
 # Without a broker, tasks run in-process (the embedded default). With Redis, a real worker
 # and beat run them; time limits and the beat schedule live here, in one place.
@@ -302,6 +328,18 @@ CELERY_BEAT_SCHEDULE = {
     "sync-connections": {
         "task": "streams.sync_connections",
         "schedule": dt.timedelta(minutes=CONNECTOR_SYNC_MINUTES),
+    },
+    # Every 5 minutes: notifications of events (experiment verdicts, syncs and imports that failed
+    # or wait for a mapping), then every delivery due (new ones and retries).
+    "notify-events": {
+        "task": "portal.notify_events",
+        "schedule": crontab(minute="*/5"),
+    },
+    # 06:00 UTC daily: check-ins due and stale, readiness digests, aging work; Mondays also the
+    # weekly digests (leaders', and those who chose weekly). Idempotent: keyed by day or week.
+    "notify-daily": {
+        "task": "portal.notify_daily",
+        "schedule": crontab(minute=0, hour=6),
     },
     # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
     "experiment-verdicts": {
