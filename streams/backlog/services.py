@@ -18,6 +18,7 @@ from core.dates import too_early
 from core.errors import DomainError
 from core.history import history_record
 from core.queue import send
+from streams.backlog.signals import release_gate_refused
 from streams.flow.rollups import affected_day, rollups_invalidate, utc_day
 from streams.models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
 from streams.readiness.services import item_readiness_checks_sync, readiness_wait_begin, unmet_criteria
@@ -210,6 +211,9 @@ def item_change_state(
         return _change_state(item=item, to_state=to_state, at=at, actor=actor, via=via)
     except ReleaseGateError as refused:
         readiness_wait_begin(item_id=refused.item.pk, at=at or timezone.now())
+        release_gate_refused.send(
+            sender=BacklogItem, item=refused.item, to_state=refused.to_state, unmet=refused.unmet, actor=actor
+        )
         raise
 
 

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "portal"
+
+    def ready(self):
+        # Notifications listen to the domain's signals (a release-gate refusal); the tasks are
+        # registered in every process so a service can queue one by name.
+        from portal import tasks  # noqa: F401
+        from portal.notifications import receivers  # noqa: F401
