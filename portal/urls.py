@@ -23,6 +23,7 @@ urlpatterns = [
     path("imports/", include("streams.integrations.urls")),
     path("hooks/jira/", hooks.jira_hook, name="hook-jira"),
     path("hooks/github/", hooks.github_hook, name="hook-github"),
+    path("notifications/", include("portal.notifications.urls")),
     path("api/tokens/", tokens.api_tokens, name="api-tokens"),
     path("api/tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
     path("api/", include("portal.api.urls")),

@@ -26,8 +26,10 @@ from django.urls import resolve, reverse
 import pytest
 
 from okrs.models import KeyResult, Objective
+from portal.notifications.services import unsubscribe_token
 from streams.models import BacklogItem, ImportJob, ReadinessCriterion, ValueStreamMap
 from streams.tests.factories import state
+from teams.models import Person
 
 from .access_matrix_helpers import (
     ADMIN_LOGIN,
@@ -429,6 +431,27 @@ CASES = [
         headers=lambda body: hook_headers(body, "X-Hub-Signature-256") | {"X-GitHub-Event": "issues"},
         variant="signed",
     ),
+    # Notifications: each person's own; the unsubscribe link works without logging in
+    Case("notifications:inbox", page()),
+    Case("notifications:read", roles(GO, anonymous=LOGIN), method="post", data=lambda w: {}),
+    Case("notifications:preferences", page()),
+    Case(
+        "notifications:preferences",
+        roles(GO, anonymous=LOGIN),
+        method="post",
+        data=lambda w: {"aging-channel": "portal", "aging-frequency": "weekly"},
+        variant="save",
+    ),
+    Case("notifications:unsubscribe", roles(200), args=lambda w: [unsubscribe_token(Person.objects.first(), "aging")]),
+    Case(
+        "notifications:unsubscribe",
+        roles(200),
+        method="post",
+        csrf=False,
+        args=lambda w: [unsubscribe_token(Person.objects.first(), "aging")],
+        variant="one-click",
+    ),
+    Case("notifications:unsubscribe", roles(400), args=lambda w: ["forged:token"], variant="forged"),
     # API tokens
     Case("api-tokens", page()),
     Case(

@@ -26,6 +26,7 @@ from okrs.models import KeyResult, Objective
 from okrs.selectors import current_period
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
+from portal.notifications.services import unsubscribe_token
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
 from streams.flow.rollups import rollups_refresh
@@ -288,6 +289,8 @@ def _kwargs(route: str, callback, names: list[str], world) -> dict:
             values[name] = "csv"
         elif name == "slug":
             values[name] = world["stream"].slug
+        elif name == "token":  # an email's unsubscribe link
+            values[name] = unsubscribe_token(world["person"], "aging")
         elif name in KWARG_MODELS or name == "pk":
             model = KWARG_MODELS.get(name) or _pk_model(route, callback)
             row = model.objects.order_by("pk").first()
