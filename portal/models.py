@@ -50,4 +50,5 @@ from portal.notifications.models import (  # noqa: E402,F401 (the app's models l
     Delivery,
     Notification,
     NotificationPreference,
+    PortfolioDigest,
 )

@@ -164,3 +164,18 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: {self.get_kind_display()} by {self.get_channel_display()}"
+
+
+class PortfolioDigest(models.Model):
+    """The portfolio's figures per stream as a leaders' digest read them, one row a week, so the
+    next digest can say what changed."""
+
+    week_start = models.DateField(unique=True, help_text="The Monday of the week.")
+    figures = models.JSONField(help_text="Per stream slug: name, health, aligned share, delivery levels, gaps.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-week_start"]
+
+    def __str__(self) -> str:
+        return f"Portfolio digest of the week of {self.week_start}"

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from portal.notifications import producers
+from portal.notifications.digest import leader_digests
 from portal.notifications.services import deliver_due
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def notify_daily() -> dict:
         "checkins": producers.checkins(today),
         "readiness_digest": producers.readiness_digests(today),
         "aging": producers.aging(today),
+        "leader_digest": leader_digests(today),
     }
     logger.info("daily notifications: %s", told)
     return told | {"delivered": deliver_due()}

@@ -2,7 +2,7 @@
 
     manage.py notify             # events and the daily jobs, then every delivery due
     manage.py notify --events    # only experiment verdicts, failed syncs and imports
-    manage.py notify --daily     # only check-ins, readiness digests and aging work
+    manage.py notify --daily     # only check-ins, readiness digests, aging work and leaders' digests
 
 Idempotent, as the scheduled jobs are: what was said for a day or week is not said again.
 `make run` calls it after seeding, so the demo organisation's notifications are on the console
@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from portal.notifications import producers
+from portal.notifications.digest import leader_digests
 from portal.notifications.services import deliver_due
 
 
@@ -38,6 +39,7 @@ class Command(BaseCommand):
             told["check-ins due or stale"] = producers.checkins(today)
             told["readiness digests"] = producers.readiness_digests(today)
             told["aging work"] = producers.aging(today, now)
+            told["leaders' digests"] = leader_digests(today)
         recorded = time.perf_counter() - started
         summary = ", ".join(f"{name}: {count}" for name, count in told.items())
         self.stderr.write(f"Notifications recorded in {recorded:.1f} s ({summary}).")
