@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import crypto
+from core.history import PortalHistoricalRecords as HistoricalRecords
 from streams.models import ValueStream
 from teams.models import Person, Team
 
@@ -89,6 +90,7 @@ class ChatChannel(models.Model):
     kinds = models.JSONField(default=list, blank=True, help_text="The kinds posted here; empty for all.")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords(excluded_fields=["url_encrypted"])
 
     class Meta:
         ordering = ["name", "pk"]

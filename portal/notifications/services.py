@@ -18,12 +18,14 @@ import logging
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from core.outbound import AddressRefused, check_url
 from portal.notifications.channels import SendFailed, absolute, send_chat, send_email
 from portal.notifications.models import (
     DIGESTS,
@@ -272,3 +274,36 @@ def unsubscribe(token: str) -> tuple[Person, str]:
     if current.channel == Channel.EMAIL:
         preference_save(person=person, kind=kind, channel=Channel.PORTAL, frequency=current.frequency)
     return person, kind
+
+
+# --- Chat channels -----------------------------------------------------------------------------
+
+
+def chat_channel_clean(channel: ChatChannel, url: str | None) -> None:
+    """ValidationError naming each problem: the webhook address (http(s), public unless
+    OUTBOUND_ALLOW_PRIVATE, a query allowed), one team or one stream, known kinds."""
+    errors: dict[str, list[str]] = {}
+    if url is not None:
+        try:
+            check_url(url, query=True)
+        except AddressRefused as error:
+            errors["url"] = [str(error).replace(url.strip(), "the address")]  # the URL is a secret: not echoed
+    elif not channel.url_encrypted:
+        errors["url"] = ["Enter the channel's incoming webhook address."]
+    if (channel.team_id is None) == (channel.stream_id is None):
+        errors["team"] = ["Choose the team or the stream this channel belongs to (one of them)."]
+    unknown = [kind for kind in channel.kinds or [] if kind not in Kind.values]
+    if unknown:
+        errors["kinds"] = [f"Unknown kinds: {', '.join(map(str, unknown))}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def chat_channel_save(*, channel: ChatChannel, url: str | None = None) -> ChatChannel:
+    """Create or update a team's or stream's Slack or Teams channel; `url` None keeps the stored one."""
+    chat_channel_clean(channel, url)
+    if url is not None:
+        channel.url = url.strip()
+    channel.save()
+    return channel

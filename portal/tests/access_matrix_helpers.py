@@ -38,6 +38,8 @@ import pytest
 
 from core import access
 from okrs.models import CheckIn, KeyResult, Objective
+from portal.notifications.models import ChatChannel
+from portal.notifications.services import chat_channel_save
 from portal.tests.test_admin import form_data
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
@@ -235,6 +237,10 @@ def build_world(settings, *, staff: bool = False) -> dict:
     w["defect_criterion"] = ReadinessCriterionFactory(name="Triage noted", owner_team=desk, flow_types=["defect"])
     w["company"] = Objective.objects.create(title="Grow", level="company", period="2026-Q4")
     w["discipline"] = DisciplineFactory(name="Design")
+    w["chat"] = chat_channel_save(
+        channel=ChatChannel(name="#checkout", service="slack", team=w["checkout"]),
+        url="https://hooks.slack.com/services/T0/B0/matrix",
+    )
     w["criterion"], w["other_criterion"] = criterion, other_criterion
     w["assignment"] = w["own"]["assignment"]
     w["membership"] = Membership.objects.get(person=owner)
@@ -525,6 +531,7 @@ ADMIN_ROWS = {
     "axes.accesslog": lambda w: w["access_log"],
     "axes.accessfailurelog": lambda w: w["failure_log"],
     "teams.discipline": lambda w: w["discipline"],
+    "portal.chatchannel": lambda w: w["chat"],
     "teams.person": lambda w: w["users"]["owner"].person,
     "teams.team": lambda w: w["checkout"],
     "teams.membership": lambda w: w["membership"],

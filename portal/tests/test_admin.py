@@ -18,6 +18,8 @@ import pytest
 from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
+from portal.notifications.models import ChatChannel
+from portal.notifications.services import chat_channel_save
 from streams.backlog import services
 from streams.models import (
     BacklogItem,
@@ -84,6 +86,9 @@ def _deployment() -> Deployment:
 _ACCESS = {"user_agent": "test", "http_accept": "text/html", "path_info": "/login/"}
 
 ROW_FACTORIES = {
+    ChatChannel: lambda: chat_channel_save(
+        channel=ChatChannel(name="#ops", service="slack", team=TeamFactory()), url="https://hooks.slack.com/x"
+    ),
     Discipline: DisciplineFactory,
     Person: lambda: PersonFactory(user=UserFactory()),
     Team: lambda: MembershipFactory().team,
