@@ -37,6 +37,14 @@ class Kind(models.TextChoices):
 
 # Kinds that gather many things into one message per period: their frequency is a preference.
 DIGESTS = {Kind.READINESS_DIGEST, Kind.AGING, Kind.LEADER_DIGEST}
+# When the other kinds come.
+CADENCE = {
+    Kind.CHECKIN_DUE: "weekly, while a check-in is due",
+    Kind.CHECKIN_STALE: "weekly, while stale",
+    Kind.GATE_REFUSED: "as it happens, once a day per item",
+    Kind.EXPERIMENT_VERDICT: "as it happens",
+    Kind.SYNC_PROBLEM: "as it happens; a mapping awaited, weekly",
+}
 
 
 class Channel(models.TextChoices):

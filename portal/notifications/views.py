@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.notifications.models import DIGESTS, Channel, Delivery, Frequency, Kind, Notification
+from portal.notifications.models import CADENCE, DIGESTS, Channel, Delivery, Frequency, Kind, Notification
 from portal.notifications.services import (
     UnsubscribeRefused,
     mark_read,
@@ -77,7 +77,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
             return redirect("notifications:preferences")
     rows = []
     if person is not None:
-        rows = [(Kind(kind), preference, kind in DIGESTS) for kind, preference in preferences_of(person).items()]
+        rows = [
+            (Kind(kind), preference, kind in DIGESTS, CADENCE.get(kind, ""))
+            for kind, preference in preferences_of(person).items()
+        ]
     return render(
         request,
         "portal/notification_preferences.html",
