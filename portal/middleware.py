@@ -2,7 +2,10 @@
 rule that refuses a page's write is answered with a clear message."""
 
 import logging
+from urllib.parse import urlsplit
 
+from csp.middleware import CSPMiddleware
+from django.conf import settings
 from django.contrib.auth import middleware
 from django.db import IntegrityError
 from django.shortcuts import render
@@ -52,3 +55,18 @@ class IntegrityErrorMiddleware:
         referer = request.headers.get("Referer", "")
         safe = url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure())
         return render(request, "conflict.html", {"message": message, "back": referer if safe else "/"}, status=409)
+
+
+class PortalCSPMiddleware(CSPMiddleware):
+    """The Content-Security-Policy of the settings, and, with single sign-on configured, the
+    identity provider's origin in `form-action`: the logout button's form is redirected to the
+    provider's end-session page, which browsers check against the form's page's policy."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if settings.OIDC_ISSUER and not report_only:
+            issuer = urlsplit(settings.OIDC_ISSUER)
+            update = dict(parts.update or {})
+            update["form-action"] = [*update.get("form-action", []), f"{issuer.scheme}://{issuer.netloc}"]
+            parts.update = update
+        return parts

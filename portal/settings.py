@@ -81,7 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.middleware.PortalCSPMiddleware",  # django-csp, with the identity provider in form-action
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,7 +103,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "portal.login_guard.AddressSprayBackend",
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords, unless LOCAL_LOGIN is off (then only superusers: the break-glass login).
+    "portal.identity.backends.LocalPasswordBackend",
 ]
 # Change history (django-simple-history): the admin shows it but must not "revert" a row, which
 # would write past the services (a state column changed without its transition, for example).
@@ -246,6 +247,24 @@ CONNECTOR_MAX_RESPONSE_MB = _env_int("CONNECTOR_MAX_RESPONSE_MB", 64, minimum=1)
 # buffering them writes each item once; a million revisions take about 150 MB).
 CONNECTOR_BATCH_ITEMS = _env_int("CONNECTOR_BATCH_ITEMS", 5000, minimum=1)
 CONNECTOR_BATCH_REVISIONS = _env_int("CONNECTOR_BATCH_REVISIONS", 1_000_000, minimum=1)
+
+# --- Identity: single sign-on with OpenID Connect ---------------------------------------------
+# Set OIDC_ISSUER and OIDC_CLIENT_ID (and the secret) to offer "Sign in with OIDC_NAME" on the
+# login page; the provider's endpoints come from its discovery document. See README, Identity.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_NAME = os.environ.get("OIDC_NAME", "your organisation's account")
+# The claim that lists a user's groups, and which groups give which role:
+# "leader=pom-leaders,product director=pom-directors,product owner=pom-owners,operations=pom-ops,viewer=pom-all".
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_GROUPS = os.environ.get("OIDC_ROLE_GROUPS", "")
+# A user in none of those groups: let in as a viewer ("viewer") or refused ("refuse").
+OIDC_UNMAPPED = os.environ.get("OIDC_UNMAPPED", "viewer")
+OIDC_TIMEOUT_SECONDS = _env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+# Passwords: off leaves only superusers signing in with one (the break-glass administrator).
+LOCAL_LOGIN = _env_bool("LOCAL_LOGIN", True)
 
 # --- Notifications ----------------------------------------------------------------------
 # The portal's own address, for the links in emails and chat messages.

@@ -1,9 +1,9 @@
 """URL configuration. Each app adds its own pages under its namespace."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from portal.identity import views as identity
 from streams.integrations import hooks
 
 from . import tokens, views
@@ -13,8 +13,10 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("leadership/", views.leadership_page, name="leadership"),
     path("teams/", views.teams_page, name="teams"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", identity.PortalLoginView.as_view(), name="login"),
+    path("login/oidc/", identity.oidc_start, name="oidc-start"),
+    path("login/oidc/callback/", identity.oidc_callback, name="oidc-callback"),
+    path("logout/", identity.logout_view, name="logout"),
     path("items/<int:pk>/", views.item_detail, name="item-detail"),
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("streams/", include("streams.urls")),

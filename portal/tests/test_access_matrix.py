@@ -126,6 +126,9 @@ CASES = [
     Case("teams", page()),
     Case("login", roles(GO, anonymous=200)),
     Case("logout", roles(LOGIN), method="post"),
+    # Single sign-on: not configured in the world, so not there (portal/identity/tests sign in)
+    Case("oidc-start", roles(404)),
+    Case("oidc-callback", roles(404)),
     Case("item-detail", page(), args=own("item")),
     Case("item-detail", page(**NOT_FOUND), args=lambda w: [999999], variant="missing"),
     Case("stream-health", page(), args=lambda w: ["payments"]),
