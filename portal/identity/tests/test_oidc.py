@@ -12,6 +12,7 @@ import pytest
 from core import access
 from portal.identity.models import Identity
 from portal.identity.tests.helpers import provider_pages, sign_in
+from portal.tokens import token_create
 from teams.tests.factories import PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,13 +92,14 @@ def test_a_tampered_or_replayed_state_is_refused(provider):
     assert not User.objects.filter(email="lena@acme.example").exists()
 
 
-def test_a_tampered_signature_is_refused(provider):
+@pytest.mark.parametrize("fault, said", [("signature", "signature"), ("expired", "expired")])
+def test_a_tampered_or_expired_token_is_refused(provider, fault, said):
     provider.account("lena", email="lena@acme.example", name="Lena", groups=["pom-leaders"])
-    provider.tamper = "signature"
+    provider.tamper = fault
     provider.write()
     refused = sign_in(Client(), "lena")
     assert refused.status_code == 403 and "token was refused" in refused.content.decode()
-    assert "signature" in refused.content.decode().lower()
+    assert said in refused.content.decode().lower()
     assert not User.objects.filter(email="lena@acme.example").exists()
 
 
@@ -154,3 +156,15 @@ def test_logout_ends_the_provider_session_too(provider):
     query = parse_qs(target.query)
     assert query["post_logout_redirect_uri"] == ["http://testserver/login/"] and "id_token_hint" in query
     assert client.get("/").status_code == 302  # the portal's session is over
+
+
+def test_api_tokens_stay_for_scripts_and_die_with_a_disabled_user(settings):
+    settings.LOCAL_LOGIN = False  # passwords off: tokens are not passwords
+    user = UserFactory(username="reporter", roles=[access.VIEWER])
+    _token, key = token_create(user=user, name="weekly report")
+    script = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert script.get("/api/v1/streams/").status_code == 200
+    user.is_active = False
+    user.save()
+    refused = script.get("/api/v1/streams/")
+    assert refused.status_code in (401, 403) and refused["Content-Type"].startswith("application/json")
