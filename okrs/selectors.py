@@ -247,7 +247,7 @@ def key_result_search(query: str, *, exclude_item: BacklogItem | None = None, li
     key_results = (
         KeyResult.objects.filter(objective__period__in=open_period_labels())
         .filter(Q(title__icontains=query) | Q(objective__title__icontains=query))
-        .select_related("objective__stream", "objective__team")
+        .select_related("objective__stream", "objective__team", "objective__owner", "owner")
         .order_by("objective__period", "objective__title", "order", "pk")
     )
     if exclude_item is not None:

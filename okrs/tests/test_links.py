@@ -73,6 +73,21 @@ def test_a_product_owner_links_their_item_from_the_item_side_with_htmx(client, o
     assert "Revenue up 10%" not in again.content.decode()
 
 
+def test_look_alike_key_results_are_told_apart_by_scope_and_owner(client, org):
+    client.force_login(org["owner"])
+    item = make_item(org["payments"], "Instant refunds", "In progress")
+    for scope, owner in (({"stream": org["payments"]}, "Ana"), ({"stream": org["lending"]}, "Ben")):
+        objective = ObjectiveFactory(
+            title="Deliver predictably", level=Objective.Level.STREAM, period=PERIOD.label, **scope
+        )
+        KeyResultFactory(objective=objective, title="Items released to customers", owner=PersonFactory(name=owner))
+    html = client.get(
+        reverse("okrs:item-key-result-search", args=[item.pk]), {"q": "released"}, headers=HTMX
+    ).content.decode()
+    assert "stream Payments" in html and "owner Ana" in html
+    assert "stream Lending" in html and "owner Ben" in html
+
+
 def test_a_product_owner_may_not_link_someone_elses_item_to_a_key_result_they_do_not_own(client, org):
     client.force_login(org["owner"])
     theirs = make_item(org["lending"], "Loan calculator", "In progress")
