@@ -176,8 +176,8 @@ def _key_result_links_context(request, key_result: KeyResult) -> dict:
     return {"key_result": key_result, "linked": linked, "may_link_any": may_link_any}
 
 
-def _key_result_links(request, key_result: KeyResult, *, error: str = "", status: int = 200) -> HttpResponse:
-    context = _key_result_links_context(request, key_result) | {"link_error": error}
+def _key_result_links(request, key_result: KeyResult, *, error: str = "", status: int = 200, undo=None) -> HttpResponse:
+    context = _key_result_links_context(request, key_result) | {"link_error": error, "undo": undo}
     return render(request, "okrs/partials/_key_result_links.html", context, status=status)
 
 
@@ -239,10 +239,14 @@ def _link_response(request, *, key_result, item, unlink: bool, missing: str, fra
     error = missing if key_result is None or item is None else ""
     if not error:
         error = _link_change(request, key_result=key_result, item=item, link=not unlink)
+    # An unlink is one click: the answer offers to link again (undo) rather than asking first.
+    undo = {"key_result": key_result, "item": item} if unlink and not error else None
     if request.htmx:
-        return fragment(error=error, status=422 if error else 200)
+        return fragment(error=error, status=422 if error else 200, undo=undo)
     if error:
         messages.error(request, error)
+    elif undo:
+        messages.success(request, f"{item.key} no longer serves “{key_result.title}”. Link it again to undo.")
     return redirect(back)
 
 
@@ -275,8 +279,8 @@ def item_links_context(request, item: BacklogItem) -> dict:
     return {"item": item, "links": links, "may_link_any": may_link_any}
 
 
-def _item_links(request, item: BacklogItem, *, error: str = "", status: int = 200) -> HttpResponse:
-    context = item_links_context(request, item) | {"link_error": error}
+def _item_links(request, item: BacklogItem, *, error: str = "", status: int = 200, undo=None) -> HttpResponse:
+    context = item_links_context(request, item) | {"link_error": error, "undo": undo}
     return render(request, "okrs/partials/_item_links.html", context, status=status)
 
 

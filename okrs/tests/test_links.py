@@ -112,8 +112,14 @@ def test_a_director_links_any_item_from_the_key_result_side_and_unlinks_it(clien
     assert linked.status_code == 200 and "Shared fraud check" in linked.content.decode()
     assert list(kr.items.all()) == [theirs]
     unlinked = client.post(reverse("okrs:key-result-unlink", args=[kr.pk, theirs.pk]), headers=HTMX)
-    assert unlinked.status_code == 200 and "unsupported" in unlinked.content.decode()
+    html = unlinked.content.decode()
+    assert unlinked.status_code == 200 and "unsupported" in html
     assert not kr.items.exists()
+    # One click unlinks; the answer offers the way back.
+    assert f"Unlinked {theirs.key} Shared fraud check." in html and 'data-testid="undo-unlink"' in html
+    assert f'name="item" value="{theirs.pk}"' in html
+    client.post(reverse("okrs:key-result-link", args=[kr.pk]), {"item": theirs.pk}, headers=HTMX)
+    assert list(kr.items.all()) == [theirs]
 
 
 def test_removed_work_and_missing_items_are_refused_with_a_clear_message(client, org):
