@@ -9,12 +9,15 @@ from teams.models import Team
 class SignOffForm(forms.Form):
     """A decision on a readiness check: met, waived (with a reason), or not applicable."""
 
+    # Nothing is preselected: a sign-off is a decision, not one stray click.
     status = forms.ChoiceField(
         label="Decision",
-        choices=[
+        choices=[("", "Choose a decision…")]
+        + [
             (s.value, s.label)
             for s in (ReadinessCheck.Status.MET, ReadinessCheck.Status.WAIVED, ReadinessCheck.Status.NOT_APPLICABLE)
         ],
+        error_messages={"required": "Choose a decision: met, waived (with a reason) or not applicable."},
     )
     reason = forms.CharField(
         label="Reason", required=False, max_length=1000, help_text="Required when waived: why it may ship without it."

@@ -62,8 +62,20 @@ def test_the_queue_lists_the_users_team_checks_across_streams_by_target_date(cli
     # Another team's queue can be read, but not signed off.
     legal = client.get(reverse("readiness:queue"), {"team": "legal"})
     assert not any(row["may_sign_off"] for row in legal.context["rows"])
-    assert "Pending · signed off by Legal" in legal.content.decode()
+    assert "Pending · to be signed off by Legal" in legal.content.decode()
     assert client.get(reverse("readiness:queue"), {"team": "nobody"}).status_code == 404
+
+
+def test_no_decision_is_preselected_and_none_chosen_is_refused(client, ops):
+    sam = member_of(ops["support"], username="sam")
+    client.force_login(sam)
+    check = check_of(ops["items"]["late"], ops["support"])
+    page = client.get(reverse("readiness:queue"), {"team": "support"}).content.decode()
+    assert '<option value="">Choose a decision…</option>' in page and 'value="met" selected' not in page
+    response = client.post(reverse("readiness:decide", args=[check.pk]), {f"check-{check.pk}-status": ""}, headers=HTMX)
+    assert response.status_code == 422 and "Choose a decision" in response.content.decode()
+    check.refresh_from_db()
+    assert check.status == "pending"
 
 
 def test_signing_off_through_htmx_returns_the_decided_row(client, ops):
