@@ -33,7 +33,7 @@ COLUMNS = (
     ("aligned_wip", "Aligned WIP", True),
     ("aligned_finished", "Aligned finished", True),
     ("velocity", "Velocity /week", True),
-    ("flow_time", "Flow time p85", True),
+    ("flow_time", "Flow time p85, days", True),
     ("efficiency", "Efficiency", True),
     ("wip", "WIP", True),
     ("readiness", "Readiness pending", True),
