@@ -27,7 +27,7 @@ import pytest
 
 from okrs.models import KeyResult, Objective
 from portal.notifications.services import unsubscribe_token
-from streams.models import BacklogItem, ImportJob, ReadinessCriterion, ValueStreamMap
+from streams.models import BacklogItem, ImportJob, ReadinessCheck, ReadinessCriterion, ValueStreamMap
 from streams.tests.factories import state
 from teams.models import Person
 
@@ -403,6 +403,14 @@ CASES = [
         data=lambda w: {f"check-{w['other']['check'].pk}-status": "met"},
         headers=HTMX,
         variant="other",
+    ),
+    # Ticked checks: refusals are said on the queue (a redirect), so the write tells who may.
+    Case(
+        "readiness:decide-many",
+        roles(NOOP, anonymous=LOGIN) | {"operations": GO, "superuser": GO},
+        method="post",
+        data=lambda w: {"bulk-status": "met", "checks": [w["own"]["check"].pk]},
+        effect=lambda w: ReadinessCheck.objects.get(pk=w["own"]["check"].pk).status == "met",
     ),
     Case("readiness:criteria", page()),
     Case("readiness:criterion-add", only({"operations": 200, "superuser": 200})),

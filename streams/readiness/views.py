@@ -86,11 +86,14 @@ def readiness(request: HttpRequest) -> HttpResponse:
     queue = None
     if selected is not None:
         queue = Paginator(readiness_queue(selected.team), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [_queue_row(request.user, check) for check in queue] if queue else []
     context = {
         "teams": teams,
         "selected": selected,
         "queue": queue,
-        "rows": [_queue_row(request.user, check) for check in queue] if queue else [],
+        "rows": rows,
+        "may_sign_off_any": any(row["may_sign_off"] for row in rows),
+        "bulk_form": SignOffForm(prefix="bulk"),
         "lead_times": criterion_lead_times(selected.team) if selected else [],
         "proposal": proposal,
         "window_days": READINESS_WINDOW_DAYS,
@@ -130,7 +133,7 @@ def readiness_decide(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "streams/partials/_readiness_row.html",
-            {"row": row, "now": timezone.now()},
+            {"row": row, "now": timezone.now(), "may_sign_off_any": row["may_sign_off"]},
             status=422 if error else 200,
         )
     if error:
@@ -138,6 +141,49 @@ def readiness_decide(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{check.criterion.name} for {check.item.key}: {check.get_status_display().lower()}.")
     return redirect(f"{reverse('readiness:queue')}?team={check.criterion.owner_team.slug}")
+
+
+BULK_MAX = 200  # checks decided in one request at most (a page of the queue is 50)
+
+
+@require_http_methods(["POST"])
+def readiness_decide_many(request: HttpRequest) -> HttpResponse:
+    """Sign off the checks ticked in the queue with one decision: each through the same service as
+    a single sign-off, in the order shown, stopping at the first refusal with its reason (those
+    before it stay decided; those after it stay pending)."""
+    form = SignOffForm(request.POST, prefix="bulk")
+    ids = [int(value) for value in request.POST.getlist("checks") if value.isdigit()][:BULK_MAX]
+    team = request.POST.get("team", "")
+    back = f"{reverse('readiness:queue')}?team={team}" if team else reverse("readiness:queue")
+    if not ids:
+        messages.error(request, "Tick the checks to sign off first.")
+        return redirect(back)
+    if not form.is_valid():
+        messages.error(request, "; ".join(m for errors in form.errors.values() for m in errors))
+        return redirect(back)
+    checks = ReadinessCheck.objects.select_related("criterion__owner_team", "item__stream", "item__state")
+    by_id = {check.pk: check for check in checks.filter(pk__in=ids)}
+    done = 0
+    for pk in ids:
+        check = by_id.get(pk)
+        if check is None:
+            messages.error(request, f"Signed off {done} of {len(ids)}: check {pk} no longer exists; the rest are left.")
+            return redirect(back)
+        try:
+            readiness_check_decide(
+                check=check, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], actor=request.user
+            )
+        except DomainError as refused:
+            messages.error(
+                request,
+                f"Signed off {done} of {len(ids)}: {check.criterion.name} for {check.item.key} was refused: "
+                f"{refused.message} The rest are left pending.",
+            )
+            return redirect(back)
+        done += 1
+    decision = dict(form.fields["status"].choices)[form.cleaned_data["status"]].lower()
+    messages.success(request, f"{done} check{'s' * (done != 1)} signed off as {decision}.")
+    return redirect(back)
 
 
 @require_GET

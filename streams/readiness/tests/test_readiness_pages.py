@@ -170,3 +170,30 @@ def test_the_query_count_does_not_grow_with_the_queue(
     with django_assert_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert len(response.context["rows"]) == 50 and response.context["queue"].paginator.num_pages == 2
+
+
+def test_ticked_checks_are_signed_off_one_by_one_through_the_service_until_the_first_refusal(client, ops):
+    client.force_login(member_of(ops["support"], access.OPERATIONS, username="sam"))
+    first, theirs, last = (
+        check_of(ops["items"]["late"], ops["support"]),
+        check_of(ops["items"]["soon"], ops["legal"]),  # Legal's: Sam may not sign it off
+        check_of(ops["items"]["undated"], ops["support"]),
+    )
+    page = client.get(reverse("readiness:queue"), {"team": "support"}).content.decode()
+    assert 'form="bulk-signoff"' in page and "Sign off ticked" in page
+    url = reverse("readiness:decide-many")
+    data = {"team": "support", "bulk-status": "met", "checks": [first.pk, theirs.pk, last.pk]}
+    response = client.post(url, data, follow=True)
+    said = response.content.decode()
+    assert "Signed off 1 of 3: Legal review for" in said and "The rest are left pending." in said
+    statuses = {
+        check.pk: check.status for check in ReadinessCheck.objects.filter(pk__in=[first.pk, theirs.pk, last.pk])
+    }
+    assert statuses == {first.pk: "met", theirs.pk: "pending", last.pk: "pending"}
+    assert {row.team.name: row.pending for row in response.context["teams"]}["Support"] == 2  # the counts follow
+    # Without a decision nothing is signed off.
+    refused = client.post(url, {"team": "support", "bulk-status": "", "checks": [last.pk]}, follow=True)
+    assert "Choose a decision" in refused.content.decode()
+    assert ReadinessCheck.objects.get(pk=last.pk).status == "pending"
+    done = client.post(url, {"team": "support", "bulk-status": "not_applicable", "checks": [last.pk]}, follow=True)
+    assert "1 check signed off as not applicable." in done.content.decode()
