@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -130,12 +131,22 @@ def readiness_decide(request: HttpRequest, pk: int) -> HttpResponse:
         error = "; ".join(message for messages_ in form.errors.values() for message in messages_)
     if request.htmx:
         row = _queue_row(request.user, check, form=form if error else None, error=error)
-        return render(
-            request,
+        now = timezone.now()
+        html = render_to_string(
             "streams/partials/_readiness_row.html",
-            {"row": row, "now": timezone.now(), "may_sign_off_any": row["may_sign_off"]},
-            status=422 if error else 200,
+            {"row": row, "now": now, "may_sign_off_any": row["may_sign_off"]},
+            request=request,
         )
+        if not error:  # the team's counts in the summary table follow, out of band
+            team_id = check.criterion.owner_team_id
+            team = next((t for t in readiness_by_owner_team(now) if t.team.pk == team_id), None)
+            if team is not None:
+                html += render_to_string(
+                    "streams/partials/_readiness_team_row.html",
+                    {"row": team, "selected": team, "oob": True},
+                    request=request,
+                )
+        return HttpResponse(html, status=422 if error else 200)
     if error:
         messages.error(request, f"{check.criterion.name} for {check.item.key}: {error}")
     else:

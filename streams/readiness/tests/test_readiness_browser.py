@@ -53,6 +53,7 @@ def test_sign_off_a_check_then_finish_the_item(live_server, page, browser, scree
     ops.locator(f"#check-{check.pk}").get_by_role("button", name="Sign off").click()
     ops.locator(f"#check-{check.pk} .tag.pass").wait_for()
     assert "by sam" in ops.locator(f"#check-{check.pk}").inner_text()
+    assert ops.get_by_test_id("pending-support").inner_text() == "0"  # the summary followed, in place
     ops.screenshot(path=str(SCREENSHOTS / "readiness-signed-off.png"), full_page=True)
     assert BlockedPeriod.objects.get(item=item).ended_at is not None  # the wait on readiness ended
 

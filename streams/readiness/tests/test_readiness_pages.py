@@ -87,6 +87,9 @@ def test_signing_off_through_htmx_returns_the_decided_row(client, ops):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith(f'<tr id="check-{check.pk}"') and "Met" in html and "by sam" in html
+    # The team's pending count in the summary follows, swapped out of band.
+    assert f'<tr id="team-{ops["support"].pk}"' in html and 'hx-swap-oob="true"' in html
+    assert '<td class="num" data-testid="pending-support">2</td>' in html
     check.refresh_from_db()
     assert (check.status, check.signed_off_by) == ("met", sam)
 
