@@ -26,23 +26,26 @@ from .item import item_for_page, item_page
 from .leadership import leadership
 from .portfolio import PortfolioFilterForm, industries, portfolio
 
-# (sort key, heading, numeric) of the portfolio table's sortable columns, in order.
+# (sort key, heading, numeric, view) of the portfolio table's sortable columns, in order. The
+# table has two views a leader switches between, so that every column fits a laptop's screen:
+# alignment and flow, and delivery; the stream, its director and its flow health are in both.
 COLUMNS = (
-    ("name", "Stream", False),
-    ("director", "Product director", False),
-    ("aligned_wip", "Aligned WIP", True),
-    ("aligned_finished", "Aligned finished", True),
-    ("velocity", "Velocity /week", True),
-    ("flow_time", "Flow time p85, days", True),
-    ("efficiency", "Efficiency", True),
-    ("wip", "WIP", True),
-    ("readiness", "Readiness pending", True),
-    ("health", "Flow health", True),
-    ("deploys", "Deploys /week", True),
-    ("lead_time_changes", "Lead time for changes", True),
-    ("change_failure", "Change failure", True),
-    ("restore", "Time to restore", True),
+    ("name", "Stream", False, "both"),
+    ("director", "Product director", False, "both"),
+    ("aligned_wip", "Aligned WIP", True, "flow"),
+    ("aligned_finished", "Aligned finished", True, "flow"),
+    ("velocity", "Velocity /week", True, "flow"),
+    ("flow_time", "Flow time p85, days", True, "flow"),
+    ("efficiency", "Efficiency", True, "flow"),
+    ("wip", "WIP", True, "flow"),
+    ("readiness", "Readiness pending", True, "flow"),
+    ("health", "Flow health", True, "both"),
+    ("deploys", "Deploys /week", True, "delivery"),
+    ("lead_time_changes", "Lead time for changes", True, "delivery"),
+    ("change_failure", "Change failure", True, "delivery"),
+    ("restore", "Time to restore", True, "delivery"),
 )
+VIEWS = (("flow", "Alignment and flow"), ("delivery", "Delivery"))
 CSV_FIELDS = (
     "stream",
     "customer",
@@ -81,14 +84,21 @@ def home(request: HttpRequest) -> HttpResponse:
     result = portfolio(user=request.user, filters=filters)
     if request.GET.get("format") == "csv":
         return _portfolio_csv(result)
+    view = request.GET.get("view") if request.GET.get("view") in dict(VIEWS) else "flow"
     query = request.GET.copy()
     query.pop("sort", None)
     query.pop("format", None)
+    other_views = query.copy()
+    other_views.pop("view", None)
+    other_views["sort"] = result.sort
     context = {
         "form": form,
         "portfolio": result,
         "query": query.urlencode(),
-        "columns": COLUMNS,
+        "view": view,
+        "views": VIEWS,
+        "views_query": other_views.urlencode(),
+        "columns": [(key, label, numeric) for key, label, numeric, shown in COLUMNS if shown in (view, "both")],
         "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
         "delivery_rows": key_rows(result.delivery),
         "bands_year": BANDS_YEAR,

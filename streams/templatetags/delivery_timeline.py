@@ -159,12 +159,10 @@ def hours(value):
 
 @register.filter
 def band_tag(level):
-    """A DORA level as a one-letter tag (E, H, M, L), its name in the title; nothing without a level."""
+    """A DORA level as a tag spelled out (elite, high, medium, low); nothing without a level."""
     if not level:
         return ""
-    return format_html(
-        ' <span class="tag band {}" title="DORA {} level: {}">{}</span>', level, BANDS_YEAR, level, level[0].upper()
-    )
+    return format_html(' <span class="tag band {}" title="DORA {} level">{}</span>', level, BANDS_YEAR, level)
 
 
 @register.simple_tag

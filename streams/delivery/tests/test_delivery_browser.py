@@ -74,6 +74,8 @@ def test_a_leader_reads_delivery_on_the_portfolio_the_stream_page_and_the_timeli
     delivered_stream()
     log_in(page, live_server)
 
+    page.get_by_test_id("view-delivery").click()  # the portfolio's delivery columns
+    page.wait_for_url(f"{live_server.url}/?**view=delivery")
     row = page.locator("tr[data-stream='retail-payments']")
     deploys = row.locator("td[data-key='deploys']")
     assert deploys.locator("a").inner_text() == "0.9"  # 11 successful over the 12-week window
