@@ -14,6 +14,7 @@
         box.parentNode.insertBefore(note, box);
       }
       note.classList.toggle("shown", wide);
+      if (wide) box.tabIndex = 0; // a region that scrolls is reached by keyboard too
     });
   }
   document.addEventListener("DOMContentLoaded", mark);
