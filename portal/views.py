@@ -21,6 +21,7 @@ from streams.selectors import stream_get
 from teams.models import Team
 
 from .composition import composition
+from .first_steps import first_steps
 from .health import health_scorecards
 from .item import item_for_page, item_page
 from .leadership import leadership
@@ -99,6 +100,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "views": VIEWS,
         "views_query": other_views.urlencode(),
         "columns": [(key, label, numeric) for key, label, numeric, shown in COLUMNS if shown in (view, "both")],
+        "first_steps": first_steps(request.user),
         "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
         "delivery_rows": key_rows(result.delivery),
         "bands_year": BANDS_YEAR,
