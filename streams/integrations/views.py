@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core import access
 from core.errors import DomainError, raise_if_denied
 from streams.integrations.forms import ImportMappingForm, ImportUploadForm
 from streams.integrations.jobs import (
@@ -43,7 +44,12 @@ def imports(request: HttpRequest) -> HttpResponse:
         job.stalled = import_job_stalled(job)
     streams = ValueStream.objects.order_by("name").values_list("slug", "name")
     status = 422 if form.is_bound and form.errors else 200
-    return render(request, "streams/imports.html", {"form": form, "jobs": jobs, "streams": streams}, status=status)
+    # The form is offered to those who may import into some stream (a director, an administrator).
+    may_upload = access.may(request.user, access.CHANGE, ValueStream) or access.may(
+        request.user, access.ADD, ValueStream
+    )
+    context = {"form": form, "jobs": jobs, "streams": streams, "may_upload": may_upload}
+    return render(request, "streams/imports.html", context, status=status)
 
 
 def _job_context(request, job: ImportJob, mapping_form=None) -> dict:

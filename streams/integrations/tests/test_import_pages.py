@@ -200,3 +200,16 @@ def test_the_mapping_step_sets_wip_limits_and_refuses_ones_that_make_no_sense(
     review_state = form[f"status_{review}_state"].value()
     qa_state = form[f"status_{qa}_state"].value()
     assert limits[review_state] == 3 and limits[qa_state] == 4
+
+
+def test_the_upload_form_is_offered_only_to_those_who_may_import(admin_user):
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    Group.objects.get_or_create(name=access.VIEWER)
+    viewer, admin = Client(), Client()
+    viewer.force_login(UserFactory(username="vera", roles=[access.VIEWER]))
+    admin.force_login(admin_user)
+    page = viewer.get("/imports/").content.decode()
+    assert 'data-testid="upload-form"' not in page and "product director or an administrator" in page
+    assert 'data-testid="upload-form"' in admin.get("/imports/").content.decode()
