@@ -89,6 +89,12 @@ class ProcessBlock(models.Model):
     def __str__(self) -> str:
         return f"{self.order}. {self.activity}"
 
+    @property
+    def waste_labels(self) -> list[str]:
+        """The wastes as people read them ("Extra processing", not "extra_processing")."""
+        labels = dict(Waste.choices)
+        return [labels.get(waste, waste) for waste in self.wastes or []]
+
 
 class ImprovementExperiment(models.Model):
     """A hypothesis about a change to a stream, judged later from flow data."""

@@ -125,12 +125,13 @@ def test_a_director_draws_a_map_and_edits_its_activities_in_place(org):
         "queue_before": 5,
         "percent_complete_accurate": 80,
         "states": [state(stream, "In progress").pk],
-        "wastes": ["waiting", "motion"],
+        "wastes": ["waiting", "motion", "extra_processing"],
         "barriers": "Re-keying",
     }
     response = client.post(add, block, **HTMX)
     assert response.status_code == 200
     assert response.templates[0].name == "streams/partials/_map_blocks.html"
+    assert '<span class="tag">Extra processing</span>' in response.content.decode()  # labels, not stored values
     response = client.post(
         add,
         block
@@ -142,7 +143,8 @@ def test_a_director_draws_a_map_and_edits_its_activities_in_place(org):
     html = response.content.decode()
     assert 'data-total="ratio">12.5%' in html and 'data-total="pca">40.0%' in html
     intake, build = vsm.blocks.order_by("order")
-    assert intake.wastes == ["waiting", "motion"] and [s.name for s in intake.states.all()] == ["In progress"]
+    assert intake.wastes == ["waiting", "motion", "extra_processing"]
+    assert [s.name for s in intake.states.all()] == ["In progress"]
 
     # Reorder, edit, delete: each answers with the whole fragment, totals included.
     client.post(reverse("streams:block-move", args=["claims", vsm.pk, build.pk]), {"direction": "up"}, **HTMX)
