@@ -32,6 +32,22 @@ def signed_percent(fraction) -> str:
 
 
 @register.filter
+def whole_days(value) -> str:
+    """A duration in whole days ("114"), for ages in queues where a decimal is noise; "—" when none."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.0f}"
+
+
+@register.filter
+def age_days(moment) -> str:
+    """Whole days from an aware datetime to now ("114"), or "—"."""
+    if not moment:
+        return "—"
+    return f"{(timezone.now() - moment).total_seconds() // 86400:.0f}"
+
+
+@register.filter
 def days_since(moment) -> str:
     """Days from an aware datetime to now, with one decimal ("12.5"), or "—"."""
     if not moment:

@@ -66,6 +66,15 @@ def test_the_queue_lists_the_users_team_checks_across_streams_by_target_date(cli
     assert client.get(reverse("readiness:queue"), {"team": "nobody"}).status_code == 404
 
 
+def test_ages_in_the_queue_are_whole_days(client, ops):
+    client.force_login(member_of(ops["support"], access.OPERATIONS, username="sam"))
+    check = check_of(ops["items"]["late"], ops["support"])
+    type(check).objects.filter(pk=check.pk).update(created_at=NOW - dt.timedelta(days=113, hours=14))
+    page = client.get(reverse("readiness:queue"), {"team": "support"}).content.decode()
+    row = page.split(f'id="check-{check.pk}"')[1].split("</tr>")[0]
+    assert '<td class="num">113</td>' in row and "113.6" not in page
+
+
 def test_no_decision_is_preselected_and_none_chosen_is_refused(client, ops):
     sam = member_of(ops["support"], username="sam")
     client.force_login(sam)
