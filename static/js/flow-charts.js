@@ -9,16 +9,21 @@
   const CATEGORY_COLOURS = { done: "#1e7b34", waiting: "#e0a100", active: "#2557a7", backlog: "#9aa3b5" };
   const charts = [];
 
+  // The percentile lines, their labels above the line and staggered along it (50th at the left,
+  // 85th in the middle, 95th at the right): close percentiles do not stack their labels, and
+  // the newest points, at the right, are covered by one label at most.
   function percentileLines(p) {
     const lines = {};
-    [["p50", "50th", "#1e7b34"], ["p85", "85th", "#a15c00"], ["p95", "95th", "#b3261e"]].forEach(function (spec) {
-      const value = p[spec[0]];
-      if (value === null || value === undefined) return;
-      lines[spec[0]] = {
-        type: "line", yMin: value, yMax: value, borderColor: spec[2], borderWidth: 1.5, borderDash: [6, 4],
-        label: { display: true, content: spec[1] + ": " + value + " d", position: "end", backgroundColor: spec[2] },
-      };
-    });
+    [["p50", "50th", "#1e7b34", "start"], ["p85", "85th", "#a15c00", "center"], ["p95", "95th", "#b3261e", "end"]]
+      .forEach(function (spec) {
+        const value = p[spec[0]];
+        if (value === null || value === undefined) return;
+        lines[spec[0]] = {
+          type: "line", yMin: value, yMax: value, borderColor: spec[2], borderWidth: 1.5, borderDash: [6, 4],
+          label: { display: true, content: spec[1] + ": " + value + " d", position: spec[3], yAdjust: -10,
+                   backgroundColor: spec[2], font: { size: 11 }, padding: 3 },
+        };
+      });
     return lines;
   }
 
@@ -59,7 +64,8 @@
           options: {
             scales: {
               x: { type: "linear", min: 0, max: days.length, title: { display: true, text: "finished" },
-                   ticks: { callback: function (v) { return days[Math.min(Math.floor(v), days.length - 1)] || ""; } } },
+                   ticks: { maxTicksLimit: 7, maxRotation: 0, autoSkip: true,
+                            callback: function (v) { return days[Math.min(Math.floor(v), days.length - 1)] || ""; } } },
               y: { beginAtZero: true, title: { display: true, text: "flow time (days)" } },
             },
             plugins: {
