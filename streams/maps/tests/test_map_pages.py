@@ -131,13 +131,20 @@ def test_a_director_draws_a_map_and_edits_its_activities_in_place(org):
     response = client.post(add, block, **HTMX)
     assert response.status_code == 200
     assert response.templates[0].name == "streams/partials/_map_blocks.html"
-    assert '<span class="tag">Extra processing</span>' in response.content.decode()  # labels, not stored values
+    html = response.content.decode()
+    assert '<span class="tag">Extra processing</span>' in html  # labels, not stored values
+    # The map drawn beside its table: one box per activity with its times, the queue before it.
+    drawing = html.split('data-testid="vsm-drawing"')[1].split("</svg>")[0]
+    assert drawing.count('<g class="activity">') == 1 and "1. Intake" in drawing
+    assert "PT 2 h · LT 10 h" in drawing and "%C&amp;A 80%" in drawing and "5 queued" in drawing
     response = client.post(
         add,
         block
         | {"activity": "Build", "process_time_hours": "3", "lead_time_hours": "30", "percent_complete_accurate": 50},
         **HTMX,
     )
+    drawing = response.content.decode().split('data-testid="vsm-drawing"')[1].split("</svg>")[0]
+    assert drawing.count('<g class="activity">') == 2 and "Lead 40 h" in drawing and "ratio 12.5%" in drawing
     totals = response.context["totals"]
     assert (totals.lead_hours, totals.process_hours, totals.rolled_pca) == (40, 5, pytest.approx(40.0))
     html = response.content.decode()
@@ -287,3 +294,22 @@ def test_a_viewer_sees_experiments_but_cannot_add_one(viewer_client, org):
     assert "New hypothesis" not in viewer_client.get(url).content.decode()
     assert viewer_client.post(url, hypothesis()).status_code == 403
     assert not ImprovementExperiment.objects.exists()
+
+
+def test_the_drawing_escapes_what_people_typed():
+    from types import SimpleNamespace
+
+    from streams.templatetags.vsm_drawing import vsm_svg
+
+    block = SimpleNamespace(
+        activity='<script>alert("x")</script>',
+        process_time_hours=1,
+        lead_time_hours=2.5,
+        percent_complete_accurate=90,
+        people=1,
+        queue_before=0,
+        waste_labels=["Waiting & <b>"],
+    )
+    svg = str(vsm_svg([block], None, 'Map "A" <now>'))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "Waiting &amp; &lt;b&gt;" in svg
+    assert 'aria-label="Map &quot;A&quot; &lt;now&gt;"' in svg and "LT 2.5 h" in svg
