@@ -198,7 +198,7 @@ def key_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "key_result": key_result,
         "row": row,
         "period": period,
-        "check_ins": key_result.check_ins.select_related("author").order_by("-date", "-pk")[:20],
+        "check_ins": key_result.check_ins.select_related("author__person").order_by("-date", "-pk")[:20],
         "flow": key_result_flow(key_result, period),
         "stale_after": STALE_AFTER_DAYS,
         "link_error": "",

@@ -273,3 +273,12 @@ def test_the_page_query_count_does_not_grow_with_objectives(client, org, django_
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(LIST)
     assert len(response.context["tree"][0].children) == 16
+
+
+def test_check_ins_are_signed_with_peoples_names(client, admin_user):
+    kr = KeyResultFactory(start_value=0, target_value=100, current_value=10)
+    ana = PersonFactory(name="Ana Ramos", user=UserFactory(username="aramos"))
+    check_in_record(key_result=kr, value=Decimal("40"), confidence=Decimal("0.7"), author=ana.user)
+    client.force_login(admin_user)
+    page = client.get(reverse("okrs:key-result-detail", args=[kr.pk])).content.decode()
+    assert "<td>Ana Ramos</td>" in page and "aramos" not in page
