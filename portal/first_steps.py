@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from core import access
-from portal.notifications.models import Notification
+from portal.notifications.services import unread_count
 from streams.models import ReadinessCheck, ValueStream, WorkflowState
 from streams.rules import scope_of
 from teams.models import Team
@@ -25,7 +25,7 @@ class Step:
 def first_steps(user) -> list[Step]:
     scope = scope_of(user)
     steps: list[Step] = []
-    unread = Notification.objects.filter(recipient__user=user, read_at__isnull=True).count()
+    unread = unread_count(user)
     if unread:
         steps.append(
             Step(

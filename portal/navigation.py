@@ -9,7 +9,7 @@ from functools import cache
 
 from django.urls import NoReverseMatch, reverse
 
-from portal.notifications.models import Notification
+from portal.notifications.services import unread_count
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,4 @@ def navigation(request) -> dict:
         if url:
             current = request.path == url if url == "/" else request.path.startswith(url)
             entries.append((section.label, url, current))
-    return {"nav_sections": entries, "notifications_unread": lambda: _unread(user)}
-
-
-def _unread(user) -> int:
-    """Unread notifications of the person the user is (one query; called when the page shows it)."""
-    return Notification.objects.filter(recipient__user=user, read_at__isnull=True).count()
+    return {"nav_sections": entries, "notifications_unread": lambda: unread_count(user)}

@@ -60,18 +60,20 @@ def _directors(stream_ids) -> dict[int, Person]:
     return {row.stream_id: row.person for row in rows}
 
 
-def stream_chats(stream_ids) -> dict[int, list[ChatChannel]]:
+def _chats(owner: str, ids) -> dict[int, list[ChatChannel]]:
+    """The active chat channels of the teams or streams `ids` (`owner`: "team" or "stream")."""
     chats = defaultdict(list)
-    for chat in ChatChannel.objects.filter(stream_id__in=set(stream_ids), active=True):
-        chats[chat.stream_id].append(chat)
+    for chat in ChatChannel.objects.filter(**{f"{owner}_id__in": set(ids)}, active=True):
+        chats[getattr(chat, f"{owner}_id")].append(chat)
     return chats
+
+
+def stream_chats(stream_ids) -> dict[int, list[ChatChannel]]:
+    return _chats("stream", stream_ids)
 
 
 def team_chats(team_ids) -> dict[int, list[ChatChannel]]:
-    chats = defaultdict(list)
-    for chat in ChatChannel.objects.filter(team_id__in=set(team_ids), active=True):
-        chats[chat.team_id].append(chat)
-    return chats
+    return _chats("team", team_ids)
 
 
 # --- Events ----------------------------------------------------------------------------------

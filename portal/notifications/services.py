@@ -223,10 +223,12 @@ def _fail_interrupted(now: dt.datetime) -> int:
 # --- Reading and unsubscribing ---------------------------------------------------------------
 
 
-def unread_count(person: Person | None) -> int:
-    if person is None:
-        return 0
-    return Notification.objects.filter(recipient=person, read_at__isnull=True).count()
+def unread_count(user) -> int:
+    """Unread notifications of the person the user is: one query per request, kept on the user
+    (the header's count and the home's first steps both ask)."""
+    if getattr(user, "_unread_notifications", None) is None:
+        user._unread_notifications = Notification.objects.filter(recipient__user=user, read_at__isnull=True).count()
+    return user._unread_notifications
 
 
 def mark_read(person: Person, ids: Iterable[int] | None = None) -> int:
