@@ -1,9 +1,15 @@
 """Forms of the OKR pages: shape and choices only; the services hold the rules."""
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 
+from streams.flow.periods import Period
+from streams.models import ValueStream
+from teams.models import Person, Team
+
 from .models import CheckIn, KeyResult, Objective
+from .selectors import TreeFilter
 
 
 class PeriodForm(forms.Form):
@@ -13,6 +19,35 @@ class PeriodForm(forms.Form):
         help_text="A quarter like 2026-Q4 or a year like 2026.",
         widget=forms.TextInput(attrs={"size": 8, "placeholder": "2026-Q4"}),
     )
+
+
+class TreeFilterForm(forms.Form):
+    """The OKR page's filters; the choices are the people, streams and teams that have objectives
+    or key results in the period (so the lists stay short at any scale)."""
+
+    owner = forms.ModelChoiceField(queryset=Person.objects.none(), required=False, empty_label="Anyone")
+    stream = forms.ModelChoiceField(queryset=ValueStream.objects.none(), required=False, empty_label="Every stream")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="Every team")
+    attention = forms.BooleanField(
+        required=False, label="Needs attention", help_text="A key result stale or of low confidence."
+    )
+
+    def __init__(self, data, *, period: Period):
+        super().__init__(data)
+        labels = {period.label, str(period.start.year)}
+        in_period = Objective.objects.filter(period__in=labels)
+        owners = Q(objectives__in=in_period) | Q(key_results__objective__in=in_period)
+        self.fields["owner"].queryset = Person.objects.filter(owners).distinct().order_by("name")
+        self.fields["stream"].queryset = ValueStream.objects.order_by("name")
+        self.fields["team"].queryset = Team.objects.filter(objectives__in=in_period).distinct().order_by("name")
+
+    def tree_filter(self) -> TreeFilter:
+        """The filter asked for; an invalid field (its error shown) filters nothing."""
+        data = self.cleaned_data if self.is_valid() else {}
+        pk = lambda name: data[name].pk if data.get(name) else None  # noqa: E731
+        return TreeFilter(
+            owner_id=pk("owner"), stream_id=pk("stream"), team_id=pk("team"), attention=bool(data.get("attention"))
+        )
 
 
 class CheckInForm(forms.ModelForm):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import datetime as dt
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
@@ -28,6 +29,7 @@ from streams.models.querysets import in_progress_sql
 from .models import CheckIn, KeyResult, Objective
 
 STALE_AFTER_DAYS = 14  # a key result with no check-in for this long is stale
+LOW_CONFIDENCE = 0.5  # below this a key result's latest confidence needs attention
 
 
 def linked_items_cte(key_result_filter: str) -> str:
@@ -90,6 +92,16 @@ class KeyResultRow:
     wip: int
     finished: int
     may_check_in: bool
+    trend: list[tuple[dt.date, Decimal]] = field(default_factory=list)  # check-ins in its period, by date
+
+    @property
+    def owner(self):
+        """Who checks in on it: its own owner, else its objective's."""
+        return self.key_result.owner or self.key_result.objective.owner
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
 
 
 @dataclass
@@ -98,6 +110,19 @@ class ObjectiveNode:
     key_results: list[KeyResultRow] = field(default_factory=list)
     children: list[ObjectiveNode] = field(default_factory=list)
     may_change: bool = False
+    context: bool = False  # shown only because objectives beneath it match the page's filter
+
+    @property
+    def period(self) -> Period:
+        return parse_period(self.objective.period)
+
+    @property
+    def elapsed(self) -> float:
+        return period_elapsed(self.period)
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(row.stale or row.low_confidence for row in self.key_results)
 
     @property
     def progress(self) -> float | None:
@@ -121,6 +146,96 @@ class ObjectiveNode:
         return any(row.stale for row in self.key_results)
 
 
+def period_elapsed(period: Period, today: dt.date | None = None) -> float:
+    """How much of the period has gone by, 0 to 1: where progress would be if it were linear."""
+    today = today or timezone.localdate()
+    return min(1.0, max(0.0, (today - period.start).days / (period.end - period.start).days))
+
+
+@dataclass(frozen=True)
+class TreeFilter:
+    """What the OKR page narrows its tree to; every condition given must hold.
+
+    owner: the objective's owner or one of its key results' owners; stream: an objective of the
+    stream or of a team serving it; team: the team's objectives; attention: a key result stale
+    or below LOW_CONFIDENCE.
+    """
+
+    owner_id: int | None = None
+    stream_id: int | None = None
+    team_id: int | None = None
+    attention: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.owner_id or self.stream_id or self.team_id or self.attention)
+
+    def matches(self, node: ObjectiveNode) -> bool:
+        objective = node.objective
+        if self.owner_id and not (
+            objective.owner_id == self.owner_id
+            or any(row.owner and row.owner.pk == self.owner_id for row in node.key_results)
+        ):
+            return False
+        if self.stream_id and objective.stream_id != self.stream_id:
+            served = [stream.pk for stream in objective.team.streams.all()] if objective.team_id else []
+            if self.stream_id not in served:
+                return False
+        if self.team_id and objective.team_id != self.team_id:
+            return False
+        return not self.attention or node.needs_attention
+
+
+def tree_filtered(roots: list[ObjectiveNode], tree_filter: TreeFilter) -> list[ObjectiveNode]:
+    """The objectives the filter matches, each under its ancestors (marked `context`)."""
+    if not tree_filter.active:
+        return roots
+
+    def keep(node: ObjectiveNode) -> bool:
+        node.children = [child for child in node.children if keep(child)]
+        node.context = not tree_filter.matches(node)
+        return not node.context or bool(node.children)
+
+    return [root for root in roots if keep(root)]
+
+
+def tree_counts(roots: list[ObjectiveNode]) -> dict[str, int]:
+    """Objectives and key results shown, with how many of the key results are stale or low."""
+    counts = {"objectives": 0, "key_results": 0, "stale": 0, "low_confidence": 0}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.context:
+            continue
+        counts["objectives"] += 1
+        counts["key_results"] += len(node.key_results)
+        counts["stale"] += sum(row.stale for row in node.key_results)
+        counts["low_confidence"] += sum(row.low_confidence for row in node.key_results)
+    return counts
+
+
+def check_in_trends(key_results: list[KeyResult]) -> dict[int, list[tuple[dt.date, Decimal]]]:
+    """Each key result's check-ins within its objective's period, oldest first (one query)."""
+    if not key_results:
+        return {}
+    periods = {kr.pk: parse_period(kr.objective.period) for kr in key_results}
+    rows = (
+        CheckIn.objects.filter(
+            key_result_id__in=list(periods),
+            date__gte=min(p.start for p in periods.values()),
+            date__lt=max(p.end for p in periods.values()),
+        )
+        .order_by("key_result_id", "date", "pk")
+        .values_list("key_result_id", "date", "value")
+    )
+    trends: dict[int, list[tuple[dt.date, Decimal]]] = {}
+    for kr_id, day, value in rows:
+        if periods[kr_id].start <= day < periods[kr_id].end:
+            trends.setdefault(kr_id, []).append((day, value))
+    return trends
+
+
 def current_period() -> Period:
     return period_containing(timezone.localdate())
 
@@ -139,6 +254,7 @@ def key_results_of(objectives) -> list[KeyResult]:
     )
     return list(
         KeyResult.objects.filter(objective__in=objectives)
+        .select_related("owner")
         .annotate(
             last_check_in=Subquery(latest.values("date")[:1]),
             last_confidence=Subquery(latest.values("confidence")[:1]),
@@ -148,12 +264,15 @@ def key_results_of(objectives) -> list[KeyResult]:
     )
 
 
-def objective_tree(*, user, period: Period, objective_id: int | None = None) -> list[ObjectiveNode]:
+def objective_tree(
+    *, user, period: Period, objective_id: int | None = None, tree_filter: TreeFilter | None = None
+) -> list[ObjectiveNode]:
     """The objectives in force in the period (its own and, for a quarter, its year's), as a
     forest: company objectives first, each with the objectives aligned to it beneath.
 
-    `objective_id` narrows the result to that one objective's node (for an htmx refresh).
-    A fixed number of queries: objectives, key results, linked work, and the user's scope.
+    `objective_id` narrows the result to that one objective's node (for an htmx refresh);
+    `tree_filter` to the objectives it matches, under their ancestors.
+    A fixed number of queries: objectives, key results, check-ins, linked work, the user's scope.
     """
     labels = {period.label, str(period.start.year)}
     objectives = (
@@ -166,8 +285,15 @@ def objective_tree(*, user, period: Period, objective_id: int | None = None) -> 
     objectives = list(objectives.order_by("level", "title", "pk"))
     key_results = key_results_of(objectives)
     counts = linked_work_counts([kr.pk for kr in key_results], period)
+    by_pk = {objective.pk: objective for objective in objectives}
+    for kr in key_results:
+        kr.objective = by_pk[kr.objective_id]  # no query for access checks and periods below
+    trends = check_in_trends(key_results)
     today = timezone.localdate()
-    stale_before = today - dt.timedelta(days=STALE_AFTER_DAYS)
+    stale_before = {  # an ended period's key results are stale against its last day, not today
+        label: min(today, parse_period(label).last_day) - dt.timedelta(days=STALE_AFTER_DAYS)
+        for label in {objective.period for objective in objectives}
+    }
 
     nodes = {
         objective.pk: ObjectiveNode(objective, may_change=access.may(user, access.CHANGE, objective))
@@ -175,7 +301,6 @@ def objective_tree(*, user, period: Period, objective_id: int | None = None) -> 
     }
     for kr in key_results:
         node = nodes[kr.objective_id]
-        kr.objective = node.objective  # no query for access checks below
         wip, finished = counts.get(kr.pk, (0, 0))
         node.key_results.append(
             KeyResultRow(
@@ -183,10 +308,11 @@ def objective_tree(*, user, period: Period, objective_id: int | None = None) -> 
                 progress=float(kr.progress_value),
                 confidence=None if kr.last_confidence is None else float(kr.last_confidence),
                 last_check_in=kr.last_check_in,
-                stale=kr.last_check_in is None or kr.last_check_in <= stale_before,
+                stale=kr.last_check_in is None or kr.last_check_in <= stale_before[kr.objective.period],
                 wip=wip,
                 finished=finished,
                 may_check_in=access.may(user, access.ADD, CheckIn(key_result=kr)),
+                trend=trends.get(kr.pk, []),
             )
         )
     roots = []
@@ -196,7 +322,7 @@ def objective_tree(*, user, period: Period, objective_id: int | None = None) -> 
             parent.children.append(node)
         else:
             roots.append(node)
-    return roots
+    return tree_filtered(roots, tree_filter or TreeFilter())
 
 
 # --- Linking work and key results --------------------------------------------------------------

@@ -17,9 +17,10 @@ from streams.models import BacklogItem, ValueStream
 from teams.models import Person, Team
 
 from .alignment import ORPHANS_LISTED, Alignment, alignment_report, alignment_stream_ids
-from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
+from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm, TreeFilterForm
 from .models import CheckIn, KeyResult, Objective
 from .selectors import (
+    LOW_CONFIDENCE,
     STALE_AFTER_DAYS,
     current_period,
     item_key_results,
@@ -28,7 +29,9 @@ from .selectors import (
     key_result_flow,
     key_result_search,
     objective_tree,
+    period_elapsed,
     period_from,
+    tree_counts,
 )
 from .services import check_in_record, key_result_link, key_result_save, key_result_unlink, may_link, objective_save
 
@@ -54,13 +57,23 @@ def _period_asked(request) -> tuple[PeriodForm, Period]:
 def objective_list(request: HttpRequest) -> HttpResponse:
     """The objective tree of a period with progress, confidence, check-ins and linked work."""
     form, period = _period_asked(request)
+    filters = TreeFilterForm(request.GET or None, period=period)
+    tree_filter = filters.tree_filter()
+    tree = objective_tree(user=request.user, period=period, tree_filter=tree_filter)
+    me = Person.objects.filter(user=request.user).values_list("pk", flat=True).first()
     context = {
         "form": form,
+        "filters": filters,
+        "filtered": tree_filter.active,
         "period": period,
         "previous": period.previous(),
-        "tree": objective_tree(user=request.user, period=period),
+        "tree": tree,
+        "counts": tree_counts(tree),
+        "elapsed": period_elapsed(period),
+        "mine_url": f"?{urlencode({'period': period.label, 'owner': me})}" if me else "",
         "may_add": access.may(request.user, access.ADD, Objective),
         "stale_after": STALE_AFTER_DAYS,
+        "low_confidence": LOW_CONFIDENCE,
     }
     return render(request, "okrs/objective_list.html", context)
 
@@ -77,6 +90,7 @@ def _objective_card(request, objective: Objective, *, period_label: str, form=No
             "period": period,
             "check_in_form": form,
             "open_kr": open_kr,
+            "expanded": True,
             "stale_after": STALE_AFTER_DAYS,
         },
     )
@@ -196,6 +210,7 @@ def key_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = next(row for row in node.key_results if row.key_result.pk == key_result.pk)
     context = {
         "key_result": key_result,
+        "node": node,
         "row": row,
         "period": period,
         "check_ins": key_result.check_ins.select_related("author__person").order_by("-date", "-pk")[:20],

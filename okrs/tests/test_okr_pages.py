@@ -12,6 +12,7 @@ from core.errors import DomainError
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.selectors import objective_tree, period_from
 from okrs.services import check_in_record
+from okrs.templatetags.okr_drawing import progress_bar
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
@@ -282,3 +283,135 @@ def test_check_ins_are_signed_with_peoples_names(client, admin_user):
     client.force_login(admin_user)
     page = client.get(reverse("okrs:key-result-detail", args=[kr.pk])).content.decode()
     assert "<td>Ana Ramos</td>" in page and "aramos" not in page
+
+
+# --- The page people run their quarter from: filters, drawn figures, trends ----------------------
+
+
+def shown(tree) -> dict[str, bool]:
+    """Every objective in the tree: title -> True when it matched, False when shown for context."""
+    result, stack = {}, list(tree)
+    while stack:
+        node = stack.pop()
+        result[node.objective.title] = not node.context
+        stack.extend(node.children)
+    return result
+
+
+def test_filters_keep_what_matches_under_its_ancestors(client, org):
+    company, on_stream, on_team = org["objectives"]
+    other = ObjectiveFactory(title="Cut costs", period=PERIOD.label, owner=PersonFactory(name="Carla Cost"))
+    owen = org["owner"].person
+    on_team.owner = owen
+    on_team.save()
+    client.force_login(org["director"])
+
+    def tree(**query):
+        return shown(client.get(LIST, {"period": PERIOD.label, **query}).context["tree"])
+
+    assert tree() == {"Grow revenue": True, "Faster payments": True, "One-click checkout": True, "Cut costs": True}
+    assert tree(owner=owen.pk) == {"Grow revenue": False, "Faster payments": False, "One-click checkout": True}
+    # A stream's objectives and those of the teams serving it.
+    assert tree(stream=org["stream"].pk) == {"Grow revenue": False, "Faster payments": True, "One-click checkout": True}
+    assert tree(team=org["team"].pk) == {"Grow revenue": False, "Faster payments": False, "One-click checkout": True}
+    assert tree(owner=other.owner.pk) == {"Cut costs": True}
+    assert tree(owner=other.owner.pk, team=org["team"].pk) == {}
+
+
+def test_a_key_results_owner_finds_its_objective(client, org):
+    kim = PersonFactory(name="Kim Keyresult")
+    kr = org["krs"][Objective.Level.STREAM]
+    kr.owner = kim
+    kr.save()
+    client.force_login(org["director"])
+    response = client.get(LIST, {"owner": kim.pk})
+    assert shown(response.context["tree"]) == {"Grow revenue": False, "Faster payments": True}
+    assert "Kim Keyresult" in response.content.decode()  # the key result names who checks in on it
+
+
+def test_needs_attention_keeps_key_results_stale_or_of_low_confidence(client, org):
+    company, on_stream, on_team = org["objectives"]
+    fresh = TODAY - dt.timedelta(days=1)
+    CheckInFactory(key_result=org["krs"][Objective.Level.COMPANY], date=fresh, confidence=Decimal("0.8"))
+    CheckInFactory(key_result=org["krs"][Objective.Level.STREAM], date=fresh, confidence=Decimal("0.3"))
+    # The team's key result has no check-in at all: stale.
+    client.force_login(org["director"])
+    response = client.get(LIST, {"attention": "on"})
+    assert shown(response.context["tree"]) == {
+        "Grow revenue": False,
+        "Faster payments": True,
+        "One-click checkout": True,
+    }
+    assert response.context["counts"] == {"objectives": 2, "key_results": 2, "stale": 1, "low_confidence": 1}
+
+
+def test_a_filter_naming_nobody_is_explained_and_filters_nothing(client, org):
+    client.force_login(org["director"])
+    response = client.get(LIST, {"owner": "999999", "team": "x"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Owner: Select a valid choice" in html and "Team: Select a valid choice" in html
+    assert len(shown(response.context["tree"])) == 3
+
+
+def test_each_key_result_draws_its_trend_from_its_check_ins_in_date_order(client, org):
+    kr = org["krs"][Objective.Level.TEAM]
+    kr.start_value, kr.target_value, kr.unit = Decimal("40"), Decimal("60"), "%"
+    kr.save()
+    days = [PERIOD.start + dt.timedelta(days=n) for n in (20, 5, 12)]
+    for day, value in zip(days, ("50", "42", "45.5"), strict=True):
+        CheckInFactory(key_result=kr, date=day, value=Decimal(value))
+    CheckInFactory(key_result=kr, date=PERIOD.start - dt.timedelta(days=3), value=Decimal("1"))  # last period's
+    client.force_login(org["owner"])
+    response = client.get(LIST)
+    row = node_of(response.context["tree"], kr.objective).key_results[0]
+    assert row.trend == [(days[1], Decimal("42")), (days[2], Decimal("45.5")), (days[0], Decimal("50"))]
+    spoken = f"Check-ins: {days[1]:%d %b}: 42; {days[2]:%d %b}: 45.5; {days[0]:%d %b}: 50 %. Path from 40 to 60 %"
+    assert spoken in response.content.decode()
+
+
+def test_progress_and_confidence_are_drawn_beside_their_numbers(client, org):
+    kr = org["krs"][Objective.Level.TEAM]
+    kr.start_value, kr.target_value = Decimal("0"), Decimal("10")
+    kr.save()
+    check_in_record(key_result=kr, value=Decimal("3"), confidence=Decimal("0.35"), author=org["owner"])
+    client.force_login(org["owner"])
+    html = client.get(LIST).content.decode()
+    card = html[html.index(f'id="objective-{kr.objective_id}"') :]
+    assert '<svg class="bar ' in card and 'data-testid="kr-progress">30%<' in card
+    assert '<span class="tag confidence low">35% · low</span>' in card
+    assert "0.35" not in card  # confidence is never shown as a bare decimal
+
+
+def test_the_progress_bar_says_behind_against_the_share_of_the_period_gone():
+    assert 'class="bar behind"' in progress_bar(0.2, 0.5)
+    assert 'class="bar on-track"' in progress_bar(0.45, 0.5)
+    assert '<rect class="fill" width="120.0"' in progress_bar(1.7, 0.5)  # over-achievement fills the bar, no more
+    assert 'x1="60.0" x2="60.0"' in progress_bar(0.2, 0.5)  # the tick where a straight path would be
+
+
+def test_a_check_in_swaps_the_card_and_leaves_the_aligned_objectives_outside_it(client, org):
+    company, on_stream, _ = org["objectives"]
+    client.force_login(org["director"])
+    html = client.get(LIST).content.decode()
+    card = html[html.index(f'id="objective-{on_stream.pk}"') :]
+    card = card[: card.index("</article>")]
+    assert "One-click checkout" not in card  # the child sits after the card, so a swap of the card keeps it
+    kr = org["krs"][Objective.Level.STREAM]
+    response = client.post(
+        reverse("okrs:check-in", args=[kr.pk]),
+        {"value": "5", "confidence": "0.6", "date": TODAY, "period": PERIOD.label},
+        headers={"HX-Request": "true"},
+    )
+    assert response.content.decode().count("<article") == 1
+
+
+def test_a_past_periods_key_result_is_stale_against_the_periods_last_day_not_today(admin_user):
+    past = PERIOD.previous()
+    objective = ObjectiveFactory(period=past.label)
+    checked = KeyResultFactory(objective=objective, order=0)
+    CheckInFactory(key_result=checked, date=past.last_day - dt.timedelta(days=3))
+    forgotten = KeyResultFactory(objective=objective, order=1)
+    CheckInFactory(key_result=forgotten, date=past.last_day - dt.timedelta(days=40))
+    rows = objective_tree(user=admin_user, period=past)[0].key_results
+    assert [row.stale for row in rows] == [False, True]

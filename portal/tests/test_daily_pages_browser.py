@@ -4,9 +4,11 @@ scrolls within itself and says so. axe-core finds no accessibility violation on 
 
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db.models import Count
 import pytest
 
 from core import access
+from okrs.models import KeyResult
 from portal.tests.browser import PASSWORD, axe_violations, log_in
 from streams.models import ValueStream
 
@@ -35,12 +37,14 @@ def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot,
     settings.DEMO_PASSWORD = PASSWORD
     call_command("seed_demo", "--force", verbosity=0)
     stream = ValueStream.objects.order_by("name").first()
+    key_result = KeyResult.objects.annotate(n=Count("check_ins")).order_by("-n", "pk").first()
     page.set_viewport_size({"width": width, "height": 900 if width > 800 else 844})
     log_in(page, live_server, "owner")
     pages = {
         "portfolio": "/",
         "stream": f"/streams/{stream.slug}/",
         "okrs": "/okrs/",
+        "key-result": f"/okrs/key-results/{key_result.pk}/",
         "backlog": "/streams/backlog/",
         "readiness": "/readiness/",
     }
@@ -48,6 +52,8 @@ def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot,
     for name, path in pages.items():
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")
+        if name == "okrs":  # objectives open to one line each: measure them opened
+            page.get_by_role("button", name="Expand all").click()
         fit = page.evaluate(WIDEST)
         if fit["page"] > 0:
             misfits[name] = fit

@@ -21,3 +21,13 @@
   window.addEventListener("resize", mark);
   document.addEventListener("htmx:afterSettle", mark);
 })();
+
+// Buttons that open or close every <details> of a region (the OKR tree's "Expand all").
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button[data-details]");
+  if (!button) return;
+  var open = button.getAttribute("data-details") === "open";
+  document.querySelectorAll(button.getAttribute("data-details-in") + " details").forEach(function (details) {
+    details.open = open;
+  });
+});
