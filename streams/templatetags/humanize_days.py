@@ -16,6 +16,20 @@ def days(value) -> str:
 
 
 @register.filter
+def duration(hours) -> str:
+    """Calendar hours in the unit a person reads at a glance, always named: "45 min", "6 h",
+    "30 h", "3.5 days" (from 48 hours on; a day is 24 hours); "—" when there is none."""
+    if hours is None or hours == "":
+        return "—"
+    value = float(hours)
+    if value < 1:
+        return f"{round(value * 60)} min"
+    if value < 48:
+        return f"{value:.1f}".removesuffix(".0") + " h"
+    return f"{value / 24:.1f}".removesuffix(".0") + " days"
+
+
+@register.filter
 def num_cells(values) -> str:
     """Table cells of numbers (`<td class="num">`), escaped: long data tables render in one
     join instead of a template loop per cell."""

@@ -11,15 +11,16 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from .humanize_days import duration
+
 register = template.Library()
 
 BOX_W, BOX_H, STEP, LEFT, TOP = 168, 104, 212, 12, 40
 LADDER = 44  # the timeline ladder's height
 
 
-def _hours(value) -> str:
-    value = float(value or 0)
-    return f"{value:.0f} h" if value == int(value) else f"{value:.1f} h"
+def _people(count) -> str:
+    return "1 person" if int(count) == 1 else f"{int(count)} people"
 
 
 def _short(text: str, size: int) -> str:
@@ -58,18 +59,18 @@ def vsm_svg(blocks, totals=None, label: str = "Value stream map"):
         wastes = ", ".join(block.waste_labels)
         noted = escape(_short(wastes, 30)) or "no waste noted"
         tip = (
-            f"{block.activity}: process {_hours(block.process_time_hours)}, lead {_hours(block.lead_time_hours)}, "
-            f"%C&A {block.percent_complete_accurate}%, {block.people} people, {queue} queued before"
+            f"{block.activity}: process {duration(block.process_time_hours)}, lead {duration(block.lead_time_hours)}, "
+            f"%C&A {block.percent_complete_accurate}%, {_people(block.people)}, {queue} queued before"
             + (f"; wastes: {wastes}" if wastes else "")
         )
         parts.append(
             f'<g class="activity"><title>{escape(tip)}</title>'
             f'<rect x="{x}" y="{TOP}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="#fff" stroke="#2557a7"></rect>'
             f'<text x="{x + 10}" y="{TOP + 20}" class="vsm-name">{n + 1}. {escape(_short(block.activity, 20))}</text>'
-            f'<text x="{x + 10}" y="{TOP + 42}" class="vsm-fig">PT {escape(_hours(block.process_time_hours))} · '
-            f"LT {escape(_hours(block.lead_time_hours))}</text>"
+            f'<text x="{x + 10}" y="{TOP + 42}" class="vsm-fig">PT {escape(duration(block.process_time_hours))} · '
+            f"LT {escape(duration(block.lead_time_hours))}</text>"
             f'<text x="{x + 10}" y="{TOP + 60}" class="vsm-fig">%C&amp;A {int(block.percent_complete_accurate)}% · '
-            f"{int(block.people)} people</text>"
+            f"{_people(block.people)}</text>"
             f'<text x="{x + 10}" y="{TOP + 80}" class="vsm-small">{noted}</text>'
             "</g>"
         )
@@ -82,17 +83,17 @@ def vsm_svg(blocks, totals=None, label: str = "Value stream map"):
             f'<polyline points="{x},{low} {x + BOX_W},{low} {x + BOX_W},{high} {right},{high}" '
             f'fill="none" stroke="#52606d"></polyline>'
             f'<text x="{x + BOX_W / 2}" y="{low + 16}" text-anchor="middle" class="vsm-small">'
-            f"PT {escape(_hours(block.process_time_hours))}</text>"
+            f"PT {escape(duration(block.process_time_hours))}</text>"
             f'<text x="{(x + BOX_W + right) / 2}" y="{high - 6}" text-anchor="middle" class="vsm-small">'
-            f"wait {escape(_hours(wait))}</text>"
+            f"wait {escape(duration(wait))}</text>"
         )
     if totals is not None:
         end = LEFT + (len(blocks) - 1) * STEP + BOX_W + 44
         ratio = "—" if totals.activity_ratio is None else f"{totals.activity_ratio:.1f}%"
         parts.append(
-            f'<text x="{end}" y="{ladder_top + 4}" class="vsm-fig">Lead {escape(_hours(totals.lead_hours))}</text>'
+            f'<text x="{end}" y="{ladder_top + 4}" class="vsm-fig">Lead {escape(duration(totals.lead_hours))}</text>'
             f'<text x="{end}" y="{ladder_top + 22}" class="vsm-fig">'
-            f"Process {escape(_hours(totals.process_hours))}</text>"
+            f"Process {escape(duration(totals.process_hours))}</text>"
             f'<text x="{end}" y="{ladder_top + 40}" class="vsm-small">ratio {escape(ratio)}</text>'
         )
     parts.insert(

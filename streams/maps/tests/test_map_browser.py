@@ -76,7 +76,7 @@ def test_director_edits_a_map_in_place_and_compares_it_with_the_data(live_server
     form.get_by_label("Process time (hours)").fill("2")
     form.get_by_role("button", name="Add the activity").click()
     page.locator("tr[data-activity='Code review']").wait_for()
-    assert page.locator("[data-total=lead]").inner_text() == "1.5 days"  # 24 + 12 hours
+    assert page.locator("[data-total=lead]").inner_text() == "36 h"  # 24 + 12 hours
     assert page.locator("[data-total=pca]").inner_text() == "72.0%"
 
     page.get_by_role("button", name="Move Code review up").click()

@@ -8,6 +8,7 @@ from django.urls import reverse
 import pytest
 
 from streams.models import ImprovementExperiment, ProcessBlock, ValueStreamMap
+from streams.templatetags.humanize_days import duration
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from streams.tests.flow_history import bulk_items
 from teams.tests.factories import PersonFactory, UserFactory
@@ -221,7 +222,7 @@ def test_map_detail_shows_totals_and_the_director_may_delete_the_map(org):
     client = login(org["director"])
     url = reverse("streams:map-detail", args=["claims", org["current"].pk])
     html = client.get(url).content.decode()
-    assert 'data-total="lead">1.5 days' in html and 'data-total="pca">72.0%' in html
+    assert 'data-total="lead">36 h' in html and 'data-total="pca">72.0%' in html
     assert "Add an activity" in html
     response = client.post(url, {"delete": "map"})
     assert response.status_code == 302
@@ -313,3 +314,19 @@ def test_the_drawing_escapes_what_people_typed():
     svg = str(vsm_svg([block], None, 'Map "A" <now>'))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "Waiting &amp; &lt;b&gt;" in svg
     assert 'aria-label="Map &quot;A&quot; &lt;now&gt;"' in svg and "LT 2.5 h" in svg
+
+
+@pytest.mark.parametrize(
+    ("hours", "shown"),
+    [
+        (None, "—"),
+        (Decimal("0.25"), "15 min"),
+        (2, "2 h"),
+        (Decimal("2.5"), "2.5 h"),
+        (36, "36 h"),
+        (48, "2 days"),
+        (84, "3.5 days"),
+    ],
+)
+def test_map_times_always_name_their_unit(hours, shown):
+    assert duration(hours) == shown
