@@ -10,6 +10,8 @@ import uuid
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
+import psycopg
 import pytest
 
 from portal.celery import app as celery_app
@@ -53,6 +55,17 @@ def export(issues: int) -> bytes:
     return out.getvalue().encode()
 
 
+def table_held(model):
+    """A connection of the test's own holding the model's table in SHARE mode: the import's writes
+    to it wait (inside the import's transaction) until the lock goes, however fast the machine."""
+    db = connection.settings_dict
+    held = psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432, password=db["PASSWORD"] or None
+    )
+    held.execute(f"LOCK TABLE {model._meta.db_table} IN SHARE MODE")
+    return held
+
+
 def wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,6 +89,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
     celery_app.conf.task_always_eager = False
     first = start_worker(queue, IMPORT_HEARTBEAT_SECONDS="1")
     second = None
+    held = table_held(StateTransition)  # the write cannot finish before the kill
     try:
         run_import.apply_async(args=[job.pk], queue=queue)
         # The job says it is writing once the file is read and checked: kill the worker then.
@@ -87,6 +101,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
         wait_for(lambda: ImportJob.objects.get(pk=job.pk).heartbeat_at > beat, 10, "a heartbeat while writing")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        held.close()
         job.refresh_from_db()
         assert job.status == "running" and job.attempts == 1
         # With its worker dead, the job is seen as stalled once the heartbeat is IMPORT_STALLED_AFTER old.
@@ -108,6 +123,7 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_redelivery_completes(
         assert BacklogItem.objects.filter(stream__slug="bulk").count() == ISSUES
         assert StateTransition.objects.count() == ISSUES * len(STATUSES)
     finally:
+        held.close()
         celery_app.conf.task_always_eager = eager
         for worker in (first, second):
             if worker is not None and worker.poll() is None:
