@@ -39,25 +39,50 @@ class CriterionLeadTime:
 
 
 def _lead_time_rows(
-    group_by: str, since: dt.datetime, owner_team_id: int | None = None
+    group_by: str,
+    since: dt.datetime,
+    owner_team_id: int | None = None,
+    *,
+    until: dt.datetime | None = None,
+    criterion_id: int | None = None,
 ) -> dict[int, tuple[int, float | None, float | None]]:
-    """Per group, the checks met since `since` (of one owner team's criteria when given): count,
-    p50 and p85 of created → signed off, in days."""
+    """Per group, the checks met in [since, until) (of one owner team's criteria, or of one
+    criterion, when given): count, p50 and p85 of created → signed off, in days."""
     sql = Dialect(connection)
     days = sql.days("k.signed_off_at", "k.created_at")
     checks, criteria = ReadinessCheck._meta.db_table, ReadinessCriterion._meta.db_table
+    where, params = ["k.status = 'met'", "k.signed_off_at >= %s"], [since]
+    for clause, value in (
+        ("k.signed_off_at < %s", until),
+        ("c.owner_team_id = %s", owner_team_id),
+        ("k.criterion_id = %s", criterion_id),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT {group_by}, COUNT(*), {sql.percentile(days, 0.5)}, {sql.percentile(days, 0.85)}
                 FROM {checks} k JOIN {criteria} c ON c.id = k.criterion_id
-                WHERE k.status = 'met' AND k.signed_off_at >= %s {"AND c.owner_team_id = %s" if owner_team_id else ""}
+                WHERE {" AND ".join(where)}
                 GROUP BY {group_by}""",
-            [since, owner_team_id] if owner_team_id else [since],
+            params,
         )
         return {
             key: (int(n), None if p50 is None else float(p50), None if p85 is None else float(p85))
             for key, n, p50, p85 in cursor.fetchall()
         }
+
+
+def sign_off_lead_time(
+    as_of: dt.datetime, *, owner_team_id: int | None = None, criterion_id: int | None = None
+) -> tuple[int, float | None, float | None]:
+    """Checks met in the READINESS_WINDOW_DAYS before `as_of` (of an owner team's criteria, or of
+    one criterion): count, p50 and p85 of created → signed off in days; the readiness page's figures."""
+    since = as_of - dt.timedelta(days=READINESS_WINDOW_DAYS)
+    group_by = "k.criterion_id" if criterion_id is not None else "c.owner_team_id"
+    rows = _lead_time_rows(group_by, since, owner_team_id, until=as_of, criterion_id=criterion_id)
+    return rows.get(criterion_id if criterion_id is not None else owner_team_id, (0, None, None))
 
 
 def readiness_by_owner_team(now: dt.datetime | None = None) -> list[OwnerTeamReadiness]:
