@@ -15,6 +15,7 @@ services:
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py measure_key_results
 	$(PY) manage.py notify
 	@echo "==> Portal at http://127.0.0.1:$(PORT)/ (stop with Ctrl-C)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)

@@ -1,10 +1,47 @@
 """Admin data entry for objectives, key results and check-ins."""
 
+import copy
+
+from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.forms.models import construct_instance
 
-from core.admin import PortalModelAdmin, PortalTabularInline
+from core import access
+from core.admin import PortalModelAdmin, PortalTabularInline, require
+from core.errors import DomainError
 
+from .forms import KEY_RESULT_FIELDS
 from .models import CheckIn, KeyResult, Objective
+from .services import key_result_save
+
+
+class _DryRunDone(Exception):
+    """Unwinds the savepoint of a dry run that succeeded."""
+
+
+class KeyResultAdminForm(forms.ModelForm):
+    """Dry-runs `key_result_save` (the measure's scope, its start read from the data, the
+    direction of its target) so the service's refusals are form errors before anything is saved."""
+
+    class Meta:
+        model = KeyResult
+        fields = ["objective", *KEY_RESULT_FIELDS, "items"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            with transaction.atomic():
+                # clean() runs before the form's values reach the instance: apply them to a copy.
+                key_result_save(key_result=construct_instance(self, copy.copy(self.instance)))
+                raise _DryRunDone
+        except _DryRunDone:
+            pass
+        except DomainError as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+        return cleaned
 
 
 class KeyResultInline(PortalTabularInline):
@@ -49,6 +86,11 @@ class KeyResultAdmin(PortalModelAdmin):
     list_select_related = ["objective"]
     autocomplete_fields = ["objective", "items"]
     inlines = [CheckInInline]
+    form = KeyResultAdminForm
+
+    def save_model(self, request, obj, form, change):
+        require(request, access.CHANGE if change else access.ADD, obj)
+        key_result_save(key_result=obj)  # the pages' service: measures read, rules kept
 
     @admin.display(description="progress")
     def progress_percent(self, key_result: KeyResult) -> str:

@@ -60,9 +60,11 @@ class CheckInForm(forms.ModelForm):
             "note": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, measured: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["date"].initial = timezone.localdate()
+        if measured:  # the portal measures the value: a person gives their confidence and a note
+            del self.fields["value"]
 
 
 class ObjectiveForm(forms.ModelForm):
@@ -80,7 +82,45 @@ class ObjectiveForm(forms.ModelForm):
         self.fields["owner"].queryset = self.fields["owner"].queryset.order_by("name")
 
 
+# What a key result's form edits (its page and the admin, which adds its objective and items).
+KEY_RESULT_FIELDS = [
+    "title",
+    "owner",
+    "kind",
+    "source",
+    "measure",
+    "measure_stream",
+    "measure_team",
+    "measure_flow_type",
+    "measure_criterion",
+    "measure_weeks",
+    "unit",
+    "start_value",
+    "target_value",
+    "current_value",
+    "weight",
+    "order",
+]
+
+
 class KeyResultForm(forms.ModelForm):
     class Meta:
         model = KeyResult
-        fields = ["title", "kind", "unit", "start_value", "target_value", "current_value", "weight", "order"]
+        fields = KEY_RESULT_FIELDS
+        help_texts = {
+            "source": "Measured by the portal: its start is the measure at the period's start, and a daily "
+            "job records the figure; check-ins then give confidence and a note.",
+            "start_value": "Typed key results only: a measured one starts at the measure on the period's first day.",
+            "current_value": "Typed key results only: a measured one follows the measure.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form that names no source or window (an older page, a script) keeps the defaults.
+        self.fields["source"].required = self.fields["measure_weeks"].required = False
+
+    def clean_source(self):
+        return self.cleaned_data.get("source") or KeyResult.Source.TYPED
+
+    def clean_measure_weeks(self):
+        return self.cleaned_data.get("measure_weeks") or 12

@@ -247,7 +247,9 @@ def period_from(label: str | None) -> Period:
 
 def key_results_of(objectives) -> list[KeyResult]:
     """Key results of the objectives with their latest check-in's date and confidence."""
-    latest = CheckIn.objects.filter(key_result=OuterRef("pk")).order_by("-date", "-pk")
+    # A person's latest check-in: the portal's readings of a measured key result carry no confidence
+    # and do not make it fresh (someone still has to look at it).
+    latest = CheckIn.objects.filter(key_result=OuterRef("pk"), system=False).order_by("-date", "-pk")
     progress = ExpressionWrapper(
         (F("current_value") - F("start_value")) / (F("target_value") - F("start_value")),
         output_field=DecimalField(max_digits=20, decimal_places=6),

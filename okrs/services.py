@@ -20,6 +20,7 @@ from core.history import history_record
 from streams.flow.periods import parse_period
 from streams.models import BacklogItem, WorkflowState
 
+from .measures import direction_check, measure_validate, reading, readings_record, readings_so_far
 from .models import CheckIn, KeyResult, Objective
 
 # Levels from the top of the alignment tree down: a parent sits above its child.
@@ -66,13 +67,50 @@ def objective_save(*, objective: Objective) -> Objective:
     return objective
 
 
+MEASURE_FIELDS = (
+    "source",
+    "measure",
+    "measure_stream_id",
+    "measure_team_id",
+    "measure_flow_type",
+    "measure_criterion_id",
+    "measure_weeks",
+)
+
+
 @transaction.atomic
 def key_result_save(*, key_result: KeyResult) -> KeyResult:
+    """Save a key result. A measured one takes its start value from the measure at the period's
+    start and its current value from today's reading (recorded as a system check-in), whenever
+    it is new or its measure, scope or window changed; a target on the measure's worse side is
+    refused."""
+    measured = key_result.source == KeyResult.Source.MEASURED
+    if not measured:
+        key_result.measure = ""
+    measure_validate(key_result)
+    stored = KeyResult.objects.filter(pk=key_result.pk).values(*MEASURE_FIELDS).first() if key_result.pk else None
+    remeasure = measured and (stored is None or any(stored[f] != getattr(key_result, f) for f in MEASURE_FIELDS))
+    readings = []
+    if remeasure:
+        # The start is the measure at the period's start, or its first reading since when there
+        # was nothing to measure then (a stream connected mid-quarter); the current, today's.
+        readings = [(day, found) for day, found in readings_so_far(key_result) if found.value is not None]
+        if not readings:
+            found = reading(key_result)
+            raise DomainError(
+                f"There is nothing to measure yet ({found.method} n = 0): choose a longer window, another scope, "
+                "or type the key result's check-ins.",
+                field="measure",
+            )
+        key_result.start_value, key_result.current_value = readings[0][1].value, readings[-1][1].value
+    direction_check(key_result)
     try:
         key_result.full_clean()
     except ValidationError as error:
         _raise_validation(error)
     key_result.save()
+    if remeasure:
+        readings_record(key_result, readings)
     return key_result
 
 
@@ -89,6 +127,8 @@ def check_in_record(
     """Record a reading of the key result; the newest reading becomes its current value.
 
     The key result's row is locked so two check-ins at once cannot leave an older value current.
+    A measured key result's value is the portal's: a person's check-in carries its confidence
+    and note, and the value measured last.
     """
     date = date or timezone.localdate()
     if problem := too_early(date):
@@ -98,6 +138,9 @@ def check_in_record(
     if confidence is None or not (Decimal("0") <= confidence <= Decimal("1")):
         raise DomainError("Confidence is between 0 (no chance) and 1 (certain).", field="confidence")
     locked = KeyResult.objects.select_for_update().get(pk=key_result.pk)
+    measured = locked.source == KeyResult.Source.MEASURED
+    if measured:
+        value = locked.current_value
     check_in = CheckIn(key_result=locked, value=value, confidence=confidence, date=date, note=note, author=author)
     try:
         check_in.full_clean(exclude=["created_at"])
@@ -105,7 +148,7 @@ def check_in_record(
         _raise_validation(error)
     check_in.save()
     newest = CheckIn.objects.filter(key_result=locked).order_by("-date", "-pk").values_list("pk", flat=True).first()
-    if newest == check_in.pk:
+    if newest == check_in.pk and not measured:
         KeyResult.objects.filter(pk=locked.pk).update(current_value=value)
         key_result.current_value = locked.current_value = value
         history_record(locked, user=author, reason="check-in")

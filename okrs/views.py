@@ -18,7 +18,8 @@ from teams.models import Person, Team
 
 from .alignment import ORPHANS_LISTED, Alignment, alignment_report, alignment_stream_ids
 from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm, TreeFilterForm
-from .models import CheckIn, KeyResult, Objective
+from .measures import DEFINITIONS
+from .models import CheckIn, KeyResult, Measure, Objective
 from .selectors import (
     LOW_CONFIDENCE,
     STALE_AFTER_DAYS,
@@ -104,10 +105,11 @@ def check_in(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     objective = key_result.objective
     period_label = request.GET.get("period") or request.POST.get("period") or objective.period
-    form = CheckInForm(request.POST or None, initial={"value": key_result.current_value})
+    measured = key_result.source == KeyResult.Source.MEASURED
+    form = CheckInForm(request.POST or None, initial={"value": key_result.current_value}, measured=measured)
     if request.method == "POST" and form.is_valid():
         try:
-            check_in_record(key_result=key_result, author=request.user, **form.cleaned_data)
+            check_in_record(key_result=key_result, author=request.user, **({"value": None} | form.cleaned_data))
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
@@ -117,7 +119,8 @@ def check_in(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(_list_url(period_label))
     if request.htmx:
         return _objective_card(request, objective, period_label=period_label, form=form, open_kr=key_result.pk)
-    return render(request, "okrs/check_in.html", {"form": form, "key_result": key_result, "period": period_label})
+    context = {"form": form, "key_result": key_result, "period": period_label}
+    return render(request, "okrs/check_in.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -217,6 +220,10 @@ def key_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "flow": key_result_flow(key_result, period),
         "stale_after": STALE_AFTER_DAYS,
         "link_error": "",
+        "measured": key_result.source == KeyResult.Source.MEASURED,
+        "measure_label": Measure(key_result.measure).label if key_result.measure else "",
+        "measure_definition": DEFINITIONS.get(key_result.measure, ""),
+        "latest_reading": key_result.check_ins.filter(system=True).order_by("-date", "-pk").first(),
     } | _key_result_links_context(request, key_result)
     return render(request, "okrs/key_result_detail.html", context)
 

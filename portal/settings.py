@@ -360,6 +360,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.notify_daily",
         "schedule": crontab(minute=0, hour=6),
     },
+    # 05:30 UTC daily: measured key results read as of midnight, recorded where the figure changed.
+    "measure-key-results": {
+        "task": "okrs.measure_key_results",
+        "schedule": crontab(minute=30, hour=5),
+    },
     # 00:30 UTC daily: experiments' baselines once started, verdicts on their review date.
     "experiment-verdicts": {
         "task": "streams.review_experiments",

@@ -29,6 +29,13 @@ class KeyResultSerializer(serializers.ModelSerializer):
             "weight",
             "order",
             "progress",
+            "source",
+            "measure",
+            "measure_stream",
+            "measure_team",
+            "measure_flow_type",
+            "measure_criterion",
+            "measure_weeks",
         ]
 
     def get_progress(self, key_result) -> float | None:
@@ -40,12 +47,29 @@ class CheckInSerializer(serializers.ModelSerializer):
     key_result = serializers.PrimaryKeyRelatedField(queryset=KeyResult.objects.all())
     date = serializers.DateField(required=False, help_text="Default today; never in the future.")
     confidence = serializers.DecimalField(max_digits=3, decimal_places=2, min_value=0, max_value=1)
-    value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    value = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Ignored for a key result measured by the portal (its value is the measure's).",
+    )
 
     class Meta:
         model = CheckIn
-        fields = ["id", "key_result", "value", "confidence", "note", "date", "author", "created_at"]
-        read_only_fields = ["id", "author", "created_at"]
+        fields = [
+            "id",
+            "key_result",
+            "value",
+            "confidence",
+            "note",
+            "date",
+            "author",
+            "created_at",
+            "system",
+            "n",
+            "method",
+            "source_url",
+        ]
+        read_only_fields = ["id", "author", "created_at", "system", "n", "method", "source_url"]
 
 
 class LinkSerializer(serializers.Serializer):

@@ -35,7 +35,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import access
-from okrs.models import CheckIn, KeyResult, Objective
+from core.errors import DomainError
+from okrs.measures import LOWER_IS_BETTER, readings_so_far
+from okrs.models import CheckIn, KeyResult, Measure, Objective
+from okrs.selectors import period_elapsed
+from okrs.services import key_result_save
 from streams.backlog.services import items_refresh_flow_dates
 from streams.flow.periods import Period, period_containing
 from streams.models import (
@@ -210,6 +214,7 @@ class _Builder:
         self._items()
         self._delivery()
         self._okrs()
+        self._measured_key_results()
         self._maps_and_experiments()
         return self.result
 
@@ -802,6 +807,62 @@ class _Builder:
             if plan.item.team_id:
                 self.plans_by["team", plan.item.team_id].append(plan)
         self._save(KeyResult.items.through, [link for key_result in key_results for link in self._links(key_result)])
+
+    def _measured_key_results(self) -> None:
+        """Key results the portal measures, on three streams' current objectives: flow time
+        (lower is better), deployment frequency and the aligned share of WIP. Their start and
+        weekly readings come from the data (`okrs.services.key_result_save`); the first target is
+        set so the key result runs ahead of a straight path, the second so it falls behind."""
+        objectives = list(
+            Objective.objects.filter(level=Objective.Level.STREAM, period=self.current.label)
+            .select_related("stream")
+            .order_by("stream__name", "pk")
+        )
+        specs = [
+            (Measure.FLOW_TIME_P85, "Finish work faster: flow time p85 down", "days", "on track"),
+            (Measure.DEPLOYMENT_FREQUENCY, "Release more often", "per week", "behind"),
+            (Measure.ALIGNED_WIP, "Work in progress serves this quarter", "%", "behind"),
+        ]
+        elapsed = Decimal(str(max(0.1, period_elapsed(self.current))))
+        used = set()
+        for measure, title, unit, plan in specs:
+            lower = measure in LOWER_IS_BETTER
+            for objective in objectives:
+                if objective.stream_id in used:
+                    continue
+                key_result = KeyResult(
+                    objective=objective,
+                    title=title,
+                    unit=unit,
+                    source=KeyResult.Source.MEASURED,
+                    measure=measure,
+                    measure_stream=objective.stream,
+                    order=9,
+                    start_value=Decimal("0"),
+                    target_value=Decimal("1"),
+                    owner=objective.owner,
+                )
+                values = [found.value for _, found in readings_so_far(key_result) if found.value is not None]
+                if not values:
+                    continue
+                start, now = values[0], values[-1]
+                gained = (start - now) if lower else (now - start)
+                if plan == "on track" and gained <= 0:
+                    continue  # this stream did not improve: look for one that did
+                # On track: what was gained is the share of the way a straight path would have
+                # covered by now, plus 10 points; behind: a third of it (a target 1 away when nothing moved).
+                share = elapsed + Decimal("0.1") if plan == "on track" else elapsed * 3
+                reach = abs(gained) * share if plan != "on track" else gained / share
+                reach = reach if reach >= Decimal("0.05") else Decimal("1")
+                target = start - reach if lower else start + reach
+                key_result.target_value = max(target, Decimal("0.01")).quantize(Decimal("0.01"))
+                try:
+                    key_result_save(key_result=key_result)
+                except DomainError:
+                    continue
+                used.add(objective.stream_id)
+                self.counts[KeyResult] += 1
+                break
 
     def _check_ins(self, key_result: KeyResult, *, period: Period, start: float, target: float) -> list[CheckIn]:
         """Weekly check-ins over the part of the quarter that has passed, oldest first; one in

@@ -275,6 +275,8 @@ ADD = {
         "objective": w[which]["objective"].pk,
         "title": "New KR",
         "kind": "outcome",
+        "source": "typed",
+        "measure_weeks": "12",
         "start_value": "0",
         "target_value": "5",
         "current_value": "0",

@@ -38,6 +38,7 @@ def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot,
     call_command("seed_demo", "--force", verbosity=0)
     stream = ValueStream.objects.order_by("name").first()
     key_result = KeyResult.objects.annotate(n=Count("check_ins")).order_by("-n", "pk").first()
+    measured = KeyResult.objects.filter(source=KeyResult.Source.MEASURED).order_by("pk").first()
     page.set_viewport_size({"width": width, "height": 900 if width > 800 else 844})
     log_in(page, live_server, "owner")
     pages = {
@@ -45,6 +46,7 @@ def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot,
         "stream": f"/streams/{stream.slug}/",
         "okrs": "/okrs/",
         "key-result": f"/okrs/key-results/{key_result.pk}/",
+        "measured-key-result": f"/okrs/key-results/{measured.pk}/",
         "backlog": "/streams/backlog/",
         "readiness": "/readiness/",
     }

@@ -23,7 +23,8 @@ from django.utils import timezone
 import pytest
 
 from core import access
-from okrs.models import CheckIn, KeyResult, Objective
+from okrs.models import CheckIn, KeyResult, Measure, Objective
+from okrs.selectors import period_elapsed
 from portal.demo import catalogue
 from portal.demo.flow import Fate, Workflow, simulate
 from streams.backlog.services import items_refresh_flow_dates
@@ -346,6 +347,18 @@ class TestSeededOrganisation:
         assert KeyResult.objects.filter(items__isnull=False).exists()
         in_progress = BacklogItem.objects.filter(state__category__in=WorkflowState.IN_PROGRESS)
         assert in_progress.filter(key_results__isnull=True, parent__key_results__isnull=True).exists()  # orphans
+
+    def test_measured_key_results_run_ahead_and_behind_with_their_readings(self, seeded):
+        measured = KeyResult.objects.filter(source=KeyResult.Source.MEASURED).select_related("objective")
+        assert measured.count() >= 2
+        elapsed = period_elapsed(period_containing(dt.date.today()))
+        progress = {kr.measure: float(kr.progress) for kr in measured}
+        assert progress[Measure.FLOW_TIME_P85] >= elapsed  # on track: ahead of a straight path
+        assert min(progress.values()) < elapsed - 0.1  # and one behind
+        for kr in measured:
+            readings = kr.check_ins.filter(system=True).order_by("date")
+            assert readings.exists() and readings.last().value == kr.current_value
+            assert readings.first().value == kr.start_value
 
     def test_maps_and_experiments(self, seeded):
         kinds = set(ValueStreamMap.objects.values_list("kind", flat=True))
