@@ -346,7 +346,7 @@ def item_link_key_result(request: HttpRequest, pk: int, key_result_pk: int | Non
 # --- Alignment ------------------------------------------------------------------------------------
 
 
-def _alignment_scope(request) -> tuple[object | None]:
+def scope_asked(request) -> tuple[object | None]:
     """The scope the query string names (?stream=slug, ?team=slug, ?director=person id); 404 if unknown."""
     if slug := request.GET.get("stream"):
         stream = get_object_or_404(ValueStream, slug=slug)
@@ -364,7 +364,7 @@ def _alignment_scope(request) -> tuple[object | None]:
 def alignment(request: HttpRequest) -> HttpResponse:
     """Whether the work in flight serves the period's outcomes: aligned shares, orphan work,
     unsupported key results and team objectives without a parent, for any scope."""
-    scope, subject = _alignment_scope(request)
+    scope, subject = scope_asked(request)
     form, period = _period_asked(request)
     report = alignment_report(scope, period)
     streams = ValueStream.objects.filter(pk__in=alignment_stream_ids(scope, report)).order_by("name")
