@@ -572,6 +572,45 @@ class HistoryEngine:
         self._littles_law()
         return self.report
 
+    EFFORT = "flow_effort"
+
+    def build_effort(self) -> str:
+        """A temporary table `flow_effort(item_id, stream_id, team_id, flow_type, active)`: each
+        item's active time inside the window, in days: its stays in `active` states clipped to
+        [window start, window end), less the time flagged blocked then (which waits, as in flow
+        efficiency; overlapping blocks counted once). Items with none are left out; removed
+        items count in no metric. Returns the table's name; `drop_effort` drops it and the rest."""
+        self.drop_effort()
+        self._build_segments()
+        self._build_items()
+        self._build_blocks()
+        sql = self.sql
+        lo, hi = sql.greatest("g.seg_start", self.ws), sql.least("g.seg_end", self.we)
+        overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
+        self.create(
+            self.EFFORT,
+            f"""
+            SELECT f.item_id, f.stream_id, f.team_id, f.flow_type, SUM(stay.active) AS active
+            FROM (
+                SELECT g.item_id,
+                       MAX({sql.days(hi, lo)})
+                       - COALESCE(SUM(CASE WHEN b.item_id IS NOT NULL THEN {overlap} END), 0) AS active
+                FROM {self.SEG} g
+                LEFT JOIN {self.BLOCK} b ON b.item_id = g.item_id AND b.s < {hi} AND b.e > {lo}
+                WHERE g.category = 'active' AND g.seg_start < {self.we} AND g.seg_end > {self.ws}
+                GROUP BY g.item_id, g.seg_start, g.seg_end
+            ) stay
+            JOIN {self.ITEM} f ON f.item_id = stay.item_id
+            GROUP BY f.item_id, f.stream_id, f.team_id, f.flow_type
+            HAVING SUM(stay.active) > 0
+            """,
+        )
+        return self.EFFORT
+
+    def drop_effort(self) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.EFFORT}")
+        self.drop()
+
     # --- Temporary tables -------------------------------------------------------------------------
 
     def _build_segments(self) -> None:
