@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", identity.logout_view, name="logout"),
     path("items/<int:pk>/", views.item_detail, name="item-detail"),
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
+    path("investment/", views.investment_page, name="investment"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
     path("readiness/", include("streams.readiness.urls")),

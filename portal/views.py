@@ -1,20 +1,25 @@
 """Cross-cutting pages: the portfolio (home), the item page, a stream's flow health scorecard,
 and the liveness check."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import access
 from core.csv import SafeWriter
 from okrs.alignment import Alignment, stream_alignment
+from okrs.investment import investment_report
 from okrs.selectors import current_period
-from okrs.views import item_links_context
+from okrs.views import item_links_context, scope_asked
 from streams.delivery.keys import BANDS_YEAR, key_rows
 from streams.experiments.selectors import experiments_latest
+from streams.flow.forms import FlowWindowForm
 from streams.flow.portfolio import PortfolioWindow, stream_flows
 from streams.models import BacklogItem
 from streams.selectors import stream_get
@@ -23,6 +28,7 @@ from teams.models import Team
 from .composition import composition
 from .first_steps import first_steps
 from .health import health_scorecards
+from .investment import METHOD as INVESTMENT_METHOD
 from .item import item_for_page, item_page
 from .leadership import leadership
 from .portfolio import PortfolioFilterForm, industries, portfolio
@@ -213,6 +219,34 @@ def stream_health(request: HttpRequest, slug: str) -> HttpResponse:
         "alignment": aligned.get(stream.pk, Alignment()),
     }
     template = "portal/partials/_health.html" if request.htmx else "portal/stream_health.html"
+    return render(request, template, context)
+
+
+@require_GET
+def investment_page(request: HttpRequest) -> HttpResponse:
+    """Investment by effort of a stream, team, director's streams or the portfolio over a window.
+
+    The stream page, the alignment page and the portfolio load it with htmx (the fragment, after
+    their own figures: it reads the history); without htmx it is a page of its own."""
+    scope, subject = scope_asked(request)
+    # The window form sees only its own fields: bound by the scope alone it would show no window chosen.
+    window_form = FlowWindowForm(
+        {key: request.GET[key] for key in ("weeks", "start", "end") if key in request.GET} or None
+    )
+    report = investment_report(scope, window_form.window())
+    query = {
+        key: request.GET[key] for key in ("stream", "team", "director", "weeks", "start", "end") if request.GET.get(key)
+    }
+    context = {
+        "report": report,
+        "flow": report.flow,
+        "subject": subject,
+        "window_form": window_form,
+        "method": INVESTMENT_METHOD,
+        "csv_url": f"{reverse('api:metrics-investment')}?{urlencode(query | {'format': 'csv'})}",
+        "page_url": f"{reverse('investment')}?{urlencode(query)}",
+    }
+    template = "portal/partials/_investment.html" if request.htmx else "portal/investment.html"
     return render(request, template, context)
 
 

@@ -23,7 +23,10 @@ from core.api.viewsets import FORMAT_PARAMETER
 from core.csv import Echo, SafeDictWriter
 from core.dates import EARLIEST
 from okrs.alignment import alignment_report
+from okrs.investment import investment_report
 from okrs.selectors import current_period
+from portal.investment import ROW_FIELDS as INVESTMENT_FIELDS
+from portal.investment import investment_dict, investment_rows
 from streams.delivery.keys import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
 from streams.flow.engine import ITEM_FIELDS, Scope, item_row, report_dict, report_items
 from streams.flow.forecast import CONFIDENCES, forecast_how_many, forecast_when
@@ -340,6 +343,34 @@ def delivery_dict(keys) -> dict:
 
 def _rounded(value):
     return None if value is None else round(value, 2)
+
+
+class InvestmentView(APIView):
+    @extend_schema(
+        operation_id="metrics_investment",
+        parameters=SCOPE_PARAMETERS + WINDOW_PARAMETERS[:3] + [FORMAT_PARAMETER],
+        responses={200: ANY_OBJECT},
+        description=(
+            "Investment by effort over the window: the share of active time (from the history, no timesheets) by "
+            "flow type (beside the share by item count and, for a stream, its target mix with the gaps named), by key "
+            "result and objective of the quarter the window ends in (an item serving several is split equally; "
+            "`Not serving a key result` is the rest), by team (with full-time equivalents) and by stream. The "
+            "investment panel's figures; `?format=csv` gives its rows."
+        ),
+    )
+    def get(self, request):
+        params = request.query_params
+        report = investment_report(scope_from(params), window_from(params))
+        if getattr(request.accepted_renderer, "format", None) == "csv":
+            return csv_response(_rows_csv(investment_rows(report), INVESTMENT_FIELDS), "investment")
+        return Response(investment_dict(report))
+
+
+def _rows_csv(rows: list[dict], fields):
+    writer = SafeDictWriter(Echo(), fieldnames=fields, lineterminator="\n")
+    yield writer.writeheader()
+    for row in rows:
+        yield writer.writerow(row)
 
 
 class DeliveryMetricsView(APIView):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("v1/metrics/readiness/", metrics.ReadinessMetricsView.as_view(), name="metrics-readiness"),
     path("v1/metrics/forecast/", metrics.ForecastView.as_view(), name="metrics-forecast"),
     path("v1/metrics/delivery/", metrics.DeliveryMetricsView.as_view(), name="metrics-delivery"),
+    path("v1/metrics/investment/", metrics.InvestmentView.as_view(), name="metrics-investment"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: the CSP allows no inline

@@ -132,6 +132,7 @@ CASES = [
     Case("item-detail", page(), args=own("item")),
     Case("item-detail", page(**NOT_FOUND), args=lambda w: [999999], variant="missing"),
     Case("stream-health", page(), args=lambda w: ["payments"]),
+    Case("investment", page()),
     # Streams
     Case("streams:backlog", page(**roles(GO, anonymous=LOGIN))),
     Case("streams:stream-detail", page(), args=lambda w: ["payments"]),
@@ -487,6 +488,7 @@ CASES = [
     Case("api:metrics-forecast", api(), query={"stream": "payments", "items": 5}),
     Case("api:metrics-delivery", api()),
     Case("api:metrics-delivery", api(**NOT_FOUND), query={"stream": "nope"}, variant="missing"),
+    Case("api:metrics-investment", api()),
     *[
         Case(f"api:{name}-{kind}", api(), args=None if kind == "list" else row)
         for name, row in [

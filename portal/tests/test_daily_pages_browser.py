@@ -47,6 +47,7 @@ def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot,
         "okrs": "/okrs/",
         "key-result": f"/okrs/key-results/{key_result.pk}/",
         "measured-key-result": f"/okrs/key-results/{measured.pk}/",
+        "investment": f"/investment/?stream={stream.slug}",
         "backlog": "/streams/backlog/",
         "readiness": "/readiness/",
     }

@@ -30,6 +30,7 @@ from portal.demo.flow import Fate, Workflow, simulate
 from streams.backlog.services import items_refresh_flow_dates
 from streams.delivery.keys import delivery_keys
 from streams.flow.engine import Scope, Window
+from streams.flow.investment import investment
 from streams.flow.periods import period_containing
 from streams.flow.report import flow_report
 from streams.flow.tests.test_rollups import assert_same
@@ -359,6 +360,13 @@ class TestSeededOrganisation:
             readings = kr.check_ins.filter(system=True).order_by("date")
             assert readings.exists() and readings.last().value == kr.current_value
             assert readings.first().value == kr.start_value
+
+    def test_a_streams_effort_mix_differs_visibly_from_its_count_mix(self, seeded):
+        widest = 0.0
+        for stream in ValueStream.objects.all():
+            for row in investment(Scope.stream(stream), Window.build()).by_type:
+                widest = max(widest, abs(row.effort_share - row.item_share))
+        assert widest >= 0.2  # features take far more of the effort than of the items somewhere
 
     def test_maps_and_experiments(self, seeded):
         kinds = set(ValueStreamMap.objects.values_list("kind", flat=True))
