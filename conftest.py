@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 import pytest
 
 from core import access
@@ -68,3 +69,16 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def page(page):
+    """Playwright's page, which a test leaves only once nothing is in flight: a panel a page loads
+    after itself (htmx, such as the investment panel reading the history) would otherwise still
+    be reading the database while a transactional test's data is flushed, and the flush's
+    TRUNCATE and that read deadlock."""
+    yield page
+    try:
+        page.wait_for_load_state("networkidle", timeout=30_000)
+    except PlaywrightError:
+        pass  # the page is gone or never settles: nothing of ours is waiting on it
