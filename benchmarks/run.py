@@ -44,12 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 SERVER = "postgres://postgres@127.0.0.1:5432"
-BENCHES = ["pages", "flow", "api", "maps", "load", "import", "connector"]
+BENCHES = ["pages", "flow", "api", "maps", "okrs", "load", "import", "connector"]
 SCRIPTS = {
     "pages": "pages_bench.py",
     "flow": "flow_bench.py",
     "api": "api_bench.py",
     "maps": "maps_bench.py",
+    "okrs": "okrs_bench.py",
     "load": "load_bench.py",
     "import": "import_bench.py",
     "connector": "connector_bench.py",
@@ -257,6 +258,24 @@ def rows_for(name: str, data: dict) -> list[dict]:
         add("Jira import: peak memory", first["peak_rss_mb"], "MB", 500)
         add("Jira import re-run (changes nothing)", rerun["seconds"], "s", 60)
         add("Jira import throughput", round(data["transitions_in_file"] / first["seconds"]), "transitions/s")
+    elif name == "okrs":
+        job, save = data["daily_job"], data["save_one"]
+        add(
+            f"Daily measure job: {job['key_results']} measured key results, {data['streams']} streams",
+            job["first_seconds"],
+            "s",
+            note=f"{job['first']['recorded']} readings recorded; run again the same day: {job['again_seconds']} s, "
+            f"{job['again']['recorded']} recorded",
+        )
+        add(
+            "Saving a measured key result (its start and weekly readings)",
+            save["seconds"],
+            "s",
+            note=f"{save['readings']} readings on a stream of {save['stream_items']:,} items",
+        )
+        for key, label in (("investment_stream", "the largest stream"), ("investment_portfolio", "the portfolio")):
+            page = data[key]
+            add(f"Investment panel of {label}", page["median_ms"], "ms", note=f"{page['queries']} queries")
     elif name == "connector":
         backfill, incremental = data["backfill"], data["incremental"]
         add(
