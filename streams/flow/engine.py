@@ -531,8 +531,13 @@ class HistoryEngine:
     def execute(self, sql: str) -> None:
         self.cursor.execute(sql)
 
+    effort_only = False  # set by build_effort: only items started before the window ends matter
+
     def item_filter(self) -> str:
         """Which items' history is read (alias `i`); `streams.flow.rollups` narrows it."""
+        if self.effort_only:
+            started = f"(i.started_at < {self.we} OR i.history_cut_short)"  # a cut-short item may lack its start
+            return f"{self.scope.item_filter_sql('i')} AND {started}"
         return self.scope.item_filter_sql("i")
 
     # Below this many rows, hash joins without an index or statistics are as fast as it gets.
@@ -581,6 +586,9 @@ class HistoryEngine:
         efficiency; overlapping blocks counted once). Items with none are left out; removed
         items count in no metric. Returns the table's name; `drop_effort` drops it and the rest."""
         self.drop_effort()
+        # An item never started (no start: it was never active or waiting) or started after the
+        # window has no active time in it: its history is not read at all.
+        self.effort_only = True
         self._build_segments()
         self._build_items()
         self._build_blocks()
