@@ -116,11 +116,23 @@ class KeyResultForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # A form that names no source or window (an older page, a script) keeps the defaults.
-        self.fields["source"].required = self.fields["measure_weeks"].required = False
+        # A form that names no source or window (an older page, a script) keeps the defaults; a
+        # measured key result's start and current values are the portal's, so none is asked for.
+        for name in ("source", "measure_weeks", "start_value", "current_value"):
+            self.fields[name].required = False
 
     def clean_source(self):
         return self.cleaned_data.get("source") or KeyResult.Source.TYPED
 
     def clean_measure_weeks(self):
         return self.cleaned_data.get("measure_weeks") or 12
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("start_value", "current_value"):
+            if cleaned.get(name) is None:
+                if cleaned.get("source") != KeyResult.Source.MEASURED:
+                    self.add_error(name, "Give a value: a key result typed in check-ins starts from it.")
+                else:
+                    cleaned[name] = getattr(self.instance, name)  # the measure will set it
+        return cleaned

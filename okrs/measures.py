@@ -186,11 +186,17 @@ class Reader:
     def _flow(self, key_result: KeyResult, measure: Measure, as_of: dt.datetime) -> Reading:
         stream = key_result.measure_stream
         window = window_as_of(key_result.measure_weeks, as_of)
+        # One engine run per stream and window serves every flow measure: aged WIP needs the items'
+        # facts, and a report with them serves the others too (the daily job reads aged WIP first).
         aged = measure == Measure.AGED_WIP
-        key = ("flow", stream.pk, window.start, window.end, window.as_of, aged)
-        report: FlowReport = self._once(
-            key, lambda: flow_report(scope=Scope.stream(stream), window=window, with_items=aged)
+        base = ("flow", stream.pk, window.start, window.end, window.as_of)
+        report: FlowReport | None = self._reports.get((*base, True)) or (
+            None if aged else self._reports.get((*base, False))
         )
+        if report is None:
+            report = self._once(
+                (*base, aged), lambda: flow_report(scope=Scope.stream(stream), window=window, with_items=aged)
+            )
         n, value = report.throughput, None
         if measure == Measure.FLOW_VELOCITY:
             value = report.throughput_per_week

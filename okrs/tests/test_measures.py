@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 import pytest
 
@@ -18,10 +19,15 @@ from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.delivery.records import deployment_record
 from streams.models import ReadinessCheck
 from streams.readiness.selectors import criterion_lead_times, readiness_by_owner_team
-from streams.tests.factories import ReadinessCheckFactory, ReadinessCriterionFactory, ValueStreamFactory
+from streams.tests.factories import (
+    LeadershipAssignmentFactory,
+    ReadinessCheckFactory,
+    ReadinessCriterionFactory,
+    ValueStreamFactory,
+)
 from streams.tests.flow_history import bulk_items
 from teams.models import Team
-from teams.tests.factories import TeamFactory, UserFactory
+from teams.tests.factories import PersonFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +255,43 @@ def test_the_admin_keeps_the_measures_rules(claims, admin_client):
     key_result = KeyResult.objects.get()
     assert key_result.start_value == next(f.value for _, f in readings_so_far(key_result) if f.value is not None)
     assert key_result.check_ins.filter(system=True).exists()
+
+
+def test_a_director_sets_a_key_result_on_their_streams_flow_time_and_it_updates_itself(
+    claims, django_assert_max_num_queries
+):
+    """The issue's "done when": set on the key result's form, no number typed; then the daily job."""
+    director = UserFactory(username="dana", roles=["product director"])
+    LeadershipAssignmentFactory(person=PersonFactory(name="Dana Director", user=director), stream=claims)
+    objective = ObjectiveFactory(
+        title="Faster claims", level=Objective.Level.STREAM, stream=claims, period=PERIOD.label
+    )
+    client = Client()
+    client.force_login(director)
+    form = {
+        "title": "Claims settle sooner",
+        "kind": "outcome",
+        "source": "measured",
+        "measure": Measure.FLOW_TIME_P85,
+        "measure_stream": claims.pk,
+        "measure_weeks": "4",
+        "unit": "days",
+        "target_value": "3",
+        "weight": "1",
+        "order": "0",
+    }
+    response = client.post(reverse("okrs:key-result-create", args=[objective.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    key_result = KeyResult.objects.get(title="Claims settle sooner")
+    assert key_result.current_value == reading(key_result, MIDNIGHT).value
+    page = client.get(reverse("okrs:key-result-detail", args=[key_result.pk])).content.decode()
+    assert "Measured by the portal" in page and "Open the page it comes from" in page
+    # The OKR page reads measured key results in the queries it always made.
+    with django_assert_max_num_queries(40) as few:
+        client.get(reverse("okrs:objective-list"))
+    for order in range(4):
+        extra = measured(claims, Measure.WIP, target_value=Decimal("0"), order=order + 1)
+        extra.objective = objective
+        key_result_save(key_result=extra)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("okrs:objective-list"))
