@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import HistoryPage, history_of
+from streams.flow.releasable import Releasable, releasable_forecast
 from streams.models import BacklogItem, BlockedPeriod, Dependency, ReadinessCheck, StateTransition, WorkflowState
 
 Category = WorkflowState.Category
@@ -46,6 +47,7 @@ class ItemPage:
     age_days: float | None  # in progress: since it started
     flow_days: float | None  # finished: from start to finish
     returned_since: dt.datetime | None = None  # started, unfinished, in a backlog state again: since when
+    releasable: Releasable | None = None  # when it can go live, for work in progress
 
 
 def item_for_page(pk: int) -> BacklogItem:
@@ -122,6 +124,9 @@ def item_page(item: BacklogItem) -> ItemPage:
         age_days=age,
         flow_days=flow,
         returned_since=returned,
+        releasable=releasable_forecast(item, now)
+        if item.state.category in (Category.ACTIVE, Category.WAITING)
+        else None,
     )
 
 

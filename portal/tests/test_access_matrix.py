@@ -556,6 +556,7 @@ CASES = [
         json=True,
         variant="create-other",
     ),
+    Case("api:item-releasable", api(), args=own("item")),
     Case(
         "api:item-detail",
         api_only({"director": 200, "owner": 200, "superuser": 200}),

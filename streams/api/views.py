@@ -3,6 +3,7 @@ are; writes only where a user may write (`core.access.may`), through the same se
 
 from django.db import transaction
 import django_filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -42,6 +43,7 @@ from streams.backlog.services import item_change_state, item_create, item_move_t
 from streams.delivery.records import DeploymentInput, IncidentInput, deployment_record, incident_record
 from streams.delivery.selectors import deployment_list, incident_list
 from streams.experiments.selectors import experiment_list
+from streams.flow.releasable import releasable_forecast
 from streams.integrations.selectors import connection_list, sync_run_list
 from streams.maps.selectors import block_list, map_list
 from streams.models import (
@@ -171,6 +173,21 @@ class BacklogItemViewSet(
         return Response(BacklogItemSerializer(self._fresh(item.pk)).data)
 
     @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description=(
+            "When the item can go live: P50 and P85 dates of its remaining development, its pending readiness "
+            "sign-offs and the wait for the stream's next production deployment, with the breakdown, or `refused` "
+            "saying why there is no forecast (not in progress, too little history)."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def releasable(self, request, pk=None, format=None):
+        item = self.get_object()
+        return Response(
+            releasable_dict(releasable_forecast(BacklogItem.objects.select_related("state").get(pk=item.pk)))
+        )
+
+    @extend_schema(
         request=TransitionRequestSerializer,
         responses={201: StateTransitionSerializer},
         description=(
@@ -193,6 +210,34 @@ class BacklogItemViewSet(
         )
         transition = StateTransition.objects.select_related("from_state", "to_state").get(pk=transition.pk)
         return Response(StateTransitionSerializer(transition).data, status=status.HTTP_201_CREATED)
+
+
+def releasable_dict(forecast) -> dict:
+    """The releasable forecast as the API answers it (days rounded to 0.01)."""
+
+    def days(value):
+        return None if value is None else round(value, 2)
+
+    return {
+        "item": forecast.item.pk,
+        "refused": forecast.refused or None,
+        "p50": forecast.p50,
+        "p85": forecast.p85,
+        "target_date": forecast.item.target_date,
+        "misses_target": forecast.misses_target,
+        "breakdown": forecast.breakdown,
+        "parts": [
+            {"label": p.label, "p50_days": days(p.p50), "p85_days": days(p.p85), "note": p.note} for p in forecast.parts
+        ],
+        "notes": forecast.notes,
+        "remaining_items": forecast.remaining,
+        "share_of_throughput": round(forecast.share, 4),
+        "sample_days": forecast.sample_days,
+        "sample_items": forecast.sample_items,
+        "method": "Monte Carlo, 10,000 trials, fixed seed: remaining development at the stream's throughput of the "
+        "last 12 weeks thinned to the item's share of its WIP, plus a sign-off lead time drawn from each pending "
+        "readiness check's criterion, plus the wait for the next production deployment from the stream's cadence.",
+    }
 
 
 class TransitionFilter(django_filters.FilterSet):

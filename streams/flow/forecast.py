@@ -71,16 +71,7 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
             len(daily_throughput),
             note="Nothing was finished in the sample period, so no finish date can be forecast.",
         )
-    done = np.zeros(TRIALS, dtype=np.int64)
-    days_needed = np.full(TRIALS, np.inf)
-    for first, block in _blocks(daily_throughput, MAX_DAYS, seed):
-        cumulative = done[:, None] + np.cumsum(block, axis=1)
-        reached = (cumulative >= items) & np.isinf(days_needed)[:, None]
-        hit = reached.any(axis=1)
-        days_needed[hit] = first + reached[hit].argmax(axis=1) + 1
-        done = cumulative[:, -1]
-        if not np.isinf(days_needed).any():
-            break
+    days_needed = trial_days(daily_throughput=daily_throughput, items=items, seed=seed)
     days_needed.sort()
     values: dict[float, dt.date | None] = {}
     for c in CONFIDENCES:
@@ -113,3 +104,27 @@ def forecast_chance(
             block = rng.binomial(block, share)
         totals += block.sum(axis=1)
     return float((totals >= items).mean())
+
+
+def trial_days(*, daily_throughput: list[int], items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
+    """Per trial, the days needed to finish `items` items (the last of them counted whole),
+    sampling days from `daily_throughput`, thinned to a `share` of it as `forecast_chance` does;
+    `inf` for a trial that needs more than three years. TRIALS values."""
+    days_needed = np.full(TRIALS, np.inf)
+    if items <= 0:
+        return np.zeros(TRIALS)
+    if not any(daily_throughput):
+        return days_needed
+    rng = np.random.default_rng(seed)
+    done = np.zeros(TRIALS, dtype=np.int64)
+    for first, block in _blocks(daily_throughput, MAX_DAYS, seed):
+        if share < 1:
+            block = rng.binomial(block, share)
+        cumulative = done[:, None] + np.cumsum(block, axis=1)
+        reached = (cumulative >= items) & np.isinf(days_needed)[:, None]
+        hit = reached.any(axis=1)
+        days_needed[hit] = first + reached[hit].argmax(axis=1) + 1
+        done = cumulative[:, -1]
+        if not np.isinf(days_needed).any():
+            break
+    return days_needed

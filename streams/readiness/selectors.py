@@ -85,6 +85,27 @@ def sign_off_lead_time(
     return rows.get(criterion_id if criterion_id is not None else owner_team_id, (0, None, None))
 
 
+def lead_time_samples(criterion_ids: list[int], as_of: dt.datetime) -> dict[int, list[float]]:
+    """Each criterion's checks met in the READINESS_WINDOW_DAYS before `as_of`: their lead times
+    (created → signed off) in days, for forecasts that draw from them (one query)."""
+    if not criterion_ids:
+        return {}
+    sql = Dialect(connection)
+    days = sql.days("k.signed_off_at", "k.created_at")
+    ids = ", ".join(str(int(pk)) for pk in criterion_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT k.criterion_id, {days} FROM {ReadinessCheck._meta.db_table} k
+                WHERE k.status = 'met' AND k.criterion_id IN ({ids})
+                  AND k.signed_off_at >= %s AND k.signed_off_at < %s""",
+            [as_of - dt.timedelta(days=READINESS_WINDOW_DAYS), as_of],
+        )
+        samples: dict[int, list[float]] = {}
+        for criterion_id, value in cursor.fetchall():
+            samples.setdefault(criterion_id, []).append(max(0.0, float(value)))
+        return samples
+
+
 def readiness_by_owner_team(now: dt.datetime | None = None) -> list[OwnerTeamReadiness]:
     """Every team owning an active criterion, with its pending checks across all streams (on
     items not removed) and the lead time of its sign-offs; three queries whatever the size."""

@@ -1,0 +1,237 @@
+"""When can it go live? The releasable forecast of an item in progress (DESIGN.md "Forecasts").
+
+Each of 10,000 trials (fixed seed) adds up:
+- its remaining development: its open children (or the item itself when it has none), finished
+  at the pace of the stream's daily throughput over the last 12 complete weeks, thinned to the
+  share of the stream's work in progress the item's work holds, as a key result's forecast is
+  (`streams.flow.forecast.trial_days`);
+- for each readiness check still pending, a sign-off lead time drawn from its criterion's checks
+  met in the readiness window (its owner team's history; the team's other criteria stand in when
+  the criterion has too few, and the forecast says so). Sign-offs by different teams run side
+  by side once the work is done, so a trial waits for the longest of them;
+- the wait for the stream's next production deployment: a gap between its successful production
+  deployments drawn in proportion to its length (a moment falls in a long gap more often), the
+  wait uniform within it.
+The P50 and P85 of the totals are the dates; each part's own P50 and P85 make the breakdown.
+Below a minimum of history the forecast refuses, saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+import math
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+import numpy as np
+
+from streams.delivery.keys import PRODUCTION_ENVIRONMENTS
+from streams.flow.forecast import SEED, TRIALS, trial_days
+from streams.models import BacklogItem, Deployment, ReadinessCheck, ReadinessCriterion, WorkflowState
+from streams.models.querysets import in_progress_sql
+from streams.readiness.selectors import READINESS_WINDOW_DAYS, lead_time_samples
+
+SAMPLE_WEEKS = 12
+MIN_FINISHED = 5  # items the stream finished in the sample, below which no pace can be read
+MIN_SIGN_OFFS = 5  # met checks of a criterion (or its team) to draw lead times from
+MIN_DEPLOYMENTS = 3  # successful production deployments in the sample, for a cadence
+
+
+@dataclass
+class Part:
+    label: str
+    p50: float | None  # days
+    p85: float | None
+    note: str = ""
+    in_breakdown: bool = True  # a sign-off among several is summed up by their side-by-side part
+
+
+@dataclass
+class Releasable:
+    item: BacklogItem
+    refused: str = ""  # why there is no forecast ("" when there is one)
+    p50: dt.date | None = None
+    p85: dt.date | None = None
+    parts: list[Part] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    remaining: int = 0
+    share: float = 1.0
+    sample_days: int = 0
+    sample_items: int = 0
+
+    @property
+    def misses_target(self) -> bool:
+        target = self.item.target_date
+        return bool(target and self.p85 and self.p85 > target)
+
+    @property
+    def breakdown(self) -> str:
+        """ "development 12 days, Legal review 6 days, next release 2 days" at the 50th percentile."""
+        return ", ".join(
+            f"{part.label} {math.ceil(part.p50)} day{'' if math.ceil(part.p50) == 1 else 's'}"
+            for part in self.parts
+            if part.p50 is not None and part.in_breakdown
+        )
+
+
+def _quantile(values: np.ndarray, q: float) -> float | None:
+    value = float(np.quantile(values, q))
+    return None if math.isinf(value) else value
+
+
+def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_WEEKS) -> list[int]:
+    """Items of the stream finished on each of the `weeks` × 7 complete days before `midnight`."""
+    days = 7 * weeks
+    start = midnight - dt.timedelta(days=days)
+    per_day = [0] * days
+    for finished_at in BacklogItem.objects.filter(
+        stream_id=stream_id, finished_at__gte=start, finished_at__lt=midnight
+    ).values_list("finished_at", flat=True):
+        per_day[int((finished_at - start) / dt.timedelta(days=1))] += 1
+    return per_day
+
+
+def releasable_forecast(item: BacklogItem, now: dt.datetime | None = None) -> Releasable:
+    """The item's P50 and P85 dates of being releasable, with the breakdown, or why not."""
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
+    result = Releasable(item=item)
+    if item.state.category not in WorkflowState.IN_PROGRESS:
+        result.refused = "It is not in progress: a releasable date is forecast for work under way."
+        return result
+    children = BacklogItem.objects.filter(parent=item).exclude(state__category=WorkflowState.Category.REMOVED)
+    open_children = list(children.filter(finished_at__isnull=True).values_list("state__category", flat=True))
+    pending = list(
+        ReadinessCheck.objects.filter(item=item, status=ReadinessCheck.Status.PENDING)
+        .select_related("criterion__owner_team")
+        .order_by("criterion__name")
+    )
+    if not children.exists() and not pending:
+        result.refused = (
+            "It has no children and no readiness check pending: its own finish is the stream's forecast to read."
+        )
+        return result
+    if children.exists():
+        remaining = len(open_children)
+        started = sum(1 for category in open_children if category in WorkflowState.IN_PROGRESS)
+    else:
+        remaining, started = 1, 1  # the item itself, in progress
+    sample = daily_throughput(item.stream_id, midnight)
+    result.sample_days, result.sample_items, result.remaining = len(sample), sum(sample), remaining
+    if remaining and sum(sample) < MIN_FINISHED:
+        result.refused = (
+            f"Too little history: the stream finished {sum(sample)} item{'s' if sum(sample) != 1 else ''} in the last "
+            f"{SAMPLE_WEEKS} weeks; a pace needs at least {MIN_FINISHED}."
+        )
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {BacklogItem._meta.db_table} i JOIN {WorkflowState._meta.db_table} s "
+            f"ON s.id = i.state_id WHERE i.stream_id = %s AND {in_progress_sql()}",
+            [item.stream_id],
+        )
+        stream_wip = cursor.fetchone()[0]
+    if started and stream_wip:
+        result.share = min(1.0, started / stream_wip)
+        result.notes.append(
+            f"Its work holds {started} of the stream's {stream_wip} items in progress, so it gets "
+            f"{result.share:.0%} of the stream's throughput."
+        )
+    elif remaining:
+        result.notes.append("None of its work has started, so it gets all of the stream's throughput: an upper bound.")
+    development = trial_days(daily_throughput=sample, items=remaining, share=result.share)
+    total = development.copy()
+    result.parts.append(Part("development", _quantile(development, 0.5), _quantile(development, 0.85)))
+    rng = np.random.default_rng(SEED + 1)
+    _readiness(result, pending, now, rng, total)
+    _next_release(result, item.stream_id, midnight, rng, total)
+    p50, p85 = _quantile(total, 0.5), _quantile(total, 0.85)
+    result.p50 = None if p50 is None else today + dt.timedelta(days=math.ceil(p50))
+    result.p85 = None if p85 is None else today + dt.timedelta(days=math.ceil(p85))
+    if result.p85 is None:
+        result.notes.append("Some trials need more than three years: the 85th percentile lies beyond.")
+    return result
+
+
+def _readiness(result: Releasable, pending: list, now: dt.datetime, rng, total: np.ndarray) -> None:
+    """Add a lead time drawn from each pending check's criterion (else its team's criteria)."""
+    if not pending:
+        return
+    teams = {check.criterion.owner_team_id for check in pending}
+    team_criteria = dict(ReadinessCriterion.objects.filter(owner_team_id__in=teams).values_list("pk", "owner_team_id"))
+    samples = lead_time_samples(list(team_criteria), now)
+    longest, counted = np.zeros(TRIALS), []
+    for check in pending:
+        criterion = check.criterion
+        own = samples.get(criterion.pk, [])
+        draws, note = own, ""
+        if len(own) < MIN_SIGN_OFFS:
+            team = [v for pk, values in samples.items() if team_criteria[pk] == criterion.owner_team_id for v in values]
+            if len(team) >= MIN_SIGN_OFFS:
+                draws = team
+                note = (
+                    f"too little history of its own ({len(own)} sign-offs in {READINESS_WINDOW_DAYS} days): "
+                    f"{criterion.owner_team.name}'s sign-offs stand in"
+                )
+            else:
+                result.parts.append(
+                    Part(
+                        criterion.name,
+                        None,
+                        None,
+                        f"too little history to forecast ({len(own)} sign-offs of it, {len(team)} of its team, in "
+                        f"{READINESS_WINDOW_DAYS} days): not counted",
+                    )
+                )
+                continue
+        drawn = rng.choice(np.asarray(draws), size=TRIALS, replace=True)
+        longest = np.maximum(longest, drawn)
+        part = Part(criterion.name, _quantile(drawn, 0.5), _quantile(drawn, 0.85), note)
+        result.parts.append(part)
+        counted.append(part)
+    total += longest
+    if len(counted) > 1:
+        for part in counted:
+            part.in_breakdown = False
+        result.parts.append(
+            Part(f"{len(counted)} sign-offs side by side", _quantile(longest, 0.5), _quantile(longest, 0.85))
+        )
+
+
+def _next_release(result: Releasable, stream_id: int, midnight: dt.datetime, rng, total: np.ndarray) -> None:
+    """Add the wait for the next production deployment, from the stream's cadence."""
+    production = Q()
+    for name in PRODUCTION_ENVIRONMENTS:
+        production |= Q(environment__iexact=name)
+    times = list(
+        Deployment.objects.filter(
+            production,
+            stream_id=stream_id,
+            status=Deployment.Status.SUCCESS,
+            finished_at__gte=midnight - dt.timedelta(weeks=SAMPLE_WEEKS),
+            finished_at__lt=midnight,
+        )
+        .order_by("finished_at")
+        .values_list("finished_at", flat=True)
+    )
+    if len(times) < MIN_DEPLOYMENTS:
+        result.parts.append(
+            Part(
+                "next release",
+                None,
+                None,
+                f"no cadence to read ({len(times)} production deployments in {SAMPLE_WEEKS} weeks): not counted",
+            )
+        )
+        return
+    gaps = np.asarray([(b - a) / dt.timedelta(days=1) for a, b in zip(times, times[1:], strict=False)])
+    gaps = gaps[gaps > 0]
+    if not len(gaps):
+        return
+    chosen = rng.choice(gaps, size=TRIALS, replace=True, p=gaps / gaps.sum())
+    wait = chosen * rng.random(TRIALS)
+    total += wait
+    result.parts.append(Part("next release", _quantile(wait, 0.5), _quantile(wait, 0.85)))
