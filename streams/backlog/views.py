@@ -12,6 +12,7 @@ from core.errors import DomainError
 from streams.backlog.filters import ITEM_VIEWS, BacklogPageFilter
 from streams.backlog.selectors import backlog_item, backlog_items
 from streams.backlog.services import item_change_state
+from streams.flow.releasable import releasable_forecast, releasable_forecasts
 from streams.models import (
     BacklogItem,
     ReadinessCheck,
@@ -40,7 +41,7 @@ def backlog_home(request: HttpRequest) -> HttpResponse:
     return redirect("streams:backlog-stream", slug=stream.slug)
 
 
-def _backlog_row(user, item: BacklogItem, error: str = "") -> dict:
+def _backlog_row(user, item: BacklogItem, error: str = "", releasable=None) -> dict:
     checks = list(item.readiness_checks.all())
     pending = [check for check in checks if check.status == ReadinessCheck.Status.PENDING]
     return {
@@ -49,6 +50,7 @@ def _backlog_row(user, item: BacklogItem, error: str = "") -> dict:
         "checks": checks,
         "pending": pending,
         "error": error,
+        "releasable": releasable if releasable is not None else releasable_forecast(item),
     }
 
 
@@ -64,6 +66,7 @@ def backlog(request: HttpRequest, slug: str) -> HttpResponse:
     form = filters.form
     items = filters.qs
     page = Paginator(items, BACKLOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    forecasts = releasable_forecasts(list(page))  # the page's items at once: queries do not grow with rows
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -71,7 +74,7 @@ def backlog(request: HttpRequest, slug: str) -> HttpResponse:
         "streams": ValueStream.objects.for_user(request.user).order_by("name").only("name", "slug"),
         "form": form,
         "page": page,
-        "rows": [_backlog_row(request.user, item) for item in page],
+        "rows": [_backlog_row(request.user, item, releasable=forecasts[item.pk]) for item in page],
         "states": list(stream.states.order_by("order", "pk")),
         "query": query.urlencode(),
         "proposals": BacklogItem.objects.filter(

@@ -93,51 +93,121 @@ def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_
     return per_day
 
 
+@dataclass
+class _Stream:
+    """What every item of a stream shares: its throughput sample, WIP and release cadence."""
+
+    sample: list[int]
+    wip: int
+    deployments: int
+    gaps: np.ndarray
+
+
+def _streams(stream_ids: set[int], midnight: dt.datetime) -> dict[int, _Stream]:
+    """Three queries per stream whatever the number of items forecast (a page's are of one stream)."""
+    production = Q()
+    for name in PRODUCTION_ENVIRONMENTS:
+        production |= Q(environment__iexact=name)
+    result = {}
+    for stream_id in stream_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {BacklogItem._meta.db_table} i JOIN {WorkflowState._meta.db_table} s "
+                f"ON s.id = i.state_id WHERE i.stream_id = %s AND {in_progress_sql()}",
+                [stream_id],
+            )
+            wip = cursor.fetchone()[0]
+        times = list(
+            Deployment.objects.filter(
+                production,
+                stream_id=stream_id,
+                status=Deployment.Status.SUCCESS,
+                finished_at__gte=midnight - dt.timedelta(weeks=SAMPLE_WEEKS),
+                finished_at__lt=midnight,
+            )
+            .order_by("finished_at")
+            .values_list("finished_at", flat=True)
+        )
+        gaps = np.asarray([(b - a) / dt.timedelta(days=1) for a, b in zip(times, times[1:], strict=False)])
+        result[stream_id] = _Stream(daily_throughput(stream_id, midnight), wip, len(times), gaps[gaps > 0])
+    return result
+
+
 def releasable_forecast(item: BacklogItem, now: dt.datetime | None = None) -> Releasable:
     """The item's P50 and P85 dates of being releasable, with the breakdown, or why not."""
+    return releasable_forecasts([item], now)[item.pk]
+
+
+def releasable_forecasts(items: list[BacklogItem], now: dt.datetime | None = None) -> dict[int, Releasable]:
+    """The releasable forecast of each item (`state` loaded), in a fixed number of queries for
+    items of one stream: children counted and checks read for all of them at once."""
     now = now or timezone.now()
-    today = now.astimezone(dt.UTC).date()
-    midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
-    result = Releasable(item=item)
-    if item.state.category not in WorkflowState.IN_PROGRESS:
-        result.refused = "It is not in progress: a releasable date is forecast for work under way."
-        return result
-    children = BacklogItem.objects.filter(parent=item).exclude(state__category=WorkflowState.Category.REMOVED)
-    open_children = list(children.filter(finished_at__isnull=True).values_list("state__category", flat=True))
-    pending = list(
-        ReadinessCheck.objects.filter(item=item, status=ReadinessCheck.Status.PENDING)
+    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    results = {item.pk: Releasable(item=item) for item in items}
+    eligible = [item for item in items if item.state.category in WorkflowState.IN_PROGRESS]
+    for item in items:
+        if item.state.category not in WorkflowState.IN_PROGRESS:
+            results[item.pk].refused = "It is not in progress: a releasable date is forecast for work under way."
+    if not eligible:
+        return results
+    ids = [item.pk for item in eligible]
+    children: dict[int, dict[str, int]] = {}
+    for parent_id, category, finished in (
+        BacklogItem.objects.filter(parent_id__in=ids)
+        .exclude(state__category=WorkflowState.Category.REMOVED)
+        .values_list("parent_id", "state__category", "finished_at")
+    ):
+        counts = children.setdefault(parent_id, {"open": 0, "started": 0})
+        if finished is None:
+            counts["open"] += 1
+            counts["started"] += category in WorkflowState.IN_PROGRESS
+    pending: dict[int, list] = {}
+    for check in (
+        ReadinessCheck.objects.filter(item_id__in=ids, status=ReadinessCheck.Status.PENDING)
         .select_related("criterion__owner_team")
-        .order_by("criterion__name")
+        .order_by("criterion__name", "pk")
+    ):
+        pending.setdefault(check.item_id, []).append(check)
+    teams = {check.criterion.owner_team_id for checks in pending.values() for check in checks}
+    team_criteria = (
+        dict(ReadinessCriterion.objects.filter(owner_team_id__in=teams).values_list("pk", "owner_team_id"))
+        if teams
+        else {}
     )
-    if not children.exists() and not pending:
+    samples = lead_time_samples(list(team_criteria), now)
+    streams = _streams({item.stream_id for item in eligible}, midnight)
+    for item in eligible:
+        _forecast(
+            results[item.pk],
+            children.get(item.pk),
+            pending.get(item.pk, []),
+            streams[item.stream_id],
+            team_criteria,
+            samples,
+            midnight.date(),
+        )
+    return results
+
+
+def _forecast(result, children, pending, stream: _Stream, team_criteria, samples, today) -> None:
+    if children is None and not pending:
         result.refused = (
             "It has no children and no readiness check pending: its own finish is the stream's forecast to read."
         )
-        return result
-    if children.exists():
-        remaining = len(open_children)
-        started = sum(1 for category in open_children if category in WorkflowState.IN_PROGRESS)
-    else:
-        remaining, started = 1, 1  # the item itself, in progress
-    sample = daily_throughput(item.stream_id, midnight)
+        return
+    remaining, started = (children["open"], children["started"]) if children else (1, 1)  # else the item itself
+    sample = stream.sample
     result.sample_days, result.sample_items, result.remaining = len(sample), sum(sample), remaining
     if remaining and sum(sample) < MIN_FINISHED:
         result.refused = (
             f"Too little history: the stream finished {sum(sample)} item{'s' if sum(sample) != 1 else ''} in the last "
             f"{SAMPLE_WEEKS} weeks; a pace needs at least {MIN_FINISHED}."
         )
-        return result
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {BacklogItem._meta.db_table} i JOIN {WorkflowState._meta.db_table} s "
-            f"ON s.id = i.state_id WHERE i.stream_id = %s AND {in_progress_sql()}",
-            [item.stream_id],
-        )
-        stream_wip = cursor.fetchone()[0]
-    if started and stream_wip:
-        result.share = min(1.0, started / stream_wip)
+        return
+    if started and stream.wip:
+        result.share = min(1.0, started / stream.wip)
         result.notes.append(
-            f"Its work holds {started} of the stream's {stream_wip} items in progress, so it gets "
+            f"Its work holds {started} of the stream's {stream.wip} items in progress, so it gets "
             f"{result.share:.0%} of the stream's throughput."
         )
     elif remaining:
@@ -146,23 +216,19 @@ def releasable_forecast(item: BacklogItem, now: dt.datetime | None = None) -> Re
     total = development.copy()
     result.parts.append(Part("development", _quantile(development, 0.5), _quantile(development, 0.85)))
     rng = np.random.default_rng(SEED + 1)
-    _readiness(result, pending, now, rng, total)
-    _next_release(result, item.stream_id, midnight, rng, total)
+    _readiness(result, pending, team_criteria, samples, rng, total)
+    _next_release(result, stream, rng, total)
     p50, p85 = _quantile(total, 0.5), _quantile(total, 0.85)
     result.p50 = None if p50 is None else today + dt.timedelta(days=math.ceil(p50))
     result.p85 = None if p85 is None else today + dt.timedelta(days=math.ceil(p85))
     if result.p85 is None:
         result.notes.append("Some trials need more than three years: the 85th percentile lies beyond.")
-    return result
 
 
-def _readiness(result: Releasable, pending: list, now: dt.datetime, rng, total: np.ndarray) -> None:
+def _readiness(result: Releasable, pending: list, team_criteria: dict, samples: dict, rng, total: np.ndarray) -> None:
     """Add a lead time drawn from each pending check's criterion (else its team's criteria)."""
     if not pending:
         return
-    teams = {check.criterion.owner_team_id for check in pending}
-    team_criteria = dict(ReadinessCriterion.objects.filter(owner_team_id__in=teams).values_list("pk", "owner_team_id"))
-    samples = lead_time_samples(list(team_criteria), now)
     longest, counted = np.zeros(TRIALS), []
     for check in pending:
         criterion = check.criterion
@@ -201,36 +267,20 @@ def _readiness(result: Releasable, pending: list, now: dt.datetime, rng, total: 
         )
 
 
-def _next_release(result: Releasable, stream_id: int, midnight: dt.datetime, rng, total: np.ndarray) -> None:
+def _next_release(result: Releasable, stream: _Stream, rng, total: np.ndarray) -> None:
     """Add the wait for the next production deployment, from the stream's cadence."""
-    production = Q()
-    for name in PRODUCTION_ENVIRONMENTS:
-        production |= Q(environment__iexact=name)
-    times = list(
-        Deployment.objects.filter(
-            production,
-            stream_id=stream_id,
-            status=Deployment.Status.SUCCESS,
-            finished_at__gte=midnight - dt.timedelta(weeks=SAMPLE_WEEKS),
-            finished_at__lt=midnight,
-        )
-        .order_by("finished_at")
-        .values_list("finished_at", flat=True)
-    )
-    if len(times) < MIN_DEPLOYMENTS:
+    if stream.deployments < MIN_DEPLOYMENTS or not len(stream.gaps):
         result.parts.append(
             Part(
                 "next release",
                 None,
                 None,
-                f"no cadence to read ({len(times)} production deployments in {SAMPLE_WEEKS} weeks): not counted",
+                f"no cadence to read ({stream.deployments} production deployments in {SAMPLE_WEEKS} weeks): "
+                "not counted",
             )
         )
         return
-    gaps = np.asarray([(b - a) / dt.timedelta(days=1) for a, b in zip(times, times[1:], strict=False)])
-    gaps = gaps[gaps > 0]
-    if not len(gaps):
-        return
+    gaps = stream.gaps
     chosen = rng.choice(gaps, size=TRIALS, replace=True, p=gaps / gaps.sum())
     wait = chosen * rng.random(TRIALS)
     total += wait

@@ -11,7 +11,7 @@ import pytest
 
 from streams.backlog.services import item_change_state, item_create
 from streams.delivery.records import deployment_record
-from streams.flow.releasable import releasable_forecast
+from streams.flow.releasable import releasable_forecast, releasable_forecasts
 from streams.models import ReadinessCheck
 from streams.tests.factories import ReadinessCriterionFactory, ValueStreamFactory, state
 from streams.tests.flow_history import bulk_items
@@ -173,3 +173,27 @@ def test_sign_offs_of_several_criteria_run_side_by_side(epic):
     forecast = releasable_forecast(epic, NOW)
     assert forecast.p50 == forecast.p85 == TODAY + dt.timedelta(days=8)  # 3 of development, then the longer, 5
     assert forecast.breakdown == "development 3 days, 2 sign-offs side by side 5 days"
+
+
+def test_the_backlog_shows_each_rows_date_in_queries_that_do_not_grow_with_rows(
+    epic, admin_user, django_assert_max_num_queries
+):
+    legal = TeamFactory(name="Legal")
+    terms = ReadinessCriterionFactory(name="Terms approved", owner_team=legal)
+    signed_off(terms, _another(epic, 99), days=5, n=6)
+    ReadinessCheck.objects.update_or_create(item=epic, criterion=terms, defaults={"status": "pending"})
+    client = Client()
+    client.force_login(admin_user)
+    url = f"/streams/{epic.stream.slug}/backlog/?view=all"
+    with django_assert_max_num_queries(60) as few:
+        page = client.get(url).content.decode()
+    assert f"{TODAY + dt.timedelta(days=8):%-d %b %Y}</a>" in page
+    for n in range(3):
+        more = item_create(stream_id=epic.stream_id, title=f"Epic {n}", flow_type="feature", created_at=NOW)
+        item_change_state(item=more, to_state=state(epic.stream, "In progress"), at=NOW)
+        item_create(stream_id=epic.stream_id, title=f"Part of {n}", flow_type="feature", created_at=NOW, parent=more)
+        ReadinessCheck.objects.update_or_create(item=more, criterion=terms, defaults={"status": "pending"})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(url)
+    batched = releasable_forecasts(list(epic.stream.items.select_related("state")))
+    assert batched[epic.pk].p85 == releasable_forecast(epic, NOW).p85
