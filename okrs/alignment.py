@@ -102,20 +102,28 @@ def period_labels(period: Period) -> list[str]:
     return sorted({period.label, str(period.start.year)})
 
 
+def key_results_in_force_sql(period: Period) -> tuple[str, list]:
+    """SQL selecting the ids of the key results in force in the period, and its parameters."""
+    labels = period_labels(period)
+    placeholders = ", ".join(["%s"] * len(labels))
+    sql = (
+        f"SELECT kr.id FROM {KeyResult._meta.db_table} kr JOIN {Objective._meta.db_table} o "
+        f"ON o.id = kr.objective_id WHERE o.period IN ({placeholders})"
+    )
+    return sql, labels
+
+
 def _aligned_cte(period: Period) -> tuple[str, list]:
     """`WITH RECURSIVE aligned(item)`: the distinct items serving any key result in force in
     the period, directly or through a parent. Items only (not key result × item pairs, as for
     one key result's work): an item serving many key results is walked once."""
     links = KeyResult.items.through._meta.db_table
-    key_results, objectives = KeyResult._meta.db_table, Objective._meta.db_table
-    labels = period_labels(period)
-    placeholders = ", ".join(["%s"] * len(labels))
+    in_force, labels = key_results_in_force_sql(period)
     children_of = Dialect(connection).children_join
     cte = f"""
         WITH RECURSIVE aligned(item) AS (
             SELECT k.backlogitem_id FROM {links} k
-            WHERE k.keyresult_id IN (SELECT kr.id FROM {key_results} kr JOIN {objectives} o ON o.id = kr.objective_id
-                                     WHERE o.period IN ({placeholders}))
+            WHERE k.keyresult_id IN ({in_force})
             UNION
             SELECT c.id FROM aligned a {children_of("a.item")}
         )

@@ -15,8 +15,8 @@ from streams.flow.engine import Scope, Window
 from streams.flow.investment import Investment, Share, investment, shares
 from streams.flow.periods import Period, period_containing
 
-from .alignment import period_labels
-from .models import KeyResult, Objective
+from .alignment import key_results_in_force_sql
+from .models import KeyResult
 from .selectors import linked_items_cte
 
 UNALIGNED = "Not serving a key result"
@@ -37,15 +37,11 @@ def investment_report(scope: Scope, window: Window, period: Period | None = None
     """The scope's investment over the window by flow type, team and stream, and by the key
     results and objectives of the period (the quarter the window ends in by default)."""
     period = period or period_containing((window.end - dt.timedelta(microseconds=1)).date())
-    labels = period_labels(period)
-    key_results_of_period = (
-        f"k.keyresult_id IN (SELECT kr.id FROM {KeyResult._meta.db_table} kr JOIN {Objective._meta.db_table} o "
-        f"ON o.id = kr.objective_id WHERE o.period IN ({', '.join(['%s'] * len(labels))}))"
-    )
+    in_force, labels = key_results_in_force_sql(period)
 
     def by_key_result(table: str, cursor) -> dict[int, tuple[float, float]]:
         cursor.execute(
-            linked_items_cte(key_results_of_period)
+            linked_items_cte(f"k.keyresult_id IN ({in_force})")
             + f""",
             served AS (
                 SELECT l.kr, l.item, COUNT(*) OVER (PARTITION BY l.item) AS n
