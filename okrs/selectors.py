@@ -11,18 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import datetime as dt
 from decimal import Decimal
+import math
 
 from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+import numpy as np
 
 from core import access
 from core.freshness import fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
-from streams.flow.forecast import forecast_chance
+from streams.flow.forecast import SEED, Pace, chance_within, trial_days
 from streams.flow.periods import Period, parse_period, period_containing
+from streams.flow.releasable import MIN_FINISHED
 from streams.flow.report import flow_report
+from streams.flow.scenarios import NONE as NO_LEVERS
+from streams.flow.scenarios import Levers, capped, descoped_closure, finished_by_team, in_progress_order, stream_pace
 from streams.models import BacklogItem, WorkflowState
 from streams.models.querysets import in_progress_sql
 
@@ -436,75 +441,106 @@ THROUGHPUT_SAMPLE_WEEKS = 12
 
 
 @dataclass
-class KeyResultFlow:
-    """The linked work's flow over the key result's period so far, and its forecast."""
+class KeyResultForecast:
+    """When the key result's linked work left will be finished, and the chance it is by the
+    period's end: Monte Carlo on the daily throughput of the streams holding the work left
+    (the last 12 complete weeks), the work given the share of their WIP it holds."""
 
-    report: FlowReport
     linked: int  # linked items (children included) not removed, finished or not
     remaining: int  # linked items not finished (and not removed), started or not
     remaining_started: int
-    days_left: int  # from tomorrow to the period's last day, inclusive
+    stream_wip: int
     share: float  # of the streams' capacity assumed to go to the linked work
     share_note: str
     sample_days: int
+    sample_items: int  # items the streams finished in the sample
+    days_left: int  # from tomorrow to the period's last day, inclusive
     chance: float | None
+    p50: dt.date | None = None  # the linked work left finished, at 50% and 85% of trials
+    p85: dt.date | None = None
+    refused: str = ""  # why there is no forecast ("" when there is one)
+    stream_ids: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a scenario's levers changed
 
 
-def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
-    """Linked WIP with its aging, flow time of the linked work finished in the period, and the
-    Monte Carlo chance that every linked item left is finished by the period's end.
-
-    The chance samples the daily throughput of the streams holding the work left (the last 12
-    complete weeks, days with nothing finished included) and gives the linked work the share of
-    that capacity it holds of those streams' WIP (all of it when none of it has started).
-    With no linked work there is no chance to show (None, never "100%").
-    """
+def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = NO_LEVERS) -> KeyResultForecast:
+    """The key result's forecast today, or under a scenario's `levers` (`streams.flow.scenarios`):
+    the same trials on changed inputs, so no lever gives exactly today's figures."""
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
-    start = min(period.start, today)
-    report = flow_report(
-        scope=Scope.items(f"Work linked to “{key_result.title}”", linked_items_sql(key_result.pk), key_result.pk),
-        window=Window.build(start=start, end=min(period.last_day, today), as_of=now),
-    )
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
     sql = Dialect(connection)
     midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
     sample_start = midnight - dt.timedelta(weeks=THROUGHPUT_SAMPLE_WEEKS)
-    linked_sql = f"""
-        SELECT i.id, i.stream_id, i.started_at, i.finished_at,
-               CASE WHEN {in_progress_sql()} THEN 1 END AS in_progress
-        FROM {items} i JOIN {states} s ON s.id = i.state_id
-        WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND s.category <> 'removed'
-    """
-    left = f"SELECT id, stream_id, started_at FROM ({linked_sql}) k WHERE finished_at IS NULL"
+    descoped = descoped_closure(levers)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*), COUNT(CASE WHEN finished_at IS NULL THEN 1 END), "
-            f"COUNT(in_progress) FROM ({linked_sql}) k"
-        )
-        linked, remaining, remaining_started = cursor.fetchone()
-        cursor.execute(
             f"""
-            SELECT COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id
-            WHERE i.stream_id IN (SELECT stream_id FROM ({left}) l) AND s.category IN ('active', 'waiting')
+            SELECT i.id, i.stream_id, i.finished_at IS NULL, CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END
+            FROM {items} i JOIN {states} s ON s.id = i.state_id
+            WHERE i.id IN ({linked_items_sql(key_result.pk)}) AND s.category <> 'removed'
             """
         )
-        stream_wip = cursor.fetchone()[0]
-        day = sql.floor(sql.days("i.finished_at", sql.timestamp(sample_start)))
-        cursor.execute(
-            f"""
-            SELECT {day} AS d, COUNT(*) FROM {items} i
-            WHERE i.stream_id IN (SELECT stream_id FROM ({left}) l)
-              AND i.finished_at >= {sql.timestamp(sample_start)} AND i.finished_at < {sql.timestamp(midnight)}
-            GROUP BY d
-            """
-        )
-        per_day = dict(cursor.fetchall())
-    sample = [int(per_day.get(d, 0)) for d in range((midnight - sample_start).days)]
-    if remaining_started and stream_wip:
-        share = min(1.0, remaining_started / stream_wip)
+        rows = cursor.fetchall()
+        linked = len(rows)
+        left = [(pk, stream_id, bool(started)) for pk, stream_id, unfinished, started in rows if unfinished]
+        stream_ids = sorted({stream_id for _, stream_id, _ in left})
+        wip_by_stream, per_day = {}, {pk: [0] * (7 * THROUGHPUT_SAMPLE_WEEKS) for pk in stream_ids}
+        if stream_ids:
+            ids = ", ".join(str(pk) for pk in stream_ids)
+            cursor.execute(
+                f"SELECT i.stream_id, COUNT(*) FROM {items} i JOIN {states} s ON s.id = i.state_id "
+                f"WHERE i.stream_id IN ({ids}) AND {in_progress_sql()} GROUP BY i.stream_id"
+            )
+            wip_by_stream = dict(cursor.fetchall())
+            day = sql.floor(sql.days("i.finished_at", sql.timestamp(sample_start)))
+            cursor.execute(
+                f"""
+                SELECT i.stream_id, {day} AS d, COUNT(*) FROM {items} i
+                WHERE i.stream_id IN ({ids})
+                  AND i.finished_at >= {sql.timestamp(sample_start)} AND i.finished_at < {sql.timestamp(midnight)}
+                GROUP BY i.stream_id, d
+                """
+            )
+            for stream_id, d, n in cursor.fetchall():
+                per_day[stream_id][int(d)] += int(n)
+    left = [row for row in left if row[0] not in descoped.ids]
+    remaining, ours = len(left), {}
+    for pk, stream_id, started in left:
+        if started:
+            ours.setdefault(stream_id, set()).add(pk)
+    remaining_started = sum(len(ids) for ids in ours.values())
+    sample = [sum(days) for days in zip(*per_day.values(), strict=True)] or [0] * (7 * THROUGHPUT_SAMPLE_WEEKS)
+    by_team = finished_by_team({move.team_id for move in levers.moves}, sample_start, midnight)
+    paces = [stream_pace(pk, per_day[pk], levers.moves, by_team) for pk in stream_ids]
+    pace = Pace(
+        tuple(int(v) for v in np.sum([p.base for p in paces], axis=0)) if paces else tuple(sample),
+        tuple(part for p in paces for part in p.parts),
+    )
+    orders = in_progress_order({pk for pk in stream_ids if pk in levers.wip_caps})
+    stream_wip, kept, wait, notes = 0, 0, 0, []
+    for stream_id in stream_ids:
+        wip = wip_by_stream.get(stream_id, 0) - descoped.wip_less(stream_id)
+        mine = ours.get(stream_id, set())
+        if stream_id in levers.wip_caps:
+            held = capped(orders[stream_id], mine, levers.wip_caps[stream_id], descoped.ids)
+            stream_wip, kept = stream_wip + held.wip, kept + (held.kept if not held.wait else 0)
+            wait = max(wait, held.wait)
+            notes.append(
+                f"Capped at {levers.wip_caps[stream_id]} items in progress, {held.kept if not held.wait else 0} of "
+                f"the {len(mine)} linked items in progress in that stream rank within the cap."
+            )
+        else:
+            stream_wip, kept = stream_wip + wip, kept + len(mine)
+    if levers.wip_caps and remaining_started and not kept:
+        kept = 1  # waits for a slot, then holds one
+        notes.append(f"None of the linked work ranks within the caps: it waits until {wait} items ahead finish.")
+    else:
+        wait = 0
+    if kept and stream_wip:
+        share = min(1.0, kept / stream_wip)
         note = (
-            f"The linked work holds {remaining_started} of the {stream_wip} items in progress in its streams, "
+            f"The linked work holds {kept} of the {stream_wip} items in progress in its streams, "
             f"so it is given {share:.0%} of their throughput."
         )
     else:
@@ -513,26 +549,66 @@ def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
             "None of the linked work left has started, so the forecast gives it all of its streams' "
             "throughput: an upper bound."
         )
-    if remaining and not any(sample):
-        note += (
-            f" The streams finished nothing in the last {THROUGHPUT_SAMPLE_WEEKS} weeks, so no trial finishes the work."
-        )
     days_left = (period.last_day - today).days
-    chance = forecast_chance(daily_throughput=sample, items=int(remaining), days=days_left, share=share)
-    if not linked:
-        chance = None
-        note = "No work is linked to this key result, so there is no chance to show: link the items that deliver it."
-    return KeyResultFlow(
-        report=report,
-        linked=int(linked),
-        remaining=int(remaining),
-        remaining_started=int(remaining_started),
-        days_left=max(days_left, 0),
+    forecast = KeyResultForecast(
+        linked=linked,
+        remaining=remaining,
+        remaining_started=remaining_started,
+        stream_wip=stream_wip,
         share=share,
         share_note=note,
         sample_days=len(sample),
-        chance=chance,
+        sample_items=sum(sample),
+        days_left=max(days_left, 0),
+        chance=None,
+        stream_ids=stream_ids,
+        notes=notes,
     )
+    if not linked:
+        forecast.share_note = (
+            "No work is linked to this key result, so there is no chance to show: link the items that deliver it."
+        )
+        return forecast
+    if remaining and sum(sample) < MIN_FINISHED:
+        forecast.refused = (
+            f"Too little history: the streams holding the work left finished {sum(sample)} "
+            f"item{'s' if sum(sample) != 1 else ''} in the last {THROUGHPUT_SAMPLE_WEEKS} weeks; "
+            f"a forecast needs at least {MIN_FINISHED}."
+        )
+        return forecast
+    needed = trial_days(daily_throughput=pace, items=remaining, share=share)
+    if wait:
+        needed = needed + trial_days(daily_throughput=pace, items=wait, seed=SEED + 2)
+    forecast.chance = chance_within(needed, days_left)
+    for attribute, q in (("p50", 0.5), ("p85", 0.85)):
+        value = float(np.quantile(needed, q))
+        setattr(forecast, attribute, None if math.isinf(value) else today + dt.timedelta(days=math.ceil(value)))
+    return forecast
+
+
+@dataclass
+class KeyResultFlow:
+    """The linked work's flow over the key result's period so far, and its forecast."""
+
+    report: FlowReport
+    forecast: KeyResultForecast
+
+    def __getattr__(self, name):  # linked, remaining, chance... read from the forecast
+        return getattr(self.forecast, name)
+
+
+def key_result_flow(key_result: KeyResult, period: Period) -> KeyResultFlow:
+    """Linked WIP with its aging, flow time of the linked work finished in the period, and the
+    Monte Carlo chance that every linked item left is finished by the period's end
+    (`key_result_forecast`). With no linked work there is no chance to show (None, never "100%")."""
+    now = timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    start = min(period.start, today)
+    report = flow_report(
+        scope=Scope.items(f"Work linked to “{key_result.title}”", linked_items_sql(key_result.pk), key_result.pk),
+        window=Window.build(start=start, end=min(period.last_day, today), as_of=now),
+    )
+    return KeyResultFlow(report=report, forecast=key_result_forecast(key_result, period))
 
 
 KeyResultLink = KeyResult.items.through  # which items serve which key results (direct links)

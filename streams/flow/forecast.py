@@ -38,12 +38,61 @@ class Forecast:
 BLOCK_DAYS = 90  # days simulated at once: memory stays at TRIALS x BLOCK_DAYS small integers
 
 
-def _blocks(daily_throughput: list[int], days: int, seed: int):
+@dataclass(frozen=True)
+class Pace:
+    """A daily throughput sample, some of whose parts a scenario scales.
+
+    `base` holds each sampled day's finished items not scaled; each of `parts` holds, for the same
+    days, the items one team finished (in one stream) and the factor its pace is scaled by. A day
+    is drawn whole (its parts together); a part scaled by f counts ⌊f⌋ times plus a binomial
+    draw of the fraction, so its expected pace is f times its own and nobody else's.
+    """
+
+    base: tuple[int, ...]
+    parts: tuple[tuple[tuple[int, ...], float], ...] = ()
+
+    @classmethod
+    def of(cls, daily_throughput) -> Pace:
+        return daily_throughput if isinstance(daily_throughput, Pace) else cls(tuple(int(v) for v in daily_throughput))
+
+    @property
+    def days(self) -> int:
+        return len(self.base)
+
+    @property
+    def daily(self) -> np.ndarray:
+        """The expected items finished on each sampled day (parts at their factors)."""
+        values = np.asarray(self.base, dtype=float)
+        for part, factor in self.parts:
+            values = values + factor * np.asarray(part, dtype=float)
+        return values
+
+    @property
+    def items(self) -> float:
+        return float(self.daily.sum())
+
+    def any(self) -> bool:
+        return bool((self.daily > 0).any())
+
+    def draw(self, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+        base = np.asarray(self.base, dtype=np.int32)
+        if not self.parts:
+            return rng.choice(base, size=size, replace=True)
+        index = rng.integers(0, len(base), size=size)
+        drawn = base[index].astype(np.int64)
+        for part, factor in self.parts:
+            counts = np.asarray(part, dtype=np.int64)[index]
+            whole = int(factor)
+            drawn += whole * counts + rng.binomial(counts, factor - whole)
+        return drawn
+
+
+def _blocks(daily_throughput, days: int, seed: int):
     """Yield the trials' sampled days in blocks of at most BLOCK_DAYS columns."""
     rng = np.random.default_rng(seed)
-    sample = np.asarray(daily_throughput, dtype=np.int32)
+    pace = Pace.of(daily_throughput)
     for first in range(0, days, BLOCK_DAYS):
-        yield first, rng.choice(sample, size=(TRIALS, min(BLOCK_DAYS, days - first)), replace=True)
+        yield first, pace.draw(rng, (TRIALS, min(BLOCK_DAYS, days - first)))
 
 
 def forecast_how_many(*, daily_throughput: list[int], days: int, seed: int = SEED) -> Forecast:
@@ -106,14 +155,15 @@ def forecast_chance(
     return float((totals >= items).mean())
 
 
-def trial_days(*, daily_throughput: list[int], items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
+def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
     """Per trial, the days needed to finish `items` items (the last of them counted whole),
-    sampling days from `daily_throughput`, thinned to a `share` of it as `forecast_chance` does;
-    `inf` for a trial that needs more than three years. TRIALS values."""
+    sampling days from `daily_throughput` (a list, or a scenario's `Pace`), thinned to a `share`
+    of it as `forecast_chance` does; `inf` for a trial that needs more than three years.
+    TRIALS values."""
     days_needed = np.full(TRIALS, np.inf)
     if items <= 0:
         return np.zeros(TRIALS)
-    if not any(daily_throughput):
+    if not Pace.of(daily_throughput).any():
         return days_needed
     rng = np.random.default_rng(seed)
     done = np.zeros(TRIALS, dtype=np.int64)
@@ -128,3 +178,8 @@ def trial_days(*, daily_throughput: list[int], items: int, share: float = 1.0, s
         if not np.isinf(days_needed).any():
             break
     return days_needed
+
+
+def chance_within(days_needed: np.ndarray, days: int) -> float:
+    """The share of trials (from `trial_days`) that finished within `days` days from tomorrow."""
+    return float((days_needed <= max(days, 0)).mean())

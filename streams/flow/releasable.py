@@ -28,10 +28,21 @@ from django.utils import timezone
 import numpy as np
 
 from streams.delivery.keys import PRODUCTION_ENVIRONMENTS
-from streams.flow.forecast import SEED, TRIALS, trial_days
+from streams.flow.forecast import SEED, TRIALS, Pace, trial_days
+from streams.flow.scenarios import (
+    NONE,
+    Descoped,
+    Levers,
+    capped,
+    descoped_closure,
+    finished_by_team,
+    in_progress_order,
+    stream_pace,
+)
 from streams.models import BacklogItem, Deployment, ReadinessCheck, ReadinessCriterion, WorkflowState
 from streams.models.querysets import in_progress_sql
 from streams.readiness.selectors import READINESS_WINDOW_DAYS, lead_time_samples
+from teams.models import Team
 
 SAMPLE_WEEKS = 12
 MIN_FINISHED = 5  # items the stream finished in the sample, below which no pace can be read
@@ -95,19 +106,27 @@ def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_
 
 @dataclass
 class _Stream:
-    """What every item of a stream shares: its throughput sample, WIP and release cadence."""
+    """What every item of a stream shares: its throughput sample (and the pace a scenario's
+    moves make of it), WIP (less what a scenario descopes), a cap's rank order, release cadence."""
 
     sample: list[int]
     wip: int
     deployments: int
     gaps: np.ndarray
+    pace: Pace | None = None
+    cap: int | None = None
+    order: list[int] = field(default_factory=list)
 
 
-def _streams(stream_ids: set[int], midnight: dt.datetime) -> dict[int, _Stream]:
-    """Three queries per stream whatever the number of items forecast (a page's are of one stream)."""
+def _streams(stream_ids: set[int], midnight: dt.datetime, levers: Levers, descoped: Descoped) -> dict[int, _Stream]:
+    """Three queries per stream whatever the number of items forecast (a page's are of one stream);
+    a scenario's caps and moves add one query each for all streams."""
     production = Q()
     for name in PRODUCTION_ENVIRONMENTS:
         production |= Q(environment__iexact=name)
+    sample_start = midnight - dt.timedelta(weeks=SAMPLE_WEEKS)
+    by_team = finished_by_team({move.team_id for move in levers.moves}, sample_start, midnight)
+    orders = in_progress_order({pk for pk in stream_ids if pk in levers.wip_caps})
     result = {}
     for stream_id in stream_ids:
         with connection.cursor() as cursor:
@@ -122,60 +141,98 @@ def _streams(stream_ids: set[int], midnight: dt.datetime) -> dict[int, _Stream]:
                 production,
                 stream_id=stream_id,
                 status=Deployment.Status.SUCCESS,
-                finished_at__gte=midnight - dt.timedelta(weeks=SAMPLE_WEEKS),
+                finished_at__gte=sample_start,
                 finished_at__lt=midnight,
             )
             .order_by("finished_at")
             .values_list("finished_at", flat=True)
         )
         gaps = np.asarray([(b - a) / dt.timedelta(days=1) for a, b in zip(times, times[1:], strict=False)])
-        result[stream_id] = _Stream(daily_throughput(stream_id, midnight), wip, len(times), gaps[gaps > 0])
+        sample = daily_throughput(stream_id, midnight)
+        result[stream_id] = _Stream(
+            sample,
+            wip - descoped.wip_less(stream_id),
+            len(times),
+            gaps[gaps > 0],
+            pace=stream_pace(stream_id, sample, levers.moves, by_team),
+            cap=levers.wip_caps.get(stream_id),
+            order=orders.get(stream_id, []),
+        )
     return result
 
 
-def releasable_forecast(item: BacklogItem, now: dt.datetime | None = None) -> Releasable:
+@dataclass(frozen=True)
+class _SignOff:
+    """A sign-off the item still needs: a pending check, or one a scenario adds."""
+
+    label: str
+    criterion_id: int | None  # None: added by a scenario, drawn from its team's sign-offs
+    team_id: int
+    team_name: str
+
+
+def releasable_forecast(item: BacklogItem, now: dt.datetime | None = None, levers: Levers = NONE) -> Releasable:
     """The item's P50 and P85 dates of being releasable, with the breakdown, or why not."""
-    return releasable_forecasts([item], now)[item.pk]
+    return releasable_forecasts([item], now, levers)[item.pk]
 
 
-def releasable_forecasts(items: list[BacklogItem], now: dt.datetime | None = None) -> dict[int, Releasable]:
+def releasable_forecasts(
+    items: list[BacklogItem], now: dt.datetime | None = None, levers: Levers = NONE
+) -> dict[int, Releasable]:
     """The releasable forecast of each item (`state` loaded), in a fixed number of queries for
-    items of one stream: children counted and checks read for all of them at once."""
+    items of one stream: children counted and checks read for all of them at once. A
+    scenario's `levers` change the inputs (`streams.flow.scenarios`), never the data."""
     now = now or timezone.now()
     midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
     results = {item.pk: Releasable(item=item) for item in items}
-    eligible = [item for item in items if item.state.category in WorkflowState.IN_PROGRESS]
+    descoped = descoped_closure(levers)
+    eligible = []
     for item in items:
-        if item.state.category not in WorkflowState.IN_PROGRESS:
+        if item.pk in descoped.ids:
+            results[item.pk].refused = "Descoped in this scenario: it leaves the work."
+        elif item.state.category not in WorkflowState.IN_PROGRESS:
             results[item.pk].refused = "It is not in progress: a releasable date is forecast for work under way."
+        else:
+            eligible.append(item)
     if not eligible:
         return results
     ids = [item.pk for item in eligible]
-    children: dict[int, dict[str, int]] = {}
-    for parent_id, category, finished in (
+    children: dict[int, dict] = {}
+    for parent_id, pk, category, finished in (
         BacklogItem.objects.filter(parent_id__in=ids)
         .exclude(state__category=WorkflowState.Category.REMOVED)
-        .values_list("parent_id", "state__category", "finished_at")
+        .values_list("parent_id", "pk", "state__category", "finished_at")
     ):
-        counts = children.setdefault(parent_id, {"open": 0, "started": 0})
-        if finished is None:
+        counts = children.setdefault(parent_id, {"open": 0, "started": set()})
+        if finished is None and pk not in descoped.ids:
             counts["open"] += 1
-            counts["started"] += category in WorkflowState.IN_PROGRESS
-    pending: dict[int, list] = {}
+            if category in WorkflowState.IN_PROGRESS:
+                counts["started"].add(pk)
+    pending: dict[int, list[_SignOff]] = {}
     for check in (
         ReadinessCheck.objects.filter(item_id__in=ids, status=ReadinessCheck.Status.PENDING)
         .select_related("criterion__owner_team")
         .order_by("criterion__name", "pk")
     ):
-        pending.setdefault(check.item_id, []).append(check)
-    teams = {check.criterion.owner_team_id for checks in pending.values() for check in checks}
+        criterion = check.criterion
+        pending.setdefault(check.item_id, []).append(
+            _SignOff(criterion.name, criterion.pk, criterion.owner_team_id, criterion.owner_team.name)
+        )
+    added_teams = dict(Team.objects.filter(pk__in={a.team_id for a in levers.added_checks}).values_list("pk", "name"))
+    for added in levers.added_checks:
+        for item in eligible:
+            if item.flow_type == added.flow_type and added.team_id in added_teams:
+                pending.setdefault(item.pk, []).append(
+                    _SignOff(f"{added.name} (added)", None, added.team_id, added_teams[added.team_id])
+                )
+    teams = {signoff.team_id for signoffs in pending.values() for signoff in signoffs}
     team_criteria = (
         dict(ReadinessCriterion.objects.filter(owner_team_id__in=teams).values_list("pk", "owner_team_id"))
         if teams
         else {}
     )
     samples = lead_time_samples(list(team_criteria), now)
-    streams = _streams({item.stream_id for item in eligible}, midnight)
+    streams = _streams({item.stream_id for item in eligible}, midnight, levers, descoped)
     for item in eligible:
         _forecast(
             results[item.pk],
@@ -185,17 +242,20 @@ def releasable_forecasts(items: list[BacklogItem], now: dt.datetime | None = Non
             team_criteria,
             samples,
             midnight.date(),
+            descoped.ids,
         )
     return results
 
 
-def _forecast(result, children, pending, stream: _Stream, team_criteria, samples, today) -> None:
+def _forecast(result, children, pending, stream: _Stream, team_criteria, samples, today, descoped) -> None:
     if children is None and not pending:
         result.refused = (
             "It has no children and no readiness check pending: its own finish is the stream's forecast to read."
         )
         return
-    remaining, started = (children["open"], children["started"]) if children else (1, 1)  # else the item itself
+    # Its open children, or the item itself when it has none (it is in progress).
+    remaining, ours = (children["open"], children["started"]) if children else (1, {result.item.pk})
+    started = len(ours)
     sample = stream.sample
     result.sample_days, result.sample_items, result.remaining = len(sample), sum(sample), remaining
     if remaining and sum(sample) < MIN_FINISHED:
@@ -204,7 +264,18 @@ def _forecast(result, children, pending, stream: _Stream, team_criteria, samples
             f"{SAMPLE_WEEKS} weeks; a pace needs at least {MIN_FINISHED}."
         )
         return
-    if started and stream.wip:
+    wait = 0
+    if stream.cap is not None and started:
+        held = capped(stream.order, ours, stream.cap, descoped)
+        result.share, wait = min(1.0, held.kept / held.wip), held.wait
+        result.notes.append(
+            f"With the stream's WIP capped at {stream.cap}, {held.kept} of its {started} items in progress "
+            f"rank within the cap, so it gets {result.share:.0%} of the stream's throughput."
+            if not wait
+            else f"With the stream's WIP capped at {stream.cap}, none of its work ranks within the cap: it waits "
+            f"until {wait} item{'s' if wait != 1 else ''} ahead finish, then gets one slot of {held.wip}."
+        )
+    elif started and stream.wip:
         result.share = min(1.0, started / stream.wip)
         result.notes.append(
             f"Its work holds {started} of the stream's {stream.wip} items in progress, so it gets "
@@ -212,7 +283,10 @@ def _forecast(result, children, pending, stream: _Stream, team_criteria, samples
         )
     elif remaining:
         result.notes.append("None of its work has started, so it gets all of the stream's throughput: an upper bound.")
-    development = trial_days(daily_throughput=sample, items=remaining, share=result.share)
+    pace = stream.pace if stream.pace is not None else sample
+    development = trial_days(daily_throughput=pace, items=remaining, share=result.share)
+    if wait:
+        development = development + trial_days(daily_throughput=pace, items=wait, seed=SEED + 2)
     total = development.copy()
     result.parts.append(Part("development", _quantile(development, 0.5), _quantile(development, 0.85)))
     rng = np.random.default_rng(SEED + 1)
@@ -225,37 +299,41 @@ def _forecast(result, children, pending, stream: _Stream, team_criteria, samples
         result.notes.append("Some trials need more than three years: the 85th percentile lies beyond.")
 
 
-def _readiness(result: Releasable, pending: list, team_criteria: dict, samples: dict, rng, total: np.ndarray) -> None:
-    """Add a lead time drawn from each pending check's criterion (else its team's criteria)."""
+def _readiness(
+    result: Releasable, pending: list[_SignOff], team_criteria: dict, samples: dict, rng, total: np.ndarray
+) -> None:
+    """Add a lead time drawn from each pending sign-off's criterion (else its team's criteria)."""
     if not pending:
         return
     longest, counted = np.zeros(TRIALS), []
-    for check in pending:
-        criterion = check.criterion
-        own = samples.get(criterion.pk, [])
+    for signoff in pending:
+        own = samples.get(signoff.criterion_id, []) if signoff.criterion_id else []
+        team = [v for pk, values in samples.items() if team_criteria[pk] == signoff.team_id for v in values]
         draws, note = own, ""
-        if len(own) < MIN_SIGN_OFFS:
-            team = [v for pk, values in samples.items() if team_criteria[pk] == criterion.owner_team_id for v in values]
-            if len(team) >= MIN_SIGN_OFFS:
-                draws = team
-                note = (
-                    f"too little history of its own ({len(own)} sign-offs in {READINESS_WINDOW_DAYS} days): "
-                    f"{criterion.owner_team.name}'s sign-offs stand in"
+        if signoff.criterion_id is None and len(team) >= MIN_SIGN_OFFS:
+            draws, note = team, f"a new criterion: {signoff.team_name}'s {len(team)} sign-offs give its lead time"
+        elif signoff.criterion_id is None:
+            draws = []
+        elif len(own) < MIN_SIGN_OFFS and len(team) >= MIN_SIGN_OFFS:
+            draws = team
+            note = (
+                f"too little history of its own ({len(own)} sign-offs in {READINESS_WINDOW_DAYS} days): "
+                f"{signoff.team_name}'s sign-offs stand in"
+            )
+        if len(draws) < MIN_SIGN_OFFS:
+            result.parts.append(
+                Part(
+                    signoff.label,
+                    None,
+                    None,
+                    f"too little history to forecast ({len(own)} sign-offs of it, {len(team)} of its team, in "
+                    f"{READINESS_WINDOW_DAYS} days): not counted",
                 )
-            else:
-                result.parts.append(
-                    Part(
-                        criterion.name,
-                        None,
-                        None,
-                        f"too little history to forecast ({len(own)} sign-offs of it, {len(team)} of its team, in "
-                        f"{READINESS_WINDOW_DAYS} days): not counted",
-                    )
-                )
-                continue
+            )
+            continue
         drawn = rng.choice(np.asarray(draws), size=TRIALS, replace=True)
         longest = np.maximum(longest, drawn)
-        part = Part(criterion.name, _quantile(drawn, 0.5), _quantile(drawn, 0.85), note)
+        part = Part(signoff.label, _quantile(drawn, 0.5), _quantile(drawn, 0.85), note)
         result.parts.append(part)
         counted.append(part)
     total += longest
