@@ -44,13 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = sys.executable
 SERVER = "postgres://postgres@127.0.0.1:5432"
-BENCHES = ["pages", "flow", "api", "maps", "okrs", "load", "import", "connector"]
+BENCHES = ["pages", "flow", "api", "maps", "okrs", "forecast", "load", "import", "connector"]
 SCRIPTS = {
     "pages": "pages_bench.py",
     "flow": "flow_bench.py",
     "api": "api_bench.py",
     "maps": "maps_bench.py",
     "okrs": "okrs_bench.py",
+    "forecast": "forecast_bench.py",
     "load": "load_bench.py",
     "import": "import_bench.py",
     "connector": "connector_bench.py",
@@ -276,6 +277,17 @@ def rows_for(name: str, data: dict) -> list[dict]:
         for key, label in (("investment_stream", "the largest stream"), ("investment_portfolio", "the portfolio")):
             page = data[key]
             add(f"Investment panel of {label}", page["median_ms"], "ms", note=f"{page['queries']} queries")
+    elif name == "forecast":
+        for key, label in (
+            ("item_forecast", f"One item's releasable forecast ({data['item_forecast']['children']} children)"),
+            ("item_page", "The item page with its forecast"),
+            ("item_api", "The item's releasable forecast in the API"),
+            ("stream_scenario", f"A scenario of the largest stream ({data['stream_items']:,} items), WIP capped"),
+            ("kr_scenario", "A key result's scenario (200 linked items, capped, one left out)"),
+        ):
+            figure = data[key]
+            queries = f"{figure['queries']} queries" if "queries" in figure else ""
+            add(label, figure["median_ms"], "ms", figure["goal_ms"], note=queries)
     elif name == "connector":
         backfill, incremental = data["backfill"], data["incremental"]
         add(

@@ -10,3 +10,4 @@ class PortalConfig(AppConfig):
         # registered in every process so a service can queue one by name.
         from portal import tasks  # noqa: F401
         from portal.notifications import receivers  # noqa: F401
+        from portal.scenarios import rules  # noqa: F401

@@ -53,3 +53,4 @@ from portal.notifications.models import (  # noqa: E402,F401 (the app's models l
     NotificationPreference,
     PortfolioDigest,
 )
+from portal.scenarios.models import Scenario  # noqa: E402,F401

@@ -27,6 +27,7 @@ SECTIONS = (
     Section("Teams", "teams", "admin:teams_team_changelist"),
     Section("Readiness", "readiness:queue", "admin:streams_readinesscheck_changelist"),
     Section("Maps & experiments", "streams:maps", "admin:streams_valuestreammap_changelist"),
+    Section("Scenarios", "scenario-list"),
     Section("Imports", "imports:list"),
 )
 

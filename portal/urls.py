@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.identity import views as identity
+from portal.scenarios import views as scenarios
 from streams.integrations import hooks
 
 from . import tokens, views
@@ -20,6 +21,10 @@ urlpatterns = [
     path("items/<int:pk>/", views.item_detail, name="item-detail"),
     path("streams/<slug:slug>/health/", views.stream_health, name="stream-health"),
     path("investment/", views.investment_page, name="investment"),
+    path("scenarios/", scenarios.scenario_list, name="scenario-list"),
+    path("scenarios/new/", scenarios.scenario_new, name="scenario-new"),
+    path("scenarios/<int:pk>/", scenarios.scenario_detail, name="scenario-detail"),
+    path("scenarios/<int:pk>/delete/", scenarios.scenario_delete_view, name="scenario-delete"),
     path("streams/", include("streams.urls")),
     path("okrs/", include("okrs.urls")),
     path("readiness/", include("streams.readiness.urls")),

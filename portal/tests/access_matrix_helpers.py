@@ -40,6 +40,7 @@ from core import access
 from okrs.models import CheckIn, KeyResult, Objective
 from portal.notifications.models import ChatChannel
 from portal.notifications.services import chat_channel_save
+from portal.scenarios.models import Scenario
 from portal.tests.test_admin import form_data
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
@@ -209,6 +210,14 @@ def build_world(settings, *, staff: bool = False) -> dict:
             "blocked": BlockedPeriod.objects.create(item=item, started_at=timezone.now()),
             "mix": TargetMix.objects.create(stream=stream, period="2026-Q4", flow_type="feature", percent=50),
             "state": state(stream, "Ready"),
+            "scenario": Scenario.objects.create(
+                name=f"{stream.name} capped",
+                stream=stream,
+                levers={"cap_stream": str(stream.pk), "cap": "2"},
+                described=[f"Cap {stream.name}'s work in progress at 2 items."],
+                as_of=dt.date(2026, 10, 2),
+                created_by=users["director"],
+            ),
             "snapshot": FlowSnapshot.objects.create(
                 stream=stream, week_start=dt.date(2026, 3, 2), throughput=3, wip=2, metrics={}
             ),

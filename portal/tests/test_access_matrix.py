@@ -27,6 +27,7 @@ import pytest
 
 from okrs.models import KeyResult, Objective
 from portal.notifications.services import unsubscribe_token
+from portal.scenarios.models import Scenario
 from streams.models import BacklogItem, ImportJob, ReadinessCheck, ReadinessCriterion, ValueStreamMap
 from streams.tests.factories import state
 from teams.models import Person
@@ -133,6 +134,26 @@ CASES = [
     Case("item-detail", page(**NOT_FOUND), args=lambda w: [999999], variant="missing"),
     Case("stream-health", page(), args=lambda w: ["payments"]),
     Case("investment", page()),
+    Case("scenario-list", page()),
+    Case("scenario-new", page(), query={"stream": "payments"}),
+    Case("scenario-new", page(**roles(GO, anonymous=LOGIN)), variant="no-subject"),
+    Case("scenario-new", page(**NOT_FOUND), query={"stream": "nope"}, variant="missing"),
+    Case(
+        "scenario-new",
+        only({"leader": GO, "director": GO, "owner": GO, "superuser": GO}),
+        method="post",
+        path=lambda w: f"{reverse('scenario-new')}?stream=payments&cap_stream={w['payments'].pk}&cap=2",
+        data=lambda w: {"name": "Cap at 2"},
+        effect=lambda w: Scenario.objects.filter(name="Cap at 2").exists(),
+    ),
+    Case("scenario-detail", page(), args=own("scenario")),
+    Case(
+        "scenario-delete",
+        only({"director": GO, "superuser": GO}),
+        method="post",
+        args=own("scenario"),
+        effect=lambda w: not Scenario.objects.filter(pk=w["own"]["scenario"].pk).exists(),
+    ),
     # Streams
     Case("streams:backlog", page(**roles(GO, anonymous=LOGIN))),
     Case("streams:stream-detail", page(), args=lambda w: ["payments"]),

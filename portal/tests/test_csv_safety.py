@@ -27,6 +27,7 @@ from okrs.selectors import current_period
 from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from portal.models import ApiToken
 from portal.notifications.services import unsubscribe_token
+from portal.scenarios.models import Scenario
 from portal.tokens import token_create
 from streams.backlog.services import item_change_state, item_create
 from streams.flow.rollups import rollups_refresh
@@ -93,6 +94,7 @@ SEGMENT_MODELS = {
     "imports": ImportJob,
     "tokens": ApiToken,
     "connections": Connection,
+    "scenarios": Scenario,
 }
 # At the time of writing the walk reads 119 CSVs (200 OK): the two pages that offer one, the 23
 # API resources' lists and rows and the API root, each as `?format=csv` and as `.csv`, and the 6
@@ -253,6 +255,7 @@ def hostile_world(admin_user):
     token_create(user=admin_user, name="reports")
     connection = Connection.objects.create(stream=stream, tool="azure_devops", base_url="https://dev.azure.com/contoso")
     SyncRun.objects.create(connection=connection, kind="backfill", status="failed")
+    Scenario.objects.create(name="=cmd|' /C calc'!A0", stream=stream, as_of=period.start, created_by=hostile_user)
     written = _write_hostile_text_everywhere(hostile_user)
     assert written > 40
     rollups_refresh()
