@@ -22,9 +22,8 @@ from core import access
 from core.freshness import fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
-from streams.flow.forecast import SEED, Pace, chance_within, trial_days
+from streams.flow.forecast import MIN_FINISHED, SEED, Pace, chance_within, too_little_history, trial_days
 from streams.flow.periods import Period, parse_period, period_containing
-from streams.flow.releasable import MIN_FINISHED
 from streams.flow.report import flow_report
 from streams.flow.scenarios import NONE as NO_LEVERS
 from streams.flow.scenarios import Levers, capped, descoped_closure, finished_by_team, in_progress_order, stream_pace
@@ -570,11 +569,7 @@ def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = 
         )
         return forecast
     if remaining and sum(sample) < MIN_FINISHED:
-        forecast.refused = (
-            f"Too little history: the streams holding the work left finished {sum(sample)} "
-            f"item{'s' if sum(sample) != 1 else ''} in the last {THROUGHPUT_SAMPLE_WEEKS} weeks; "
-            f"a forecast needs at least {MIN_FINISHED}."
-        )
+        forecast.refused = too_little_history(sum(sample), len(sample), "the streams holding the work left")
         return forecast
     needed = trial_days(daily_throughput=pace, items=remaining, share=share)
     if wait:

@@ -12,7 +12,6 @@ from okrs.selectors import item_key_results, key_result_flow, period_from
 from okrs.services import key_result_link
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create
-from streams.flow.forecast import forecast_chance
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import MembershipFactory, PersonFactory, TeamFactory, UserFactory
 
@@ -213,23 +212,3 @@ def test_the_key_result_page_shows_its_flow_and_keeps_its_query_count_flat(clien
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert response.context["flow"].report.wip == 11
-
-
-@pytest.mark.parametrize(
-    ("sample", "items", "days", "share", "expected"),
-    [
-        ([1], 0, 10, 1.0, 1.0),  # nothing left: done
-        ([1], 10, 10, 1.0, 1.0),  # exactly enough every trial
-        ([1], 11, 10, 1.0, 0.0),  # never enough
-        ([0, 2], 10, 10, 1.0, 0.623),  # P(Binomial(10, ½) ≥ 5)
-        ([1], 5, 10, 0.5, 0.623),  # thinning a steady 1 a day to half gives the same law
-    ],
-)
-def test_forecast_chance(sample, items, days, share, expected):
-    chance = forecast_chance(daily_throughput=sample, items=items, days=days, share=share)
-    assert chance == pytest.approx(expected, abs=0.02)
-
-
-def test_forecast_chance_without_a_sample_says_so():
-    assert forecast_chance(daily_throughput=[], items=3, days=10) is None
-    assert forecast_chance(daily_throughput=[3, 4], items=3, days=0) == 0.0  # no days left

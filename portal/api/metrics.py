@@ -29,7 +29,7 @@ from portal.investment import ROW_FIELDS as INVESTMENT_FIELDS
 from portal.investment import investment_dict, investment_rows
 from streams.delivery.keys import BAND_DESCRIPTIONS, BANDS_YEAR, KEY_TEXTS, delivery_keys, pooled_delivery_keys
 from streams.flow.engine import ITEM_FIELDS, Scope, item_row, report_dict, report_items
-from streams.flow.forecast import CONFIDENCES, forecast_how_many, forecast_when
+from streams.flow.forecast import CONFIDENCES, MIN_FINISHED, forecast_how_many, forecast_when
 from streams.flow.forms import FlowWindowForm, ForecastForm
 from streams.flow.periods import parse_period
 from streams.flow.quality import with_data_quality
@@ -281,6 +281,10 @@ class ForecastView(APIView):
                 "Forecast",
                 {
                     "sample_days": serializers.IntegerField(),
+                    "sample_items": serializers.IntegerField(help_text="Items finished in the sampled days."),
+                    "minimum_items": serializers.IntegerField(
+                        help_text="Below this many items finished in the sample, no forecast is made."
+                    ),
                     "trials": serializers.IntegerField(),
                     "how_many": serializers.DictField(required=False),
                     "when": serializers.DictField(required=False),
@@ -289,7 +293,9 @@ class ForecastView(APIView):
         },
         description=(
             "Monte Carlo forecasts (10,000 trials, fixed seed) from the daily throughput of the window's complete "
-            "days, as on the stream page: how many items by a date, and when N items will be done, at 50/85/95%."
+            "days, as on the stream page: how many items by a date, and when N items will be done, at 50/85/95%. "
+            "Below `minimum_items` items finished in the sample each question's levels are null and its `refused` "
+            "says why."
         ),
     )
     def get(self, request):
@@ -303,14 +309,23 @@ class ForecastView(APIView):
         report = flow_report(scope=scope, window=window_from(request.query_params), with_items=False)
         sample = report.forecast_sample
         today = timezone.now().astimezone(dt.UTC).date()
-        body = {"sample_days": len(sample), "trials": 10_000}
+        body = {
+            "sample_days": len(sample),
+            "sample_items": sum(sample),
+            "minimum_items": MIN_FINISHED,
+            "trials": 10_000,
+        }
         if by_date:
             forecast = forecast_how_many(daily_throughput=sample, days=(by_date - today).days)
-            body["how_many"] = {"by_date": by_date.isoformat(), **_levels(forecast), "note": forecast.note}
+            body["how_many"] = {"by_date": by_date.isoformat(), **_levels(forecast), **_why(forecast)}
         if items:
             forecast = forecast_when(daily_throughput=sample, items=items, start=today + dt.timedelta(days=1))
-            body["when"] = {"items": items, **_levels(forecast), "note": forecast.note}
+            body["when"] = {"items": items, **_levels(forecast), **_why(forecast)}
         return Response(body)
+
+
+def _why(forecast) -> dict:
+    return {"note": forecast.note, "refused": forecast.refused or None}
 
 
 def _levels(forecast) -> dict:

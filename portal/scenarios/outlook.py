@@ -19,9 +19,9 @@ import numpy as np
 
 from okrs.models import KeyResult
 from okrs.selectors import key_result_forecast
-from streams.flow.forecast import trial_days
+from streams.flow.forecast import MIN_FINISHED, too_little_history, trial_days
 from streams.flow.periods import parse_period
-from streams.flow.releasable import MIN_FINISHED, SAMPLE_WEEKS, daily_throughput, releasable_forecasts
+from streams.flow.releasable import SAMPLE_WEEKS, daily_throughput, releasable_forecasts
 from streams.flow.scenarios import (
     LITTLE_CAVEATS,
     NONE,
@@ -124,7 +124,7 @@ def _wip_finished(stream: ValueStream, levers: Levers, now: dt.datetime) -> dict
         by_team = finished_by_team({move.team_id for move in levers.moves}, start, midnight)
         pace = stream_pace(stream.pk, sample, levers.moves, by_team)
         if left and sum(sample) < MIN_FINISHED:
-            return {"items": left, "refused": _too_little(sum(sample))}
+            return {"items": left, "refused": too_little_history(sum(sample), len(sample))}
         needed = trial_days(daily_throughput=pace, items=left)
         return {"items": left, **_dates(needed, midnight.date())}
 
@@ -135,13 +135,6 @@ def _wip_finished(stream: ValueStream, levers: Levers, now: dt.datetime) -> dict
         "sample_days": len(sample),
         "sample_items": sum(sample),
     }
-
-
-def _too_little(finished: int) -> str:
-    return (
-        f"Too little history: {finished} item{'s' if finished != 1 else ''} finished in the last {SAMPLE_WEEKS} weeks; "
-        f"a forecast needs at least {MIN_FINISHED}."
-    )
 
 
 def _dates(needed: np.ndarray, today: dt.date) -> dict:

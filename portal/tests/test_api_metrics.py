@@ -178,6 +178,8 @@ def test_forecasts_equal_the_stream_pages(api, stream):
     assert [data["when"][k] for k in ("p50", "p85", "p95")] == [
         None if v is None else v.isoformat() for v in when.ordered
     ]
+    assert data["sample_items"] == sum(report.forecast_sample) and data["minimum_items"] == 5
+    assert data["how_many"]["refused"] == how_many.refused
     assert api.get("/api/v1/metrics/forecast/", {"stream": stream.slug}).status_code == 400
     past = api.get("/api/v1/metrics/forecast/", {"stream": stream.slug, "by_date": "2020-01-01"})
     assert past.status_code == 400 and "by_date" in past.json()["errors"]

@@ -5,6 +5,8 @@ nothing finished included), 10,000 trials with a fixed seed, so the same history
 the same forecast. Results are read at 50/85/95% confidence:
 - how many items by a date: the count reached in at least that share of trials;
 - when N items will be done: the number of days within which that share of trials finished.
+Every forecast states its sample (days, items finished) and refuses below MIN_FINISHED items
+finished in it, saying why (`too_little_history`): a pace read from a handful of items is noise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ TRIALS = 10_000
 SEED = 20_260_101
 CONFIDENCES = (0.50, 0.85, 0.95)
 MAX_DAYS = 3 * 365  # a forecast further out than three years says "not within three years"
+MIN_FINISHED = 5  # items finished in the sample, below which no forecast is made
+
+
+def too_little_history(finished: int, days: int, who: str = "the stream") -> str:
+    """The one sentence every forecast refuses with."""
+    span = "the last 12 weeks" if days == 84 else f"the {days} days sampled"
+    return (
+        f"Too little history: {who} finished {finished} item{'s' if finished != 1 else ''} in {span}; "
+        f"a forecast needs at least {MIN_FINISHED}."
+    )
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,8 @@ class Forecast:
     sample_days: int
     trials: int = TRIALS
     note: str = ""
+    sample_items: int = 0  # items finished in the sample
+    refused: str = ""  # why there is no forecast ("" when there is one)
 
     @property
     def ordered(self) -> list:
@@ -97,29 +111,35 @@ def _blocks(daily_throughput, days: int, seed: int):
 
 def forecast_how_many(*, daily_throughput: list[int], days: int, seed: int = SEED) -> Forecast:
     """How many items will be finished in the next `days` days (at most three years), at each confidence."""
-    if not daily_throughput or days <= 0:
-        return Forecast({c: None for c in CONFIDENCES}, len(daily_throughput), note="No days to forecast.")
     if days > MAX_DAYS:
         raise ValueError(f"a forecast reaches at most {MAX_DAYS} days ahead, not {days}")
+    finished = int(sum(daily_throughput))
+    if not daily_throughput or days <= 0:
+        return Forecast({c: None for c in CONFIDENCES}, len(daily_throughput), note="No days to forecast.")
+    if finished < MIN_FINISHED:
+        return _refused(daily_throughput)
     totals = np.zeros(TRIALS, dtype=np.int64)
     for _, block in _blocks(daily_throughput, days, seed):
         totals += block.sum(axis=1)
     totals.sort()
     # At confidence c, c of the trials finished at least this many: the (1 − c) quantile, rounded down.
     values = {c: int(totals[int(np.floor((1 - c) * (TRIALS - 1)))]) for c in CONFIDENCES}
-    return Forecast(values, len(daily_throughput))
+    return Forecast(values, len(daily_throughput), sample_items=finished)
+
+
+def _refused(daily_throughput) -> Forecast:
+    finished = int(sum(daily_throughput))
+    why = too_little_history(finished, len(daily_throughput))
+    return Forecast({c: None for c in CONFIDENCES}, len(daily_throughput), note=why, sample_items=finished, refused=why)
 
 
 def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, seed: int = SEED) -> Forecast:
     """By which date `items` items will be finished, counting from `start`, at each confidence."""
+    finished = int(sum(daily_throughput))
     if items <= 0:
-        return Forecast({c: start for c in CONFIDENCES}, len(daily_throughput))
-    if not any(daily_throughput):
-        return Forecast(
-            {c: None for c in CONFIDENCES},
-            len(daily_throughput),
-            note="Nothing was finished in the sample period, so no finish date can be forecast.",
-        )
+        return Forecast({c: start for c in CONFIDENCES}, len(daily_throughput), sample_items=finished)
+    if finished < MIN_FINISHED:
+        return _refused(daily_throughput)
     days_needed = trial_days(daily_throughput=daily_throughput, items=items, seed=seed)
     days_needed.sort()
     values: dict[float, dt.date | None] = {}
@@ -127,39 +147,17 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
         needed = days_needed[int(np.ceil(c * (TRIALS - 1)))]
         values[c] = None if np.isinf(needed) else start + dt.timedelta(days=int(needed) - 1)
     note = "" if all(values.values()) else "Some confidence levels reach beyond three years."
-    return Forecast(values, len(daily_throughput), note=note)
-
-
-def forecast_chance(
-    *, daily_throughput: list[int], items: int, days: int, share: float = 1.0, seed: int = SEED
-) -> float | None:
-    """The chance that `items` items are finished within `days` days (a fraction 0–1).
-
-    Each trial samples `days` days of throughput; when the items get only a `share` of that
-    capacity, each finished item of a sampled day is one of ours with that probability
-    (binomial thinning). None when there is no sample to draw from.
-    """
-    if items <= 0:
-        return 1.0
-    if not daily_throughput or days <= 0:
-        return None if not daily_throughput else 0.0
-    if not 0 < share <= 1:
-        raise ValueError(f"share is a fraction in (0, 1], not {share}")
-    days = min(days, MAX_DAYS)
-    rng = np.random.default_rng(seed)
-    totals = np.zeros(TRIALS, dtype=np.int64)
-    for _, block in _blocks(daily_throughput, days, seed):
-        if share < 1:
-            block = rng.binomial(block, share)
-        totals += block.sum(axis=1)
-    return float((totals >= items).mean())
+    return Forecast(values, len(daily_throughput), note=note, sample_items=finished)
 
 
 def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
     """Per trial, the days needed to finish `items` items (the last of them counted whole),
     sampling days from `daily_throughput` (a list, or a scenario's `Pace`), thinned to a `share`
-    of it as `forecast_chance` does; `inf` for a trial that needs more than three years.
+    of it (each finished item of a sampled day is one of ours with that probability: binomial
+    thinning); `inf` for a trial that needs more than three years.
     TRIALS values."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share is a fraction in (0, 1], not {share}")
     days_needed = np.full(TRIALS, np.inf)
     if items <= 0:
         return np.zeros(TRIALS)

@@ -28,7 +28,7 @@ from django.utils import timezone
 import numpy as np
 
 from streams.delivery.keys import PRODUCTION_ENVIRONMENTS
-from streams.flow.forecast import SEED, TRIALS, Pace, trial_days
+from streams.flow.forecast import MIN_FINISHED, SEED, TRIALS, Pace, too_little_history, trial_days
 from streams.flow.scenarios import (
     NONE,
     Descoped,
@@ -45,7 +45,6 @@ from streams.readiness.selectors import READINESS_WINDOW_DAYS, lead_time_samples
 from teams.models import Team
 
 SAMPLE_WEEKS = 12
-MIN_FINISHED = 5  # items the stream finished in the sample, below which no pace can be read
 MIN_SIGN_OFFS = 5  # met checks of a criterion (or its team) to draw lead times from
 MIN_DEPLOYMENTS = 3  # successful production deployments in the sample, for a cadence
 
@@ -259,10 +258,7 @@ def _forecast(result, children, pending, stream: _Stream, team_criteria, samples
     sample = stream.sample
     result.sample_days, result.sample_items, result.remaining = len(sample), sum(sample), remaining
     if remaining and sum(sample) < MIN_FINISHED:
-        result.refused = (
-            f"Too little history: the stream finished {sum(sample)} item{'s' if sum(sample) != 1 else ''} in the last "
-            f"{SAMPLE_WEEKS} weeks; a pace needs at least {MIN_FINISHED}."
-        )
+        result.refused = too_little_history(sum(sample), len(sample))
         return
     wait = 0
     if stream.cap is not None and started:

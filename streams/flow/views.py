@@ -12,7 +12,7 @@ from streams.delivery.views import delivery_context
 from streams.experiments.selectors import experiments_latest
 from streams.flow.charts import distribution_rows, efficiency_rows, flow_chart_data
 from streams.flow.engine import CATEGORIES, ITEM_FIELDS, Scope, item_row, report_items
-from streams.flow.forecast import forecast_how_many, forecast_when
+from streams.flow.forecast import MIN_FINISHED, forecast_how_many, forecast_when
 from streams.flow.forms import FlowWindowForm, ForecastForm
 from streams.flow.quality import with_data_quality
 from streams.flow.report import flow_report
@@ -60,6 +60,8 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "snapshots": snapshots,
         "director": next(iter(stream.active_directors), None),
         "report": report,
+        "forecast_sample_items": sum(report.forecast_sample),
+        "forecast_minimum": MIN_FINISHED,
         "chart_data": flow_chart_data(report, snapshots),
         "distribution_rows": distribution_rows(report),
         # Longest first; those without a flow time (history cut short) last.

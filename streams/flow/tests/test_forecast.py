@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from streams.flow.forecast import forecast_how_many, forecast_when
+from streams.flow.forecast import MIN_FINISHED, chance_within, forecast_how_many, forecast_when, trial_days
 
 MONDAY = dt.date(2026, 3, 2)
 
@@ -34,11 +34,50 @@ def test_the_same_history_gives_the_same_forecast():
 def test_no_throughput_means_no_finish_date():
     forecast = forecast_when(daily_throughput=[0] * 14, items=3, start=MONDAY)
     assert forecast.values == {0.5: None, 0.85: None, 0.95: None}
-    assert "Nothing was finished" in forecast.note
+    assert forecast.refused == "Too little history: the stream finished 0 items in the 14 days sampled; " + (
+        "a forecast needs at least 5."
+    )
+
+
+def test_every_forecast_states_its_sample_and_refuses_below_the_minimum():
+    few = [0] * 80 + [1] * (MIN_FINISHED - 1)
+    for forecast in (
+        forecast_how_many(daily_throughput=few, days=30),
+        forecast_when(daily_throughput=few, items=3, start=MONDAY),
+    ):
+        assert forecast.values == {0.5: None, 0.85: None, 0.95: None}
+        assert forecast.sample_days == 84 and forecast.sample_items == MIN_FINISHED - 1
+        assert forecast.refused.startswith("Too little history: the stream finished 4 items in the last 12 weeks")
+    enough = [0] * 79 + [1] * MIN_FINISHED
+    for forecast in (
+        forecast_how_many(daily_throughput=enough, days=30),
+        forecast_when(daily_throughput=enough, items=3, start=MONDAY),
+    ):
+        assert not forecast.refused and forecast.sample_items == MIN_FINISHED and forecast.values[0.5] is not None
 
 
 def test_a_forecast_reaches_at_most_three_years():
     with pytest.raises(ValueError, match="at most"):
         forecast_how_many(daily_throughput=[1], days=4000)
-    far = forecast_when(daily_throughput=[0] * 999 + [1], items=50, start=MONDAY)
+    far = forecast_when(daily_throughput=[0] * 995 + [1] * 5, items=50, start=MONDAY)
     assert far.values[0.95] is None and "beyond three years" in far.note
+
+
+@pytest.mark.parametrize(
+    ("sample", "items", "days", "share", "expected"),
+    [
+        ([1], 0, 10, 1.0, 1.0),  # nothing left: done
+        ([1], 10, 10, 1.0, 1.0),  # exactly enough every trial
+        ([1], 11, 10, 1.0, 0.0),  # never enough
+        ([0, 2], 10, 10, 1.0, 0.623),  # P(Binomial(10, ½) ≥ 5)
+        ([1], 5, 10, 0.5, 0.623),  # thinning a steady 1 a day to half gives the same law
+    ],
+)
+def test_the_chance_of_finishing_within_a_number_of_days(sample, items, days, share, expected):
+    chance = chance_within(trial_days(daily_throughput=sample, items=items, share=share), days)
+    assert chance == pytest.approx(expected, abs=0.02)
+
+
+def test_a_share_is_a_fraction():
+    with pytest.raises(ValueError, match="fraction"):
+        trial_days(daily_throughput=[1], items=3, share=0)

@@ -86,6 +86,17 @@ def test_forecasts_answer_both_questions(viewer_client, stream):
     assert how_many.sample_days == 14 and 15 <= how_many.values[0.5] <= 40
     assert how_many.values[0.5] >= how_many.values[0.95]
     assert when.values[0.5] <= when.values[0.95]
+    assert "14 complete days" in html and "(6 items finished;" in html
+
+
+def test_a_window_with_too_few_items_finished_is_not_forecast_and_says_why(viewer_client, stream):
+    by_date = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    response = viewer_client.get(url(stream, start="2026-03-02", end="2026-03-06", by_date=by_date, items=5))
+    html = response.content.decode()
+    # Two items finished in those five days (E and H): a pace read from two items is noise.
+    why = "Too little history: the stream finished 2 items in the 5 days sampled; a forecast needs at least 5."
+    assert html.count(why) == 2 and "(2 items finished;" in html
+    assert response.context["forecasts"]["how_many"][1].values[0.5] is None
 
 
 @pytest.mark.parametrize(
