@@ -33,7 +33,11 @@ def main() -> None:
     in_progress = BacklogItem.objects.in_progress().filter(stream=stream)
     wip = in_progress.count()
     item = (
-        in_progress.annotate(kids=Count("children")).filter(kids__gt=0).order_by("-kids").select_related("state").first()
+        in_progress.annotate(kids=Count("children"))
+        .filter(kids__gt=0)
+        .order_by("-kids")
+        .select_related("state")
+        .first()
     )
     results = {"items_in_database": total, "stream": stream.name, "stream_items": stream.n, "wip": wip}
     with transaction.atomic():
