@@ -153,9 +153,12 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
 def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
     """Per trial, the days needed to finish `items` items (the last of them counted whole),
     sampling days from `daily_throughput` (a list, or a scenario's `Pace`), thinned to a `share`
-    of it (each finished item of a sampled day is one of ours with that probability: binomial
-    thinning); `inf` for a trial that needs more than three years.
-    TRIALS values."""
+    of it: each item the stream finishes is one of ours with that probability. `inf` for a trial
+    that needs more than three years. TRIALS values.
+
+    Thinning is drawn per trial, not per day: our last item is the stream's (items + F)-th, F
+    negative-binomial (the stream's items that were not ours before it), which has the law of
+    thinning each sampled day binomially and is one draw a trial instead of one a trial-day."""
     if not 0 < share <= 1:
         raise ValueError(f"share is a fraction in (0, 1], not {share}")
     days_needed = np.full(TRIALS, np.inf)
@@ -163,13 +166,13 @@ def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float =
         return np.zeros(TRIALS)
     if not Pace.of(daily_throughput).any():
         return days_needed
-    rng = np.random.default_rng(seed)
+    targets = np.full(TRIALS, items, dtype=np.int64)
+    if share < 1:
+        targets += np.random.default_rng(seed).negative_binomial(items, share, size=TRIALS)
     done = np.zeros(TRIALS, dtype=np.int64)
     for first, block in _blocks(daily_throughput, MAX_DAYS, seed):
-        if share < 1:
-            block = rng.binomial(block, share)
         cumulative = done[:, None] + np.cumsum(block, axis=1)
-        reached = (cumulative >= items) & np.isinf(days_needed)[:, None]
+        reached = (cumulative >= targets[:, None]) & np.isinf(days_needed)[:, None]
         hit = reached.any(axis=1)
         days_needed[hit] = first + reached[hit].argmax(axis=1) + 1
         done = cumulative[:, -1]

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from streams.flow.forecast import MIN_FINISHED, chance_within, forecast_how_many, forecast_when, trial_days
@@ -81,3 +82,17 @@ def test_the_chance_of_finishing_within_a_number_of_days(sample, items, days, sh
 def test_a_share_is_a_fraction():
     with pytest.raises(ValueError, match="fraction"):
         trial_days(daily_throughput=[1], items=3, share=0)
+
+
+def test_thinning_per_trial_has_the_law_of_thinning_each_day():
+    """A large stream (about 50 a day) and work holding 2% of it: the days `trial_days` gives
+    match a direct simulation that thins every sampled day binomially."""
+    rng = np.random.default_rng(7)
+    sample = list(rng.poisson(50, 84))
+    fast = trial_days(daily_throughput=sample, items=10, share=0.02)
+    days = rng.choice(sample, size=(4000, 60))
+    ours = np.cumsum(rng.binomial(days, 0.02), axis=1)
+    direct = (ours < 10).sum(axis=1) + 1
+    for q in (0.15, 0.5, 0.85):
+        assert abs(np.quantile(fast, q) - np.quantile(direct, q)) <= 1
+    assert np.mean(fast) == pytest.approx(np.mean(direct), rel=0.05)
