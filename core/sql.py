@@ -99,6 +99,26 @@ class Dialect:
             )
         return f"JOIN streams_backlogitem {alias} ON {alias}.id = {child}.parent_id"
 
+    def item_join(self, item_id: str, alias: str, columns: str) -> str:
+        """`JOIN` the backlog item whose id is `item_id` as `alias`, with its `columns`, for rows
+        coming out of a recursive walk. On PostgreSQL one probe of the primary key per row: the
+        walk's row estimate is far too high (160,000 for 1,300), and a plain join hashed all
+        500,000 items (0.30 s instead of 0.01 s for a key result's linked work)."""
+        if self.postgres:
+            return (
+                f"CROSS JOIN LATERAL (SELECT {columns} FROM streams_backlogitem x WHERE x.id = {item_id} "
+                f"OFFSET 0) {alias}"
+            )
+        return f"JOIN streams_backlogitem {alias} ON {alias}.id = {item_id}"
+
+    def id_list(self, select_ids: str) -> str:
+        """A subquery of ids (for `IN (...)`) computed once: on PostgreSQL the ids of a
+        recursive walk are gathered into an array first, so the query using them probes items
+        by id instead of hashing the whole table on the walk's far too high row estimate."""
+        if self.postgres:
+            return f"SELECT UNNEST(ARRAY({select_ids}))"
+        return select_ids
+
     def temp_table(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMP TABLE {name} AS {select_sql}"
 

@@ -65,7 +65,7 @@ def linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, t
 
 
 def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
-    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
+    states = WorkflowState._meta.db_table
     placeholders = ", ".join(["%s"] * len(key_result_ids))
     start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
     end = dt.datetime.combine(period.end, dt.time(), dt.UTC)
@@ -77,7 +77,7 @@ def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, 
                    SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
                    SUM(CASE WHEN i.finished_at >= %s AND i.finished_at < %s THEN 1 ELSE 0 END)
             FROM linked l
-            JOIN {items} i ON i.id = l.item
+            {Dialect(connection).item_join("l.item", "i", "x.state_id, x.started_at, x.finished_at, x.held_back")}
             JOIN {states} s ON s.id = i.state_id
             GROUP BY l.kr
             """,
@@ -338,7 +338,9 @@ SEARCH_RESULTS = 20
 
 def linked_items_sql(key_result_id: int) -> str:
     """SQL selecting the ids of every item serving the key result (directly or through a parent)."""
-    return linked_items_cte(f"k.keyresult_id = {int(key_result_id)}") + " SELECT item FROM linked"
+    return Dialect(connection).id_list(
+        linked_items_cte(f"k.keyresult_id = {int(key_result_id)}") + " SELECT item FROM linked"
+    )
 
 
 def item_search(query: str, *, exclude_key_result: KeyResult | None = None, limit: int = SEARCH_RESULTS):
