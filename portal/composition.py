@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django.db import connection
-from django.db.models import Count, F, Min, Prefetch, Q, Sum
+from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
+from core.sql import Dialect
 from streams.models import BacklogItem, Dependency, ValueStream, WorkflowState
 from teams.models import Discipline, Membership, Person, Team
 
@@ -147,20 +148,29 @@ def _waits(now: dt.datetime | None = None) -> list[WaitingPair]:
     """Open cross-team dependencies (the waiting item not finished, its blocker not finished),
     by waiting team → blocking team, most first: how many and how long the oldest has waited."""
     now = now or timezone.now()
-    open_across = (
-        Dependency.objects.filter(
-            item__finished_at__isnull=True,
-            blocked_by__finished_at__isnull=True,
-            item__team__isnull=False,
-            blocked_by__team__isnull=False,
+    sql = Dialect(connection)
+    with connection.cursor() as cursor:
+        # From the dependencies, each side probed by id: joining from the items side made
+        # PostgreSQL scan every unfinished item (0.10 s at 500,000 items for 20,000 dependencies).
+        cursor.execute(
+            f"""
+            SELECT i.team_id, b.team_id, COUNT(*), MIN(d.created_at)
+            FROM {Dependency._meta.db_table} d
+            {sql.item_join("d.item_id", "i", "x.team_id, x.finished_at, x.state_id")}
+            {sql.item_join("d.blocked_by_id", "b", "x.team_id, x.finished_at")}
+            JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
+            WHERE i.finished_at IS NULL AND b.finished_at IS NULL AND i.team_id <> b.team_id
+              AND s.category <> 'removed'
+            GROUP BY i.team_id, b.team_id
+            ORDER BY COUNT(*) DESC, MIN(d.created_at)
+            LIMIT %s
+            """,
+            [DEPENDENCY_PAIRS_SHOWN],
         )
-        .exclude(item__team=F("blocked_by__team"))
-        .exclude(Q(item__state__category=WorkflowState.Category.REMOVED))
-        .values("item__team", "blocked_by__team")
-        .annotate(n=Count("pk"), oldest=Min("created_at"))
-        .order_by("-n", "oldest")[:DEPENDENCY_PAIRS_SHOWN]
-    )
-    pairs = list(open_across)
+        pairs = [
+            {"item__team": waiting, "blocked_by__team": blocking, "n": n, "oldest": Dialect.to_datetime(oldest)}
+            for waiting, blocking, n, oldest in cursor.fetchall()
+        ]
     teams = Team.objects.in_bulk({p["item__team"] for p in pairs} | {p["blocked_by__team"] for p in pairs})
     return [
         WaitingPair(

@@ -73,3 +73,23 @@ def test_the_query_count_does_not_grow_with_teams(
     with django_assert_num_queries(len(few.captured_queries)):
         response = admin_client.get(reverse("teams"))
     assert len(response.context["composition"].teams) == 27
+
+
+def test_waits_leave_out_finished_removed_and_team_less_work(admin_client, org):
+    stream = ValueStreamFactory(name="Cards")
+    checkout, platform = org["checkout"], org["platform"]
+
+    def work(title, team, to):
+        item = item_create(stream_id=stream.pk, title=title, flow_type="feature", team=team)
+        item_change_state(item=item, to_state=state(stream, to))
+        return item
+
+    def depends(item, blocked_by):
+        Dependency.objects.create(item=item, blocked_by=blocked_by, created_at=NOW)
+
+    waiting = work("Waiting", checkout, "In progress")
+    depends(waiting, work("Shipped", platform, "Done"))  # its blocker is done
+    depends(work("Dropped", checkout, "Removed"), work("Busy", platform, "In progress"))  # the waiting item removed
+    depends(waiting, work("Nobody's", None, "In progress"))  # no team to name
+    (pair,) = admin_client.get(reverse("teams")).context["composition"].waits
+    assert (pair.waiting.name, pair.blocking.name, pair.dependencies) == ("Checkout", "Platform", 2)
