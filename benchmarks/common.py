@@ -51,17 +51,21 @@ def admin_client() -> Client:
     return client
 
 
-def time_page(client: Client, url: str, repeat: int = 20, after_change: bool = False) -> dict:
+def time_page(
+    client: Client, url: str, repeat: int = 20, after_change: bool = False, links_changed: bool = False
+) -> dict:
     """Median server time of GET url over `repeat` requests (after a warm-up), and its query count.
 
     With `after_change`, each request follows a change of the data generation, so the pages'
-    fresh caches (`core.freshness`) miss: what the first view after any edit costs.
+    fresh caches (`core.freshness`) miss: what the first view after an edit costs. An ordinary
+    edit (a move, a check-in) keeps the walks down the item tree cached (`LINKS`); with
+    `links_changed` the edit is one of links (a link, a new or re-parented item), so they miss too.
     """
     from core.freshness import data_changed
 
     def get():
         if after_change:
-            data_changed()
+            data_changed(links=links_changed)
         started = time.perf_counter()
         response = client.get(url)
         return response, time.perf_counter() - started
@@ -71,7 +75,7 @@ def time_page(client: Client, url: str, repeat: int = 20, after_change: bool = F
         sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
     executed = []
     if after_change:
-        data_changed()
+        data_changed(links=links_changed)
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
     ):

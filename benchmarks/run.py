@@ -184,7 +184,7 @@ def rows_for(name: str, data: dict) -> list[dict]:
                 "ms",
                 r.get("goal_ms"),
                 note=f"{r['queries']} queries; after a change {r['after_change_ms']} ms, "
-                f"{r['after_change_queries']} queries",
+                f"{r['after_change_queries']} queries; after a change of links {r.get('after_link_change_ms')} ms",
             )
             # A page with a cache runs more queries when it misses; one without has nothing to miss.
             if r.get("goal_ms") and r["after_change_queries"] != r["queries"]:

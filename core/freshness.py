@@ -15,6 +15,11 @@ computes afresh. How every write is seen:
 - A connection whose transaction has written and not committed yet reads past the cache, so a
   request (and every test in a rolled-back transaction) always sees its own writes.
 
+A second, narrower generation (`LINKS`) goes up only with writes that can change which items
+serve which key results: links, key results, objectives, items created or deleted, and any
+update of items naming `parent_id`. The walks down the item tree from the key results are
+cached under it, so the leaders' pages after an ordinary change (a state move, a check-in)
+read today's figures of the items without walking the tree again.
 The generation is read with one small query per cached read, so every process and every cache
 backend agrees: a change committed by one gunicorn worker is visible at once in the others,
 with the per-process memory cache as with Redis. A random epoch in the generation row keeps
@@ -49,6 +54,10 @@ _WRITE = re.compile(
 )
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH")
 _MISSING = object()
+DATA, LINKS = 1, 2  # the generations' rows: every domain write, and the writes that shape links
+LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objective"})
+ITEMS_TABLE = "streams_backlogitem"
+_PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
 
 
 def writes_domain_table(sql: str) -> bool:
@@ -63,32 +72,49 @@ def writes_domain_table(sql: str) -> bool:
     )
 
 
+def writes_links(sql: str) -> bool:
+    """Whether a statement that writes domain data can change which items serve which key
+    results: a write to links, key results or objectives; items inserted, deleted or truncated;
+    an update of items naming `parent_id` (a model saved whole names every column)."""
+    verb = sql.lstrip()[:8].upper()
+    for table in (t.lower() for t in _WRITE.findall(sql)):
+        if table in LINK_TABLES:
+            return True
+        if table == ITEMS_TABLE and (not verb.startswith(("UPDATE", "WITH")) or _PARENT.search(sql)):
+            return True
+    return False
+
+
 class _Bump:
     """The on-commit callback of a transaction that wrote; its presence in the connection's
-    on-commit list is how `writes_pending` knows the transaction wrote."""
+    on-commit list is how `writes_pending` knows the transaction wrote. `links` says whether
+    one of its writes could change the links too."""
 
-    def __init__(self, alias: str):
+    def __init__(self, alias: str, links: bool = False):
         self.alias = alias
+        self.links = links
 
     def __call__(self) -> None:
-        _bump(self.alias)
+        _bump(self.alias, self.links)
 
 
-def _bump(alias: str) -> None:
+def _bump(alias: str, links: bool = True) -> None:
+    rows = (DATA, LINKS) if links else (DATA,)
     try:
         with connections[alias].cursor() as cursor:
-            cursor.execute(f"UPDATE {GENERATION_TABLE} SET value = value + 1 WHERE id = 1")
-            if cursor.rowcount == 0:
-                _create_row(cursor)
+            cursor.execute(f"UPDATE {GENERATION_TABLE} SET value = value + 1 WHERE id IN ({', '.join(map(str, rows))})")
+            if cursor.rowcount < len(rows):
+                for row in rows:
+                    _create_row(cursor, row)
     except Exception:  # the write itself has committed: never fail the request for the cache
         logger.exception("could not bump the data generation; cached pages may lag for %s s", FRESH_CACHE_SECONDS)
 
 
-def _create_row(cursor) -> None:
+def _create_row(cursor, row: int = DATA) -> None:
     try:
         with transaction.atomic(using=cursor.db.alias):
             cursor.execute(
-                f"INSERT INTO {GENERATION_TABLE} (id, value, epoch) VALUES (1, 1, %s)", [secrets.token_hex(8)]
+                f"INSERT INTO {GENERATION_TABLE} (id, value, epoch) VALUES (%s, 1, %s)", [row, secrets.token_hex(8)]
             )
     except IntegrityError:  # another process created it meanwhile
         pass
@@ -100,22 +126,26 @@ def writes_pending(alias: str = DEFAULT_DB_ALIAS) -> bool:
     return conn.in_atomic_block and any(isinstance(func, _Bump) for _, func, _ in conn.run_on_commit)
 
 
-def data_changed(alias: str = DEFAULT_DB_ALIAS) -> None:
+def data_changed(alias: str = DEFAULT_DB_ALIAS, *, links: bool = True) -> None:
     """Say that domain data changed: the generation goes up when the transaction commits (at
-    once outside a transaction). Statements through Django's cursor are seen without it."""
+    once outside a transaction). Statements through Django's cursor are seen without it. A
+    writer that bypasses the cursor (COPY) may have changed links too unless it says not."""
     conn = connections[alias]
     if conn.in_atomic_block:
-        if not writes_pending(alias):
-            conn.on_commit(_Bump(alias))
+        pending = next((func for _, func, _ in conn.run_on_commit if isinstance(func, _Bump)), None)
+        if pending is None:
+            conn.on_commit(_Bump(alias, links))
+        elif links:
+            pending.links = True
     else:
-        _bump(alias)
+        _bump(alias, links)
 
 
 def watch_writes(execute, sql, params, many, context):
     """Execute wrapper: run the statement, then note a write to a domain table."""
     result = execute(sql, params, many, context)
     if isinstance(sql, str) and writes_domain_table(sql):
-        data_changed(context["connection"].alias)
+        data_changed(context["connection"].alias, links=writes_links(sql))
     return result
 
 
@@ -125,15 +155,15 @@ def install(connection) -> None:
         connection.execute_wrappers.append(watch_writes)
 
 
-def current_generation(alias: str = DEFAULT_DB_ALIAS) -> str:
+def current_generation(alias: str = DEFAULT_DB_ALIAS, generation: int = DATA) -> str:
     with connections[alias].cursor() as cursor:
-        cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = 1")
+        cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = %s", [generation])
         row = cursor.fetchone()
         if row is None:
-            _create_row(cursor)
-            cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = 1")
+            _create_row(cursor, generation)
+            cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = %s", [generation])
             row = cursor.fetchone()
-    return f"{row[0]}.{row[1]}"
+    return f"{generation}.{row[0]}.{row[1]}"
 
 
 def ids_key(ids) -> str:
@@ -141,13 +171,14 @@ def ids_key(ids) -> str:
     return hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=12).hexdigest()
 
 
-def fresh_cached(key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS) -> T:
-    """`compute()`, or its result cached at the current data generation. `key` must name
-    everything else the result depends on (the user's scope, filters, the day...)."""
+def fresh_cached(key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS, generation: int = DATA) -> T:
+    """`compute()`, or its result cached at the current data generation (or the `LINKS`
+    generation, for results that depend only on which items serve which key results). `key`
+    must name everything else the result depends on (the user's scope, filters, the day...)."""
     if writes_pending(alias):
         return compute()
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    full_key = f"fresh:{current_generation(alias)}:{digest}"
+    full_key = f"fresh:{current_generation(alias, generation)}:{digest}"
     value = cache.get(full_key, _MISSING)
     if value is _MISSING:
         value = compute()

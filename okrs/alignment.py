@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from core.freshness import fresh_cached
+from core.freshness import LINKS, fresh_cached
 from core.sql import Dialect
 from streams.flow.engine import Scope
 from streams.flow.periods import Period
@@ -113,22 +113,37 @@ def key_results_in_force_sql(period: Period) -> tuple[str, list]:
     return sql, labels
 
 
-def _aligned_cte(period: Period) -> tuple[str, list]:
-    """`WITH RECURSIVE aligned(item)`: the distinct items serving any key result in force in
-    the period, directly or through a parent. Items only (not key result × item pairs, as for
-    one key result's work): an item serving many key results is walked once."""
+def aligned_items(period: Period) -> list[int]:
+    """The distinct items serving any key result in force in the period, directly or through a
+    parent (an item serving many key results is walked once). The walk is cached until a write
+    could change it (`core.freshness.LINKS`), not at every change of the data."""
+    return fresh_cached(f"aligned_items:{period.label}", lambda: _aligned_items(period), generation=LINKS)
+
+
+def _aligned_items(period: Period) -> list[int]:
     links = KeyResult.items.through._meta.db_table
     in_force, labels = key_results_in_force_sql(period)
     children_of = Dialect(connection).children_join
-    cte = f"""
-        WITH RECURSIVE aligned(item) AS (
-            SELECT k.backlogitem_id FROM {links} k
-            WHERE k.keyresult_id IN ({in_force})
-            UNION
-            SELECT c.id FROM aligned a {children_of("a.item")}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE aligned(item) AS (
+                SELECT k.backlogitem_id FROM {links} k
+                WHERE k.keyresult_id IN ({in_force})
+                UNION
+                SELECT c.id FROM aligned a {children_of("a.item")}
+            )
+            SELECT item FROM aligned
+            """,
+            labels,
         )
-    """
-    return cte, labels
+        return [int(item) for (item,) in cursor.fetchall()]
+
+
+def _aligned_cte(period: Period) -> tuple[str, list]:
+    """`WITH aligned(item)`: the period's aligned items (`aligned_items`), and its parameters."""
+    rows, params = Dialect(connection).id_rows(("item",), [(pk,) for pk in aligned_items(period)], "t")
+    return f"WITH aligned(item) AS (SELECT t.item FROM {rows})", params
 
 
 def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
@@ -152,7 +167,7 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
 
 def _alignment_counts(period: Period, *, where: str, group_by: str) -> dict:
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
-    cte, labels = _aligned_cte(period)
+    cte, params = _aligned_cte(period)
     start, end = _bounds(period)
     sql = f"""
         {cte}
@@ -169,7 +184,7 @@ def _alignment_counts(period: Period, *, where: str, group_by: str) -> dict:
         GROUP BY grp
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*labels, start, end])
+        cursor.execute(sql, [*params, start, end])
         return {grp: Alignment(*(int(n or 0) for n in counts)) for grp, *counts in cursor.fetchall()}
 
 
@@ -200,7 +215,7 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
 
 def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
     items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
-    cte, labels = _aligned_cte(period)
+    cte, params = _aligned_cte(period)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -212,7 +227,7 @@ def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
             ORDER BY i.started_at, i.id
             LIMIT %s
             """,
-            [*labels, limit],
+            [*params, limit],
         )
         return cursor.fetchall()
 

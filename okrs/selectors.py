@@ -19,7 +19,7 @@ from django.utils import timezone
 import numpy as np
 
 from core import access
-from core.freshness import fresh_cached, ids_key
+from core.freshness import LINKS, fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
 from streams.flow.forecast import MIN_FINISHED, SEED, Pace, chance_within, too_little_history, trial_days
@@ -64,24 +64,47 @@ def linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, t
     )
 
 
-def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
-    states = WorkflowState._meta.db_table
+def linked_pairs(key_result_ids: list[int]) -> list[tuple[int, int]]:
+    """(key result, item) for every item serving each key result, directly or through a parent:
+    the walk down the item tree, cached until a write could change it (`core.freshness.LINKS`:
+    links, key results, objectives, items created, deleted or re-parented), not at every change."""
+    return fresh_cached(
+        f"linked_pairs:{ids_key(key_result_ids)}",
+        lambda: _linked_pairs(key_result_ids),
+        generation=LINKS,
+    )
+
+
+def _linked_pairs(key_result_ids: list[int]) -> list[tuple[int, int]]:
     placeholders = ", ".join(["%s"] * len(key_result_ids))
-    start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
-    end = dt.datetime.combine(period.end, dt.time(), dt.UTC)
     with connection.cursor() as cursor:
         cursor.execute(
-            linked_items_cte(f"k.keyresult_id IN ({placeholders})")
-            + f"""
-            SELECT l.kr,
-                   SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN i.finished_at >= %s AND i.finished_at < %s THEN 1 ELSE 0 END)
-            FROM linked l
-            {Dialect(connection).item_join("l.item", "i", "x.state_id, x.started_at, x.finished_at, x.held_back")}
-            JOIN {states} s ON s.id = i.state_id
+            linked_items_cte(f"k.keyresult_id IN ({placeholders})") + " SELECT kr, item FROM linked",
+            key_result_ids,
+        )
+        return [(int(kr), int(item)) for kr, item in cursor.fetchall()]
+
+
+def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
+    """Read from the items in progress and those finished in the period (each through its
+    covering index), joined to the cached (key result, item) pairs: no walk after a change."""
+    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
+    start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
+    end = dt.datetime.combine(period.end, dt.time(), dt.UTC)
+    pairs, params = Dialect(connection).id_rows(("kr", "item"), linked_pairs(key_result_ids), "l")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT l.kr, SUM(w.wip), SUM(1 - w.wip)
+            FROM (
+                SELECT i.id, 1 AS wip FROM {items} i JOIN {states} s ON s.id = i.state_id WHERE {in_progress_sql()}
+                UNION ALL
+                SELECT i.id, 0 FROM {items} i WHERE i.finished_at >= %s AND i.finished_at < %s
+            ) w
+            JOIN {pairs} ON l.item = w.id
             GROUP BY l.kr
             """,
-            [*key_result_ids, start, end],
+            [start, end, *params],
         )
         return {kr: (int(wip or 0), int(done or 0)) for kr, wip, done in cursor.fetchall()}
 

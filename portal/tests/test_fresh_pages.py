@@ -16,9 +16,10 @@ from django.utils import timezone
 import pytest
 from rest_framework.test import APIClient
 
+from core.freshness import LINKS, current_generation
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
-from streams.backlog.services import item_change_state, item_create
+from streams.backlog.services import item_change_state, item_create, item_update
 from streams.models import BacklogItem
 from streams.tests.factories import ValueStreamFactory, state
 
@@ -110,6 +111,19 @@ def test_the_okr_tree_shows_linked_work_as_it_changes(world):
 
     BacklogItem.objects.filter(pk=child.pk).delete()
     assert linked_wip(get(client, url)[0]) == 1
+
+    # The walk down the tree is cached until links change: an ordinary move does not walk again,
+    # and its figures still show at once.
+    walked = current_generation(generation=LINKS)
+    item_change_state(item=world["items"][0], to_state=state(world["stream"], "Done"))
+    assert current_generation(generation=LINKS) == walked
+    assert linked_wip(get(client, url)[0]) == 0
+    # Moving work under linked work (a new parent) is a change of links.
+    item_update(item=world["items"][2], parent=world["items"][0])
+    assert current_generation(generation=LINKS) != walked
+    assert linked_wip(get(client, url)[0]) == 1
+    world["key_result"].items.remove(world["items"][0])
+    assert linked_wip(get(client, url)[0]) == 0
 
 
 def test_the_portfolio_shows_a_deployment_a_pipeline_posts_at_once(world, admin_user):

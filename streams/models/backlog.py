@@ -130,12 +130,21 @@ class BacklogItem(models.Model):
             models.Index(fields=["team", "state"], name="item_team_state_idx"),
             models.Index(fields=["stream", "rank"], name="item_stream_rank_idx"),
             # Work in progress (started, not finished) is a small share of all items; alignment
-            # and the portfolio read it per stream from this index alone.
+            # and the portfolio read it per stream from this index alone (held_back included: the
+            # WIP rule reads it, and without it every row was read from the table too).
             models.Index(
                 fields=["stream", "started_at"],
-                include=["id", "state", "team", "customer_facing"],
+                include=["id", "state", "team", "customer_facing", "held_back"],
                 condition=Q(started_at__isnull=False, finished_at__isnull=True),
-                name="item_in_progress_idx",
+                name="item_wip_idx",
+            ),
+            # Items finished in a period across every stream (alignment, key results' linked
+            # work): a range of this index instead of reading the whole table.
+            models.Index(
+                fields=["finished_at"],
+                include=["id", "stream"],
+                condition=Q(finished_at__isnull=False),
+                name="item_finished_idx",
             ),
             # The flow health scorecard: finished child items (story size, unbundling) and
             # defect arrivals, per stream, without reading the other items.

@@ -11,7 +11,16 @@ from django.db import connection, transaction
 import pytest
 
 from core.bulk import RowWriter
-from core.freshness import current_generation, fresh_cached, writes_domain_table, writes_pending
+from core.freshness import (
+    LINKS,
+    current_generation,
+    data_changed,
+    fresh_cached,
+    writes_domain_table,
+    writes_links,
+    writes_pending,
+)
+from streams.backlog.services import item_create
 from streams.models import ValueStream
 from streams.tests.factories import ValueStreamFactory
 from teams.models import Discipline
@@ -128,3 +137,48 @@ def test_a_write_committed_by_another_connection_is_seen_at_once():
     worker.join()
     assert fresh_cached("disciplines", lambda: calls.append(1) or Discipline.objects.count()) == 1
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("sql", "links"),
+    [
+        ('INSERT INTO "okrs_keyresult_items" ("keyresult_id", "backlogitem_id") VALUES (1, 2)', True),
+        ('DELETE FROM "okrs_keyresult_items" WHERE "id" IN (1, 2)', True),
+        ('UPDATE "okrs_objective" SET "period" = \'2026-Q4\' WHERE "id" = 1', True),
+        ('INSERT INTO "streams_backlogitem" ("title", "parent_id") VALUES (%s, %s)', True),
+        ('DELETE FROM "streams_backlogitem" WHERE "id" = 3', True),
+        ('UPDATE "streams_backlogitem" SET "parent_id" = 4 WHERE "id" = 3', True),
+        ('UPDATE "streams_backlogitem" SET "title" = %s, "parent_id" = %s WHERE "id" = 3', True),  # saved whole
+        ('UPDATE "streams_backlogitem" SET "state_id" = 3, "started_at" = now() WHERE "id" = 1', False),
+        ('INSERT INTO "streams_statetransition" ("item_id") VALUES (1)', False),
+        ('INSERT INTO "okrs_checkin" ("key_result_id") VALUES (1)', False),
+        ('INSERT INTO "streams_historicalbacklogitem" ("parent_id") VALUES (1)', False),
+    ],
+)
+def test_which_writes_can_change_the_links(sql, links):
+    assert writes_links(sql) is links
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_links_generation_moves_only_with_writes_that_can_change_links():
+    data, links = current_generation(), current_generation(generation=LINKS)
+    stream = ValueStreamFactory()
+    assert current_generation() != data and current_generation(generation=LINKS) == links  # no item, no link
+    item_create(stream_id=stream.pk, title="New work", flow_type="feature")
+    assert current_generation(generation=LINKS) != links  # a new item may be a linked item's child
+    data, links = current_generation(), current_generation(generation=LINKS)
+    ValueStream.objects.filter(pk=stream.pk).update(name="Renamed")
+    assert current_generation() != data and current_generation(generation=LINKS) == links
+    with transaction.atomic():
+        ValueStream.objects.filter(pk=stream.pk).update(name="Again")
+        data_changed(links=False)
+    assert current_generation(generation=LINKS) == links
+    with transaction.atomic():
+        ValueStream.objects.filter(pk=stream.pk).update(name="Once more")
+        data_changed()  # a COPY says nothing of what it wrote: links may have changed
+    assert current_generation(generation=LINKS) != links
+    links = current_generation(generation=LINKS)
+    assert fresh_cached("walk", lambda: 1, generation=LINKS) == 1
+    assert fresh_cached("walk", lambda: 2, generation=LINKS) == 1  # cached under the links generation
+    Discipline.objects.create(name="Research")
+    assert fresh_cached("walk", lambda: 3, generation=LINKS) == 1  # an ordinary write keeps it
