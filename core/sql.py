@@ -5,7 +5,6 @@ and timestamps its own code computed (see `timestamp`); nothing a user typed rea
 """
 
 import datetime as dt
-import json
 import math
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -119,16 +118,6 @@ class Dialect:
         if self.postgres:
             return f"SELECT UNNEST(ARRAY({select_ids}))"
         return select_ids
-
-    def id_rows(self, columns: tuple[str, ...], rows: list[tuple[int, ...]], alias: str) -> tuple[str, list]:
-        """A FROM item of integer rows given as parameters (ids read from a cache), and its
-        parameters: `unnest` of arrays on PostgreSQL, `json_each` on SQLite."""
-        names = ", ".join(columns)
-        if self.postgres:
-            arrays = ", ".join(["%s::bigint[]"] * len(columns))
-            return f"unnest({arrays}) AS {alias}({names})", [[row[n] for row in rows] for n in range(len(columns))]
-        picks = ", ".join(f"json_extract(value, '$[{n}]') AS {name}" for n, name in enumerate(columns))
-        return f"(SELECT {picks} FROM json_each(%s)) AS {alias}", [json.dumps([list(row) for row in rows])]
 
     def temp_table(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMP TABLE {name} AS {select_sql}"

@@ -140,12 +140,6 @@ def _aligned_items(period: Period) -> list[int]:
         return [int(item) for (item,) in cursor.fetchall()]
 
 
-def _aligned_cte(period: Period) -> tuple[str, list]:
-    """`WITH aligned(item)`: the period's aligned items (`aligned_items`), and its parameters."""
-    rows, params = Dialect(connection).id_rows(("item",), [(pk,) for pk in aligned_items(period)], "t")
-    return f"WITH aligned(item) AS (SELECT t.item FROM {rows})", params
-
-
 def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
     end = min(dt.datetime.combine(period.end, dt.time(), dt.UTC), timezone.now())
@@ -166,26 +160,34 @@ def alignment_counts(period: Period, *, where: str = "1 = 1", group_by: str = "i
 
 
 def _alignment_counts(period: Period, *, where: str, group_by: str) -> dict:
+    """The items in progress and those finished in the period (each through its covering index),
+    counted in Python against the cached aligned items: handed to PostgreSQL as an array, the
+    planner could not see how few they are and hashed or sorted far more than it needed."""
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
-    cte, params = _aligned_cte(period)
     start, end = _bounds(period)
-    sql = f"""
-        {cte}
-        SELECT grp, SUM(wip), SUM(wip * aligned), SUM(1 - wip), SUM((1 - wip) * aligned)
-        FROM (
-            SELECT {group_by} AS grp, 1 AS wip, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END AS aligned
-            FROM {items} i JOIN {states} s ON s.id = i.state_id LEFT JOIN aligned a ON a.item = i.id
+    aligned = set(aligned_items(period))
+    counts: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {group_by}, i.id, 1 FROM {items} i JOIN {states} s ON s.id = i.state_id
             WHERE ({where}) AND {in_progress_sql()}
             UNION ALL
-            SELECT {group_by}, 0, CASE WHEN a.item IS NULL THEN 0 ELSE 1 END
-            FROM {items} i LEFT JOIN aligned a ON a.item = i.id
+            SELECT {group_by}, i.id, 0 FROM {items} i
             WHERE ({where}) AND i.finished_at >= %s AND i.finished_at < %s
-        ) work
-        GROUP BY grp
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, start, end])
-        return {grp: Alignment(*(int(n or 0) for n in counts)) for grp, *counts in cursor.fetchall()}
+            """,
+            [start, end],
+        )
+        for grp, pk, wip in cursor.fetchall():
+            row = counts.setdefault(grp, [0, 0, 0, 0])
+            served = pk in aligned
+            if wip:
+                row[0] += 1
+                row[1] += served
+            else:
+                row[2] += 1
+                row[3] += served
+    return {grp: Alignment(*row) for grp, row in counts.items()}
 
 
 def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignment]:
@@ -214,20 +216,25 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
 
 
 def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
+    """The oldest items in progress in the scope not among the cached aligned items: their ids
+    and start read through the WIP index, the few listed read whole."""
     items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
-    cte, params = _aligned_cte(period)
+    aligned = set(aligned_items(period))
     with connection.cursor() as cursor:
         cursor.execute(
+            f"""SELECT i.id FROM {items} i JOIN {states} s ON s.id = i.state_id
+                WHERE ({where}) AND {in_progress_sql()} ORDER BY i.started_at, i.id"""
+        )
+        oldest = [pk for (pk,) in cursor.fetchall() if pk not in aligned][:limit]
+        if not oldest:
+            return []
+        cursor.execute(
             f"""
-            {cte}
             SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, i.started_at
             FROM {items} i JOIN {states} s ON s.id = i.state_id JOIN {streams} v ON v.id = i.stream_id
-            WHERE ({where}) AND {in_progress_sql()}
-              AND NOT EXISTS (SELECT 1 FROM aligned a WHERE a.item = i.id)
+            WHERE i.id IN ({", ".join(str(int(pk)) for pk in oldest)})
             ORDER BY i.started_at, i.id
-            LIMIT %s
-            """,
-            [*params, limit],
+            """
         )
         return cursor.fetchall()
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
-from okrs.alignment import alignment_report
+from okrs.alignment import alignment_report, orphan_work
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
@@ -161,3 +161,11 @@ def test_the_alignment_page_query_count_does_not_grow_with_streams(client, world
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert len(response.context["rows"]) == 8
+
+
+def test_only_the_oldest_orphans_are_listed_oldest_first(world):
+    payments = ValueStreamFactory(name="Cards")
+    for hours in (10, 90, 50, 70):
+        make_item(payments, f"Unlinked {hours} hours", "In progress", hours_ago=hours)
+    listed = orphan_work(PERIOD, where=f"i.stream_id = {payments.pk}", limit=2)
+    assert [o.title for o in listed] == ["Unlinked 90 hours", "Unlinked 70 hours"]
