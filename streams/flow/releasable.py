@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 import numpy as np
 
+from core.sql import Dialect
 from streams.delivery.keys import PRODUCTION_ENVIRONMENTS
 from streams.flow.forecast import MIN_FINISHED, SEED, TRIALS, Pace, too_little_history, trial_days
 from streams.flow.scenarios import (
@@ -96,10 +97,16 @@ def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_
     days = 7 * weeks
     start = midnight - dt.timedelta(days=days)
     per_day = [0] * days
-    for finished_at in BacklogItem.objects.filter(
-        stream_id=stream_id, finished_at__gte=start, finished_at__lt=midnight
-    ).values_list("finished_at", flat=True):
-        per_day[int((finished_at - start) / dt.timedelta(days=1))] += 1
+    sql = Dialect(connection)
+    day = sql.floor(sql.days("finished_at", sql.timestamp(start)))
+    with connection.cursor() as cursor:  # counted per day in the database: a busy stream finishes thousands
+        cursor.execute(
+            f"SELECT {day} AS d, COUNT(*) FROM {BacklogItem._meta.db_table} "
+            f"WHERE stream_id = %s AND finished_at >= %s AND finished_at < %s GROUP BY d",
+            [stream_id, start, midnight],
+        )
+        for d, n in cursor.fetchall():
+            per_day[int(d)] += int(n)
     return per_day
 
 
