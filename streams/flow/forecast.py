@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import datetime as dt
+import math
 
 import numpy as np
 
@@ -101,12 +102,16 @@ class Pace:
         return drawn
 
 
-def _blocks(daily_throughput, days: int, seed: int):
-    """Yield the trials' sampled days in blocks of at most BLOCK_DAYS columns."""
+def _blocks(daily_throughput, days: int, seed: int, first_block: int = BLOCK_DAYS):
+    """Yield the trials' sampled days in blocks of at most BLOCK_DAYS columns (the first of
+    `first_block` columns: a forecast expected to end within days need not draw 90)."""
     rng = np.random.default_rng(seed)
     pace = Pace.of(daily_throughput)
-    for first in range(0, days, BLOCK_DAYS):
-        yield first, pace.draw(rng, (TRIALS, min(BLOCK_DAYS, days - first)))
+    first = 0
+    while first < days:
+        width = min(first_block if first == 0 else BLOCK_DAYS, days - first)
+        yield first, pace.draw(rng, (TRIALS, width))
+        first += width
 
 
 def forecast_how_many(*, daily_throughput: list[int], days: int, seed: int = SEED) -> Forecast:
@@ -170,7 +175,11 @@ def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float =
     if share < 1:
         targets += np.random.default_rng(seed).negative_binomial(items, share, size=TRIALS)
     done = np.zeros(TRIALS, dtype=np.int64)
-    for first, block in _blocks(daily_throughput, MAX_DAYS, seed):
+    # Twice the days the slowest target needs at the mean pace: most forecasts end in the first block.
+    pace = Pace.of(daily_throughput)
+    expected = float(targets.max()) / (pace.items / pace.days)
+    first_block = int(min(BLOCK_DAYS, max(7, math.ceil(2 * expected))))
+    for first, block in _blocks(pace, MAX_DAYS, seed, first_block):
         cumulative = done[:, None] + np.cumsum(block, axis=1)
         reached = (cumulative >= targets[:, None]) & np.isinf(days_needed)[:, None]
         hit = reached.any(axis=1)
