@@ -87,26 +87,20 @@ class Dialect:
         return f"JOIN streams_backlogitem {alias} ON {alias}.parent_id = {parent_id}"
 
     def parent_join(self, child: str, alias: str, columns: str) -> str:
-        """`JOIN` each item `child` to its parent item as `alias`, with the parent's `columns`.
+        """`JOIN` each item `child` to its parent item as `alias`, with the parent's `columns`
+        (named on `p`): `item_join` of the parent's id, each parent one probe of the primary key
+        (0.04 s instead of 0.10 s for 22,000 children out of 500,000)."""
+        return self.item_join(f"{child}.parent_id", alias, columns, inner="p")
 
-        On PostgreSQL a LATERAL subquery fenced with OFFSET 0, so each parent is one probe of
-        the primary key: a plain join hashes the whole items table to find the parents of a few
-        thousand children (0.10 s instead of 0.04 s for 22,000 children out of 500,000)."""
-        if self.postgres:
-            return (
-                f"CROSS JOIN LATERAL (SELECT {columns} FROM streams_backlogitem p WHERE p.id = {child}.parent_id "
-                f"OFFSET 0) {alias}"
-            )
-        return f"JOIN streams_backlogitem {alias} ON {alias}.id = {child}.parent_id"
-
-    def item_join(self, item_id: str, alias: str, columns: str) -> str:
+    def item_join(self, item_id: str, alias: str, columns: str, inner: str = "x") -> str:
         """`JOIN` the backlog item whose id is `item_id` as `alias`, with its `columns`, for rows
         coming out of a recursive walk. On PostgreSQL one probe of the primary key per row: the
         walk's row estimate is far too high (160,000 for 1,300), and a plain join hashed all
-        500,000 items (0.30 s instead of 0.01 s for a key result's linked work)."""
+        500,000 items (0.30 s instead of 0.01 s for a key result's linked work). `columns` are named
+        on `inner`."""
         if self.postgres:
             return (
-                f"CROSS JOIN LATERAL (SELECT {columns} FROM streams_backlogitem x WHERE x.id = {item_id} "
+                f"CROSS JOIN LATERAL (SELECT {columns} FROM streams_backlogitem {inner} WHERE {inner}.id = {item_id} "
                 f"OFFSET 0) {alias}"
             )
         return f"JOIN streams_backlogitem {alias} ON {alias}.id = {item_id}"

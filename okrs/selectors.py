@@ -24,6 +24,7 @@ from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
 from streams.flow.forecast import MIN_FINISHED, SEED, Pace, chance_within, too_little_history, trial_days
 from streams.flow.periods import Period, parse_period, period_containing
+from streams.flow.releasable import daily_throughputs
 from streams.flow.report import flow_report
 from streams.flow.scenarios import NONE as NO_LEVERS
 from streams.flow.scenarios import Levers, capped, descoped_closure, finished_by_team, in_progress_order, stream_pace
@@ -490,7 +491,6 @@ def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = 
     now = timezone.now()
     today = now.astimezone(dt.UTC).date()
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
-    sql = Dialect(connection)
     midnight = dt.datetime.combine(today, dt.time(), dt.UTC)
     sample_start = midnight - dt.timedelta(weeks=THROUGHPUT_SAMPLE_WEEKS)
     descoped = descoped_closure(levers)
@@ -506,7 +506,7 @@ def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = 
         linked = len(rows)
         left = [(pk, stream_id, bool(started)) for pk, stream_id, unfinished, started in rows if unfinished]
         stream_ids = sorted({stream_id for _, stream_id, _ in left})
-        wip_by_stream, per_day = {}, {pk: [0] * (7 * THROUGHPUT_SAMPLE_WEEKS) for pk in stream_ids}
+        wip_by_stream = {}
         if stream_ids:
             ids = ", ".join(str(pk) for pk in stream_ids)
             cursor.execute(
@@ -514,17 +514,7 @@ def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = 
                 f"WHERE i.stream_id IN ({ids}) AND {in_progress_sql()} GROUP BY i.stream_id"
             )
             wip_by_stream = dict(cursor.fetchall())
-            day = sql.floor(sql.days("i.finished_at", sql.timestamp(sample_start)))
-            cursor.execute(
-                f"""
-                SELECT i.stream_id, {day} AS d, COUNT(*) FROM {items} i
-                WHERE i.stream_id IN ({ids})
-                  AND i.finished_at >= {sql.timestamp(sample_start)} AND i.finished_at < {sql.timestamp(midnight)}
-                GROUP BY i.stream_id, d
-                """
-            )
-            for stream_id, d, n in cursor.fetchall():
-                per_day[stream_id][int(d)] += int(n)
+    per_day = daily_throughputs(stream_ids, midnight, THROUGHPUT_SAMPLE_WEEKS)
     left = [row for row in left if row[0] not in descoped.ids]
     remaining, ours = len(left), {}
     for pk, stream_id, started in left:

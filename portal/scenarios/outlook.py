@@ -19,12 +19,12 @@ import numpy as np
 
 from okrs.models import KeyResult
 from okrs.selectors import key_result_forecast
-from streams.flow.forecast import MIN_FINISHED, too_little_history, trial_days
+from streams.flow.forecast import MIN_FINISHED, Pace, too_little_history, trial_days
 from streams.flow.periods import parse_period
 from streams.flow.releasable import SAMPLE_WEEKS, daily_throughput, releasable_forecasts
 from streams.flow.scenarios import (
     LITTLE_CAVEATS,
-    NONE,
+    Descoped,
     Levers,
     Little,
     capped,
@@ -111,27 +111,40 @@ def _releasable_rows(items: list[BacklogItem], levers: Levers, now: dt.datetime)
     ]
 
 
-def _wip_finished(stream: ValueStream, levers: Levers, now: dt.datetime) -> dict:
-    """When the stream's work in progress today is all finished, at its whole throughput."""
-    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+@dataclass
+class _StreamNow:
+    """A stream's inputs, read once for every figure of the outlook: today's throughput sample
+    and WIP, and the scenario's pace and WIP (less the descoped work, before any cap)."""
+
+    stream: ValueStream
+    midnight: dt.datetime
+    sample: list[int]
+    wip: int
+    pace: Pace
+    scenario_wip: int
+
+
+def _stream_now(stream: ValueStream, levers: Levers, descoped: Descoped, by_team: dict, midnight) -> _StreamNow:
     sample = daily_throughput(stream.pk, midnight)
     wip = BacklogItem.objects.in_progress().filter(stream=stream).count()
-    start = midnight - dt.timedelta(weeks=SAMPLE_WEEKS)
+    pace = stream_pace(stream.pk, sample, levers.moves, by_team)
+    return _StreamNow(stream, midnight, sample, wip, pace, wip - descoped.wip_less(stream.pk))
 
-    def column(levers: Levers) -> dict:
-        descoped = descoped_closure(levers)
-        left = wip - descoped.wip_less(stream.pk)
-        by_team = finished_by_team({move.team_id for move in levers.moves}, start, midnight)
-        pace = stream_pace(stream.pk, sample, levers.moves, by_team)
+
+def _wip_finished(now: _StreamNow) -> dict:
+    """When the stream's work in progress today is all finished, at its whole throughput."""
+    sample = now.sample
+
+    def column(left: int, pace) -> dict:
         if left and sum(sample) < MIN_FINISHED:
             return {"items": left, "refused": too_little_history(sum(sample), len(sample))}
         needed = trial_days(daily_throughput=pace, items=left)
-        return {"items": left, **_dates(needed, midnight.date())}
+        return {"items": left, **_dates(needed, now.midnight.date())}
 
     return {
-        "label": f"{stream.name}'s work in progress today, all finished",
-        "today": column(NONE),
-        "scenario": column(levers),
+        "label": f"{now.stream.name}'s work in progress today, all finished",
+        "today": column(now.wip, sample),
+        "scenario": column(now.scenario_wip, now.pace),
         "sample_days": len(sample),
         "sample_items": sum(sample),
     }
@@ -146,27 +159,17 @@ def _dates(needed: np.ndarray, today: dt.date) -> dict:
     return result
 
 
-def _little(stream: ValueStream, levers: Levers, now: dt.datetime) -> dict:
+def _little(now: _StreamNow, levers: Levers, descoped: Descoped) -> dict:
     """Little's law for the stream: WIP, throughput a day and the average flow time they imply,
     today and under the levers, beside the measured average."""
-    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
-    start = midnight - dt.timedelta(weeks=SAMPLE_WEEKS)
-    sample = daily_throughput(stream.pk, midnight)
-    wip = BacklogItem.objects.in_progress().filter(stream=stream).count()
-    descoped = descoped_closure(levers)
-    pace = stream_pace(
-        stream.pk,
-        sample,
-        levers.moves,
-        finished_by_team({move.team_id for move in levers.moves}, start, midnight),
-    )
-    scenario_wip = wip - descoped.wip_less(stream.pk)
+    stream, sample = now.stream, now.sample
+    scenario_wip = now.scenario_wip
     if stream.pk in levers.wip_caps:
         order = in_progress_order({stream.pk})[stream.pk]
         scenario_wip = capped(order, set(), levers.wip_caps[stream.pk], descoped.ids).wip
-    measured = measured_average_flow_time(stream.pk, start, midnight)
-    today = Little(wip, sum(sample) / len(sample), measured)
-    then = Little(scenario_wip, pace.items / len(sample), None)
+    measured = measured_average_flow_time(stream.pk, now.midnight - dt.timedelta(weeks=SAMPLE_WEEKS), now.midnight)
+    today = Little(now.wip, sum(sample) / len(sample), measured)
+    then = Little(scenario_wip, now.pace.items / len(sample), None)
 
     def column(little: Little) -> dict:
         return {"wip": little.wip, "throughput": round(little.throughput, 3), "flow_time": _days(little.flow_time)}
@@ -182,6 +185,18 @@ def _little(stream: ValueStream, levers: Levers, now: dt.datetime) -> dict:
 def outlook(subject: Subject, levers: Levers, described: list[str], now: dt.datetime | None = None) -> dict:
     """Today's figures and the scenario's, side by side, with the assumptions in words."""
     now = now or timezone.now()
+    midnight = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    descoped = descoped_closure(levers)
+    by_team = finished_by_team(
+        {move.team_id for move in levers.moves}, midnight - dt.timedelta(weeks=SAMPLE_WEEKS), midnight
+    )
+    streams_now: dict[int, _StreamNow] = {}
+
+    def stream_now(stream: ValueStream) -> _StreamNow:
+        if stream.pk not in streams_now:
+            streams_now[stream.pk] = _stream_now(stream, levers, descoped, by_team, midnight)
+        return streams_now[stream.pk]
+
     items = item_candidates(subject)
     result = {
         "as_of": now.astimezone(dt.UTC).date().isoformat(),
@@ -193,7 +208,7 @@ def outlook(subject: Subject, levers: Levers, described: list[str], now: dt.date
     streams: list[ValueStream]
     if subject.stream:
         streams = [subject.stream]
-        result["headline"] = _wip_finished(subject.stream, levers, now)
+        result["headline"] = _wip_finished(stream_now(subject.stream))
         result["assumptions"].append(
             "A WIP cap does not finish today's work in progress sooner at the same throughput (Little's law): it "
             "finishes each item sooner, which the items' dates and the average flow time show."
@@ -227,7 +242,9 @@ def outlook(subject: Subject, levers: Levers, described: list[str], now: dt.date
             "The chance counts the linked work finished in the tracker: a readiness criterion added delays its "
             "release (the items' dates), not its finish."
         )
-    result["little"] = [_little(stream, levers, now) for stream in streams if stream.pk in levers.wip_caps]
+    result["little"] = [
+        _little(stream_now(stream), levers, descoped) for stream in streams if stream.pk in levers.wip_caps
+    ]
     if levers.wip_caps:
         result["assumptions"].append(LITTLE_CAVEATS)
         result["assumptions"].append(

@@ -94,19 +94,28 @@ def _quantile(values: np.ndarray, q: float) -> float | None:
 
 def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_WEEKS) -> list[int]:
     """Items of the stream finished on each of the `weeks` × 7 complete days before `midnight`."""
+    return daily_throughputs({stream_id}, midnight, weeks)[stream_id]
+
+
+def daily_throughputs(stream_ids, midnight: dt.datetime, weeks: int = SAMPLE_WEEKS) -> dict[int, list[int]]:
+    """`daily_throughput` of each stream, in one query (counted per day in the database: a busy
+    stream finishes thousands of items in the sample)."""
     days = 7 * weeks
     start = midnight - dt.timedelta(days=days)
-    per_day = [0] * days
+    per_day = {pk: [0] * days for pk in stream_ids}
+    if not per_day:
+        return per_day
     sql = Dialect(connection)
     day = sql.floor(sql.days("finished_at", sql.timestamp(start)))
-    with connection.cursor() as cursor:  # counted per day in the database: a busy stream finishes thousands
+    ids = ", ".join(str(int(pk)) for pk in per_day)
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {day} AS d, COUNT(*) FROM {BacklogItem._meta.db_table} "
-            f"WHERE stream_id = %s AND finished_at >= %s AND finished_at < %s GROUP BY d",
-            [stream_id, start, midnight],
+            f"SELECT stream_id, {day} AS d, COUNT(*) FROM {BacklogItem._meta.db_table} "
+            f"WHERE stream_id IN ({ids}) AND finished_at >= %s AND finished_at < %s GROUP BY stream_id, d",
+            [start, midnight],
         )
-        for d, n in cursor.fetchall():
-            per_day[int(d)] += int(n)
+        for stream_id, d, n in cursor.fetchall():
+            per_day[stream_id][int(d)] += int(n)
     return per_day
 
 
