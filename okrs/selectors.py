@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import datetime as dt
 from decimal import Decimal
+from functools import cached_property
 import math
 
 from django.db import connection
@@ -137,11 +138,11 @@ class ObjectiveNode:
     may_change: bool = False
     context: bool = False  # shown only because objectives beneath it match the page's filter
 
-    @property
+    @cached_property  # read once per key-result row on the tree
     def period(self) -> Period:
         return parse_period(self.objective.period)
 
-    @property
+    @cached_property
     def elapsed(self) -> float:
         return period_elapsed(self.period)
 

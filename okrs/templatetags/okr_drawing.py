@@ -6,9 +6,11 @@ them when the number is printed beside it.
 """
 
 import datetime as dt
+from html import escape
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from .humanize_okrs import decimal2
 
@@ -19,7 +21,7 @@ BEHIND_BY = 0.1  # progress this far below the share of the period gone by is "b
 
 
 @register.simple_tag
-def progress_bar(progress, elapsed=None):
+def progress_bar(progress, elapsed=None) -> str:
     """Progress as a bar (over-achievement fills it), with a tick where a linear path would be
     by now: the bar is `behind` when it falls short of that tick by more than BEHIND_BY."""
     if progress is None:
@@ -31,20 +33,12 @@ def progress_bar(progress, elapsed=None):
     tick = ""
     if elapsed is not None:
         x = round(float(elapsed) * BAR_WIDTH, 1)
-        tick = format_html('<line class="expected" x1="{}" x2="{}" y1="0" y2="{}"/>', x, x, BAR_HEIGHT)
-    return format_html(
-        '<svg class="bar {}" width="{}" height="{}" viewBox="0 0 {} {}" aria-hidden="true" focusable="false">'
-        '<rect class="track" width="{}" height="{}" rx="2"/><rect class="fill" width="{}" height="{}" rx="2"/>{}</svg>',
-        status,
-        BAR_WIDTH,
-        BAR_HEIGHT,
-        BAR_WIDTH,
-        BAR_HEIGHT,
-        BAR_WIDTH,
-        BAR_HEIGHT,
-        round(share * BAR_WIDTH, 1),
-        BAR_HEIGHT,
-        tick,
+        tick = f'<line class="expected" x1="{x}" x2="{x}" y1="0" y2="{BAR_HEIGHT}"/>'
+    # Numbers and fixed words only: nothing to escape (the tree draws 500 of these).
+    return mark_safe(
+        f'<svg class="bar {status}" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" viewBox="0 0 {BAR_WIDTH} {BAR_HEIGHT}"'
+        f' aria-hidden="true" focusable="false"><rect class="track" width="{BAR_WIDTH}" height="{BAR_HEIGHT}" rx="2"/>'
+        f'<rect class="fill" width="{round(share * BAR_WIDTH, 1)}" height="{BAR_HEIGHT}" rx="2"/>{tick}</svg>'
     )
 
 
@@ -56,12 +50,12 @@ def confidence_level(confidence) -> str:
 
 
 @register.simple_tag
-def confidence_badge(confidence):
+def confidence_badge(confidence) -> str:
     """The latest confidence as a percentage and a word, coloured by its level; a dash without one."""
     if confidence is None:
-        return format_html('<span class="muted" title="{}">—</span>', "no check-in yet")
+        return mark_safe('<span class="muted" title="no check-in yet">—</span>')
     level = confidence_level(confidence)
-    return format_html('<span class="tag confidence {}">{} · {}</span>', level, f"{float(confidence):.0%}", level)
+    return mark_safe(f'<span class="tag confidence {level}">{float(confidence):.0%} · {level}</span>')
 
 
 TREND_WIDTH, TREND_HEIGHT, PAD = 140, 34, 3
@@ -88,29 +82,18 @@ def kr_trend(trend, start, target, period, unit="", large=False):
         return round(height - PAD - (value - low) / span_values * (height - 2 * PAD), 1)
 
     line = " ".join(f"{x(day)},{y(value)}" for day, value in points)
-    dots = format_html_join(
-        "", '<circle cx="{}" cy="{}" r="{}"/>', ((x(d), y(v), 3 if large else 2) for d, v in points)
-    )
+    r = 3 if large else 2
+    dots = "".join(f'<circle cx="{x(d)}" cy="{y(v)}" r="{r}"/>' for d, v in points)
     spoken = "; ".join(f"{day:%d %b}: {decimal2(value)}" for day, value in points)
     unit = f" {unit}" if unit else ""
-    label = (
+    label = escape(
         f"Check-ins: {spoken}{unit}. Path from {decimal2(start)} to {decimal2(target)}{unit}"
         f" by {period.end - dt.timedelta(days=1):%d %b}."
     )
-    return format_html(
-        '<svg class="kr-trend" role="img" width="{}" height="{}" viewBox="0 0 {} {}" aria-label="{}"><title>{}</title>'
-        '<line class="path" x1="{}" y1="{}" x2="{}" y2="{}"/>'
-        '<polyline class="values" points="{}"/>{}</svg>',
-        width,
-        height,
-        width,
-        height,
-        label,
-        label,
-        x(period.start),
-        y(start),
-        x(period.end),
-        y(target),
-        line,
-        dots,
+    # The label (the unit is typed by people) is escaped; the rest is numbers.
+    return mark_safe(
+        f'<svg class="kr-trend" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+        f' aria-label="{label}"><title>{label}</title>'
+        f'<line class="path" x1="{x(period.start)}" y1="{y(start)}" x2="{x(period.end)}" y2="{y(target)}"/>'
+        f'<polyline class="values" points="{line}"/>{dots}</svg>'
     )
