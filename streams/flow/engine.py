@@ -51,7 +51,7 @@ EFFICIENCY_CHECK_ABOVE = 0.5
 
 
 # Scopes of whole streams, whose aggregates the daily rollups can answer.
-ROLLUP_SCOPES = ("portfolio", "director")
+ROLLUP_SCOPES = ("stream", "portfolio", "director")
 
 
 FLOW_TYPES = [code for code, _ in FlowType.choices]
@@ -828,7 +828,7 @@ class HistoryEngine:
             elif facts.category == "backlog":
                 r.returned_items.append(facts)
             else:
-                facts.pace = _pace(facts.age_days, r.flow_time)
+                facts.pace = pace_of(facts.age_days, r.flow_time)
                 r.in_progress.append(facts)
         r.returned_items.sort(key=lambda facts: (facts.returned_since, facts.item_id))
 
@@ -925,16 +925,11 @@ class HistoryEngine:
         report_daily(self.report, series)
 
     def _workflow_states(self) -> list[dict] | None:
-        """A stream's states in its workflow's order (removed ones left out), for cumulative
-        flow per state; None for scopes of many streams, whose workflows differ."""
+        """A stream's states for cumulative flow per state; None for scopes of many streams,
+        whose workflows differ."""
         if self.scope.kind != "stream":
             return None
-        return list(
-            WorkflowState.objects.filter(stream_id=self.scope.id)
-            .exclude(category=WorkflowState.Category.REMOVED)
-            .order_by("order", "pk")
-            .values("id", "name", "category")
-        )
+        return workflow_states(self.scope.id)
 
     def _bottleneck(self) -> None:
         """Share of the finished items' flow time spent in each state, largest first."""
@@ -957,6 +952,17 @@ class HistoryEngine:
 
     def _littles_law(self) -> None:
         report_littles_law(self.report)
+
+
+def workflow_states(stream_id: int) -> list[dict]:
+    """A stream's states in its workflow's order ({id, name, category}; removed ones left out):
+    the bands of its cumulative flow per state."""
+    return list(
+        WorkflowState.objects.filter(stream_id=stream_id)
+        .exclude(category=WorkflowState.Category.REMOVED)
+        .order_by("order", "pk")
+        .values("id", "name", "category")
+    )
 
 
 def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -> str:
@@ -1081,7 +1087,7 @@ def _f(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _pace(age: float | None, flow_time: Distribution) -> str | None:
+def pace_of(age: float | None, flow_time: Distribution) -> str | None:
     """Where an in-progress item's age falls among the finished items' flow times."""
     if age is None or flow_time.p50 is None:
         return None

@@ -49,6 +49,7 @@ from streams.flow.engine import (
     report_littles_law,
     report_targets_and_limits,
     report_throughput,
+    workflow_states,
 )
 from streams.models import (
     BacklogItem,
@@ -86,7 +87,7 @@ def midnight(day: dt.date) -> dt.datetime:
 class DayRows:
     """What the engine found, per stream and day (day = index from the window's first day)."""
 
-    days: list[dict] = field(default_factory=list)  # the engine's daily series (one stream)
+    days: list[dict] = field(default_factory=list)  # the engine's daily series (one stream; states by id)
     efficiency: list[tuple] = field(default_factory=list)  # stream, day, bin, items, Σ active, Σ flow
     states: list[tuple] = field(default_factory=list)  # stream, day, state, Σ days
 
@@ -118,7 +119,12 @@ class _DayEngine(HistoryEngine):
         out = DayRows()
         if self.with_days:
             self._daily_series()
-            out.days = self.report.daily
+            # Per state by id (a state renamed later keeps its rows), states with no item left out.
+            ids = {state["name"]: str(state["id"]) for state in self.report.cfd_states}
+            out.days = [
+                {**day, "states": {ids[name]: n for name, n in day.get("states", {}).items() if n}}
+                for day in self.report.daily
+            ]
         sql = self.sql
         day = sql.floor(sql.days("f.finish", self.ws))
         flow = sql.days("f.finish", "f.start")
@@ -213,7 +219,7 @@ def stream_rollups_refresh(*, stream_id: int, as_of: dt.datetime | None = None) 
 def _store(stream_id: int, first: dt.date, rows: DayRows) -> None:
     FlowDay.objects.bulk_create(
         [
-            FlowDay(stream_id=stream_id, **{key: day[key] for key in ("day", *CATEGORIES, "wip")})
+            FlowDay(stream_id=stream_id, **{key: day[key] for key in ("day", *CATEGORIES, "wip", "states")})
             for day in rows.days
             if any(day[key] for key in (*CATEGORIES, "wip"))
         ],
@@ -293,25 +299,32 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
         )
         report_throughput(r, cursor.fetchall())
         # WIP now (no moves after as_of): started, unfinished, active or waiting; the items
-        # returned to the backlog; and today's day-end.
+        # returned to the backlog; and, for a window ending today, today's day-end (every item:
+        # else only the started, unfinished ones, which the index of work in progress holds).
+        live_point = window.days > stored_days
+        started = "" if live_point else "AND i.started_at IS NOT NULL AND i.finished_at IS NULL"
         cursor.execute(
-            f"""SELECT s.category, i.flow_type, COUNT(*),
+            f"""SELECT s.id, s.category, i.flow_type, COUNT(*),
                        SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
                        SUM(CASE WHEN {returned_sql()} THEN 1 ELSE 0 END)
                 FROM {items} JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
-                WHERE {scope.item_filter_sql("i")} AND s.category <> 'removed'
-                GROUP BY s.category, i.flow_type"""
+                WHERE {scope.item_filter_sql("i")} AND s.category <> 'removed' {started}
+                GROUP BY s.id, s.category, i.flow_type"""
         )
         now = dict.fromkeys((*CATEGORIES, "wip"), 0)
+        now_states: dict[str, int] = {}
         r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0)
-        for category, flow_type, count, wip, returned in cursor.fetchall():
+        for state_id, category, flow_type, count, wip, returned in cursor.fetchall():
             now[category] += count
+            now_states[str(state_id)] = now_states.get(str(state_id), 0) + count
             now["wip"] += wip
             r.wip_by_type[flow_type] += wip
             r.returned += returned
         r.wip = now["wip"]
 
-    report_daily(r, _daily(window, streams, stored_days, now))
+    if scope.kind == "stream":  # cumulative flow per state, in the workflow's order
+        r.cfd_states = workflow_states(scope.id)
+    report_daily(r, _daily(window, streams, stored_days, now, r.cfd_states, now_states))
 
     stored = {
         "stream_id__in": streams,
@@ -354,23 +367,36 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
     return r
 
 
-def _daily(window: Window, streams, stored_days: int, now: dict) -> list[dict]:
+def _daily(window: Window, streams, stored_days: int, now: dict, named: list[dict], now_states: dict) -> list[dict]:
+    """The stored day-ends summed over the streams, then now for a window ending today; with
+    `named` (one stream's states) each day also counts its items per state, as the engine's."""
     first = utc_day(window.start)
-    sums = {
-        row["day"]: row
-        for row in FlowDay.objects.filter(stream_id__in=streams, day__gte=first, day__lt=first + stored_days * DAY)
-        .values("day")
-        .annotate(**{key: Sum(key) for key in (*CATEGORIES, "wip")})
-        .order_by()
-    }
+    stored = FlowDay.objects.filter(stream_id__in=streams, day__gte=first, day__lt=first + stored_days * DAY)
+    if named:  # one stream: a row per day already
+        sums = {row["day"]: row for row in stored.values("day", "states", *CATEGORIES, "wip")}
+    else:
+        sums = {
+            row["day"]: row
+            for row in stored.values("day").annotate(**{key: Sum(key) for key in (*CATEGORIES, "wip")}).order_by()
+        }
     series = []
     for k in range(stored_days):
         day = first + k * DAY
         row = sums.get(day, {})
-        series.append({"day": day, **{key: int(row.get(key) or 0) for key in (*CATEGORIES, "wip")}})
+        point = {"day": day, **{key: int(row.get(key) or 0) for key in (*CATEGORIES, "wip")}}
+        if named:
+            point["states"] = _by_name(named, row.get("states") or {})
+        series.append(point)
     if window.days > stored_days:  # the window ends today: its last point is now
-        series.append({"day": utc_day(window.end - dt.timedelta(microseconds=1)), **now})
+        point = {"day": utc_day(window.end - dt.timedelta(microseconds=1)), **now}
+        if named:
+            point["states"] = _by_name(named, now_states)
+        series.append(point)
     return series
+
+
+def _by_name(named: list[dict], counts: dict[str, int]) -> dict[str, int]:
+    return {state["name"]: int(counts.get(str(state["id"]), 0)) for state in named}
 
 
 def _bottleneck(r: FlowReport, states: dict[int, float]) -> None:

@@ -50,6 +50,9 @@ class FlowDay(models.Model):
     waiting = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     wip = models.PositiveIntegerField(default=0)
+    # Items in each workflow state at the day's end, by state id (states with none left out):
+    # the stream page's cumulative flow per state.
+    states = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["stream", "day"], name="flow_day_stream_day_unique")]

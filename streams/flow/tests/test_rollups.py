@@ -74,7 +74,7 @@ WINDOWS = {
 
 
 @pytest.mark.parametrize("name", WINDOWS)
-def test_portfolio_and_director_from_rollups_equal_the_history(history, name):
+def test_stream_portfolio_and_director_from_rollups_equal_the_history(history, name):
     payments = history["payments"]
     window = WINDOWS[name]
     if window.as_of > AS_OF:  # something finished today, before as_of: today's part is read live
@@ -84,10 +84,19 @@ def test_portfolio_and_director_from_rollups_equal_the_history(history, name):
             at=d(14) + dt.timedelta(hours=2),
         )
     assert rollups_refresh(as_of=AS_OF) > 0
-    for scope in (Scope.portfolio(), Scope.director(history["director"])):
+    scopes = (
+        Scope.stream(payments),
+        Scope.stream(history["lending"]),
+        Scope.portfolio(),
+        Scope.director(history["director"]),
+    )
+    for scope in scopes:
         fast, exact = both(scope, window)
         assert fast.method == "daily rollups"
         assert_same(fast, exact)
+    # A stream's cumulative flow per state (the stream page's) is stored per day too.
+    fast, exact = both(Scope.stream(payments), window)
+    assert fast.cfd_states and [day["states"] for day in fast.daily] == [day["states"] for day in exact.daily]
     # The hand-computed figures hold on this path too (test_flow.py works them out).
     if name == "the whole window":
         portfolio = flow_report(scope=Scope.portfolio(), window=window, with_items=False)
