@@ -15,7 +15,8 @@ from streams.flow.engine import CATEGORIES, ITEM_FIELDS, Scope, item_row, report
 from streams.flow.forecast import MIN_FINISHED, forecast_how_many, forecast_when
 from streams.flow.forms import FlowWindowForm, ForecastForm
 from streams.flow.quality import with_data_quality
-from streams.flow.report import flow_report
+from streams.flow.report import flow_report, stream_page_report
+from streams.flow.tables import stream_tables
 from streams.maps.services import map_blocks, map_totals
 from streams.models import (
     FlowSnapshot,
@@ -38,7 +39,7 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
     stream = stream_get(user=request.user, slug=slug)
     window_form = FlowWindowForm(request.GET or None)
     forecast_form = ForecastForm(request.GET or None)
-    report = flow_report(scope=Scope.stream(stream), window=window_form.window())
+    report = stream_page_report(scope=Scope.stream(stream), window=window_form.window(), shown=TABLE_ROWS)
     today = timezone.now().astimezone(dt.UTC).date()
     forecasts = {}
     if forecast_form.is_bound and forecast_form.is_valid():
@@ -55,6 +56,23 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
             )
     # Trend lines come from the weekly snapshots (one query), oldest first.
     snapshots = list(FlowSnapshot.objects.filter(stream=stream).order_by("-week_start")[:TREND_WEEKS])[::-1]
+    # Longest first; those without a flow time (history cut short) last.
+    finished_rows = sorted(report.finished, key=lambda f: (f.flow_days is not None, f.flow_days or 0), reverse=True)[
+        :TABLE_ROWS
+    ]
+    wip_rows = sorted(report.in_progress, key=lambda f: f.age_days, reverse=True)[:TABLE_ROWS]
+    cfd_rows = [
+        {
+            "day": day["day"],
+            "counts": [day["states"][state["name"]] for state in report.cfd_states],
+            "categories": [day[c] for c in ("backlog", "active", "waiting", "done")],
+        }
+        for day in report.daily
+    ]
+    returned_rows = [
+        {"facts": facts, "days_there": (report.window.as_of - facts.returned_since) / dt.timedelta(days=1)}
+        for facts in report.returned_items[:TABLE_ROWS]
+    ]
     context = {
         "stream": stream,
         "snapshots": snapshots,
@@ -64,23 +82,10 @@ def stream_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "forecast_minimum": MIN_FINISHED,
         "chart_data": flow_chart_data(report, snapshots),
         "distribution_rows": distribution_rows(report),
-        # Longest first; those without a flow time (history cut short) last.
-        "finished_rows": sorted(
-            report.finished, key=lambda f: (f.flow_days is not None, f.flow_days or 0), reverse=True
-        )[:TABLE_ROWS],
-        "wip_rows": sorted(report.in_progress, key=lambda f: f.age_days, reverse=True)[:TABLE_ROWS],
-        "cfd_rows": [
-            {
-                "day": day["day"],
-                "counts": [day["states"][state["name"]] for state in report.cfd_states],
-                "categories": [day[c] for c in ("backlog", "active", "waiting", "done")],
-            }
-            for day in report.daily
-        ],
-        "returned_rows": [
-            {"facts": facts, "days_there": (report.window.as_of - facts.returned_since) / dt.timedelta(days=1)}
-            for facts in report.returned_items[:TABLE_ROWS]
-        ],
+        "returned_rows": returned_rows,
+        "tables": stream_tables(
+            report, cfd_rows=cfd_rows, finished_rows=finished_rows, wip_rows=wip_rows, returned_rows=returned_rows
+        ),
         "table_rows": TABLE_ROWS,
         "efficiency_rows": efficiency_rows(report),
         "quality": with_data_quality(report).data_quality,

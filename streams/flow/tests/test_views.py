@@ -4,12 +4,14 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 import pytest
 
+from streams.flow.rollups import rollups_invalidate, rollups_refresh
 from streams.tests.flow_history import build_history, d, make
 
 pytestmark = pytest.mark.django_db
@@ -226,3 +228,24 @@ def test_the_data_quality_panel_names_histories_cut_short(viewer_client, stream)
         )
     }
     assert rows["A"]["flow_days"] == "" and rows["A"]["start"] == ""
+
+
+def test_the_page_from_the_daily_rollups_is_the_page_from_the_history(viewer_client, stream):
+    """Every table, chart point and figure of the page read from the rollups (the page's usual
+    path at scale) equals the page read from the history, the method line aside."""
+    make(stream, "R", "feature", [("In progress", d(1)), ("Backlog", d(3))])  # returned to the backlog
+    rollups_refresh(as_of=d(14))
+
+    def page():
+        response = viewer_client.get(url(stream, **WINDOW))
+        html = re.sub(r'(csrfmiddlewaretoken" value="|nonce="|X-CSRFToken": ")[^"]*', "", response.content.decode())
+        return response.context["report"].method, html
+
+    method, fast = page()
+    rollups_invalidate(stream_id=stream.pk, since=None)
+    exact_method, exact = page()
+    assert (method, exact_method) == ("daily rollups", "history")
+    assert "method: daily rollups of the state history" in fast and "method: state history" in exact
+    fast = fast.replace("daily rollups of the state history", "state history")
+    assert fast.splitlines() == exact.splitlines()
+    assert ">R</a>" in fast  # the returned item, read by the engine narrowed to the rows shown
