@@ -197,7 +197,8 @@ def _keys(
             )
         # Per item, its first shipment and first commit; the item's start is looked up only for
         # items whose pipeline sent no first commit (COALESCE stops at its first non-null
-        # argument), once per item: most shipped items never touch the items table. Grouped by
+        # argument), once per item, in the grouping itself (outside it the lookup ran once for
+        # the count and again for the percentiles): most shipped items never touch the items table. Grouped by
         # the item alone (its deployments are of its own stream, which every door checks):
         # PostgreSQL hashes one column where it sorted two, 60 ms instead of 270 at 65,000 items.
         # Items with neither a first commit nor a start have no lead time: the percentiles
@@ -208,17 +209,13 @@ def _keys(
             f"""
             SELECT {column}, COUNT(s.began_at), {sql.percentiles(lead, (0.5, 0.85))}
             FROM (
-                SELECT f.stream_id, f.shipped_at,
-                       COALESCE(f.first_commit_at,
-                                (SELECT i.started_at FROM {items} i WHERE i.id = f.item_id)) AS began_at
-                FROM (
-                    SELECT MIN(d.stream_id) AS stream_id, di.item_id, MIN(d.finished_at) AS shipped_at,
-                           MIN(di.first_commit_at) AS first_commit_at
-                    FROM {deployments} d
-                    JOIN {shipped} di ON di.deployment_id = d.id
-                    WHERE {production} AND d.status = 'success'
-                    GROUP BY di.item_id
-                ) f
+                SELECT MIN(d.stream_id) AS stream_id, MIN(d.finished_at) AS shipped_at,
+                       COALESCE(MIN(di.first_commit_at),
+                                (SELECT i.started_at FROM {items} i WHERE i.id = di.item_id)) AS began_at
+                FROM {deployments} d
+                JOIN {shipped} di ON di.deployment_id = d.id
+                WHERE {production} AND d.status = 'success'
+                GROUP BY di.item_id
             ) s
             {group}
             """
