@@ -9,12 +9,12 @@ change of the data (the caches miss: the first view after an edit such as a move
 and after a change of links (a link, a new or re-parented item: the walks down the item tree
 are computed again too; 5 requests). The pages are those a
 user opens from the navigation, as a superuser (who sees every stream): the portfolio (goal:
-median <= 400 ms) and its sorted form, the stream page of the stream with about 5,000 items
-(goal: median <= 150 ms) and its flow health, backlog, maps and experiments, an item page,
-the leadership and teams pages, the OKR tree, the alignment page and the key result page
-with the most linked work and its search for work to link, operations readiness and its
-criteria, the imports list, the API tokens page and the admin lists of items and transitions.
-Goals apply to both.
+median <= 200 ms) and its sorted form, the stream page of the stream with about 5,000 items
+(goal: median <= 100 ms) and its flow health, backlog, maps and experiments, an item page,
+the leadership and teams pages (250 ms), the OKR tree, the alignment page and the key result
+page with the most linked work (250 ms) and its search for work to link, operations readiness
+and its criteria, the imports list, the API tokens page and the admin lists of items and
+transitions. Goals apply to the cached figure and to the one after a change.
 """
 
 import json
@@ -27,7 +27,17 @@ from okrs.models import KeyResult  # noqa: E402
 from streams.flow.rollups import rollups_refresh  # noqa: E402
 from streams.models import BacklogItem, ValueStream  # noqa: E402
 
-GOALS_MS = {"portfolio": 400, "portfolio_sorted_by_wip": 400, "stream": 150}
+# Issue 32's goals (the first view after a change counts as much as a cached one).
+GOALS_MS = {
+    "portfolio": 200,
+    "portfolio_sorted_by_wip": 200,
+    "okr_tree": 250,
+    "alignment": 250,
+    "key_result": 250,
+    "leadership": 250,
+    "teams": 250,
+    "stream": 100,
+}
 
 
 def main() -> None:
@@ -88,7 +98,10 @@ def main() -> None:
             "after_link_change_ms": links["median_ms"],
             "goal_ms": goal,
         }
-        note = f" (goal {goal} ms)" if goal else ""
+        note = ""
+        if goal:
+            met = figures["median_ms"] <= goal and changed["median_ms"] <= goal
+            note = f" (goal {goal} ms: {'met' if met else 'NOT met'})"
         print(
             f"{name:>24}: median {figures['median_ms']:>6.0f} ms over 20 requests, {figures['queries']:>3} queries; "
             f"after a change {changed['median_ms']:>6.0f} ms, {changed['queries']:>3} queries; "
