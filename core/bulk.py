@@ -35,6 +35,28 @@ class RowWriter:
                     count += 1
         return count
 
+    def reserve_ids(self, model: type[models.Model], count: int) -> list[int]:
+        """`count` primary keys for rows about to be written with `write`, in increasing order,
+        so that rows written together can point at each other (an item at its parent) at once.
+
+        PostgreSQL draws them from the table's sequence; elsewhere (SQLite, one writer at a
+        time) they follow the largest id in the table.
+        """
+        if count <= 0:
+            return []
+        quote = connection.ops.quote_name
+        table, pk = model._meta.db_table, model._meta.pk.column
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+                    [quote(table), pk, count],
+                )
+                return [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"SELECT MAX({quote(pk)}) FROM {quote(table)}")
+            last = cursor.fetchone()[0] or 0
+        return list(range(last + 1, last + 1 + count))
+
     def update_column(self, model: type[models.Model], attname: str, pairs: Sequence[tuple[int, object]]) -> int:
         """Set one column of many rows: `pairs` are (primary key, value). Returns the rows given.
 

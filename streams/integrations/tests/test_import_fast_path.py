@@ -1,0 +1,131 @@
+"""New items are written whole (ids drawn first, parents, state and flow dates in the one COPY):
+the same rows as when the dates were set afterwards by the state service's rule."""
+
+import datetime as dt
+import io
+import random
+
+import pytest
+
+from streams.backlog.services import items_refresh_flow_dates
+from streams.integrations.writer import ItemRow, Parsed, flow_csv_import, history_flow_dates, write_parsed
+from streams.models import BacklogItem, StateTransition
+
+pytestmark = pytest.mark.django_db
+
+STATES = [
+    ("Backlog", "backlog"),
+    ("Ready", "backlog"),
+    ("Doing", "active"),
+    ("Waiting", "waiting"),
+    ("Review", "active"),
+    ("Done", "done"),
+    ("Shipped", "done"),
+    ("Dropped", "removed"),
+]
+START = dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
+
+
+def board(items: int = 120, seed: int = 5) -> dict[str, io.StringIO]:
+    """A small board of every kind of history: never started, sent back, reopened, finished
+    without a start, removed, finished twice over two done states, nested parents listed
+    after their children."""
+    rng = random.Random(seed)
+    names = [name for name, _ in STATES]
+    states = "name,category,order\n" + "".join(f"{n},{c},{i}\n" for i, (n, c) in enumerate(STATES))
+    item_lines, move_lines = ["key,title,type,created_at,parent_key"], ["key,to_state,at"]
+    for n in range(items):
+        created = START + dt.timedelta(hours=rng.randrange(24 * 200))
+        parent = f"K-{rng.randrange(n + 1, items)}" if n < items - 1 and rng.random() < 0.4 else ""
+        item_lines.append(
+            f"K-{n},Item {n},{rng.choice(['feature', 'defect', 'debt', 'risk'])},{created.isoformat()},{parent}"
+        )
+        at = created
+        for _ in range(rng.randrange(0, 9)):  # no move at all: the item enters the first backlog state
+            move_lines.append(f"K-{n},{rng.choice(names)},{at.isoformat()}")
+            at += dt.timedelta(hours=rng.choice([0, 1, 30]))
+    return {
+        "states_file": io.StringIO(states),
+        "items_file": io.StringIO("\n".join(item_lines) + "\n"),
+        "transitions_file": io.StringIO("\n".join(move_lines) + "\n"),
+    }
+
+
+def stored(stream) -> dict[int, tuple]:
+    return {
+        row[0]: row[1:]
+        for row in BacklogItem.objects.filter(stream=stream).values_list(
+            "pk", "started_at", "finished_at", "state_id", "parent_id", "history_cut_short"
+        )
+    }
+
+
+def test_new_items_get_the_dates_the_state_service_derives_from_their_history():
+    result = flow_csv_import(stream_slug="fast", **board())
+    written = stored(result.stream)
+    assert result.items_created == 120 and any(dates[1] for dates in written.values())
+
+    items_refresh_flow_dates(BacklogItem.objects.filter(stream=result.stream))
+
+    assert stored(result.stream) == written
+
+
+def test_new_items_point_at_their_parents_and_the_state_of_their_last_move():
+    result = flow_csv_import(stream_slug="fast", **board())
+    items = {item.external_key: item for item in BacklogItem.objects.filter(stream=result.stream)}
+    lines = board()["items_file"].getvalue().splitlines()[1:]
+    for line in lines:
+        key, *_rest, parent = line.split(",")
+        assert items[key].parent_id == (items[parent].pk if parent else None)
+    for key, item in items.items():
+        last = StateTransition.objects.filter(item=item).order_by("at", "pk").last()
+        assert item.state_id == last.to_state_id, key
+    assert result.parents_set == 0  # written with the items, not set afterwards
+
+
+def test_a_second_import_of_the_same_board_changes_nothing():
+    first = flow_csv_import(stream_slug="fast", **board())
+    before = stored(first.stream)
+    again = flow_csv_import(stream_slug="fast", **board())
+    assert (again.items_created, again.items_unchanged, again.transitions_written) == (0, 120, 0)
+    assert stored(first.stream) == before
+
+
+def test_a_history_cut_short_is_flagged_and_finished_without_a_start():
+    parsed = Parsed(source="jira", sets_team=False, sets_order=False)
+    parsed.states = {"To Do": ("backlog", 0), "In Progress": ("active", 1), "Done": ("done", 3)}
+    at = START
+    for key, moves in (("J-1", ["To Do", "In Progress", "Done"]), ("J-2", ["In Progress"]), ("J-3", ["Done"])):
+        parsed.items[key] = ItemRow(1, key, key, "feature", at, "", None)
+        parsed.histories[key] = [(name, at + dt.timedelta(days=i)) for i, name in enumerate(moves)]
+    parsed.cut_short = {"J-1", "J-2"}
+    result = write_parsed(None, "jira-fast", "", parsed)
+    written = stored(result.stream)
+    by_key = dict(BacklogItem.objects.filter(stream=result.stream).values_list("external_key", "pk"))
+    assert written[by_key["J-1"]][:2] == (None, START + dt.timedelta(days=2))  # no known start
+    assert written[by_key["J-2"]][0] == START  # unfinished: its first known progress stands in
+    assert [written[by_key[key]][4] for key in ("J-1", "J-2", "J-3")] == [True, True, False]
+
+    items_refresh_flow_dates(BacklogItem.objects.filter(stream=result.stream))
+
+    assert stored(result.stream) == written
+
+
+def test_history_flow_dates_follow_the_state_services_rule():
+    categories = dict(STATES)
+    t = [START + dt.timedelta(days=i) for i in range(5)]
+    assert history_flow_dates([("Backlog", t[0])], categories) == (None, None)
+    assert history_flow_dates([("Backlog", t[0]), ("Done", t[1])], categories) == (t[1], t[1])
+    assert history_flow_dates([("Doing", t[0]), ("Done", t[1]), ("Doing", t[2])], categories) == (t[0], None)
+    assert history_flow_dates([("Waiting", t[0]), ("Done", t[1]), ("Shipped", t[3])], categories) == (t[0], t[3])
+    assert history_flow_dates([("Doing", t[0]), ("Dropped", t[1])], categories) == (t[0], None)
+    assert history_flow_dates([("Doing", t[0]), ("Done", t[1])], categories, cut_short=True) == (None, t[1])
+
+
+def test_ids_drawn_for_new_items_are_not_drawn_again():
+    result = flow_csv_import(stream_slug="fast", **board(items=5))
+    later = BacklogItem.objects.create(
+        stream=result.stream, title="After", state=result.stream.states.first(), created_at=START
+    )
+    drawn = BacklogItem.objects.filter(stream=result.stream).exclude(pk=later.pk).values_list("pk", flat=True)
+    assert later.pk > max(drawn)
