@@ -1,26 +1,57 @@
-"""The OKR tree's key-result rows are written in Python (`okrs.templatetags.okr_rows`): each row
-must be what the template loop wrote before, escaping included, whatever the data."""
+"""The OKR tree is written in Python (`okrs.templatetags.okr_tree`): each objective's card and
+each key result's row must be what `_objective.html` wrote before, escaping included, whatever
+the data. The former template is kept here as the reference."""
 
 import datetime as dt
 from decimal import Decimal
 import re
 
-from django.template import Context, Template
+from django.template import Context, Engine, Template
 from django.utils import timezone
 import pytest
 
-from okrs.models import KeyResult, Measure
+from okrs.forms import CheckInForm
+from okrs.models import KeyResult, Measure, Objective
 from okrs.selectors import KeyResultRow, ObjectiveNode, period_from
-from okrs.templatetags.okr_rows import key_result_row
+from okrs.templatetags.okr_tree import key_result_row
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from streams.tests.factories import ValueStreamFactory
 from teams.tests.factories import PersonFactory
 
 PERIOD = period_from(None)
 TODAY = timezone.localdate()
 
-# The row as `_objective.html` wrote it before: the reference the Python row must match.
-TEMPLATE_ROW = Template(
-    """{% load humanize_okrs okr_drawing links %}
+# `_objective.html` as it was, in full: the reference the Python card and rows must match.
+FORMER_CARD = """{% load humanize_okrs okr_drawing links %}
+<article class="card objective{% if node.context %} context{% endif %}" id="objective-{{ node.objective.pk }}" aria-labelledby="objective-{{ node.objective.pk }}-title">
+  <details class="objective-body"{% if expanded or filtered and not node.context %} open{% endif %}>
+  <summary class="objective-head">
+    <h2 id="objective-{{ node.objective.pk }}-title">{{ node.objective.title }}</h2>
+    <span class="objective-tags">
+      <span class="tag">{{ node.objective.get_level_display }}{% if node.objective.stream %}: {{ node.objective.stream.name }}{% elif node.objective.team %}: {{ node.objective.team.name }}{% endif %}</span>
+      <span class="tag">{{ node.objective.period }}</span>
+      {% if node.context %}<span class="tag">above a match</span>{% endif %}
+    </span>
+    <span class="objective-figures">
+      <span class="figure">{% progress_bar node.progress node.elapsed %} <strong data-testid="objective-progress">{{ node.progress|percent }}</strong></span>
+      <span class="figure">Confidence {% confidence_badge node.confidence %}</span>
+      <span class="figure muted">{{ node.key_results|length }} key result{{ node.key_results|length|pluralize }}{% if node.stale %} <span class="tag warn">stale</span>{% endif %}</span>
+    </span>
+  </summary>
+  <p class="muted objective-meta">Owner: {{ node.objective.owner.name|default:"—" }}
+    {% if node.objective.description %}· {{ node.objective.description|truncatechars:160 }}{% endif %}
+    {% if node.may_change %} · <a href="{% link 'okrs:objective-edit' node.objective.pk %}">Edit</a>
+      · <a href="{% link 'okrs:key-result-create' node.objective.pk %}">Add key result</a>{% endif %}</p>
+  {% if node.key_results %}
+  <table class="data key-results">
+    <caption class="visually-hidden">Key results of {{ node.objective.title }}</caption>
+    <thead><tr>
+      <th scope="col">Key result</th><th scope="col">Progress</th><th scope="col">Confidence</th>
+      <th scope="col">Trend</th><th scope="col">Last check-in</th><th scope="col">Linked work</th>
+      <th scope="col"><span class="visually-hidden">Actions</span></th>
+    </tr></thead>
+    <tbody>
+    {% for row in node.key_results %}
       <tr id="key-result-{{ row.key_result.pk }}">
         <th scope="row"><a href="{% link 'okrs:key-result-detail' row.key_result.pk %}">{{ row.key_result.title }}</a>
           <span class="tag">{{ row.key_result.get_kind_display }}</span>
@@ -38,8 +69,47 @@ TEMPLATE_ROW = Template(
              hx-target="#objective-{{ node.objective.pk }}" hx-swap="outerHTML">Check in</a>
           {% if node.may_change %} · <a href="{% link 'okrs:key-result-edit' row.key_result.pk %}">Edit</a>{% endif %}
         {% endif %}</td>
-      </tr>"""  # noqa: E501
+      </tr>
+      {% if open_kr == row.key_result.pk %}
+      <tr><td colspan="7">
+        <form class="check-in" method="post" action="{% link 'okrs:check-in' row.key_result.pk %}"
+              hx-post="{% link 'okrs:check-in' row.key_result.pk %}" hx-target="#objective-{{ node.objective.pk }}" hx-swap="outerHTML">
+          {% csrf_token %}<input type="hidden" name="period" value="{{ period.label }}">
+          <fieldset><legend>Check in: {{ row.key_result.title }}</legend>
+            {% include "includes/_form_fields.html" with form=check_in_form %}
+            <button type="submit" class="primary">Record check-in</button>
+            <a href="{% link 'okrs:objective-list' %}?period={{ period.label }}">Cancel</a>
+          </fieldset>
+        </form>
+      </td></tr>
+      {% endif %}
+    {% endfor %}
+    </tbody>
+  </table>
+  {% else %}
+  <p class="empty">No key results yet.</p>
+  {% endif %}
+  </details>
+</article>
+{% if node.children %}
+<details class="okr-children" open>
+  <summary>{{ node.children|length }} objective{{ node.children|length|pluralize }} aligned to “{{ node.objective.title }}”</summary>
+  <ol class="okr-tree">
+    {% for child in node.children %}<li>{% include "card.html" with node=child %}</li>{% endfor %}
+  </ol>
+</details>
+{% endif %}
+"""  # noqa: E501
+FORMER_ROW = FORMER_CARD[FORMER_CARD.index('      <tr id="key-result-') : FORMER_CARD.index("      {% if open_kr ==")]
+DEFAULT = Engine.get_default()
+FORMER = Engine(
+    dirs=DEFAULT.dirs,
+    loaders=[("django.template.loaders.locmem.Loader", {"card.html": FORMER_CARD}), *DEFAULT.loaders],
+    libraries=DEFAULT.libraries,
+    builtins=[name for name in DEFAULT.builtins if name not in Engine.default_builtins],
 )
+TEMPLATE_ROW = FORMER.from_string("{% load humanize_okrs okr_drawing links %}" + FORMER_ROW)
+NEW_CARD = Template("{% load okr_tree %}{% objective_card node %}")
 
 
 def squeezed(html: str) -> str:
@@ -122,3 +192,70 @@ def test_check_in_and_edit_links_follow_the_users_rights(may_check_in, may_chang
     assert ('<a href="/okrs/key-results/31/edit/">Edit</a>' in ours) is (may_check_in and may_change)
     if not may_check_in:
         assert ours.endswith('<td class="nowrap"></td> </tr>')
+
+
+def objective_node(pk: int, *, children=(), key_results=1, may_change=True, context=False, **fields) -> ObjectiveNode:
+    objective = ObjectiveFactory.build(**({"pk": pk, "period": PERIOD.label, "owner": None} | fields))
+    node = ObjectiveNode(objective, may_change=may_change, context=context, children=list(children))
+    for n in range(key_results):
+        row, _ = row_and_node(pk=100 * pk + n, objective=objective, title=f"Key result {pk}.{n}")
+        node.key_results.append(row)
+    return node
+
+
+def cards(node, **context) -> tuple[str, str]:
+    """(the Python card, the former template's card), each squeezed."""
+    context = {"node": node, "period": PERIOD} | context
+    by_template = FORMER.get_template("card.html").render(Context(context))
+    return squeezed(NEW_CARD.render(Context(context))), squeezed(by_template)
+
+
+def test_a_card_with_its_aligned_objectives_is_what_the_template_wrote():
+    team_objective = objective_node(3, key_results=3, level=Objective.Level.TEAM, description="")
+    stream = ValueStreamFactory.build(name="Payments <EU>")
+    stream_objective = objective_node(2, children=[team_objective], level=Objective.Level.STREAM, stream=stream)
+    long = "Why: " + "<b>customers & merchants</b> " * 10
+    root = objective_node(
+        1, children=[stream_objective], title="Grow <script>x</script>", description=long, owner=PersonFactory.build()
+    )
+    ours, template = cards(root)
+    assert ours == template
+    assert ours.count("<article ") == 3 and ours.count('<details class="okr-children" open>') == 2
+    assert "Grow &lt;script&gt;x&lt;/script&gt;" in ours and "<script>" not in ours
+    assert "aligned to “Grow &lt;script&gt;x&lt;/script&gt;”" in ours
+    assert '<span class="tag">Value stream: Payments &lt;EU&gt;</span>' in ours
+    assert "&lt;b&gt;customers &amp; merchants&lt;/b&gt;" in ours and "…" in ours  # truncated at 160 characters
+    assert '<details class="objective-body">' in ours and " open>" not in ours.split("okr-children")[0]
+
+
+@pytest.mark.parametrize(
+    ("context", "filtered", "expanded", "opened"),
+    [(False, False, False, False), (False, True, False, True), (True, True, False, False), (True, False, True, True)],
+)
+def test_a_card_opens_when_expanded_or_matching_a_filter(context, filtered, expanded, opened):
+    node = objective_node(4, context=context)
+    ours, template = cards(node, filtered=filtered, expanded=expanded)
+    assert ours == template
+    assert ('<details class="objective-body" open>' in ours) is opened
+    assert ('<span class="tag">above a match</span>' in ours) is context
+    assert ('class="card objective context"' in ours) is context
+
+
+@pytest.mark.parametrize("may_change", [True, False])
+def test_a_card_without_key_results_and_its_edit_links(may_change):
+    node = objective_node(5, key_results=0, may_change=may_change)
+    ours, template = cards(node)
+    assert ours == template
+    assert '<p class="empty">No key results yet.</p>' in ours and "0 key results" in ours
+    assert ('<a href="/okrs/objectives/5/edit/">Edit</a>' in ours) is may_change
+    assert "Owner: — <" in ours or "Owner: — ·" in ours
+
+
+def test_the_open_check_in_form_sits_under_its_key_result():
+    node = objective_node(6, key_results=2)
+    opened = node.key_results[1].key_result
+    context = {"open_kr": opened.pk, "check_in_form": CheckInForm(), "csrf_token": "token", "expanded": True}
+    ours, template = cards(node, **context)
+    assert ours == template
+    assert ours.count('<form class="check-in"') == 1 and 'name="csrfmiddlewaretoken" value="token"' in ours
+    assert ours.index(f'id="key-result-{opened.pk}"') < ours.index("Check in: Key result 6.1")
