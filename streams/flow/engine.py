@@ -21,6 +21,7 @@ Definitions (all durations are calendar days with fractions, from the history):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 import datetime as dt
 import math
@@ -768,11 +769,36 @@ class HistoryEngine:
     def _items(self) -> None:
         """Per-item facts of the items finished in the window, of the WIP at as_of and of the
         items returned to the backlog (started, unfinished, in a backlog state)."""
+        r = self.report
+        for facts in map(self._item_facts, self.fetchall(self._items_sql("f.finish, f.start, f.item_id"))):
+            if facts.finish is not None:
+                r.finished.append(facts)
+            elif facts.category == "backlog":
+                r.returned_items.append(facts)
+            else:
+                facts.pace = pace_of(facts.age_days, r.flow_time)
+                r.in_progress.append(facts)
+        r.returned_items.sort(key=lambda facts: (facts.returned_since, facts.item_id))
+
+    def item_facts(self, chunk: int = 2000) -> Iterator[ItemFacts]:
+        """The per-item facts `_items` reads, in `report_items`' order (finished, in progress,
+        returned to the backlog), a chunk of rows at a time: an export of a whole board's
+        history writes them as they come instead of holding them all. Call it after `run`
+        (`with_items=False`), before `drop`."""
+        group = "CASE WHEN f.finish IS NOT NULL THEN 0 WHEN f.category = 'backlog' THEN 2 ELSE 1 END"
+        returned_first = f"CASE WHEN {group} = 2 THEN f.returned_since END, CASE WHEN {group} = 2 THEN f.item_id END"
+        self.cursor.execute(self._items_sql(f"{group}, {returned_first}, f.finish, f.start, f.item_id"))
+        while rows := self.cursor.fetchmany(chunk):
+            for facts in map(self._item_facts, rows):
+                if facts.finish is None and facts.category != "backlog":
+                    facts.pace = pace_of(facts.age_days, self.report.flow_time)
+                yield facts
+
+    def _items_sql(self, order_by: str) -> str:
         sql = self.sql
         flow_end = f"COALESCE(f.finish, {self.as_of})"
         blocked = sql.days(sql.least("b.e", flow_end), sql.greatest("b.s", "f.start"))
-        rows = self.fetchall(
-            f"""
+        return f"""
             SELECT f.item_id, f.external_key, f.title, f.flow_type, f.stream_id, f.team_id, f.created_at,
                    f.start, f.finish, f.category,
                    CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.start")} END,
@@ -796,41 +822,32 @@ class HistoryEngine:
                 GROUP BY b.item_id
             ) bl ON bl.item_id = f.item_id
             WHERE ({self.finished}) OR (f.start IS NOT NULL AND f.finish IS NULL)
-            ORDER BY f.finish, f.start, f.item_id
+            ORDER BY {order_by}
             """
+
+    def _item_facts(self, row: tuple) -> ItemFacts:
+        to_dt = self.sql.to_datetime
+        return ItemFacts(
+            item_id=row[0],
+            key=row[1] or f"#{row[0]}",
+            title=row[2],
+            flow_type=row[3],
+            stream_id=row[4],
+            team_id=row[5],
+            created_at=to_dt(row[6]),
+            start=to_dt(row[7]),
+            finish=to_dt(row[8]),
+            category=row[9],
+            flow_days=_f(row[10]),
+            lead_days=_f(row[11]),
+            age_days=_f(row[12]),
+            active_days=_f(row[13]),
+            waiting_days=_f(row[14]),
+            blocked_days=_f(row[15]),
+            reopens=int(row[16] or 0),
+            returned_days=_f(row[17]),
+            returned_since=to_dt(row[18]),
         )
-        r = self.report
-        to_dt = sql.to_datetime
-        for row in rows:
-            facts = ItemFacts(
-                item_id=row[0],
-                key=row[1] or f"#{row[0]}",
-                title=row[2],
-                flow_type=row[3],
-                stream_id=row[4],
-                team_id=row[5],
-                created_at=to_dt(row[6]),
-                start=to_dt(row[7]),
-                finish=to_dt(row[8]),
-                category=row[9],
-                flow_days=_f(row[10]),
-                lead_days=_f(row[11]),
-                age_days=_f(row[12]),
-                active_days=_f(row[13]),
-                waiting_days=_f(row[14]),
-                blocked_days=_f(row[15]),
-                reopens=int(row[16] or 0),
-                returned_days=_f(row[17]),
-                returned_since=to_dt(row[18]),
-            )
-            if facts.finish is not None:
-                r.finished.append(facts)
-            elif facts.category == "backlog":
-                r.returned_items.append(facts)
-            else:
-                facts.pace = pace_of(facts.age_days, r.flow_time)
-                r.in_progress.append(facts)
-        r.returned_items.sort(key=lambda facts: (facts.returned_since, facts.item_id))
 
     def _wip(self) -> None:
         """Flow load at as_of: items started, not finished and in an active or waiting state, by
