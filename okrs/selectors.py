@@ -66,46 +66,53 @@ def linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, t
     )
 
 
-def linked_pairs(key_result_ids: list[int]) -> list[tuple[int, int]]:
-    """(key result, item) for every item serving each key result, directly or through a parent:
-    the walk down the item tree, cached until a write could change it (`core.freshness.LINKS`:
-    links, key results, objectives, items created, deleted or re-parented), not at every change."""
+def linked_pairs(key_result_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(key results, items), two arrays of equal length: a pair for every item serving each key
+    result, directly or through a parent: the walk down the item tree, cached until a write could
+    change it (`core.freshness.LINKS`: links, key results, objectives, items created, deleted or
+    re-parented), not at every change. Arrays, not tuples: 50,000 pairs load from the cache and
+    count (`_linked_work_counts`) in a few milliseconds."""
     return fresh_cached(
-        f"linked_pairs:{ids_key(key_result_ids)}",
+        f"linked_pair_arrays:{ids_key(key_result_ids)}",
         lambda: _linked_pairs(key_result_ids),
         generation=LINKS,
     )
 
 
-def _linked_pairs(key_result_ids: list[int]) -> list[tuple[int, int]]:
+def _linked_pairs(key_result_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     placeholders = ", ".join(["%s"] * len(key_result_ids))
     with connection.cursor() as cursor:
         cursor.execute(
             linked_items_cte(f"k.keyresult_id IN ({placeholders})") + " SELECT kr, item FROM linked",
             key_result_ids,
         )
-        return [(int(kr), int(item)) for kr, item in cursor.fetchall()]
+        pairs = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def _ids(cursor) -> np.ndarray:
+    """The first column of the cursor's rows, as an array of ids."""
+    rows = cursor.fetchall()
+    return np.fromiter((pk for (pk,) in rows), dtype=np.int64, count=len(rows))
 
 
 def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
     """The items in progress and those finished in the period, each read through its covering
-    index, counted against the cached (key result, item) pairs in Python: the planner, blind to
+    index, counted against the cached (key result, item) pairs with NumPy: the planner, blind to
     the pairs' ids, chose sorts and parallel merge joins (0.15 s for 50,000 pairs; this 0.05 s)."""
     items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
     start = dt.datetime.combine(period.start, dt.time(), dt.UTC)
     end = dt.datetime.combine(period.end, dt.time(), dt.UTC)
-    pairs = linked_pairs(key_result_ids)
+    krs, linked = linked_pairs(key_result_ids)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT i.id FROM {items} i JOIN {states} s ON s.id = i.state_id WHERE {in_progress_sql()}")
-        wip = {pk for (pk,) in cursor.fetchall()}
+        wip = _ids(cursor)
         cursor.execute(f"SELECT i.id FROM {items} i WHERE i.finished_at >= %s AND i.finished_at < %s", [start, end])
-        done = {pk for (pk,) in cursor.fetchall()}
-    counts: dict[int, list[int]] = {}
-    for kr, item in pairs:
-        row = counts.setdefault(kr, [0, 0])
-        row[0] += item in wip
-        row[1] += item in done
-    return {kr: (wip_n, done_n) for kr, (wip_n, done_n) in counts.items()}
+        done = _ids(cursor)
+    served, which = np.unique(krs, return_inverse=True)
+    wip_n = np.bincount(which[np.isin(linked, wip)], minlength=len(served))
+    done_n = np.bincount(which[np.isin(linked, done)], minlength=len(served))
+    return {int(kr): (int(w), int(d)) for kr, w, d in zip(served, wip_n, done_n, strict=True)}
 
 
 @dataclass
