@@ -58,14 +58,16 @@ def time_page(
 
     With `after_change`, each request follows a change of the data generation, so the pages'
     fresh caches (`core.freshness`) miss: what the first view after an edit costs. An ordinary
-    edit (a move, a check-in) keeps the walks down the item tree cached (`LINKS`); with
-    `links_changed` the edit is one of links (a link, a new or re-parented item), so they miss too.
+    edit (a move that starts and finishes nothing, a check-in, an edit of a title) keeps the
+    walks down the item tree (`LINKS`) and the delivery keys (`DELIVERY`) cached; with
+    `links_changed` the edit is one of links (a link, a new or re-parented item), and the
+    walks and the delivery keys miss too (as after a start, a finish or a deployment).
     """
     from core.freshness import data_changed
 
     def get():
         if after_change:
-            data_changed(links=links_changed)
+            data_changed(links=links_changed, delivery=links_changed)
         started = time.perf_counter()
         response = client.get(url)
         return response, time.perf_counter() - started
@@ -75,7 +77,7 @@ def time_page(
         sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
     executed = []
     if after_change:
-        data_changed(links=links_changed)
+        data_changed(links=links_changed, delivery=links_changed)
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
     ):

@@ -5,9 +5,10 @@
 Prints, and writes to benchmarks/results/pages.json, the median server time over 20 requests
 (after one warm-up) and the query count of every page, twice: as the page is usually served
 (its fresh caches, `core.freshness`, holding results) and with every request following a
-change of the data (the caches miss: the first view after an edit such as a move or a check-in),
-and after a change of links (a link, a new or re-parented item: the walks down the item tree
-are computed again too; 5 requests). The pages are those a
+change of the data (the caches miss: the first view after an edit such as a move within
+progress or a check-in), and after a change of links and delivery (a link, a new or
+re-parented item, a start, a finish, a deployment: the walks down the item tree and the
+delivery keys are computed again too; 5 requests). The pages are those a
 user opens from the navigation, as a superuser (who sees every stream): the portfolio (goal:
 median <= 200 ms) and its sorted form, the stream page of the stream with about 5,000 items
 (goal: median <= 100 ms) and its flow health, backlog, maps and experiments, an item page,

@@ -20,6 +20,11 @@ serve which key results: links, key results, objectives, items created or delete
 update of items naming `parent_id`. The walks down the item tree from the key results are
 cached under it, so the leaders' pages after an ordinary change (a state move, a check-in)
 read today's figures of the items without walking the tree again.
+A third (`DELIVERY`) goes up only with writes that can change the keys of delivery
+performance: deployments, what they shipped, incidents, items inserted or deleted, and an
+update of items naming `started_at` that changed a row (the lead time falls back on an item's
+start). The state service writes an item's dates only when they change, so a move that starts
+or finishes nothing keeps the delivery figures cached.
 The generation is read with one small query per cached read, so every process and every cache
 backend agrees: a change committed by one gunicorn worker is visible at once in the others,
 with the per-process memory cache as with Redis. A random epoch in the generation row keeps
@@ -54,10 +59,13 @@ _WRITE = re.compile(
 )
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH")
 _MISSING = object()
-DATA, LINKS = 1, 2  # the generations' rows: every domain write, and the writes that shape links
+# The generations' rows: every domain write, the writes that shape links, those that move delivery.
+DATA, LINKS, DELIVERY = 1, 2, 3
 LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objective"})
+DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident"})
 ITEMS_TABLE = "streams_backlogitem"
 _PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
+_STARTED = re.compile(r"\bstarted_at\b", re.IGNORECASE)
 
 
 def writes_domain_table(sql: str) -> bool:
@@ -85,21 +93,37 @@ def writes_links(sql: str) -> bool:
     return False
 
 
+def writes_delivery(sql: str, rowcount: int = -1) -> bool:
+    """Whether a statement that writes domain data can change the delivery keys: a write to
+    deployments, shipped items or incidents; items inserted, deleted or truncated; an update of
+    items naming `started_at` that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
+    verb = sql.lstrip()[:8].upper()
+    for table in (t.lower() for t in _WRITE.findall(sql)):
+        if table in DELIVERY_TABLES:
+            return True
+        if table == ITEMS_TABLE and (
+            not verb.startswith(("UPDATE", "WITH")) or (_STARTED.search(sql) and rowcount != 0)
+        ):
+            return True
+    return False
+
+
 class _Bump:
     """The on-commit callback of a transaction that wrote; its presence in the connection's
-    on-commit list is how `writes_pending` knows the transaction wrote. `links` says whether
-    one of its writes could change the links too."""
+    on-commit list is how `writes_pending` knows the transaction wrote. `links` and `delivery`
+    say whether one of its writes could change the links, or the delivery keys, too."""
 
-    def __init__(self, alias: str, links: bool = False):
+    def __init__(self, alias: str, links: bool = False, delivery: bool = False):
         self.alias = alias
         self.links = links
+        self.delivery = delivery
 
     def __call__(self) -> None:
-        _bump(self.alias, self.links)
+        _bump(self.alias, self.links, self.delivery)
 
 
-def _bump(alias: str, links: bool = True) -> None:
-    rows = (DATA, LINKS) if links else (DATA,)
+def _bump(alias: str, links: bool = True, delivery: bool = True) -> None:
+    rows = (DATA,) + ((LINKS,) if links else ()) + ((DELIVERY,) if delivery else ())
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute(f"UPDATE {GENERATION_TABLE} SET value = value + 1 WHERE id IN ({', '.join(map(str, rows))})")
@@ -126,26 +150,30 @@ def writes_pending(alias: str = DEFAULT_DB_ALIAS) -> bool:
     return conn.in_atomic_block and any(isinstance(func, _Bump) for _, func, _ in conn.run_on_commit)
 
 
-def data_changed(alias: str = DEFAULT_DB_ALIAS, *, links: bool = True) -> None:
+def data_changed(alias: str = DEFAULT_DB_ALIAS, *, links: bool = True, delivery: bool = True) -> None:
     """Say that domain data changed: the generation goes up when the transaction commits (at
     once outside a transaction). Statements through Django's cursor are seen without it. A
-    writer that bypasses the cursor (COPY) may have changed links too unless it says not."""
+    writer that bypasses the cursor (COPY) may have changed links and delivery too unless it
+    says not."""
     conn = connections[alias]
     if conn.in_atomic_block:
         pending = next((func for _, func, _ in conn.run_on_commit if isinstance(func, _Bump)), None)
         if pending is None:
-            conn.on_commit(_Bump(alias, links))
-        elif links:
-            pending.links = True
+            conn.on_commit(_Bump(alias, links, delivery))
+        else:
+            pending.links = pending.links or links
+            pending.delivery = pending.delivery or delivery
     else:
-        _bump(alias, links)
+        _bump(alias, links, delivery)
 
 
 def watch_writes(execute, sql, params, many, context):
     """Execute wrapper: run the statement, then note a write to a domain table."""
     result = execute(sql, params, many, context)
     if isinstance(sql, str) and writes_domain_table(sql):
-        data_changed(context["connection"].alias, links=writes_links(sql))
+        rowcount = getattr(context.get("cursor"), "rowcount", -1)
+        rowcount = -1 if rowcount is None else rowcount
+        data_changed(context["connection"].alias, links=writes_links(sql), delivery=writes_delivery(sql, rowcount))
     return result
 
 
@@ -173,8 +201,9 @@ def ids_key(ids) -> str:
 
 def fresh_cached(key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS, generation: int = DATA) -> T:
     """`compute()`, or its result cached at the current data generation (or the `LINKS`
-    generation, for results that depend only on which items serve which key results). `key`
-    must name everything else the result depends on (the user's scope, filters, the day...)."""
+    generation, for results that depend only on which items serve which key results; or the
+    `DELIVERY` one, for the delivery keys). `key` must name everything else the result depends
+    on (the user's scope, filters, the day...)."""
     if writes_pending(alias):
         return compute()
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()

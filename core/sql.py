@@ -113,6 +113,10 @@ class Dialect:
             return f"SELECT UNNEST(ARRAY({select_ids}))"
         return select_ids
 
+    def distinct(self, a: str, b: str) -> str:
+        """`a` differs from `b`, NULL being a value (NULL differs from a date, not from NULL)."""
+        return f"{a} IS DISTINCT FROM {b}" if self.postgres else f"{a} IS NOT {b}"
+
     def temp_table(self, name: str, select_sql: str) -> str:
         return f"CREATE TEMP TABLE {name} AS {select_sql}"
 

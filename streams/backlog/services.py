@@ -18,6 +18,7 @@ from core.dates import too_early
 from core.errors import DomainError
 from core.history import history_record
 from core.queue import send
+from core.sql import Dialect
 from streams.backlog.signals import release_gate_refused
 from streams.flow.rollups import affected_day, rollups_invalidate, utc_day
 from streams.models import BacklogItem, ReadinessCriterion, StateTransition, WorkflowState
@@ -96,27 +97,38 @@ def items_refresh_flow_dates(items: QuerySet[BacklogItem]) -> int:
     history an export cut short has no known start either: no flow time (DESIGN.md, "Data
     quality"); unfinished, its first known progress stands in, so it still counts as WIP.
     One set-based UPDATE ... FROM over a per-item aggregate (PostgreSQL, and SQLite from
-    3.33), so it serves one item (the state service) and a whole import alike. Returns the
-    number of items updated.
+    3.33), so it serves one item (the state service) and a whole import alike. Only items whose
+    dates change are written: a move that starts and finishes nothing leaves the row (and the
+    caches that depend on the dates, `core.freshness.DELIVERY`) alone. Returns the number of
+    items whose dates changed.
     """
     ids_sql, params = items.values("pk").query.sql_with_params()
     item, transition, state = (m._meta.db_table for m in (BacklogItem, StateTransition, WorkflowState))
+    sql = Dialect(connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {item} SET
-                started_at = CASE WHEN {item}.history_cut_short AND cs.category = 'done' THEN NULL
-                                  ELSE COALESCE(a.first_start, CASE WHEN cs.category = 'done' THEN a.last_done END) END,
-                finished_at = CASE WHEN cs.category = 'done' THEN a.last_done END
+            UPDATE {item} SET started_at = n.started_at, finished_at = n.finished_at
             FROM (
-                SELECT t.item_id,
-                       MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) AS first_start,
-                       MAX(CASE WHEN s.category = 'done' THEN t.at END) AS last_done
-                FROM {transition} t JOIN {state} s ON s.id = t.to_state_id
-                WHERE t.item_id IN ({ids_sql})
-                GROUP BY t.item_id
-            ) a, {state} cs
-            WHERE {item}.id = a.item_id AND cs.id = {item}.state_id
+                SELECT a.item_id,
+                       CASE WHEN i.history_cut_short AND cs.category = 'done' THEN NULL
+                            ELSE COALESCE(a.first_start, CASE WHEN cs.category = 'done' THEN a.last_done END)
+                       END AS started_at,
+                       CASE WHEN cs.category = 'done' THEN a.last_done END AS finished_at
+                FROM (
+                    SELECT t.item_id,
+                           MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) AS first_start,
+                           MAX(CASE WHEN s.category = 'done' THEN t.at END) AS last_done
+                    FROM {transition} t JOIN {state} s ON s.id = t.to_state_id
+                    WHERE t.item_id IN ({ids_sql})
+                    GROUP BY t.item_id
+                ) a
+                JOIN {item} i ON i.id = a.item_id
+                JOIN {state} cs ON cs.id = i.state_id
+            ) n
+            WHERE {item}.id = n.item_id
+              AND ({sql.distinct(f"{item}.started_at", "n.started_at")}
+                   OR {sql.distinct(f"{item}.finished_at", "n.finished_at")})
             """,
             params,
         )

@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Lower, TruncDate
 
+from core.freshness import DELIVERY, fresh_cached, ids_key
 from core.sql import Dialect
 from streams.models import BacklogItem, Deployment, DeploymentItem, Incident, WorkflowState
 
@@ -137,6 +138,25 @@ POOLED = 0  # the key of the pooled figures: no stream has id 0
 
 
 def _keys(
+    stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, per_stream: bool = False, pooled: bool = False
+) -> dict[int, DeliveryKeys]:
+    """The keys computed, or cached until a write that can change them (`core.freshness.
+    DELIVERY`: deployments, incidents, an item's start), for windows of whole days: the
+    portfolio's and the stream page's usual ones, which an ordinary move leaves unchanged."""
+    if start != _midnight(start) or end != _midnight(end):
+        return _computed_keys(stream_ids, start, end, per_stream=per_stream, pooled=pooled)
+    return fresh_cached(
+        f"delivery:{ids_key(stream_ids)}:{start.isoformat()}:{end.isoformat()}:{per_stream}:{pooled}",
+        lambda: _computed_keys(stream_ids, start, end, per_stream=per_stream, pooled=pooled),
+        generation=DELIVERY,
+    )
+
+
+def _midnight(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _computed_keys(
     stream_ids: list[int], start: dt.datetime, end: dt.datetime, *, per_stream: bool = False, pooled: bool = False
 ) -> dict[int, DeliveryKeys]:
     days = (end - start).total_seconds() / 86400

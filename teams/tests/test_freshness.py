@@ -8,21 +8,24 @@ test inside a rolled-back transaction never reaches.
 import threading
 
 from django.db import connection, transaction
+from django.utils import timezone
 import pytest
 
 from core.bulk import RowWriter
 from core.freshness import (
+    DELIVERY,
     LINKS,
     current_generation,
     data_changed,
     fresh_cached,
+    writes_delivery,
     writes_domain_table,
     writes_links,
     writes_pending,
 )
-from streams.backlog.services import item_create
+from streams.backlog.services import item_change_state, item_create
 from streams.models import ValueStream
-from streams.tests.factories import ValueStreamFactory
+from streams.tests.factories import ValueStreamFactory, state
 from teams.models import Discipline
 
 
@@ -182,3 +185,43 @@ def test_the_links_generation_moves_only_with_writes_that_can_change_links():
     assert fresh_cached("walk", lambda: 2, generation=LINKS) == 1  # cached under the links generation
     Discipline.objects.create(name="Research")
     assert fresh_cached("walk", lambda: 3, generation=LINKS) == 1  # an ordinary write keeps it
+
+
+@pytest.mark.parametrize(
+    ("sql", "rowcount", "delivery"),
+    [
+        ('INSERT INTO "streams_deployment" ("service") VALUES (%s)', 1, True),
+        ('UPDATE "streams_deploymentitem" SET "first_commit_at" = now() WHERE "id" = 1', 1, True),
+        ('DELETE FROM "streams_incident" WHERE "id" = 1', 1, True),
+        ('INSERT INTO "streams_backlogitem" ("title") VALUES (%s)', 1, True),
+        ('DELETE FROM "streams_backlogitem" WHERE "id" = 3', 1, True),
+        ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 1, True),
+        ('UPDATE "streams_backlogitem" SET "title" = %s, "started_at" = %s WHERE "id" = 3', -1, True),  # saved whole
+        # The state service's refresh of an item's dates that changed nothing: no row written.
+        ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 0, False),
+        ('UPDATE "streams_backlogitem" SET "state_id" = 3, "updated_at" = now() WHERE "id" = 1', 1, False),
+        ('INSERT INTO "streams_statetransition" ("item_id") VALUES (1)', 1, False),
+        ('INSERT INTO "streams_historicaldeployment" ("id") VALUES (1)', 1, False),
+    ],
+)
+def test_which_writes_can_change_the_delivery_keys(sql, rowcount, delivery):
+    assert writes_delivery(sql, rowcount) is delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_delivery_generation_moves_with_a_start_not_with_a_move_that_starts_nothing():
+    stream = ValueStreamFactory()
+    item = item_create(stream_id=stream.pk, title="New work", flow_type="feature")
+    delivery = current_generation(generation=DELIVERY)
+    assert fresh_cached("keys", lambda: 1, generation=DELIVERY) == 1
+    item_change_state(item=item, to_state=state(stream, "Ready"), at=timezone.now())  # still in the backlog
+    assert current_generation(generation=DELIVERY) == delivery
+    item_change_state(item=item, to_state=state(stream, "In progress"), at=timezone.now())  # it starts
+    assert current_generation(generation=DELIVERY) != delivery
+    delivery = current_generation(generation=DELIVERY)
+    data = current_generation()
+    item_change_state(item=item, to_state=state(stream, "Review"), at=timezone.now())  # its start stays
+    assert current_generation() != data and current_generation(generation=DELIVERY) == delivery
+    with transaction.atomic():
+        data_changed()  # a COPY says nothing of what it wrote
+    assert current_generation(generation=DELIVERY) != delivery
