@@ -9,6 +9,7 @@ from django.utils import timezone
 import pytest
 
 from core.errors import DomainError
+from okrs import selectors
 from okrs.models import CheckIn, KeyResult, Objective
 from okrs.selectors import objective_tree, period_from
 from okrs.services import check_in_record
@@ -55,7 +56,9 @@ def test_confidence_and_staleness_come_from_the_latest_check_in(admin_user):
     assert rows[0].last_check_in == TODAY - dt.timedelta(days=3) and rows[2].last_check_in is None
 
 
-def test_linked_work_counts_children_through_their_parent_once_and_skips_removed(admin_user):
+@pytest.mark.parametrize("probed", [selectors.PROBED_AT_MOST, 0])  # linked items probed by id, or all ids read
+def test_linked_work_counts_children_through_their_parent_once_and_skips_removed(admin_user, monkeypatch, probed):
+    monkeypatch.setattr(selectors, "PROBED_AT_MOST", probed)
     stream = ValueStreamFactory()
     start = timezone.now() - dt.timedelta(days=1)
 
