@@ -476,13 +476,18 @@ def item_key_results(item: BacklogItem) -> list[ItemLink]:
     return sorted(result, key=lambda link: (link.key_result.objective.period, link.key_result.objective.title))
 
 
-def key_result_direct_items(key_result: KeyResult) -> list[BacklogItem]:
-    """The items linked to the key result itself, with how many children count through each."""
-    return list(
+LINKED_LISTED = 100  # linked items a key result's page lists; "show all" lists every one
+
+
+def key_result_direct_items(key_result: KeyResult, *, limit: int | None = None) -> list[BacklogItem]:
+    """The items linked to the key result itself (the first `limit`, by stream and id), with how
+    many children count through each."""
+    items = (
         key_result.items.select_related("stream", "state")
         .annotate(child_count=Count("children", distinct=True))
         .order_by("stream__name", "pk")
     )
+    return list(items if limit is None else items[:limit])
 
 
 # --- The flow behind a key result ------------------------------------------------------------

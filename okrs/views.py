@@ -21,6 +21,7 @@ from .forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm, TreeFi
 from .measures import DEFINITIONS
 from .models import CheckIn, KeyResult, Measure, Objective
 from .selectors import (
+    LINKED_LISTED,
     LOW_CONFIDENCE,
     STALE_AFTER_DAYS,
     current_period,
@@ -185,12 +186,19 @@ def _item_for_page(pk: int) -> BacklogItem:
     return get_object_or_404(BacklogItem.objects.select_related("stream", "state", "parent", "team"), pk=pk)
 
 
-def _key_result_links_context(request, key_result: KeyResult) -> dict:
-    linked = key_result_direct_items(key_result)
+def _key_result_links_context(request, key_result: KeyResult, *, every: bool = False) -> dict:
+    """The linked items' table: the first LINKED_LISTED unless `every` is asked for (a key result
+    can serve thousands; rendering them all was most of its page)."""
+    linked = key_result_direct_items(key_result, limit=None if every else LINKED_LISTED)
     for item in linked:
         item.may_unlink = may_link(request.user, key_result=key_result, item=item)
     may_link_any = may_link_from_key_result(request.user, key_result)
-    return {"key_result": key_result, "linked": linked, "may_link_any": may_link_any}
+    return {
+        "key_result": key_result,
+        "linked": linked,
+        "linked_total": key_result.items.count(),
+        "may_link_any": may_link_any,
+    }
 
 
 def _key_result_links(request, key_result: KeyResult, *, error: str = "", status: int = 200, undo=None) -> HttpResponse:
@@ -224,7 +232,7 @@ def key_result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "measure_label": Measure(key_result.measure).label if key_result.measure else "",
         "measure_definition": DEFINITIONS.get(key_result.measure, ""),
         "latest_reading": key_result.check_ins.filter(system=True).order_by("-date", "-pk").first(),
-    } | _key_result_links_context(request, key_result)
+    } | _key_result_links_context(request, key_result, every=request.GET.get("linked") == "all")
     return render(request, "okrs/key_result_detail.html", context)
 
 

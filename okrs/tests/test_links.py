@@ -7,6 +7,7 @@ from django.utils import timezone
 import pytest
 
 from core.errors import DomainError
+from okrs import views
 from okrs.models import Objective
 from okrs.selectors import item_key_results, key_result_flow, period_from
 from okrs.services import key_result_link
@@ -212,3 +213,19 @@ def test_the_key_result_page_shows_its_flow_and_keeps_its_query_count_flat(clien
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert response.context["flow"].report.wip == 11
+
+
+def test_a_key_result_page_lists_its_first_linked_items_and_all_of_them_on_demand(client, org, monkeypatch):
+    monkeypatch.setattr(views, "LINKED_LISTED", 2)
+    client.force_login(org["director"])
+    kr = org["stream_kr"]
+    kr.items.add(*(make_item(org["payments"], f"Linked {n}", "In progress") for n in range(3)))
+    url = reverse("okrs:key-result-detail", args=[kr.pk])
+    first = client.get(url)
+    html = first.content.decode()
+    assert [item.title for item in first.context["linked"]] == ["Linked 0", "Linked 1"]
+    assert "The first 2 of 3 linked items, by stream." in html
+    assert f'href="{url}?linked=all#kr-links">Show all 3</a>' in html
+    assert first.context["flow"].linked == 3  # the figures count every linked item
+    every = client.get(url, {"linked": "all"})
+    assert len(every.context["linked"]) == 3 and 'data-testid="kr-linked-more"' not in every.content.decode()
