@@ -20,6 +20,7 @@ from core.freshness import LINKS, current_generation
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create, item_update
+from streams.flow.rollups import rollups_refresh
 from streams.models import BacklogItem
 from streams.tests.factories import ValueStreamFactory, state
 
@@ -146,3 +147,17 @@ def test_the_portfolio_shows_a_deployment_a_pipeline_posts_at_once(world, admin_
     assert posted.status_code == 201, posted.json()
     row = get(client, url)[0].context["portfolio"].rows[0]
     assert row.delivery.deployments == 1 and row.delivery.successful == 1
+
+
+def test_the_stream_page_is_cached_and_shows_a_state_change_at_once(world):
+    rollups_refresh()  # as the beat job keeps them: the page reads its default window from them
+    client, url = world["client"], reverse("streams:stream-detail", args=[world["stream"].slug])
+    report = assert_second_view_is_cached(client, url).context["report"]
+    assert report.method == "daily rollups" and report.wip == 3
+    # Ages are reckoned at the view, not when the report was cached.
+    assert sorted(f.age_days for f in report.in_progress) == [pytest.approx(days, abs=0.01) for days in (3, 4, 5)]
+
+    item_change_state(item=world["items"][2], to_state=state(world["stream"], "Done"))
+
+    report = get(client, url)[0].context["report"]
+    assert report.wip == 2 and len(report.in_progress) == 2

@@ -3,11 +3,15 @@ engine over the history. Neither of those two modules imports the other; this on
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 from django.db import connection, transaction
 
+from core.freshness import fresh_cached
 from core.sql import Dialect
 from streams.flow.engine import ROLLUP_SCOPES, FlowReport, HistoryEngine, ItemFacts, Scope, Window, pace_of
-from streams.flow.rollups import rollup_report
+from streams.flow.rollups import midnight, rollup_report, utc_day
 from streams.models import BacklogItem, WorkflowState
 from streams.models.querysets import in_progress_sql, returned_sql
 
@@ -42,31 +46,65 @@ def stream_page_report(*, scope: Scope, window: Window, shown: int) -> FlowRepor
     """A stream's report as its page shows it: the aggregates from the daily rollups, every
     item finished in the window and in progress with the dates the state service keeps (the
     charts' points: flow time, lead time, age, pace), and the full facts (active, waiting,
-    blocked and returned days, reopens) of the rows the page's tables show: the `shown`
-    longest finished, the `shown` oldest in progress, and the items returned to the backlog,
-    read by the engine narrowed to those items.
+    blocked and returned days, reopens) of the rows the page's tables show that need them: the
+    `shown` longest finished and the items returned to the backlog, read by the engine
+    narrowed to those items.
 
     The other items' remaining facts (creation, start, active, waiting, blocked and returned
     days, reopens) are None (not read): exports use `flow_report`, which reads every item's.
     Falls back to `flow_report` when the rollups cannot answer. Tested against it.
+
+    A window of complete days (the page's default) is cached until the data changes
+    (`core.freshness`): what moves with the clock alone, the ages of the work in progress and
+    of the returned items (and the returned items' current stay in the backlog), is reckoned
+    again at each view (`rebased`).
     """
     if scope.kind != "stream":
         return flow_report(scope=scope, window=window)
+    if window.end <= midnight(utc_day(window.as_of)):
+        key = f"stream-page:{scope.id}:{window.start.isoformat()}:{window.end.isoformat()}:{shown}"
+        report = fresh_cached(key, lambda: _page_report(scope, window, shown))
+        report = None if report is None else rebased(report, window)
+    else:
+        report = _page_report(scope, window, shown)
+    return flow_report(scope=scope, window=window) if report is None else report
+
+
+def rebased(report: FlowReport, window: Window) -> FlowReport:
+    """A page report read as of an earlier instant, as of `window.as_of` (same bounds, no change
+    of the data since): items in progress and returned to the backlog are older by the time
+    gone by, their pace placed again, and a returned item's current stay in a backlog state
+    (part of its returned time) longer by as much. Nothing else in a window of complete days
+    depends on the instant it is read."""
+    shift = (window.as_of - report.window.as_of) / dt.timedelta(days=1)
+
+    def older(facts: ItemFacts) -> ItemFacts:
+        age = facts.age_days + shift
+        return dataclasses.replace(facts, age_days=age, pace=pace_of(age, report.flow_time))
+
+    def longer(facts: ItemFacts) -> ItemFacts:
+        return dataclasses.replace(facts, age_days=facts.age_days + shift, returned_days=facts.returned_days + shift)
+
+    return dataclasses.replace(
+        report,
+        window=window,
+        in_progress=[older(facts) for facts in report.in_progress],
+        returned_items=[longer(facts) for facts in report.returned_items],
+    )
+
+
+def _page_report(scope: Scope, window: Window, shown: int) -> FlowReport | None:
     report = rollup_report(scope=scope, window=window)
     if report is None:
-        return flow_report(scope=scope, window=window)
+        return None
     finished, in_progress, returned = _item_dates(report)
     for facts in in_progress:
         facts.pace = pace_of(facts.age_days, report.flow_time)
     longest = sorted(finished, key=lambda f: (f.flow_days is not None, f.flow_days or 0), reverse=True)[:shown]
-    oldest = sorted(in_progress, key=lambda f: f.age_days, reverse=True)[:shown]
-    read = _facts_of([f.item_id for f in (*longest, *oldest)] + returned, window)
-    full = {facts.item_id: facts for facts in (*read.finished, *read.in_progress)}
-    for facts in oldest:
-        full[facts.item_id].pace = facts.pace  # among the stream's flow times, not the few read
-    shown_ids = {facts.item_id for facts in (*longest, *oldest)}
-    report.finished = [full[f.item_id] if f.item_id in shown_ids else f for f in finished]
-    report.in_progress = [full[f.item_id] if f.item_id in shown_ids else f for f in in_progress]
+    read = _facts_of([f.item_id for f in longest] + returned, window)
+    full = {facts.item_id: facts for facts in read.finished}
+    report.finished = [full.get(f.item_id, f) for f in finished]
+    report.in_progress = in_progress
     report.returned_items = read.returned_items
     return report
 

@@ -8,7 +8,7 @@ import pytest
 
 from streams.backlog.services import items_refresh_flow_dates
 from streams.flow.engine import Scope, Window, item_row
-from streams.flow.report import flow_report, stream_page_report
+from streams.flow.report import flow_report, rebased, stream_page_report
 from streams.flow.rollups import rollups_refresh
 from streams.models import BacklogItem, BlockedPeriod
 from streams.tests.flow_history import T0, build_history, d, make
@@ -61,15 +61,36 @@ def test_the_page_report_equals_the_engine(stream, name, shown):
     assert [f.pace for f in page.in_progress] == [f.pace for f in exact.in_progress]
     assert [item_row(f) for f in page.returned_items] == [item_row(f) for f in exact.returned_items]
     assert page.returned_items  # R
-    # The rows the tables show carry every fact; the others' are not read.
-    exact_by_id = {f.item_id: f for f in (*exact.finished, *exact.in_progress)}
+    # The finished rows the table shows carry every fact; the others' are not read (the table
+    # of work in progress shows age and pace only).
+    exact_by_id = {f.item_id: f for f in exact.finished}
     longest = sorted(page.finished, key=lambda f: (f.flow_days is not None, f.flow_days or 0), reverse=True)
-    oldest = sorted(page.in_progress, key=lambda f: f.age_days, reverse=True)
-    for rows in (longest, oldest):
-        for facts in rows[:shown]:
-            assert item_row(facts) == item_row(exact_by_id[facts.item_id])
-        for facts in rows[shown:]:
-            assert all(getattr(facts, name) is None for name in FULL)
+    for facts in longest[:shown]:
+        assert item_row(facts) == item_row(exact_by_id[facts.item_id])
+    for facts in (*longest[shown:], *page.in_progress):
+        assert all(getattr(facts, name) is None for name in FULL)
+
+
+def test_a_report_read_earlier_is_rebased_to_now_exactly(stream):
+    """The cached page report of a window of complete days, read again hours later with no
+    change of the data, equals the report read then: ages, paces and returned time moved on."""
+    assert rollups_refresh(as_of=AS_OF) > 0
+    first, last = T0.date(), (T0 + dt.timedelta(days=13)).date()
+    earlier = stream_page_report(
+        scope=Scope.stream(stream), window=Window.build(start=first, end=last, as_of=AS_OF), shown=100
+    )
+    later_window = Window.build(start=first, end=last, as_of=AS_OF + dt.timedelta(days=3, hours=7))
+    later = stream_page_report(scope=Scope.stream(stream), window=later_window, shown=100)
+    moved = rebased(earlier, later_window)
+    assert moved.window == later.window
+    assert [(f.item_id, f.age_days, f.pace) for f in moved.in_progress] == [
+        (f.item_id, pytest.approx(f.age_days), f.pace) for f in later.in_progress
+    ]
+    assert [f.pace for f in moved.in_progress] != [f.pace for f in earlier.in_progress]  # J crossed a percentile
+    assert [(f.item_id, f.age_days, f.returned_days) for f in moved.returned_items] == [
+        (f.item_id, pytest.approx(f.age_days), pytest.approx(f.returned_days)) for f in later.returned_items
+    ]
+    assert [item_row(f) for f in moved.finished] == [item_row(f) for f in later.finished]
 
 
 def test_stale_rollups_send_the_page_to_the_engine(stream):
