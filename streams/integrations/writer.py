@@ -170,10 +170,12 @@ class Errors:
 
 
 def _rows(file: IO, name: str, required: list[str], optional: list[str], errors: Errors):
-    """Yield (line number, row dict) of a CSV file whose header names the required columns."""
-    reader = csv.DictReader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name), strict=True)
+    """Yield (line number, values) of a CSV file whose header names the required columns: the
+    values of the required, then the optional columns, stripped ("" where a row is short, None
+    for an optional column the header does not name). Blank lines are skipped."""
+    reader = csv.reader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name), strict=True)
     try:
-        header = [column.strip() for column in (reader.fieldnames or [])]
+        header = [column.strip() for column in next(reader, None) or []]
     except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
         errors.add(name, 1, "", _unreadable(error))
         return
@@ -187,14 +189,19 @@ def _rows(file: IO, name: str, required: list[str], optional: list[str], errors:
             f"(optional: {', '.join(optional) or 'none'}); missing: {', '.join(missing)}.",
         )
         return
-    reader.fieldnames = header
+    width = len(header)
+    at = {column: index for index, column in enumerate(header)}  # a repeated column: its last
+    wanted = [at[column] for column in required] + [at.get(column, -1) for column in optional]
     try:
         for row in reader:
-            values = {key: (value or "").strip() for key, value in row.items() if key is not None}
-            if any("\x00" in value for value in values.values()):
+            if not row:
+                continue
+            if len(row) < width:
+                row += [""] * (width - len(row))
+            if "\x00" in "".join(row[:width]):  # columns past the header's are not read
                 errors.add(name, reader.line_num, "", "contains a NUL byte; is this a text file?")
                 continue
-            yield reader.line_num, values
+            yield reader.line_num, [row[index].strip() if index >= 0 else None for index in wanted]
     except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
         errors.add(name, reader.line_num + (not isinstance(error, csv.Error)), "", _unreadable(error))
 
@@ -229,8 +236,8 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
     )
 
     for line, row in _rows(states_file, "states.csv", ["name", "category", "order"], ["wip_limit"], errors):
-        name, category, order = row.get("name", ""), row.get("category", "").lower(), row.get("order", "")
-        limit = row.get("wip_limit")
+        name, category, order, limit = row
+        category = category.lower()
         if limit is not None and limit != "" and not (limit.isdigit() and int(limit) <= 1_000_000):
             errors.add("states.csv", line, "wip_limit", f"{limit!r} is not a whole number of 0 or more (or empty).")
         elif limit is not None and name:
@@ -242,9 +249,7 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         elif name in parsed.states:
             errors.add("states.csv", line, "name", f"{name!r} is listed twice.")
         if category not in CATEGORIES:
-            errors.add(
-                "states.csv", line, "category", f"{row.get('category')!r} is not one of {', '.join(CATEGORIES)}."
-            )
+            errors.add("states.csv", line, "category", f"{row[1]!r} is not one of {', '.join(CATEGORIES)}.")
         if not order.isdigit():
             errors.add("states.csv", line, "order", f"{order!r} is not a whole number of 0 or more.")
         if name and category in CATEGORIES and order.isdigit():
@@ -259,7 +264,8 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         teams[name.lower()] = pk
     columns = ["key", "title", "type", "created_at"]
     for line, row in _rows(items_file, "items.csv", columns, ["parent_key", "team"], errors):
-        key, title, flow_type = row.get("key", ""), row.get("title", ""), row.get("type", "").lower()
+        key, title, raw_type, created_at, parent_key, team_name = row
+        flow_type = raw_type.lower()
         if not key:
             errors.add("items.csv", line, "key", "an item needs a key.")
         elif len(key) > 100:
@@ -271,16 +277,16 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         elif len(title) > 300:
             errors.add("items.csv", line, "title", "is longer than 300 characters.")
         if flow_type not in FLOW_TYPES:
-            errors.add("items.csv", line, "type", f"{row.get('type')!r} is not one of {', '.join(FLOW_TYPES)}.")
-        created = _timestamp(row.get("created_at", ""))
+            errors.add("items.csv", line, "type", f"{raw_type!r} is not one of {', '.join(FLOW_TYPES)}.")
+        created = _timestamp(created_at)
         if isinstance(created, str):
             errors.add("items.csv", line, "created_at", created)
-        team_name = row.get("team", "")
+        team_name = team_name or ""
         team_id = teams.get(team_name.lower()) if team_name else None
         if team_name and team_id is None:
             errors.add("items.csv", line, "team", f"no team has the slug or name {team_name!r}.")
         if key and key not in parsed.items and title and flow_type in FLOW_TYPES and not isinstance(created, str):
-            parsed.items[key] = ItemRow(line, key, title[:300], flow_type, created, row.get("parent_key", ""), team_id)
+            parsed.items[key] = ItemRow(line, key, title[:300], flow_type, created, parent_key or "", team_id)
     for item in parsed.items.values():
         if item.parent_key and item.parent_key not in parsed.items:
             errors.add(
@@ -304,8 +310,8 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
     last_at: dict[str, tuple[dt.datetime, int]] = {}
     now = timezone.now()
     for line, row in _rows(transitions_file, "transitions.csv", ["key", "to_state", "at"], [], errors):
-        key, to_state = row.get("key", ""), row.get("to_state", "")
-        at = _timestamp(row.get("at", ""))
+        key, to_state, at = row
+        at = _timestamp(at)
         if key not in parsed.items:
             errors.add("transitions.csv", line, "key", f"{key!r} is not the key of an item in items.csv.")
         if to_state not in known_states:
