@@ -19,8 +19,8 @@ Prints, and writes to benchmarks/results/import.json:
   as a user runs it, in a fresh process (DEBUG off, as in production), and the same for a second
   run of the same file, which should change nothing;
 - the items, transitions and dependencies the stream holds afterwards.
-Goal from the Jira import issue: 100,000 issues with 600,000 transitions imported in <= 60 s
-with a peak memory <= 500 MB.
+Goals: 100,000 issues with 600,000 transitions imported in <= 20 s (issue 32; the Jira import
+issue asked for 60 s) with a peak memory <= 500 MB.
 """
 
 import argparse
@@ -41,7 +41,7 @@ from core.history import delete_with_history  # noqa: E402
 from streams.models import BacklogItem, Dependency, StateTransition, ValueStream  # noqa: E402
 
 STREAM = "bench-import"
-GOAL_SECONDS = 60
+GOAL_SECONDS = 20
 GOAL_PEAK_RSS_MB = 500
 
 # The Jira workflow of the export: status name -> (status id, status category key).
