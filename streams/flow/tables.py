@@ -9,7 +9,6 @@ from __future__ import annotations
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
 from core.urls import fast_reverse
@@ -34,12 +33,18 @@ def _e(value) -> str:
     return escape(str(value))
 
 
+def shortened(text: str, chars: int = TITLE_CHARS) -> str:
+    """At most `chars` characters, an ellipsis ending a shortened one (as `|truncatechars`, without
+    its Unicode normalisation: a tenth of the page's time for 200 titles)."""
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
 def _item(facts: ItemFacts, *, linked: bool) -> str:
     """The item's key (a link to its page) and its title, shortened."""
     key = _e(facts.key)
     if linked:
         key = f'<a href="{_e(fast_reverse("item-detail", facts.item_id))}">{key}</a>'
-    return f"{key} {_e(Truncator(facts.title).chars(TITLE_CHARS))}"
+    return f"{key} {_e(shortened(facts.title))}"
 
 
 def _num(value) -> str:
