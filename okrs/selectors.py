@@ -385,8 +385,17 @@ def objective_tree(
 SEARCH_RESULTS = 20
 
 
+LITERAL_IDS_AT_MOST = 10_000  # linked items written into SQL as literals; beyond, the walk runs in SQL
+
+
 def linked_items_sql(key_result_id: int) -> str:
-    """SQL selecting the ids of every item serving the key result (directly or through a parent)."""
+    """SQL for `IN (...)`: the ids of every item serving the key result (directly or through a
+    parent). Up to LITERAL_IDS_AT_MOST, the ids of the cached walk (`linked_pairs`) as literals:
+    the flow engine and the forecast put this in half a dozen queries, each of which walked the
+    item tree again (5-9 ms a walk at scale); beyond, the walk itself (one query, ids gathered)."""
+    _, linked = linked_pairs([key_result_id])
+    if len(linked) <= LITERAL_IDS_AT_MOST:
+        return ", ".join(map(str, np.unique(linked).tolist())) or "NULL"
     return Dialect(connection).id_list(
         linked_items_cte(f"k.keyresult_id = {int(key_result_id)}") + " SELECT item FROM linked"
     )

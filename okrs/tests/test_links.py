@@ -7,7 +7,7 @@ from django.utils import timezone
 import pytest
 
 from core.errors import DomainError
-from okrs import views
+from okrs import selectors, views
 from okrs.models import Objective
 from okrs.selectors import item_key_results, key_result_flow, period_from
 from okrs.services import key_result_link
@@ -162,7 +162,9 @@ def test_an_item_serves_what_its_ancestors_serve_and_the_nearest_link_wins(clien
     assert "parent" in html and epic.key in html and "Unlink" not in html  # inherited links are unlinked at the parent
 
 
-def test_the_flow_behind_a_key_result_counts_each_item_once_and_forecasts_the_rest(org):
+@pytest.mark.parametrize("literal_ids", [selectors.LITERAL_IDS_AT_MOST, -1])  # the cached walk's ids, or the walk
+def test_the_flow_behind_a_key_result_counts_each_item_once_and_forecasts_the_rest(org, monkeypatch, literal_ids):
+    monkeypatch.setattr(selectors, "LITERAL_IDS_AT_MOST", literal_ids)
     payments = org["payments"]
     kr = org["stream_kr"]
     epic = make_item(payments, "Checkout revamp", "In progress", days_ago=20)
