@@ -6,11 +6,12 @@ import datetime as dt
 from decimal import Decimal
 import re
 
+from django import forms
 from django.template import Context, Engine, Template
 from django.utils import timezone
 import pytest
 
-from okrs.forms import CheckInForm
+from okrs.forms import CheckInForm, ListSelect
 from okrs.models import KeyResult, Measure, Objective
 from okrs.selectors import KeyResultRow, ObjectiveNode, period_from
 from okrs.templatetags.okr_tree import key_result_row
@@ -259,3 +260,12 @@ def test_the_open_check_in_form_sits_under_its_key_result():
     assert ours == template
     assert ours.count('<form class="check-in"') == 1 and 'name="csrfmiddlewaretoken" value="token"' in ours
     assert ours.index(f'id="key-result-{opened.pk}"') < ours.index("Check in: Key result 6.1")
+
+
+@pytest.mark.parametrize("value", [None, "2", "<x>"])
+def test_the_filters_select_writes_what_djangos_select_wrote(value):
+    choices = [("", "Anyone"), (1, "Ana <b>&</b>"), (2, 'Bo "B"'), ("Team <A>", [(3, "Cy"), (4, "Di")])]
+    attrs = {"id": "id_owner", "aria-invalid": "true", "required": False, "autofocus": True}
+    ours = ListSelect(choices=choices).render("owner", value, attrs=attrs)
+    assert ours == forms.Select(choices=choices).render("owner", value, attrs=attrs)
+    assert "Ana &lt;b&gt;&amp;&lt;/b&gt;" in ours and ('<option value="2" selected>' in ours) is (value == "2")
