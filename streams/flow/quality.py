@@ -23,6 +23,7 @@ from django.db import connection
 from core.freshness import fresh_cached
 from core.sql import Dialect
 from streams.flow.engine import PERCENTILES, FlowReport, Window
+from streams.flow.rollups import stored_moves
 from streams.models import BacklogItem, StateTransition, WorkflowState
 
 BULK_SIZE = 10  # items entering done within one minute
@@ -148,20 +149,24 @@ def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
                 [stream_id],
             )
             named = [(pk, key or f"#{pk}") for pk, key in cursor.fetchall()]
-        cursor.execute(
-            f"""
-            SELECT SUM(CASE WHEN a.category <> 'done' AND b.category <> 'removed' AND b."order" < a."order"
-                            THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN a.category = 'done' AND b.category NOT IN ('done', 'removed') THEN 1 ELSE 0 END)
-            FROM {moves} t
-            JOIN {items} i ON i.id = t.item_id
-            JOIN {states} a ON a.id = t.from_state_id
-            JOIN {states} b ON b.id = t.to_state_id
-            WHERE i.stream_id = %s AND t.at >= {ws} AND t.at < {we}
-            """,
-            [stream_id],
-        )
-        backward, reopens = cursor.fetchone()
+        stored = stored_moves(stream_id=stream_id, window=window)
+        if stored is None:
+            cursor.execute(
+                f"""
+                SELECT SUM(CASE WHEN a.category <> 'done' AND b.category <> 'removed' AND b."order" < a."order"
+                                THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN a.category = 'done' AND b.category NOT IN ('done', 'removed') THEN 1 ELSE 0 END)
+                FROM {moves} t
+                JOIN {items} i ON i.id = t.item_id
+                JOIN {states} a ON a.id = t.from_state_id
+                JOIN {states} b ON b.id = t.to_state_id
+                WHERE i.stream_id = %s AND t.at >= {ws} AND t.at < {we}
+                """,
+                [stream_id],
+            )
+            backward, reopens = cursor.fetchone()
+        else:
+            backward, reopens = _judged(stored)
 
     def group(row) -> Percentiles:  # (is_bulk, count, minutes, percentiles...)
         if row is None:
@@ -187,6 +192,24 @@ def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
         cut_short_finished=int(cut_short_finished or 0),
         cut_short_named=named,
     )
+
+
+def _judged(moves: dict[tuple[int, int], int]) -> tuple[int, int]:
+    """Backward moves and reopens among moves counted per (from, to) state pair, by the
+    states' categories and order now (as the query over the history judges them)."""
+    ids = {pk for pair in moves for pk in pair}
+    states = {
+        pk: (category, order)
+        for pk, category, order in WorkflowState.objects.filter(pk__in=ids).values_list("pk", "category", "order")
+    }
+    backward = reopens = 0
+    for (from_id, to_id), n in moves.items():
+        (a_category, a_order), (b_category, b_order) = states[from_id], states[to_id]
+        if a_category != "done" and b_category != "removed" and b_order < a_order:
+            backward += n
+        if a_category == "done" and b_category not in ("done", "removed"):
+            reopens += n
+    return backward, reopens
 
 
 def _float(value) -> float | None:

@@ -121,9 +121,14 @@ class _DayEngine(HistoryEngine):
             self._daily_series()
             # Per state by id (a state renamed later keeps its rows), states with no item left out.
             ids = {state["name"]: str(state["id"]) for state in self.report.cfd_states}
+            moves = self._moves()
             out.days = [
-                {**day, "states": {ids[name]: n for name, n in day.get("states", {}).items() if n}}
-                for day in self.report.daily
+                {
+                    **day,
+                    "states": {ids[name]: n for name, n in day.get("states", {}).items() if n},
+                    "moves": moves.get(k, {}),
+                }
+                for k, day in enumerate(self.report.daily)
             ]
         sql = self.sql
         day = sql.floor(sql.days("f.finish", self.ws))
@@ -152,6 +157,24 @@ class _DayEngine(HistoryEngine):
         )
         self.drop()
         return out
+
+    def _moves(self) -> dict[int, dict[str, int]]:
+        """Per day of the window, the stream's items' moves dated then, by "from-to" state ids
+        (as `streams.flow.quality` counts them: every item of the stream, held back or not)."""
+        day = self.sql.floor(self.sql.days("t.at", self.ws))
+        rows = self.fetchall(
+            f"""
+            SELECT {day} AS k, t.from_state_id, t.to_state_id, COUNT(*)
+            FROM {StateTransition._meta.db_table} t JOIN {BacklogItem._meta.db_table} i ON i.id = t.item_id
+            WHERE i.stream_id = {int(self.scope.id)} AND t.from_state_id IS NOT NULL
+              AND t.at >= {self.ws} AND t.at < {self.we}
+            GROUP BY k, t.from_state_id, t.to_state_id
+            """
+        )
+        moves: dict[int, dict[str, int]] = {}
+        for k, from_id, to_id, n in rows:
+            moves.setdefault(int(k), {})[f"{from_id}-{to_id}"] = int(n)
+        return moves
 
 
 def day_rows(*, scope: Scope, window: Window, finished_since=None, with_days: bool = True) -> DayRows:
@@ -219,9 +242,9 @@ def stream_rollups_refresh(*, stream_id: int, as_of: dt.datetime | None = None) 
 def _store(stream_id: int, first: dt.date, rows: DayRows) -> None:
     FlowDay.objects.bulk_create(
         [
-            FlowDay(stream_id=stream_id, **{key: day[key] for key in ("day", *CATEGORIES, "wip", "states")})
+            FlowDay(stream_id=stream_id, **{key: day[key] for key in ("day", *CATEGORIES, "wip", "states", "moves")})
             for day in rows.days
-            if any(day[key] for key in (*CATEGORIES, "wip"))
+            if any(day[key] for key in (*CATEGORIES, "wip", "moves"))
         ],
         batch_size=2000,
     )
@@ -261,6 +284,26 @@ def rollups_refresh(*, as_of: dt.datetime | None = None, stream_ids=None) -> int
 
 
 # --- Answering a report from them -----------------------------------------------------------------
+
+
+def stored_moves(*, stream_id: int, window: Window) -> dict[tuple[int, int], int] | None:
+    """The stream's moves dated in a window of whole days, per (from, to) state ids, summed from
+    the stored days; None when those cannot answer (the window cuts a day, or the stream's
+    stored days are not valid through it: a move dated in the past pulls them back)."""
+    first, end = utc_day(window.start), utc_day(window.end)
+    if window.start != midnight(first) or window.end != midnight(end):
+        return None
+    trusted = FlowDayMark.objects.filter(stream_id=stream_id, valid_until__gte=end, computed_as_of__lte=window.as_of)
+    if not trusted.exists():
+        return None
+    counts: dict[tuple[int, int], int] = {}
+    for moves in FlowDay.objects.filter(stream_id=stream_id, day__gte=first, day__lt=end).values_list(
+        "moves", flat=True
+    ):
+        for pair, n in moves.items():
+            from_id, to_id = (int(pk) for pk in pair.split("-"))
+            counts[from_id, to_id] = counts.get((from_id, to_id), 0) + n
+    return counts
 
 
 def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:

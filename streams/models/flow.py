@@ -53,6 +53,10 @@ class FlowDay(models.Model):
     # Items in each workflow state at the day's end, by state id (states with none left out):
     # the stream page's cumulative flow per state.
     states = models.JSONField(default=dict, blank=True)
+    # Moves dated that day by the stream's items, per "from-to" pair of state ids (first
+    # entries, which have no state they come from, left out): the data-quality panel's
+    # backward moves and reopens, judged against the workflow as it is when read.
+    moves = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["stream", "day"], name="flow_day_stream_day_unique")]

@@ -8,8 +8,9 @@ import pytest
 from streams.flow.engine import Scope
 from streams.flow.quality import BULK_SIZE, stream_data_quality
 from streams.flow.report import flow_report
-from streams.models import BacklogItem
-from streams.tests.factories import ValueStreamFactory
+from streams.flow.rollups import rollups_refresh, stored_moves
+from streams.models import BacklogItem, WorkflowState
+from streams.tests.factories import ValueStreamFactory, state
 from streams.tests.flow_history import WINDOW, d, make
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,27 @@ def test_backward_moves_reopens_and_items_without_history_are_counted(board):
     quality = stream_data_quality(stream_id=board.pk, window=WINDOW)
     assert (quality.backward_moves, quality.reopens, quality.no_history) == (1, 1, 1)
     assert not quality.clean
+
+
+def test_backward_moves_and_reopens_from_the_stored_days_equal_the_history(board):
+    """The moves the daily rollups store per pair of states give the history's counts, judged
+    against the workflow as it is (a reordered workflow included), until a move dated in the
+    window pulls the stored days back."""
+    history = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    assert stored_moves(stream_id=board.pk, window=WINDOW) is None  # never refreshed
+    rollups_refresh(as_of=WINDOW.as_of)
+    assert sum(stored_moves(stream_id=board.pk, window=WINDOW).values()) > 0
+    stored = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    assert (stored.backward_moves, stored.reopens) == (history.backward_moves, history.reopens) == (1, 1)
+    # Review before In progress: moves from In progress into Review count as backward now.
+    review, in_progress = state(board, "Review"), state(board, "In progress")
+    WorkflowState.objects.filter(pk=review.pk).update(order=in_progress.order - 1)
+    make(board, "LATE", "feature", [("In progress", d(5)), ("Review", d(6))])  # dated in the window
+    assert stored_moves(stream_id=board.pk, window=WINDOW) is None  # the stored days were pulled back
+    history = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    rollups_refresh(as_of=WINDOW.as_of)
+    stored = stream_data_quality(stream_id=board.pk, window=WINDOW)
+    assert (stored.backward_moves, stored.reopens) == (history.backward_moves, history.reopens) == (2, 1)
 
 
 def test_the_stream_page_and_the_api_show_the_data_quality(board, admin_client, django_assert_max_num_queries):
