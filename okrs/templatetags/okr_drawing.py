@@ -81,9 +81,10 @@ def kr_trend(trend, start, target, period, unit="", large=False):
     def y(value: float) -> float:
         return round(height - PAD - (value - low) / span_values * (height - 2 * PAD), 1)
 
-    line = " ".join(f"{x(day)},{y(value)}" for day, value in points)
+    coordinates = [(x(day), y(value)) for day, value in points]
+    line = " ".join(f"{cx},{cy}" for cx, cy in coordinates)
     r = 3 if large else 2
-    dots = "".join(f'<circle cx="{x(d)}" cy="{y(v)}" r="{r}"/>' for d, v in points)
+    dots = "".join(f'<circle cx="{cx}" cy="{cy}" r="{r}"/>' for cx, cy in coordinates)
     spoken = "; ".join(f"{day:%d %b}: {decimal2(value)}" for day, value in points)
     unit = f" {unit}" if unit else ""
     label = escape(

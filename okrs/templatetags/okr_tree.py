@@ -4,6 +4,7 @@ functions write the same HTML in a fraction of that. What people type (titles, n
 descriptions) is escaped; the rest is numbers, fixed words, addresses and the drawings' HTML.
 The check-in form, shown in one row at a time, stays a template (`_check_in_row.html`)."""
 
+import functools
 from html import escape
 
 from django import template
@@ -11,10 +12,11 @@ from django.template import Context
 from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
+from django.utils.translation import get_language
 
 from core.urls import fast_reverse
 
-from ..models import KeyResult
+from ..models import KeyResult, Measure, Objective
 from ..selectors import KeyResultRow, ObjectiveNode
 from .humanize_okrs import decimal2, percent
 from .okr_drawing import confidence_badge, kr_trend, progress_bar
@@ -29,10 +31,19 @@ KEY_RESULTS_HEAD = (
 )
 
 
+# The choices' labels the rows show (get_FOO_display hashes its choices at every call).
+KINDS, MEASURES, LEVELS = dict(KeyResult.Kind.choices), dict(Measure.choices), dict(Objective.Level.choices)
+
+
+@functools.cache
+def _months(language: str | None) -> dict[int, str]:
+    return {month: MONTHS_3[month].title() for month in MONTHS_3}
+
+
 def day_month_year(day) -> str:
     """`day|date:"j M Y"` ("6 Dec 2026", the month in the active language) without the filter's
     format lookups; "" for None, as the filter."""
-    return f"{day.day} {MONTHS_3[day.month].title()} {day.year:04d}" if day else ""
+    return f"{day.day} {_months(get_language())[day.month]} {day.year:04d}" if day else ""
 
 
 def plural(n: int) -> str:
@@ -76,7 +87,7 @@ def _card(context: Context, node: ObjectiveNode, period) -> str:
         )
     else:
         key_results = '<p class="empty">No key results yet.</p>'
-    level = escape(str(objective.get_level_display())) + (f": {escape(scope.name)}" if scope else "")
+    level = escape(str(LEVELS.get(objective.level, objective.level))) + (f": {escape(scope.name)}" if scope else "")
     above = ' <span class="tag">above a match</span>' if node.context else ""
     stale = ' <span class="tag warn">stale</span>' if node.stale else ""
     card = (
@@ -117,7 +128,8 @@ def key_result_row(row: KeyResultRow, node: ObjectiveNode, period) -> SafeString
     owner = row.owner
     measured = ""
     if kr.source == KeyResult.Source.MEASURED:
-        measured = f' <span class="tag pass" title="{escape(str(kr.get_measure_display()))}">measured</span>'
+        measure = escape(str(MEASURES.get(kr.measure, kr.measure)))
+        measured = f' <span class="tag pass" title="{measure}">measured</span>'
     actions = ""
     if row.may_check_in:
         check_in = escape(f"{fast_reverse('okrs:check-in', pk)}?period={period.label}")
@@ -131,7 +143,7 @@ def key_result_row(row: KeyResultRow, node: ObjectiveNode, period) -> SafeString
     return mark_safe(
         f'<tr id="key-result-{pk}"> <th scope="row"><a href="{fast_reverse("okrs:key-result-detail", pk)}">'
         f"{escape(kr.title)}</a> "
-        f'<span class="tag">{escape(str(kr.get_kind_display()))}</span>{measured} '
+        f'<span class="tag">{escape(str(KINDS.get(kr.kind, kr.kind)))}</span>{measured} '
         f'<span class="small muted">{escape(owner.name) if owner else "no owner"}</span></th> '
         f'<td class="nowrap">{progress_bar(row.progress, node.elapsed)} '
         f'<strong data-testid="kr-progress">{percent(row.progress)}</strong> '
