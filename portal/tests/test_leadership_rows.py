@@ -9,10 +9,11 @@ from decimal import Decimal
 import re
 
 from django.template import Context, Template
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 import pytest
 
-from portal.templatetags.leadership_rows import gap_items, leader_rows, load_rows
+from portal.templatetags.leadership_rows import gap_items, leader_rows, load_rows, whole_or_tenths
 from streams.backlog.services import item_change_state, item_create
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
 from teams.tests.factories import PersonFactory
@@ -106,3 +107,9 @@ def test_the_pages_lists_are_the_templates_html(admin_client, streams):
         assert normalized(written) in normalized(page)
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)" in page
     assert 'title="Overdue"' in page and "<td>Owns</td>" in page and ">2.3</td>" in page and ">4</td>" in page
+
+
+def test_whole_or_tenths_is_floatformat_minus_one():
+    values = [Decimal(n) / 10 for n in range(1000)] + [Decimal(n) / 100 for n in range(1000)]
+    for value in [*values, 0, 3, 2.25, 4.0, 0.05, None]:
+        assert whole_or_tenths(value) == floatformat(value, "-1"), value
