@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 
 from core.freshness import fresh_cached
 from core.sql import Dialect
@@ -130,17 +130,34 @@ def stream_data_quality(*, stream_id: int, window: Window) -> DataQuality:
         groups = {row[0]: row for row in cursor.fetchall()}
         cursor.execute(f"SELECT COUNT(*), {pcts} FROM ({finished}) f", [stream_id])
         everything = cursor.fetchone()
-        cursor.execute(
+        # Items with no move at all. Nearly every item has a move into one of its stream's states
+        # (its entry, a move into the stream): those are ruled out from one index-only scan of
+        # the stream's moves, and only the rest are looked up one by one (4,951 probes were
+        # 30-200 ms of the page).
+        entered = (
+            f"SELECT t.item_id FROM {moves} t WHERE t.to_state_id IN (SELECT w.id FROM {states} w "
+            f"WHERE w.stream_id = {int(stream_id)})"
+        )
+        with transaction.atomic():
+            if sql.postgres:  # two workers each hashing the stream's moves cost twice one (19 vs 46 ms)
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute(
+                f"""
+                SELECT COUNT(*) FROM {items} i
+                WHERE i.stream_id = %s AND i.id NOT IN ({entered})
+                  AND NOT EXISTS (SELECT 1 FROM {moves} t WHERE t.item_id = i.id)
+                """,
+                [stream_id],
+            )
+            (no_history,) = cursor.fetchone()
+        cursor.execute(  # few items, from their partial index
             f"""
-            SELECT SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM {moves} t WHERE t.item_id = i.id) THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN i.history_cut_short THEN 1 ELSE 0 END),
-                   SUM(CASE WHEN i.history_cut_short AND i.finished_at >= {ws} AND i.finished_at < {we}
-                            THEN 1 ELSE 0 END)
-            FROM {items} i WHERE i.stream_id = %s
+            SELECT COUNT(*), SUM(CASE WHEN i.finished_at >= {ws} AND i.finished_at < {we} THEN 1 ELSE 0 END)
+            FROM {items} i WHERE i.stream_id = %s AND i.history_cut_short
             """,
             [stream_id],
         )
-        no_history, cut_short, cut_short_finished = cursor.fetchone()
+        cut_short, cut_short_finished = cursor.fetchone()
         named = []
         if cut_short:
             cursor.execute(

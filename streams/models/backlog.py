@@ -138,6 +138,14 @@ class BacklogItem(models.Model):
                 condition=Q(started_at__isnull=False, finished_at__isnull=True),
                 name="item_wip_idx",
             ),
+            # The items of a stream whose history an export cut short (few, named on the
+            # stream page's data-quality panel).
+            models.Index(
+                fields=["stream", "external_key"],
+                include=["finished_at"],
+                condition=Q(history_cut_short=True),
+                name="item_cut_short_idx",
+            ),
             # Items finished in a period across every stream (alignment, key results' linked
             # work): a range of this index instead of reading the whole table.
             models.Index(
@@ -213,7 +221,8 @@ class StateTransition(models.Model):
             models.Index(
                 fields=["item", "at"], include=["id", "to_state", "from_state"], name="transition_item_history_idx"
             ),
-            models.Index(fields=["to_state", "at"], name="transition_to_state_at_idx"),
+            # A stream's moves by its states (with the item: which of its items have a history).
+            models.Index(fields=["to_state", "at"], include=["item"], name="transition_to_state_item_idx"),
         ]
 
     def __str__(self) -> str:
