@@ -80,7 +80,13 @@ class FlowDayEfficiency(models.Model):
     flow_days = models.FloatField()
 
     class Meta:
-        indexes = [models.Index(fields=["stream", "day"], name="flow_day_eff_stream_day")]
+        indexes = [
+            models.Index(fields=["stream", "day"], name="flow_day_eff_stream_day"),
+            # Every stream's days of a window, summed from the index alone (the portfolio).
+            models.Index(
+                fields=["day"], include=["stream", "bin", "items", "active_days", "flow_days"], name="flow_day_eff_day"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.stream} on {self.day}: {self.items} finished (bin {self.bin})"
@@ -95,7 +101,10 @@ class FlowDayState(models.Model):
     days = models.FloatField()
 
     class Meta:
-        indexes = [models.Index(fields=["stream", "day"], name="flow_day_state_stream_day")]
+        indexes = [
+            models.Index(fields=["stream", "day"], name="flow_day_state_stream_day"),
+            models.Index(fields=["day"], include=["stream", "state", "days"], name="flow_day_state_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.stream} on {self.day}: {self.days:.2f} days in {self.state}"
