@@ -333,7 +333,7 @@ def objective_tree(
     labels = {period.label, str(period.start.year)}
     objectives = (
         Objective.objects.filter(period__in=labels)
-        .select_related("owner", "stream", "team", "parent")
+        .select_related("owner", "stream", "team")  # the parent by its id only: the tree links the nodes
         .prefetch_related("team__streams")
     )
     if objective_id is not None:
