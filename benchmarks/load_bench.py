@@ -13,7 +13,9 @@ loads three URLs one after the other, each bounded both in time (`--seconds`) an
 
 Prints, and writes to benchmarks/results/load.json, requests per second and latency
 percentiles (p50, p95, p99) as wrk measured them on the client side, and any non-2xx answer or
-socket error (the run fails if there is one). `wrk` comes from `scripts/setup.sh --bench`.
+socket error (the run fails if there is one). Goals (issue 32): the portfolio >= 50 requests a
+second with p95 <= 300 ms, the stream page >= 30 a second with p95 <= 300 ms. `wrk` comes
+from `scripts/setup.sh --bench`.
 """
 
 import argparse
@@ -35,6 +37,8 @@ from portal.tokens import token_create, token_revoke  # noqa: E402
 from streams.flow.rollups import rollups_refresh  # noqa: E402
 
 LUA = Path(__file__).with_name("load.lua")
+# Issue 32's goals: (at least this many requests a second, p95 at most this many ms).
+GOALS = {"portfolio": (50, 300), "stream_page": (30, 300)}
 
 
 def wait_until_up(url: str, seconds: float = 60) -> None:
@@ -154,13 +158,20 @@ def main() -> None:
                 connections=options.connections,
                 threads=threads,
             )
+            goal = GOALS.get(name)
+            if goal:
+                figures["goal_requests_per_second"], figures["goal_p95_ms"] = goal
             results["urls"][name] = {"path": path, **figures}
+            met = ""
+            if goal:
+                ok = figures["requests_per_second"] >= goal[0] and figures["p95_ms"] <= goal[1]
+                met = f" (goal >= {goal[0]} req/s, p95 <= {goal[1]} ms: {'met' if ok else 'NOT met'})"
             print(
                 f"{name:>15}: {figures['requests']:>6,} requests in {figures['duration_s']:>5.1f} s = "
                 f"{figures['requests_per_second']:>6.1f} req/s; p50 {figures['p50_ms']:.0f} ms, "
                 f"p95 {figures['p95_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms; "
                 f"errors: {figures['non_2xx_3xx']} non-2xx, {figures['socket_errors']} socket, "
-                f"{figures['timeouts']} timeouts",
+                f"{figures['timeouts']} timeouts{met}",
                 flush=True,
             )
     finally:

@@ -241,6 +241,8 @@ def rows_for(name: str, data: dict) -> list[dict]:
                 f"load {key}: requests per second",
                 r["requests_per_second"],
                 "req/s",
+                r.get("goal_requests_per_second"),
+                at_most=False,
                 note=f"{r['requests']:,} requests in {r['duration_s']} s, {data['connections']} connections, "
                 f"{data['gunicorn_workers']} workers",
             )
@@ -248,6 +250,7 @@ def rows_for(name: str, data: dict) -> list[dict]:
                 f"load {key}: p95 latency",
                 r["p95_ms"],
                 "ms",
+                r.get("goal_p95_ms"),
                 note=f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
                 f"errors {r['non_2xx_3xx'] + r['socket_errors'] + r['timeouts']}",
             )
