@@ -785,14 +785,20 @@ class HistoryEngine:
         returned to the backlog), a chunk of rows at a time: an export of a whole board's
         history writes them as they come instead of holding them all. Call it after `run`
         (`with_items=False`), before `drop`."""
-        group = "CASE WHEN f.finish IS NOT NULL THEN 0 WHEN f.category = 'backlog' THEN 2 ELSE 1 END"
-        returned_first = f"CASE WHEN {group} = 2 THEN f.returned_since END, CASE WHEN {group} = 2 THEN f.item_id END"
-        self.cursor.execute(self._items_sql(f"{group}, {returned_first}, f.finish, f.start, f.item_id"))
+        # The finished first (NULLs sort last on PostgreSQL, first on SQLite), then the others by
+        # start; the few returned to the backlog are held back and come last, in their own order.
+        self.cursor.execute(self._items_sql("f.finish IS NULL, f.finish, f.start, f.item_id"))
+        flow_time, returned = self.report.flow_time, []
         while rows := self.cursor.fetchmany(chunk):
             for facts in map(self._item_facts, rows):
-                if facts.finish is None and facts.category != "backlog":
-                    facts.pace = pace_of(facts.age_days, self.report.flow_time)
+                if facts.finish is None:
+                    if facts.category == "backlog":
+                        returned.append(facts)
+                        continue
+                    facts.pace = pace_of(facts.age_days, flow_time)
                 yield facts
+        returned.sort(key=lambda facts: (facts.returned_since, facts.item_id))
+        yield from returned
 
     def _items_sql(self, order_by: str) -> str:
         sql = self.sql
