@@ -21,10 +21,11 @@ update of items naming `parent_id`. The walks down the item tree from the key re
 cached under it, so the leaders' pages after an ordinary change (a state move, a check-in)
 read today's figures of the items without walking the tree again.
 A third (`DELIVERY`) goes up only with writes that can change the keys of delivery
-performance: deployments, what they shipped, incidents, items inserted or deleted, and an
-update of items naming `started_at` that changed a row (the lead time falls back on an item's
-start). The state service writes an item's dates only when they change, so a move that starts
-or finishes nothing keeps the delivery figures cached.
+performance or which items were finished when: deployments, what they shipped, incidents,
+items inserted or deleted, and an update of items naming `started_at`, `finished_at` or
+`stream_id` that changed a row (the lead time falls back on an item's start). The state
+service writes an item's dates only when they change, so a move that starts or finishes
+nothing keeps the delivery figures and the counts of finished work cached.
 The generation is read with one small query per cached read, so every process and every cache
 backend agrees: a change committed by one gunicorn worker is visible at once in the others,
 with the per-process memory cache as with Redis. A random epoch in the generation row keeps
@@ -65,7 +66,7 @@ LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objecti
 DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident"})
 ITEMS_TABLE = "streams_backlogitem"
 _PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
-_STARTED = re.compile(r"\bstarted_at\b", re.IGNORECASE)
+_DATES = re.compile(r"\b(?:started_at|finished_at|stream_id)\b", re.IGNORECASE)
 
 
 def writes_domain_table(sql: str) -> bool:
@@ -94,16 +95,15 @@ def writes_links(sql: str) -> bool:
 
 
 def writes_delivery(sql: str, rowcount: int = -1) -> bool:
-    """Whether a statement that writes domain data can change the delivery keys: a write to
-    deployments, shipped items or incidents; items inserted, deleted or truncated; an update of
-    items naming `started_at` that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
+    """Whether a statement that writes domain data can change the delivery keys or which items
+    were finished when: a write to deployments, shipped items or incidents; items inserted,
+    deleted or truncated; an update of items naming `started_at`, `finished_at` or `stream_id`
+    that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
     verb = sql.lstrip()[:8].upper()
     for table in (t.lower() for t in _WRITE.findall(sql)):
         if table in DELIVERY_TABLES:
             return True
-        if table == ITEMS_TABLE and (
-            not verb.startswith(("UPDATE", "WITH")) or (_STARTED.search(sql) and rowcount != 0)
-        ):
+        if table == ITEMS_TABLE and (not verb.startswith(("UPDATE", "WITH")) or (_DATES.search(sql) and rowcount != 0)):
             return True
     return False
 

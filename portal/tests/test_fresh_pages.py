@@ -61,12 +61,15 @@ def assert_second_view_is_cached(client, url):
 def test_the_portfolio_shows_a_state_change_at_once(world):
     client, url = world["client"], reverse("home")
     row = assert_second_view_is_cached(client, url).context["portfolio"].rows[0]
-    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned) == (3, 3, 1)
+    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned, row.alignment.finished) == (3, 3, 1, 0)
 
     item_change_state(item=world["items"][2], to_state=state(world["stream"], "Done"))
 
     row = get(client, url)[0].context["portfolio"].rows[0]
-    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned) == (2, 2, 1)
+    assert (row.flow.wip, row.alignment.wip, row.alignment.wip_aligned, row.alignment.finished) == (2, 2, 1, 1)
+    item_change_state(item=world["items"][0], to_state=state(world["stream"], "Done"))  # the linked one
+    row = get(client, url)[0].context["portfolio"].rows[0]
+    assert (row.alignment.wip_aligned, row.alignment.finished, row.alignment.finished_aligned) == (0, 2, 1)
 
 
 def test_the_portfolio_shows_a_change_committed_by_another_worker_at_once(world):

@@ -197,6 +197,8 @@ def test_the_links_generation_moves_only_with_writes_that_can_change_links():
         ('DELETE FROM "streams_backlogitem" WHERE "id" = 3', 1, True),
         ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 1, True),
         ('UPDATE "streams_backlogitem" SET "title" = %s, "started_at" = %s WHERE "id" = 3', -1, True),  # saved whole
+        ('UPDATE "streams_backlogitem" SET "finished_at" = NULL WHERE "id" = 3', 1, True),  # reopened
+        ('UPDATE "streams_backlogitem" SET "stream_id" = 2, "state_id" = 5 WHERE "id" = 3', 1, True),  # moved
         # The state service's refresh of an item's dates that changed nothing: no row written.
         ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 0, False),
         ('UPDATE "streams_backlogitem" SET "state_id" = 3, "updated_at" = now() WHERE "id" = 1', 1, False),
