@@ -22,8 +22,9 @@ cached under it, so the leaders' pages after an ordinary change (a state move, a
 read today's figures of the items without walking the tree again.
 A third (`DELIVERY`) goes up only with writes that can change the keys of delivery
 performance or which items were finished when: deployments, what they shipped, incidents,
-items inserted or deleted, and an update of items naming `started_at`, `finished_at` or
-`stream_id` that changed a row (the lead time falls back on an item's start). The state
+items inserted or deleted, and an update of items naming `started_at`, `finished_at`,
+`stream_id`, `flow_type` or `customer_facing` that changed a row (the lead time falls back on
+an item's start). The state
 service writes an item's dates only when they change, so a move that starts or finishes
 nothing keeps the delivery figures and the counts of finished work cached.
 The generation is read with one small query per cached read, so every process and every cache
@@ -66,7 +67,7 @@ LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objecti
 DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident"})
 ITEMS_TABLE = "streams_backlogitem"
 _PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
-_DATES = re.compile(r"\b(?:started_at|finished_at|stream_id)\b", re.IGNORECASE)
+_DATES = re.compile(r"\b(?:started_at|finished_at|stream_id|flow_type|customer_facing)\b", re.IGNORECASE)
 
 
 def writes_domain_table(sql: str) -> bool:
@@ -97,8 +98,8 @@ def writes_links(sql: str) -> bool:
 def writes_delivery(sql: str, rowcount: int = -1) -> bool:
     """Whether a statement that writes domain data can change the delivery keys or which items
     were finished when: a write to deployments, shipped items or incidents; items inserted,
-    deleted or truncated; an update of items naming `started_at`, `finished_at` or `stream_id`
-    that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
+    deleted or truncated; an update of items naming `started_at`, `finished_at`, `stream_id`,
+    `flow_type` or `customer_facing` that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
     verb = sql.lstrip()[:8].upper()
     for table in (t.lower() for t in _WRITE.findall(sql)):
         if table in DELIVERY_TABLES:
@@ -183,15 +184,20 @@ def install(connection) -> None:
         connection.execute_wrappers.append(watch_writes)
 
 
-def current_generation(alias: str = DEFAULT_DB_ALIAS, generation: int = DATA) -> str:
+def current_generation(alias: str = DEFAULT_DB_ALIAS, generation: int | tuple[int, ...] = DATA) -> str:
+    """The generation (or several, read in one query) as a cache key part."""
+    rows = (generation,) if isinstance(generation, int) else tuple(generation)
+    select = f"SELECT id, epoch, value FROM {GENERATION_TABLE} WHERE id IN ({', '.join(map(str, rows))})"
     with connections[alias].cursor() as cursor:
-        cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = %s", [generation])
-        row = cursor.fetchone()
-        if row is None:
-            _create_row(cursor, generation)
-            cursor.execute(f"SELECT epoch, value FROM {GENERATION_TABLE} WHERE id = %s", [generation])
-            row = cursor.fetchone()
-    return f"{generation}.{row[0]}.{row[1]}"
+        cursor.execute(select)
+        found = {row[0]: row[1:] for row in cursor.fetchall()}
+        if len(found) < len(rows):
+            for row in rows:
+                if row not in found:
+                    _create_row(cursor, row)
+            cursor.execute(select)
+            found = {row[0]: row[1:] for row in cursor.fetchall()}
+    return ":".join(f"{row}.{found[row][0]}.{found[row][1]}" for row in rows)
 
 
 def ids_key(ids) -> str:
@@ -199,11 +205,14 @@ def ids_key(ids) -> str:
     return hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=12).hexdigest()
 
 
-def fresh_cached(key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS, generation: int = DATA) -> T:
+def fresh_cached(
+    key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS, generation: int | tuple[int, ...] = DATA
+) -> T:
     """`compute()`, or its result cached at the current data generation (or the `LINKS`
     generation, for results that depend only on which items serve which key results; or the
-    `DELIVERY` one, for the delivery keys). `key` must name everything else the result depends
-    on (the user's scope, filters, the day...)."""
+    `DELIVERY` one, for the delivery keys and finished work; or several, read in one query,
+    for results that depend on what each of them covers). `key` must name everything else the
+    result depends on (the user's scope, filters, the day...)."""
     if writes_pending(alias):
         return compute()
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()

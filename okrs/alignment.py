@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from core.freshness import DELIVERY, LINKS, current_generation, fresh_cached
+from core.freshness import DELIVERY, LINKS, fresh_cached
 from core.sql import Dialect
 from streams.flow.engine import Scope
 from streams.flow.periods import Period
@@ -186,12 +186,12 @@ def _finished_counts(period: Period, where: str, group_by: str) -> dict:
     """Per group, the items finished in the period so far and how many of them are aligned:
     most of the rows counted (59,000 of 72,000 at the DESIGN.md scale), and what an ordinary
     move leaves as it is. Cached until an item's start, finish, stream or existence changes
-    (`core.freshness.DELIVERY`) or the links do (the `LINKS` generation is in the key)."""
+    (`core.freshness.DELIVERY`) or the links do (`LINKS`)."""
     today = timezone.now().astimezone(dt.UTC).date()
     return fresh_cached(
-        f"aligned_finished:{period.label}:{today}:{where}:{group_by}:{current_generation(generation=LINKS)}",
+        f"aligned_finished:{period.label}:{today}:{where}:{group_by}",
         lambda: _finished_counted(period, where, group_by),
-        generation=DELIVERY,
+        generation=(DELIVERY, LINKS),
     )
 
 

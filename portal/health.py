@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.freshness import DELIVERY, LINKS, fresh_cached, ids_key
 from core.sql import Dialect
 from okrs.alignment import Alignment
 from streams.flow.portfolio import PortfolioWindow, StreamFlow
@@ -175,6 +176,36 @@ def health_scorecards(
     return cards
 
 
+def _children_finished(stream_ids: list[int], window: PortfolioWindow) -> list[tuple]:
+    """Per stream, the child items finished in the window, those finished before their parent
+    (or with the parent unfinished), and their flow time p85: a probe of the parent per child
+    (86 ms at the DESIGN.md scale). What it reads changes only with an item's dates, stream or
+    existence (`core.freshness.DELIVERY`) or its parent (`LINKS`), so an ordinary move keeps it."""
+    return fresh_cached(
+        f"children_finished:{ids_key(stream_ids)}:{window.start.isoformat()}:{window.end.isoformat()}",
+        lambda: _children_finished_read(stream_ids, window),
+        generation=(DELIVERY, LINKS),
+    )
+
+
+def _children_finished_read(stream_ids: list[int], window: PortfolioWindow) -> list[tuple]:
+    items, sql = BacklogItem._meta.db_table, Dialect(connection)
+    ids = ", ".join(str(int(pk)) for pk in stream_ids)
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    p85 = sql.percentile(sql.days("c.finished_at", "c.started_at"), 0.85)
+    with connection.cursor() as cursor:
+        # Through the partial index of child items by finish.
+        cursor.execute(
+            f"""SELECT c.stream_id, COUNT(*),
+                       SUM(CASE WHEN p.finished_at IS NULL OR p.finished_at > c.finished_at THEN 1 ELSE 0 END), {p85}
+                FROM {items} c {sql.parent_join("c", "p", "p.finished_at")}
+                WHERE c.stream_id IN ({ids}) AND c.parent_id IS NOT NULL
+                  AND c.finished_at >= {ws} AND c.finished_at < {we}
+                GROUP BY c.stream_id"""
+        )
+        return cursor.fetchall()
+
+
 def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int, object]]:
     """Per stream, the raw counts the checks read: one grouped query each."""
     facts: dict[str, dict[int, object]] = defaultdict(dict)
@@ -198,7 +229,6 @@ def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int
     ids = ", ".join(str(int(pk)) for pk in stream_ids)
     ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
     half = sql.timestamp(window.end - dt.timedelta(weeks=DEFECT_TREND_WEEKS))
-    p85 = sql.percentile(sql.days("c.finished_at", "c.started_at"), 0.85)
     teams, members = ValueStream.teams.through._meta.db_table, Membership._meta.db_table
     skills, needs = Person.disciplines.through._meta.db_table, ValueStream.required_disciplines.through._meta.db_table
     with connection.cursor() as cursor:
@@ -215,16 +245,7 @@ def _facts(stream_ids: list[int], window: PortfolioWindow) -> dict[str, dict[int
         for stream_id, needed, covered in cursor.fetchall():
             facts["disciplines_needed"][stream_id] = int(needed)
             facts["disciplines_covered"][stream_id] = int(covered or 0)
-        # Finished child items (through the partial index of child items by finish).
-        cursor.execute(
-            f"""SELECT c.stream_id, COUNT(*),
-                       SUM(CASE WHEN p.finished_at IS NULL OR p.finished_at > c.finished_at THEN 1 ELSE 0 END), {p85}
-                FROM {items} c {sql.parent_join("c", "p", "p.finished_at")}
-                WHERE c.stream_id IN ({ids}) AND c.parent_id IS NOT NULL
-                  AND c.finished_at >= {ws} AND c.finished_at < {we}
-                GROUP BY c.stream_id"""
-        )
-        for stream_id, n, early, story_p85 in cursor.fetchall():
+        for stream_id, n, early, story_p85 in _children_finished(stream_ids, window):
             facts["children_finished"][stream_id] = int(n)
             facts["children_early"][stream_id] = int(early or 0)
             facts["story_p85"][stream_id] = None if story_p85 is None else float(story_p85)

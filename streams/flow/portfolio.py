@@ -23,6 +23,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.freshness import DELIVERY, fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from streams.flow.rollups import DAY, midnight, utc_day
@@ -93,12 +94,17 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
     p85 = sql.percentile(sql.days("i.finished_at", "i.started_at"), PERCENTILES[1])
     customer = "SUM(CASE WHEN i.customer_facing THEN 1 ELSE 0 END)"
     by_type = ", ".join(f"SUM(CASE WHEN i.flow_type = '{t}' THEN 1 ELSE 0 END)" for t in FLOW_TYPES)
-    with connection.cursor() as cursor:
-        # One pass over the items finished in the window: counts by type and the percentile.
-        cursor.execute(
+    # One pass over the items finished in the window: counts by type and the percentile. They
+    # change only with an item's dates, stream, type or existence (`core.freshness.DELIVERY`).
+    rows = fresh_cached(
+        f"flows_finished:{ids_key(stream_ids)}:{window.start.isoformat()}:{window.end.isoformat()}",
+        lambda: _fetched(
             f"SELECT i.stream_id, {p85}, {customer}, {by_type} FROM {items} i WHERE {finished} GROUP BY i.stream_id"
-        )
-        for stream_id, value, facing, *counts in cursor.fetchall():
+        ),
+        generation=DELIVERY,
+    )
+    with connection.cursor() as cursor:
+        for stream_id, value, facing, *counts in rows:
             flow = flows[stream_id]
             flow.flow_time_p85 = None if value is None else float(value)
             flow.customer_facing_finished = int(facing or 0)
@@ -114,6 +120,12 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
     _efficiency(flows, stream_ids, window)
     _trend(flows, stream_ids, window)
     return flows
+
+
+def _fetched(sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
 
 
 def _efficiency(flows: dict[int, StreamFlow], stream_ids: list[int], window: PortfolioWindow) -> None:

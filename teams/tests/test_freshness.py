@@ -199,6 +199,8 @@ def test_the_links_generation_moves_only_with_writes_that_can_change_links():
         ('UPDATE "streams_backlogitem" SET "title" = %s, "started_at" = %s WHERE "id" = 3', -1, True),  # saved whole
         ('UPDATE "streams_backlogitem" SET "finished_at" = NULL WHERE "id" = 3', 1, True),  # reopened
         ('UPDATE "streams_backlogitem" SET "stream_id" = 2, "state_id" = 5 WHERE "id" = 3', 1, True),  # moved
+        ('UPDATE "streams_backlogitem" SET "flow_type" = %s WHERE "id" = 3', 1, True),  # counted by type
+        ('UPDATE "streams_backlogitem" SET "title" = %s, "updated_at" = now() WHERE "id" = 3', 1, False),
         # The state service's refresh of an item's dates that changed nothing: no row written.
         ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 0, False),
         ('UPDATE "streams_backlogitem" SET "state_id" = 3, "updated_at" = now() WHERE "id" = 1', 1, False),
@@ -227,3 +229,15 @@ def test_the_delivery_generation_moves_with_a_start_not_with_a_move_that_starts_
     with transaction.atomic():
         data_changed()  # a COPY says nothing of what it wrote
     assert current_generation(generation=DELIVERY) != delivery
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_under_two_generations_is_computed_again_when_either_moves():
+    assert fresh_cached("both", lambda: 1, generation=(DELIVERY, LINKS)) == 1
+    assert fresh_cached("both", lambda: 2, generation=(DELIVERY, LINKS)) == 1
+    data_changed(links=False, delivery=False)  # an ordinary change keeps it
+    assert fresh_cached("both", lambda: 3, generation=(DELIVERY, LINKS)) == 1
+    data_changed(links=True, delivery=False)
+    assert fresh_cached("both", lambda: 4, generation=(DELIVERY, LINKS)) == 4
+    data_changed(links=False, delivery=True)
+    assert fresh_cached("both", lambda: 5, generation=(DELIVERY, LINKS)) == 5
