@@ -35,14 +35,12 @@ import json
 import os
 from pathlib import Path
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import ROOT
+from common import ROOT, run_manage
 from django.db import connection  # noqa: E402
-from import_bench import LAUNCHER  # noqa: E402
 
 from core.history import delete_with_history  # noqa: E402
 from streams.models import BacklogItem, StateTransition, ValueStream  # noqa: E402
@@ -179,38 +177,6 @@ def _iso(at: dt.datetime) -> str:
     return at.replace(microsecond=0).isoformat()
 
 
-def run_measured(args: list[str], out: Path | None = None) -> dict:
-    """`manage.py ...` in a fresh process, as a user runs it: wall-clock time and its own peak
-    RSS (see import_bench.LAUNCHER); its output goes to `out` when given."""
-    handle, rss_name = tempfile.mkstemp(prefix="board-bench-rss-")
-    os.close(handle)
-    try:
-        with open(out or os.devnull, "wb") as sink:
-            started = time.perf_counter()
-            child = subprocess.run(
-                [sys.executable, "-c", LAUNCHER, rss_name, sys.executable, "manage.py", *args],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=sink if out else subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            seconds = time.perf_counter() - started
-        max_rss = int(Path(rss_name).read_text() or 0)
-    finally:
-        os.unlink(rss_name)
-    stdout = (child.stdout or b"").decode(errors="replace")
-    if child.returncode != 0:
-        sys.exit(f"`manage.py {' '.join(args)}` exited with {child.returncode}:\n{child.stderr.decode()}{stdout}")
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    return {
-        "seconds": round(seconds, 2),
-        # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
-        "peak_rss_mb": round(max_rss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1),
-        **({"summary": lines[0]} if lines else {}),
-        **({"output_mb": round(out.stat().st_size / 1e6, 1)} if out else {}),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=132_000, help="items on the board (default 132,000)")
@@ -250,9 +216,9 @@ def main() -> None:
             f"{results['files_mb']:.1f} MB in {results['generate_s']:.1f} s"
         )
         files = [f"--{part}={folder / f'{part}.csv'}" for part in ("states", "items", "transitions")]
-        results["first_import"] = run_measured(["import_flow_csv", "--stream", STREAM, *files])
+        results["first_import"] = run_manage(["import_flow_csv", "--stream", STREAM, *files])
         print(f"first import: {results['first_import'].get('summary', '')}")
-        results["rerun"] = run_measured(["import_flow_csv", "--stream", STREAM, *files])
+        results["rerun"] = run_manage(["import_flow_csv", "--stream", STREAM, *files])
         print(f"re-run: {results['rerun'].get('summary', '')}")
 
         # Autovacuum gets to tables within a minute of a bulk load; until then the first reports
@@ -263,7 +229,7 @@ def main() -> None:
         window = ["--stream", STREAM, "--from", FIRST_DAY.isoformat(), "--to", LAST_DAY.isoformat()]
         for fmt in ("json", "csv"):
             out = folder / f"metrics.{fmt}"
-            results[f"metrics_{fmt}"] = run_measured(["flow_metrics", *window, "--format", fmt], out)
+            results[f"metrics_{fmt}"] = run_manage(["flow_metrics", *window, "--format", fmt], out)
             if fmt == "json":
                 report = json.loads(out.read_text())
                 results["metrics_items"] = len(report["items"])

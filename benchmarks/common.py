@@ -3,7 +3,9 @@
 import os
 from pathlib import Path
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +111,50 @@ def typical_stream():
     from streams.models import ValueStream
 
     return min(ValueStream.objects.annotate(n=Count("items")), key=lambda s: abs(s.n - 5000))
+
+
+# On Linux a process's ru_maxrss starts at its parent's peak (the high-water mark survives
+# fork and exec), so the import started straight from this process, which holds Django and
+# deleted the previous stream, could not report less than this process's own peak. A small
+# launcher starts it instead and writes the import's own rusage (os.wait4) to the file argv[1].
+LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_manage(args: list[str], out: Path | None = None, *, summary_line: int = 0) -> dict:
+    """`manage.py ...` in a fresh process, as a user runs it: wall-clock time and its own peak
+    RSS (see LAUNCHER); its output goes to `out` when given, else its `summary_line`-th
+    non-empty line is the summary."""
+    handle, rss_name = tempfile.mkstemp(prefix="bench-rss-")
+    os.close(handle)
+    try:
+        with open(out or os.devnull, "wb") as sink:
+            started = time.perf_counter()
+            child = subprocess.run(
+                [sys.executable, "-c", LAUNCHER, rss_name, sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=sink if out else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            seconds = time.perf_counter() - started
+        max_rss = int(Path(rss_name).read_text() or 0)
+    finally:
+        os.unlink(rss_name)
+    stdout = (child.stdout or b"").decode(errors="replace")
+    if child.returncode != 0:
+        sys.exit(f"`manage.py {' '.join(args)}` exited with {child.returncode}:\n{child.stderr.decode()}{stdout}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    return {
+        "seconds": round(seconds, 2),
+        # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+        "peak_rss_mb": round(max_rss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1),
+        **({"summary": lines[summary_line]} if lines else {}),
+        **({"output_mb": round(out.stat().st_size / 1e6, 1)} if out else {}),
+    }

@@ -29,12 +29,11 @@ import json
 import os
 from pathlib import Path
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import ROOT
+from common import ROOT, run_manage
 from django.db import connection  # noqa: E402
 
 from core.history import delete_with_history  # noqa: E402
@@ -181,45 +180,9 @@ def write_jira_export(path: Path, issues: int, transitions: int) -> dict:
     return written
 
 
-# On Linux a process's ru_maxrss starts at its parent's peak (the high-water mark survives
-# fork and exec), so the import started straight from this process, which holds Django and
-# deleted the previous stream, could not report less than this process's own peak. A small
-# launcher starts it instead and writes the import's own rusage (os.wait4) to the file argv[1].
-LAUNCHER = """
-import os, sys
-pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as f:
-    f.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_import(path: Path) -> dict:
     """`manage.py import_jira` in a fresh process, as a user runs it: wall-clock time and its own peak RSS."""
-    args = [sys.executable, "manage.py", "import_jira", str(path), "--stream", STREAM]
-    handle, rss_name = tempfile.mkstemp(prefix="jira-bench-rss-")
-    os.close(handle)
-    try:
-        started = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, "-c", LAUNCHER, rss_name, *args], cwd=ROOT, env=os.environ.copy(), capture_output=True
-        )
-        seconds = time.perf_counter() - started
-        max_rss = int(Path(rss_name).read_text() or 0)
-    finally:
-        os.unlink(rss_name)
-    stdout = child.stdout.decode(errors="replace")
-    if child.returncode != 0:
-        stderr = child.stderr.decode(errors="replace")
-        sys.exit(f"`{' '.join(args)}` exited with {child.returncode}:\n{stderr or stdout}")
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    return {
-        "seconds": round(seconds, 2),
-        # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
-        "peak_rss_mb": round(max_rss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1),
-        "summary": lines[-1] if lines else "",
-    }
+    return {"summary": "", **run_manage(["import_jira", str(path), "--stream", STREAM], summary_line=-1)}
 
 
 def main() -> None:
