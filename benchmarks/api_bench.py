@@ -23,6 +23,7 @@ import sys
 import time
 
 from common import ROOT, admin_client, require_scale_database, time_page
+from goals import RESULTS
 
 from streams.models import ValueStream  # noqa: E402
 
@@ -144,8 +145,8 @@ def main() -> None:
     print(f"{'deployments_page':>18}: median {r['median_ms']:>7} ms, {r['queries']} queries")
     results |= post_deployments(client, stream)
 
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
+    out = RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     (out / "api.json").write_text(json.dumps(results, indent=2))
     print(f"written to {out / 'api.json'}")
 

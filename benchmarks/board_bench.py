@@ -39,8 +39,9 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, run_manage
+from common import run_manage
 from django.db import connection  # noqa: E402
+from goals import RESULTS
 
 from core.history import delete_with_history  # noqa: E402
 from streams.models import BacklogItem, StateTransition, ValueStream  # noqa: E402
@@ -281,8 +282,8 @@ def main() -> None:
         delete_with_history(ValueStream.objects.filter(slug=STREAM))
         print(f"stream {STREAM!r} deleted in {time.perf_counter() - started:.1f} s")
 
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
+    out = RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     (out / "board.json").write_text(json.dumps(results, indent=2))
     print(f"written to {out / 'board.json'}")
 

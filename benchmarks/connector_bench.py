@@ -38,6 +38,7 @@ import urllib.request
 os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"  # the tool server listens on loopback
 
 from common import ROOT  # noqa: E402,F401 (sets Django up as production runs)
+from goals import RESULTS
 
 from core.history import delete_with_history  # noqa: E402
 from streams.integrations.connectors.services import connection_create, connection_mapping_save  # noqa: E402
@@ -163,8 +164,8 @@ def main() -> None:
         f"{i['requests']} requests, {i['items_changed']:,} items changed"
     )
     print(f"stored: {results['stored']['items']:,} items, {results['stored']['transitions']:,} transitions")
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
+    out = RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     (out / "connector.json").write_text(json.dumps(results, indent=2))
 
 

@@ -20,6 +20,7 @@ from common import ROOT, admin_client, require_scale_database, time_page, timed
 from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from goals import RESULTS
 
 from streams.experiments.services import experiment_decide  # noqa: E402
 from streams.flow.engine import Window  # noqa: E402
@@ -102,8 +103,8 @@ def main() -> None:
             f"Verdict on {metric}: {v['ms']} ms, peak {v['peak_mb']} MB allocated "
             f"({v['verdict']}, n = {v['n_before']} / {v['n_after']})"
         )
-    out = ROOT / "benchmarks" / "results" / "maps.json"
-    out.parent.mkdir(exist_ok=True)
+    out = RESULTS / "maps.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"Written to {out.relative_to(ROOT)}")
 

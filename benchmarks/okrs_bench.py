@@ -20,6 +20,7 @@ from common import ROOT, admin_client, require_scale_database, time_page
 from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from goals import RESULTS
 
 from okrs.measures import key_results_measure  # noqa: E402
 from okrs.models import KeyResult, Measure, Objective  # noqa: E402
@@ -120,8 +121,8 @@ def main() -> None:
     for name in ("investment_stream", "investment_portfolio"):
         page = results[name]
         print(f"{name.replace('_', ' ').capitalize()}: median {page['median_ms']} ms, {page['queries']} queries")
-    out = ROOT / "benchmarks" / "results" / "okrs.json"
-    out.parent.mkdir(exist_ok=True)
+    out = RESULTS / "okrs.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
     print(f"Written to {out.relative_to(ROOT)}")
 

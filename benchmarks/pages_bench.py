@@ -20,9 +20,10 @@ transitions. Goals apply to the cached figure and to the one after a change.
 
 import json
 
-from common import ROOT, admin_client, require_scale_database, time_page, typical_stream
+from common import admin_client, require_scale_database, time_page, typical_stream
 from django.db.models import Count  # noqa: E402
 from django.urls import reverse  # noqa: E402
+from goals import RESULTS, budget
 
 from okrs.models import KeyResult  # noqa: E402
 from streams.flow.rollups import rollups_refresh  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> None:
         figures = time_page(client, url)
         changed = time_page(client, url, after_change=True)
         links = time_page(client, url, repeat=5, after_change=True, links_changed=True)
-        goal = GOALS_MS.get(name)
+        goal = budget(GOALS_MS.get(name))
         results["pages"][name] = {
             "url": url,
             **figures,
@@ -108,8 +109,8 @@ def main() -> None:
             f"after a change {changed['median_ms']:>6.0f} ms, {changed['queries']:>3} queries; "
             f"after a change of links {links['median_ms']:>6.0f} ms{note}"
         )
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
+    out = RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     (out / "pages.json").write_text(json.dumps(results, indent=2))
     print(f"written to {out / 'pages.json'}")
 
