@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Sum, Value, When
 from django.utils import timezone
 
+from core.parallel import each_side_by_side
 from core.sql import Dialect
 from streams.flow.engine import (
     CATEGORIES,
@@ -271,16 +272,22 @@ def _store(stream_id: int, first: dt.date, rows: DayRows) -> None:
     )
 
 
-def rollups_refresh(*, as_of: dt.datetime | None = None, stream_ids=None) -> int:
+def rollups_refresh(*, as_of: dt.datetime | None = None, stream_ids=None, workers: int | None = None) -> int:
     """Bring every stream's stored days up to yesterday (or the given streams'); returns the
-    days written. Streams whose days are valid already cost one query between them."""
+    days written. Streams whose days are valid already cost one query between them. Streams
+    are refreshed `workers` at a time, each on its own connection (default: one per core on
+    PostgreSQL outside a transaction, `core.parallel`): the work is mostly the database's, and
+    each stream's refresh is its own transaction, safe beside another's."""
     as_of = as_of or timezone.now()
     through = utc_day(as_of)
     streams = ValueStream.objects.all() if stream_ids is None else ValueStream.objects.filter(pk__in=stream_ids)
     stale = streams.exclude(
         Q(pk__in=FlowDayMark.objects.filter(valid_until__gte=through).values("stream_id"))
     ).values_list("pk", flat=True)
-    return sum(stream_rollups_refresh(stream_id=pk, as_of=as_of) for pk in stale.order_by("pk"))
+    written = each_side_by_side(
+        list(stale.order_by("pk")), lambda pk: stream_rollups_refresh(stream_id=pk, as_of=as_of), workers
+    )
+    return sum(written)
 
 
 # --- Answering a report from them -----------------------------------------------------------------

@@ -293,3 +293,22 @@ def test_the_beat_task_brings_every_stream_up_to_yesterday(history, settings):
     assert schedule["schedule"].minute == set(range(0, 60, 5))
     # And the portfolio of today reads them.
     assert flow_report(scope=Scope.portfolio(), with_items=False).method == "daily rollups"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streams_refreshed_side_by_side_store_the_same_days(history):
+    """Each stream on its own connection (the seed's and the beat job's way) stores what one
+    connection does."""
+
+    def stored() -> list[tuple]:
+        return list(FlowDay.objects.order_by("stream_id", "day").values_list("stream_id", "day", "wip", "states"))
+
+    assert rollups_refresh(as_of=AS_OF, workers=1) == 30
+    one_connection = stored()
+    for stream in (history["payments"], history["lending"]):
+        rollups_invalidate(stream_id=stream.pk, since=dt.date(2026, 3, 1))
+    assert rollups_refresh(as_of=AS_OF, workers=2) == 30
+    assert stored() == one_connection and len(one_connection) == 30
+    fast, exact = both(Scope.portfolio(), WINDOW)
+    assert fast.method == "daily rollups"
+    assert_same(fast, exact)
