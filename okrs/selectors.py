@@ -23,7 +23,15 @@ from core import access
 from core.freshness import LINKS, fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
-from streams.flow.forecast import MIN_FINISHED, SEED, Pace, chance_within, too_little_history, trial_days
+from streams.flow.forecast import (
+    MIN_FINISHED,
+    SEED,
+    Pace,
+    chance_within,
+    too_little_history,
+    trial_days,
+    trial_quantile,
+)
 from streams.flow.periods import Period, parse_period, period_containing
 from streams.flow.releasable import daily_throughputs
 from streams.flow.report import flow_report
@@ -633,8 +641,8 @@ def key_result_forecast(key_result: KeyResult, period: Period, levers: Levers = 
         needed = needed + trial_days(daily_throughput=pace, items=wait, seed=SEED + 2)
     forecast.chance = chance_within(needed, days_left)
     for attribute, q in (("p50", 0.5), ("p85", 0.85)):
-        value = float(np.quantile(needed, q))
-        setattr(forecast, attribute, None if math.isinf(value) else today + dt.timedelta(days=math.ceil(value)))
+        value = trial_quantile(needed, q)
+        setattr(forecast, attribute, None if value is None else today + dt.timedelta(days=math.ceil(value)))
     return forecast
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from okrs.models import KeyResult
 from okrs.selectors import key_result_forecast
-from streams.flow.forecast import MIN_FINISHED, Pace, too_little_history, trial_days
+from streams.flow.forecast import MIN_FINISHED, Pace, too_little_history, trial_days, trial_quantile
 from streams.flow.periods import parse_period
 from streams.flow.releasable import SAMPLE_WEEKS, daily_throughput, releasable_forecasts
 from streams.flow.scenarios import (
@@ -153,8 +153,8 @@ def _wip_finished(now: _StreamNow) -> dict:
 def _dates(needed: np.ndarray, today: dt.date) -> dict:
     result = {}
     for name, q in (("p50", 0.5), ("p85", 0.85)):
-        value = float(np.quantile(needed, q))
-        result[name] = None if math.isinf(value) else (today + dt.timedelta(days=math.ceil(value))).isoformat()
+        value = trial_quantile(needed, q)
+        result[name] = None if value is None else (today + dt.timedelta(days=math.ceil(value))).isoformat()
     result["done_now"] = bool(np.all(needed == 0))
     return result
 

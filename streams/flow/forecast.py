@@ -190,6 +190,19 @@ def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float =
     return days_needed
 
 
+# Infinite trials (more than three years) stand in as HUGE, so NumPy interpolates beside them
+# without NaN (inf - inf). A percentile that falls on or beside one of them is then beyond
+# BEYOND (interpolation fractions are 0 or above 1e-16), finite ones are days.
+HUGE, BEYOND = 1e300, 1e150
+
+
+def trial_quantile(values: np.ndarray, q: float) -> float | None:
+    """The q-quantile of trials (as `np.quantile` interpolates it), None when it falls on or
+    beside a trial that never finishes within three years (`inf`). NumPy gives NaN there."""
+    value = float(np.quantile(np.where(np.isinf(values), HUGE, values), q))
+    return None if value > BEYOND else value
+
+
 def chance_within(days_needed: np.ndarray, days: int) -> float:
     """The share of trials (from `trial_days`) that finished within `days` days from tomorrow."""
     return float((days_needed <= max(days, 0)).mean())

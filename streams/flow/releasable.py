@@ -29,7 +29,7 @@ import numpy as np
 
 from core.sql import Dialect
 from streams.delivery.keys import PRODUCTION_ENVIRONMENTS
-from streams.flow.forecast import MIN_FINISHED, SEED, TRIALS, Pace, too_little_history, trial_days
+from streams.flow.forecast import MIN_FINISHED, SEED, TRIALS, Pace, too_little_history, trial_days, trial_quantile
 from streams.flow.scenarios import (
     NONE,
     Descoped,
@@ -85,11 +85,6 @@ class Releasable:
             for part in self.parts
             if part.p50 is not None and part.in_breakdown
         )
-
-
-def _quantile(values: np.ndarray, q: float) -> float | None:
-    value = float(np.quantile(values, q))
-    return None if math.isinf(value) else value
 
 
 def daily_throughput(stream_id: int, midnight: dt.datetime, weeks: int = SAMPLE_WEEKS) -> list[int]:
@@ -300,11 +295,11 @@ def _forecast(result, children, pending, stream: _Stream, team_criteria, samples
     if wait:
         development = development + trial_days(daily_throughput=pace, items=wait, seed=SEED + 2)
     total = development.copy()
-    result.parts.append(Part("development", _quantile(development, 0.5), _quantile(development, 0.85)))
+    result.parts.append(Part("development", trial_quantile(development, 0.5), trial_quantile(development, 0.85)))
     rng = np.random.default_rng(SEED + 1)
     _readiness(result, pending, team_criteria, samples, rng, total)
     _next_release(result, stream, rng, total)
-    p50, p85 = _quantile(total, 0.5), _quantile(total, 0.85)
+    p50, p85 = trial_quantile(total, 0.5), trial_quantile(total, 0.85)
     result.p50 = None if p50 is None else today + dt.timedelta(days=math.ceil(p50))
     result.p85 = None if p85 is None else today + dt.timedelta(days=math.ceil(p85))
     if result.p85 is None:
@@ -345,7 +340,7 @@ def _readiness(
             continue
         drawn = rng.choice(np.asarray(draws), size=TRIALS, replace=True)
         longest = np.maximum(longest, drawn)
-        part = Part(signoff.label, _quantile(drawn, 0.5), _quantile(drawn, 0.85), note)
+        part = Part(signoff.label, trial_quantile(drawn, 0.5), trial_quantile(drawn, 0.85), note)
         result.parts.append(part)
         counted.append(part)
     total += longest
@@ -353,7 +348,7 @@ def _readiness(
         for part in counted:
             part.in_breakdown = False
         result.parts.append(
-            Part(f"{len(counted)} sign-offs side by side", _quantile(longest, 0.5), _quantile(longest, 0.85))
+            Part(f"{len(counted)} sign-offs side by side", trial_quantile(longest, 0.5), trial_quantile(longest, 0.85))
         )
 
 
@@ -374,4 +369,4 @@ def _next_release(result: Releasable, stream: _Stream, rng, total: np.ndarray) -
     chosen = rng.choice(gaps, size=TRIALS, replace=True, p=gaps / gaps.sum())
     wait = chosen * rng.random(TRIALS)
     total += wait
-    result.parts.append(Part("next release", _quantile(wait, 0.5), _quantile(wait, 0.85)))
+    result.parts.append(Part("next release", trial_quantile(wait, 0.5), trial_quantile(wait, 0.85)))

@@ -5,7 +5,14 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from streams.flow.forecast import MIN_FINISHED, chance_within, forecast_how_many, forecast_when, trial_days
+from streams.flow.forecast import (
+    MIN_FINISHED,
+    chance_within,
+    forecast_how_many,
+    forecast_when,
+    trial_days,
+    trial_quantile,
+)
 
 MONDAY = dt.date(2026, 3, 2)
 
@@ -96,3 +103,16 @@ def test_thinning_per_trial_has_the_law_of_thinning_each_day():
     for q in (0.15, 0.5, 0.85):
         assert abs(np.quantile(fast, q) - np.quantile(direct, q)) <= 1
     assert np.mean(fast) == pytest.approx(np.mean(direct), rel=0.05)
+
+
+def test_a_percentile_of_trials_some_never_finishing_is_a_day_or_none_never_nan():
+    """NumPy's interpolation gives NaN beside an infinite trial, which crashed the key result
+    page (`math.ceil(nan)`) on a key result whose streams barely finish anything."""
+    assert trial_quantile(np.array([1.0, np.inf]), 0.0) == 1.0
+    assert trial_quantile(np.array([3.0, 4.0, np.inf, np.inf]), 0.5) is None
+    assert trial_quantile(np.array([3.0, 4.0, 5.0, 6.0]), 0.5) == np.quantile([3.0, 4.0, 5.0, 6.0], 0.5)
+    sparse = trial_days(daily_throughput=[0] * 995 + [1] * 5, items=6)  # some trials pass three years
+    assert np.isinf(sparse).any() and not np.isinf(sparse).all()
+    finishing = np.isfinite(sparse).mean()
+    values = [trial_quantile(sparse, q) for q in (0.01, finishing / 2, 0.99)]
+    assert 0 < values[0] <= values[1] < np.inf and values[2] is None  # days while trials finish, then None
