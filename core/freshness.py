@@ -21,10 +21,10 @@ update of items naming `parent_id`. The walks down the item tree from the key re
 cached under it, so the leaders' pages after an ordinary change (a state move, a check-in)
 read today's figures of the items without walking the tree again.
 A third (`DELIVERY`) goes up only with writes that can change the keys of delivery
-performance or which items were finished when: deployments, what they shipped, incidents,
-items inserted or deleted, and an update of items naming `started_at`, `finished_at`,
-`stream_id`, `flow_type` or `customer_facing` that changed a row (the lead time falls back on
-an item's start). The state
+performance, which items were finished when, or which team waits on which: deployments, what
+they shipped, incidents, dependencies, items inserted or deleted, and an update of items
+naming `started_at`, `finished_at`, `stream_id`, `team_id`, `flow_type` or `customer_facing`
+that changed a row (the lead time falls back on an item's start). The state
 service writes an item's dates only when they change, so a move that starts or finishes
 nothing keeps the delivery figures and the counts of finished work cached.
 The generation is read with one small query per cached read, so every process and every cache
@@ -64,10 +64,10 @@ _MISSING = object()
 # The generations' rows: every domain write, the writes that shape links, those that move delivery.
 DATA, LINKS, DELIVERY = 1, 2, 3
 LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objective"})
-DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident"})
+DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident", "streams_dependency"})
 ITEMS_TABLE = "streams_backlogitem"
 _PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
-_DATES = re.compile(r"\b(?:started_at|finished_at|stream_id|flow_type|customer_facing)\b", re.IGNORECASE)
+_DATES = re.compile(r"\b(?:started_at|finished_at|stream_id|team_id|flow_type|customer_facing)\b", re.IGNORECASE)
 
 
 def writes_domain_table(sql: str) -> bool:
@@ -96,10 +96,11 @@ def writes_links(sql: str) -> bool:
 
 
 def writes_delivery(sql: str, rowcount: int = -1) -> bool:
-    """Whether a statement that writes domain data can change the delivery keys or which items
-    were finished when: a write to deployments, shipped items or incidents; items inserted,
-    deleted or truncated; an update of items naming `started_at`, `finished_at`, `stream_id`,
-    `flow_type` or `customer_facing` that changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
+    """Whether a statement that writes domain data can change the delivery keys, which items
+    were finished when or which team waits on which: a write to deployments, shipped items,
+    incidents or dependencies; items inserted, deleted or truncated; an update of items naming
+    `started_at`, `finished_at`, `stream_id`, `team_id`, `flow_type` or `customer_facing` that
+    changed a row (`rowcount` 0: none; -1: unknown, so yes)."""
     verb = sql.lstrip()[:8].upper()
     for table in (t.lower() for t in _WRITE.findall(sql)):
         if table in DELIVERY_TABLES:

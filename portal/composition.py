@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
+from core.freshness import DELIVERY, fresh_cached
 from core.sql import Dialect
 from streams.models import BacklogItem, Dependency, ValueStream, WorkflowState
 from teams.models import Discipline, Membership, Person, Team
@@ -144,40 +145,51 @@ def _stream_needs() -> list[StreamNeeds]:
     return sorted(by_stream.values(), key=lambda entry: (-len(entry.missing), entry.stream.name))
 
 
-def _waits(now: dt.datetime | None = None) -> list[WaitingPair]:
-    """Open cross-team dependencies (the waiting item not finished, its blocker not finished),
-    by waiting team → blocking team, most first: how many and how long the oldest has waited."""
-    now = now or timezone.now()
+def _unfinished_cross_team() -> list[tuple[int, int, int, dt.datetime]]:
+    """(waiting team, blocking team, waiting item, created) of every dependency between two
+    unfinished items of different teams. What decides it (finishes, teams, dependencies) moves
+    the DELIVERY generation, so it is cached under it: an ordinary move keeps it."""
     sql = Dialect(connection)
     with connection.cursor() as cursor:
         # From the dependencies, each side probed by id: joining from the items side made
         # PostgreSQL scan every unfinished item (0.10 s at 500,000 items for 20,000 dependencies).
         cursor.execute(
             f"""
-            SELECT i.team_id, b.team_id, COUNT(*), MIN(d.created_at)
+            SELECT i.team_id, b.team_id, d.item_id, d.created_at
             FROM {Dependency._meta.db_table} d
-            {sql.item_join("d.item_id", "i", "x.team_id, x.finished_at, x.state_id")}
+            {sql.item_join("d.item_id", "i", "x.team_id, x.finished_at")}
             {sql.item_join("d.blocked_by_id", "b", "x.team_id, x.finished_at")}
-            JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
             WHERE i.finished_at IS NULL AND b.finished_at IS NULL AND i.team_id <> b.team_id
-              AND s.category <> 'removed'
-            GROUP BY i.team_id, b.team_id
-            ORDER BY COUNT(*) DESC, MIN(d.created_at)
-            LIMIT %s
-            """,
-            [DEPENDENCY_PAIRS_SHOWN],
+            """
         )
-        pairs = [
-            {"item__team": waiting, "blocked_by__team": blocking, "n": n, "oldest": Dialect.to_datetime(oldest)}
-            for waiting, blocking, n, oldest in cursor.fetchall()
-        ]
-    teams = Team.objects.in_bulk({p["item__team"] for p in pairs} | {p["blocked_by__team"] for p in pairs})
+        return [(waiting, blocking, item, Dialect.to_datetime(at)) for waiting, blocking, item, at in cursor.fetchall()]
+
+
+def _waits(now: dt.datetime | None = None) -> list[WaitingPair]:
+    """Open cross-team dependencies (the waiting item neither finished nor removed, its blocker
+    not finished), by waiting team → blocking team, most first: how many and how long the
+    oldest has waited. Whether a waiting item was removed is a move, read at each view."""
+    now = now or timezone.now()
+    unfinished = fresh_cached("teams:unfinished-cross-team-dependencies", _unfinished_cross_team, generation=DELIVERY)
+    removed = set(
+        BacklogItem.objects.filter(
+            pk__in={item for _, _, item, _ in unfinished}, state__category=WorkflowState.Category.REMOVED
+        ).values_list("pk", flat=True)
+    )
+    pairs: dict[tuple[int, int], list] = {}
+    for waiting, blocking, item, created in unfinished:
+        if item not in removed:
+            pair = pairs.setdefault((waiting, blocking), [0, created])
+            pair[0] += 1
+            pair[1] = min(pair[1], created)
+    shown = sorted(pairs.items(), key=lambda entry: (-entry[1][0], entry[1][1]))[:DEPENDENCY_PAIRS_SHOWN]
+    teams = Team.objects.in_bulk({team for pair, _ in shown for team in pair})
     return [
         WaitingPair(
-            waiting=teams[pair["item__team"]],
-            blocking=teams[pair["blocked_by__team"]],
-            dependencies=pair["n"],
-            oldest_days=(now - pair["oldest"]).total_seconds() / 86400,
+            waiting=teams[waiting],
+            blocking=teams[blocking],
+            dependencies=n,
+            oldest_days=(now - oldest).total_seconds() / 86400,
         )
-        for pair in pairs
+        for (waiting, blocking), (n, oldest) in shown
     ]

@@ -21,8 +21,9 @@ from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create, item_update
 from streams.flow.rollups import rollups_refresh
-from streams.models import BacklogItem
+from streams.models import BacklogItem, Dependency
 from streams.tests.factories import ValueStreamFactory, state
+from teams.tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,3 +165,30 @@ def test_the_stream_page_is_cached_and_shows_a_state_change_at_once(world):
 
     report = get(client, url)[0].context["report"]
     assert report.wip == 2 and len(report.in_progress) == 2
+
+
+def test_the_teams_page_shows_each_change_to_who_waits_on_whom_at_once(world):
+    """Its open cross-team dependencies are cached under DELIVERY (finishes, teams,
+    dependencies); whether the waiting item was removed is read at each view."""
+    stream, client, url = world["stream"], world["client"], reverse("teams")
+    checkout, platform, billing = (TeamFactory(name=name) for name in ("Checkout", "Platform", "Billing"))
+    waiting, blocker, other = world["items"]
+    for item, team in ((waiting, checkout), (blocker, platform), (other, platform)):
+        item_update(item=item, team=team)
+
+    def pairs():
+        waits = get(client, url)[0].context["composition"].waits
+        return [(pair.waiting.name, pair.blocking.name, pair.dependencies) for pair in waits]
+
+    assert_second_view_is_cached(client, url)
+    assert pairs() == []
+    Dependency.objects.create(item=waiting, blocked_by=blocker, created_at=timezone.now())
+    assert pairs() == [("Checkout", "Platform", 1)]
+    Dependency.objects.create(item=waiting, blocked_by=other, created_at=timezone.now())
+    assert pairs() == [("Checkout", "Platform", 2)]
+    item_update(item=BacklogItem.objects.get(pk=other.pk), team=billing)  # another team now
+    assert pairs() == [("Checkout", "Platform", 1), ("Checkout", "Billing", 1)]
+    item_change_state(item=BacklogItem.objects.get(pk=other.pk), to_state=state(stream, "Done"))
+    assert pairs() == [("Checkout", "Platform", 1)]
+    item_change_state(item=BacklogItem.objects.get(pk=waiting.pk), to_state=state(stream, "Removed"))
+    assert pairs() == []

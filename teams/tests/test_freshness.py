@@ -200,6 +200,9 @@ def test_the_links_generation_moves_only_with_writes_that_can_change_links():
         ('UPDATE "streams_backlogitem" SET "finished_at" = NULL WHERE "id" = 3', 1, True),  # reopened
         ('UPDATE "streams_backlogitem" SET "stream_id" = 2, "state_id" = 5 WHERE "id" = 3', 1, True),  # moved
         ('UPDATE "streams_backlogitem" SET "flow_type" = %s WHERE "id" = 3', 1, True),  # counted by type
+        ('UPDATE "streams_backlogitem" SET "team_id" = 4 WHERE "id" = 3', 1, True),  # which team waits on which
+        ('INSERT INTO "streams_dependency" ("item_id", "blocked_by_id") VALUES (1, 2)', 1, True),
+        ('DELETE FROM "streams_dependency" WHERE "id" = 1', 1, True),
         ('UPDATE "streams_backlogitem" SET "title" = %s, "updated_at" = now() WHERE "id" = 3', 1, False),
         # The state service's refresh of an item's dates that changed nothing: no row written.
         ('UPDATE "streams_backlogitem" SET "started_at" = n.started_at FROM (SELECT 1) n WHERE id = 1', 0, False),
