@@ -88,6 +88,13 @@ class ReadinessCheck(models.Model):
             models.Index(fields=["criterion", "status"], name="readiness_criterion_status_idx"),
             # Pending checks are what pages count and list; a small share of all checks.
             models.Index(fields=["item"], condition=Q(status="pending"), name="readiness_pending_item_idx"),
+            # A forecast's sample: each criterion's newest sign-offs (readiness.selectors.lead_time_samples).
+            models.Index(
+                fields=["criterion", "-signed_off_at"],
+                include=["created_at"],
+                condition=Q(status="met"),
+                name="readiness_met_recent_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from streams.models import ReadinessCheck, ReadinessCriterion, WorkflowState
 from teams.models import Team
 
 READINESS_WINDOW_DAYS = 84  # lead times are of the checks met in the last 12 weeks
+LEAD_TIME_SAMPLE_MAX = 2000  # a forecast draws from each criterion's newest sign-offs, at most this many
 
 
 @dataclass
@@ -86,20 +87,33 @@ def sign_off_lead_time(
 
 
 def lead_time_samples(criterion_ids: list[int], as_of: dt.datetime) -> dict[int, list[float]]:
-    """Each criterion's checks met in the READINESS_WINDOW_DAYS before `as_of`: their lead times
-    (created → signed off) in days, for forecasts that draw from them (one query)."""
+    """Each criterion's most recent checks met in the READINESS_WINDOW_DAYS before `as_of`, at
+    most LEAD_TIME_SAMPLE_MAX of them: their lead times (created → signed off) in days, for
+    forecasts that draw from them (one query). The cap keeps a forecast's cost flat as the
+    organisation grows (a criterion shared by every stream has hundreds of thousands of
+    sign-offs at scale); that many draws describe the lead times as well as all of them.
+    On PostgreSQL each criterion's newest sign-offs come from `readiness_met_recent_idx`."""
     if not criterion_ids:
         return {}
     sql = Dialect(connection)
+    table = ReadinessCheck._meta.db_table
     days = sql.days("k.signed_off_at", "k.created_at")
     ids = ", ".join(str(int(pk)) for pk in criterion_ids)
+    window = "k.status = 'met' AND k.signed_off_at >= %s AND k.signed_off_at < %s"
+    if sql.postgres:
+        query = f"""SELECT c.id, k.days FROM UNNEST(ARRAY[{ids}]) AS c(id)
+                    CROSS JOIN LATERAL (
+                        SELECT {days} AS days FROM {table} k WHERE k.criterion_id = c.id AND {window}
+                        ORDER BY k.signed_off_at DESC LIMIT {int(LEAD_TIME_SAMPLE_MAX)}
+                    ) k"""
+    else:
+        query = f"""SELECT criterion_id, days FROM (
+                        SELECT k.criterion_id, {days} AS days,
+                               ROW_NUMBER() OVER (PARTITION BY k.criterion_id ORDER BY k.signed_off_at DESC) AS n
+                        FROM {table} k WHERE k.criterion_id IN ({ids}) AND {window}
+                    ) newest WHERE n <= {int(LEAD_TIME_SAMPLE_MAX)}"""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT k.criterion_id, {days} FROM {ReadinessCheck._meta.db_table} k
-                WHERE k.status = 'met' AND k.criterion_id IN ({ids})
-                  AND k.signed_off_at >= %s AND k.signed_off_at < %s""",
-            [as_of - dt.timedelta(days=READINESS_WINDOW_DAYS), as_of],
-        )
+        cursor.execute(query, [as_of - dt.timedelta(days=READINESS_WINDOW_DAYS), as_of])
         samples: dict[int, list[float]] = {}
         for criterion_id, value in cursor.fetchall():
             samples.setdefault(criterion_id, []).append(max(0.0, float(value)))

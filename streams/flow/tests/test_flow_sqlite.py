@@ -35,6 +35,7 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "streams/experiments/tests/test_experiments.py",
             "streams/delivery/tests/test_delivery.py",
             "streams/flow/tests/test_quality.py",
+            "streams/readiness/tests/test_lead_time_samples.py",
         ],
         cwd=ROOT,
         env=env,
