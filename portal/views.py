@@ -180,7 +180,12 @@ def teams_page(request: HttpRequest) -> HttpResponse:
     team_type = request.GET.get("type", "")
     if team_type not in Team.Type.values:
         team_type = ""
-    context = {"composition": composition(team_type=team_type), "types": Team.Type.choices, "team_type": team_type}
+    context = {
+        "composition": composition(team_type=team_type, page=request.GET.get("page")),
+        "types": Team.Type.choices,
+        "team_type": team_type,
+        "query": urlencode({"type": team_type}) if team_type else "",
+    }
     return render(request, "portal/teams.html", context)
 
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
+from portal import composition as composition_module
 from streams.backlog.services import item_change_state, item_create
 from streams.models import Dependency
 from streams.tests.factories import ValueStreamFactory, state
@@ -93,3 +94,17 @@ def test_waits_leave_out_finished_removed_and_team_less_work(admin_client, org):
     depends(waiting, work("Nobody's", None, "In progress"))  # no team to name
     (pair,) = admin_client.get(reverse("teams")).context["composition"].waits
     assert (pair.waiting.name, pair.blocking.name, pair.dependencies) == ("Checkout", "Platform", 2)
+
+
+def test_teams_come_a_page_at_a_time_by_name_with_the_filter_kept(admin_client, org, monkeypatch):
+    monkeypatch.setattr(composition_module, "TEAMS_PAGE", 1)
+    TeamFactory(name="Billing", type="platform")
+    first = admin_client.get(reverse("teams"))
+    assert [row.team.name for row in first.context["composition"].teams] == ["Billing"]
+    html = first.content.decode()
+    assert "Teams (3; 1–1 shown, by name)" in html and 'href="?page=2">Next</a>' in html
+    last = admin_client.get(reverse("teams"), {"page": "99"})  # past the end: the last page
+    assert [row.team.name for row in last.context["composition"].teams] == ["Platform"]
+    assert last.context["composition"].teams[0].wip == 1  # the page's figures are read for its teams
+    platforms = admin_client.get(reverse("teams"), {"type": "platform"})
+    assert 'href="?type=platform&amp;page=2">Next</a>' in platforms.content.decode()
