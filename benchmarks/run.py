@@ -270,7 +270,8 @@ def rows_for(name: str, data: dict, times: int = 1) -> list[dict]:
                 f"CSV export {key.removeprefix('export_').replace('_', ' ')} ({r['rows']:,} rows)",
                 r["rows_per_second"],
                 "rows/s",
-                rate(CSV_EXPORT_GOAL_ROWS_S, times),
+                # The goal is the export of every item's; one stream's is mostly the process starting.
+                rate(CSV_EXPORT_GOAL_ROWS_S, times) if key == "export_all" else None,
                 at_most=False,
                 note=f"{r['seconds']} s, peak RSS {r['peak_rss_mb']} MB",
             )
