@@ -442,6 +442,11 @@ def write_report(env: dict, runs: dict, times: int = 1) -> tuple[dict, list[str]
     lines = [
         "# Benchmark report" + ("" if times == 1 else f": {times} times the DESIGN.md scale"),
         "",
+        *(
+            []
+            if any(not section["run"].get("earlier_run") for section in sections.values())
+            else ["Written again from earlier runs' results (`--report-only`): each row says so.", ""]
+        ),
         f"{env['date']}, commit {env['commit']}; {env['cores']} cores, {env['memory_gb']} GB, Python {env['python']}, "
         f"PostgreSQL {env['postgresql']}. Database: {env['items']:,} items, {env['transitions']:,} transitions, "
         f"{env['streams']:,} streams, {env['teams']:,} teams, {env['people']:,} people.",
@@ -497,6 +502,12 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="drop and rebuild the scale database")
     parser.add_argument("--only", help=f"comma-separated benchmarks to run ({','.join(BENCHES)})")
     parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: write the report again from the results already there (after a run at "
+        "the DESIGN.md scale, to compare the ten-times run's query counts with it)",
+    )
     parser.add_argument("--import-issues", type=int, default=100_000, help="issues in the Jira import (100,000)")
     parser.add_argument("--load-seconds", type=int, default=30, help="load test: at most this long per URL")
     parser.add_argument("--load-requests", type=int, default=2000, help="load test: at most this many requests per URL")
@@ -510,6 +521,8 @@ def main() -> None:
     fixed_size = ["import", "board", "connector"] if times > 1 else []
     chosen = options.only.split(",") if options.only else [b for b in BENCHES if b not in fixed_size]
     chosen = [b for b in BENCHES if b in chosen and b not in options.skip.split(",")]
+    if options.report_only:
+        chosen = []
     unknown = set((options.only or "").split(",") + options.skip.split(",")) - set(BENCHES) - {""}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
