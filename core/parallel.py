@@ -32,10 +32,13 @@ def default_workers() -> int:
 def each_side_by_side(jobs: Iterable[T], run: Callable[[T], R], workers: int | None = None) -> list[R]:
     """`run(job)` for every job, `workers` at a time (default `default_workers()`), each thread
     on its own connection, closed when it ends. Results come in the jobs' order. The first
-    failure stops the others after their current job and is raised here."""
+    failure stops the others after their current job and is raised here. Whatever `workers`
+    says, jobs run one after the other on the caller's connection where side by side is not
+    possible (SQLite, or inside a transaction)."""
     pending = deque(enumerate(jobs))
     workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(pending) <= 1 or connection.in_atomic_block:
+    alone = connection.vendor != "postgresql" or connection.in_atomic_block
+    if workers <= 1 or len(pending) <= 1 or alone:
         return [run(job) for _, job in pending]
     results: dict[int, R] = {}
     failures: list[BaseException] = []
