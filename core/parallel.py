@@ -22,11 +22,14 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _possible() -> bool:
+    """Other connections can write beside this one and see what it has committed."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 def default_workers() -> int:
     """One connection per core, at most MAX_WORKERS, where side by side is possible; else 1."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS)) if _possible() else 1
 
 
 def each_side_by_side(jobs: Iterable[T], run: Callable[[T], R], workers: int | None = None) -> list[R]:
@@ -37,8 +40,7 @@ def each_side_by_side(jobs: Iterable[T], run: Callable[[T], R], workers: int | N
     possible (SQLite, or inside a transaction)."""
     pending = deque(enumerate(jobs))
     workers = default_workers() if workers is None else workers
-    alone = connection.vendor != "postgresql" or connection.in_atomic_block
-    if workers <= 1 or len(pending) <= 1 or alone:
+    if workers <= 1 or len(pending) <= 1 or not _possible():
         return [run(job) for _, job in pending]
     results: dict[int, R] = {}
     failures: list[BaseException] = []
