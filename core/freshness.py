@@ -33,6 +33,13 @@ with the per-process memory cache as with Redis. A random epoch in the generatio
 keys unique if the table is emptied (a test database flushed, a restore). Writes made outside
 the portal (psql by hand, another program) are not seen: entries expire after
 `FRESH_CACHE_SECONDS` (5 minutes) at most.
+
+Per stream: on PostgreSQL every stream also has a version (`streams.models.versions`), moved on
+by the commit of any transaction that wrote that stream's data, whichever door it came through:
+statement-level triggers note the streams each write touches, and the bump after the commit
+counts them. `fresh_cached_by_stream` keeps a result per stream under its version, so after a
+change in one stream a leader's page computes that stream's figures only. SQLite has no
+triggers: there every stream's version is the global generation.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ import secrets
 from typing import TypeVar
 
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, ProgrammingError, connections, transaction
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,13 +61,15 @@ FRESH_CACHE_SECONDS = 300
 DOMAIN_PREFIXES = ("teams_", "streams_", "okrs_", "portal_")
 GENERATION_TABLE = "teams_datageneration"
 # Written on every API call or by the cache itself; no cached result reads them.
-IGNORED_TABLES = frozenset({GENERATION_TABLE, "portal_apitoken"})
+VERSION_TABLE, CHANGE_TABLE = "streams_streamversion", "streams_streamchange"
+IGNORED_TABLES = frozenset({GENERATION_TABLE, VERSION_TABLE, CHANGE_TABLE, "portal_apitoken"})
 _WRITE = re.compile(
     r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?\"?([A-Za-z0-9_]+)",
     re.IGNORECASE,
 )
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH")
 _MISSING = object()
+UNDEFINED_TABLE = "42P01"
 # The generations' rows: every domain write, the writes that shape links, those that move delivery.
 DATA, LINKS, DELIVERY = 1, 2, 3
 LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objective"})
@@ -124,14 +133,39 @@ class _Bump:
         _bump(self.alias, self.links, self.delivery)
 
 
+# After a commit: the streams this connection's committed transactions wrote move on, with
+# those a connection that has gone wrote (a process killed between its commit and its bump, a
+# psql session), in the order of their ids (two connections bumping the same streams lock them
+# in the same order). A new row starts at a random value, so keys stay unique if the table is
+# ever emptied.
+_COUNT_STREAM_CHANGES = f"""
+    WITH noted AS (
+        DELETE FROM {CHANGE_TABLE}
+        WHERE backend = pg_backend_pid() OR backend NOT IN (SELECT pid FROM pg_stat_activity)
+        RETURNING stream_id
+    )
+    INSERT INTO {VERSION_TABLE} (stream_id, value)
+    SELECT stream_id, floor(random() * 1e15)::bigint FROM (SELECT DISTINCT stream_id FROM noted) streams
+    ORDER BY stream_id
+    ON CONFLICT (stream_id) DO UPDATE SET value = {VERSION_TABLE}.value + 1
+"""
+
+
 def _bump(alias: str, links: bool = True, delivery: bool = True) -> None:
     rows = (DATA,) + ((LINKS,) if links else ()) + ((DELIVERY,) if delivery else ())
+    conn = connections[alias]
     try:
-        with connections[alias].cursor() as cursor:
+        with conn.cursor() as cursor:
             cursor.execute(f"UPDATE {GENERATION_TABLE} SET value = value + 1 WHERE id IN ({', '.join(map(str, rows))})")
             if cursor.rowcount < len(rows):
                 for row in rows:
                     _create_row(cursor, row)
+            if conn.vendor == "postgresql":
+                try:
+                    cursor.execute(_COUNT_STREAM_CHANGES)
+                except ProgrammingError as error:
+                    if getattr(error.__cause__, "sqlstate", None) != UNDEFINED_TABLE:
+                        raise  # else migrating: the tables of streams 0031 are not there yet
     except Exception:  # the write itself has committed: never fail the request for the cache
         logger.exception("could not bump the data generation; cached pages may lag for %s s", FRESH_CACHE_SECONDS)
 
@@ -223,3 +257,43 @@ def fresh_cached(
         value = compute()
         cache.set(full_key, value, FRESH_CACHE_SECONDS)
     return value
+
+
+def stream_versions(stream_ids, alias: str = DEFAULT_DB_ALIAS) -> dict[int, str]:
+    """Each stream's version as a cache key part (one query): on PostgreSQL its own, kept by
+    the triggers; elsewhere the global generation, the same for every stream."""
+    conn = connections[alias]
+    if conn.vendor != "postgresql":
+        return dict.fromkeys(stream_ids, current_generation(alias))
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT stream_id, value FROM {VERSION_TABLE} WHERE stream_id = ANY(%s)", [list(stream_ids)])
+        found = dict(cursor.fetchall())
+    return {pk: f"v{found.get(pk, 0)}" for pk in stream_ids}
+
+
+def fresh_cached_by_stream(
+    key: str,
+    stream_ids: list[int],
+    compute: Callable[[list[int]], dict[int, T]],
+    *,
+    alias: str = DEFAULT_DB_ALIAS,
+    generation: int | tuple[int, ...] = LINKS,
+) -> dict[int, T]:
+    """`compute(ids)` per stream: each stream's result is cached under its own version (and
+    the `generation` rows, for what a stream's result reads beyond its own data), so only the
+    streams written since are computed again, all in one call. `compute` must read nothing of
+    a stream but what its version covers (`streams.models.versions`) and the generations
+    given; `key` must name everything else (the period, the window, the day...)."""
+    if writes_pending(alias) or not stream_ids:
+        return compute(list(stream_ids))
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    prefix = f"fresh:{current_generation(alias, generation)}:{digest}"
+    keys = {pk: f"{prefix}:{pk}:{version}" for pk, version in stream_versions(stream_ids, alias).items()}
+    found = cache.get_many(list(keys.values()))
+    results = {pk: found[k] for pk, k in keys.items() if k in found}
+    missing = [pk for pk in stream_ids if pk not in results]
+    if missing:
+        computed = compute(missing)
+        cache.set_many({keys[pk]: computed[pk] for pk in missing}, FRESH_CACHE_SECONDS)
+        results.update(computed)
+    return results

@@ -22,8 +22,11 @@ from .integrations import (
 from .maps import ImprovementExperiment, ProcessBlock, ValueStreamMap, Waste
 from .readiness import ReadinessCheck, ReadinessCriterion
 from .streams import PERCENT_VALIDATORS, FlowType, LeadershipAssignment, TargetMix, ValueStream, percent_check
+from .versions import StreamChange, StreamVersion
 
 __all__ = [
+    "StreamChange",
+    "StreamVersion",
     "PERCENT_VALIDATORS",
     "percent_check",
     "FlowType",
