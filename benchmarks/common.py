@@ -1,5 +1,7 @@
 """What every benchmark shares: Django set up as production runs it, timing, and page timing."""
 
+from collections.abc import Callable
+import itertools
 import os
 from pathlib import Path
 import statistics
@@ -53,22 +55,53 @@ def admin_client() -> Client:
     return client
 
 
+def edits_in_turn(stream_ids: list[int]) -> Callable[[], None]:
+    """An ordinary edit, each call in the next of the streams in turn: one item in progress has
+    its title written again, a committed UPDATE that the data generation and the stream's
+    version (`core.freshness`, PostgreSQL's triggers) count as any edit of that stream. It
+    starts and finishes nothing, so the links and the delivery keys stay cached."""
+    from streams.models import BacklogItem
+
+    items = [
+        BacklogItem.objects.filter(stream_id=pk, started_at__isnull=False, finished_at__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
+        for pk in stream_ids
+    ]
+    turn = itertools.cycle([pk for pk in items if pk is not None])
+
+    def edit() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {BacklogItem._meta.db_table} SET title = title WHERE id = %s", [next(turn)])
+
+    return edit
+
+
 def time_page(
-    client: Client, url: str, repeat: int = 20, after_change: bool = False, links_changed: bool = False
+    client: Client,
+    url: str,
+    repeat: int = 20,
+    after_change: bool = False,
+    links_changed: bool = False,
+    edit: Callable[[], None] | None = None,
 ) -> dict:
     """Median server time of GET url over `repeat` requests (after a warm-up), and its query count.
 
-    With `after_change`, each request follows a change of the data generation, so the pages'
-    fresh caches (`core.freshness`) miss: what the first view after an edit costs. An ordinary
-    edit (a move that starts and finishes nothing, a check-in, an edit of a title) keeps the
-    walks down the item tree (`LINKS`) and the delivery keys (`DELIVERY`) cached; with
-    `links_changed` the edit is one of links (a link, a new or re-parented item), and the
-    walks and the delivery keys miss too (as after a start, a finish or a deployment).
+    With `after_change`, each request follows an edit, so the pages' fresh caches
+    (`core.freshness`) miss what it changed: what the first view after an edit costs. An
+    ordinary edit (`edit`, see `edits_in_turn`: a move that starts and finishes nothing, a
+    check-in, an edit of a title, in one stream) keeps the walks down the item tree (`LINKS`),
+    the delivery keys (`DELIVERY`) and the other streams' figures cached; without `edit` the
+    data generation alone moves. With `links_changed` the edit is one of links (a link, a new
+    or re-parented item), and the walks, the delivery keys and every stream's figures miss (as
+    after a start, a finish or a deployment).
     """
     from core.freshness import data_changed
 
     def get():
-        if after_change:
+        if after_change and edit is not None and not links_changed:
+            edit()
+        elif after_change:
             data_changed(links=links_changed, delivery=links_changed)
         started = time.perf_counter()
         response = client.get(url)
@@ -78,7 +111,9 @@ def time_page(
     if warm.status_code != 200:
         sys.exit(f"GET {url} answered {warm.status_code}; expected 200.")
     executed = []
-    if after_change:
+    if after_change and edit is not None and not links_changed:
+        edit()
+    elif after_change:
         data_changed(links=links_changed, delivery=links_changed)
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)

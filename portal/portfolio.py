@@ -9,11 +9,13 @@ over all the streams shown; filtering and sorting happen on those rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import datetime as dt
 
 from django import forms
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from core.freshness import fresh_cached, ids_key
+from core.freshness import fresh_cached_by_stream
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.delivery.keys import POOLED, DeliveryKeys, delivery_keys
@@ -92,9 +94,11 @@ def industries() -> list[str]:
     )
 
 
-def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple:
-    """The computed columns of the streams `ids`: flow, alignment, readiness waiting, health,
-    delivery per stream and pooled."""
+def _stream_columns(ids: list[int], period: Period, window: PortfolioWindow) -> dict[int, tuple]:
+    """Per stream: its flow, alignment, readiness waiting and health. Each reads only what the
+    stream's version covers (its items and their moves, checks and dependencies, its states,
+    rollups, maps and teams; `streams.models.versions`) and the links, so it is cached per
+    stream and only the streams written since are computed again."""
     flows = stream_flows(ids, window)
     aligned = stream_alignment(period, ids)
     pending = dict(
@@ -111,8 +115,7 @@ def _columns(ids: list[int], period: Period, window: PortfolioWindow) -> tuple:
         .order_by()
     )
     health = health_scorecards(ids, alignment=aligned, flows=flows, window=window)
-    delivery = delivery_keys(ids, window.start, window.end, with_pooled=True)
-    return flows, aligned, pending, health, delivery, delivery.pop(POOLED)
+    return {pk: (flows[pk], aligned.get(pk, Alignment()), pending.get(pk, 0), health[pk]) for pk in ids}
 
 
 def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
@@ -135,23 +138,30 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
     streams = list(streams)
     ids = [stream.pk for stream in streams]
     window = PortfolioWindow.ending_before()
-    flows, aligned, pending, health, delivery, pooled = fresh_cached(
-        f"portfolio:{period.label}:{window.end:%Y-%m-%d}:{ids_key(ids)}", lambda: _columns(ids, period, window)
+    today = timezone.now().astimezone(dt.UTC).date()
+    columns = fresh_cached_by_stream(
+        f"portfolio:{period.label}:{window.start:%Y-%m-%d}:{window.end:%Y-%m-%d}:{today}",
+        ids,
+        lambda missing: _stream_columns(missing, period, window),
     )
+    delivery = delivery_keys(ids, window.start, window.end, with_pooled=True)  # cached under DELIVERY
+    pooled = delivery.pop(POOLED)
     sources = connections_by_stream(ids)
-    rows = [
-        PortfolioRow(
-            stream=stream,
-            director=next(iter(stream.active_directors), None),
-            alignment=aligned.get(stream.pk, Alignment()),
-            flow=flows[stream.pk],
-            readiness_pending=pending.get(stream.pk, 0),
-            health=health[stream.pk],
-            delivery=delivery[stream.pk],
-            sources=sources.get(stream.pk, []),
+    rows = []
+    for stream in streams:
+        flow, alignment, pending, health = columns[stream.pk]
+        rows.append(
+            PortfolioRow(
+                stream=stream,
+                director=next(iter(stream.active_directors), None),
+                alignment=alignment,
+                flow=flow,
+                readiness_pending=pending,
+                health=health,
+                delivery=delivery[stream.pk],
+                sources=sources.get(stream.pk, []),
+            )
         )
-        for stream in streams
-    ]
     sort = filters.get("sort") or "name"
     rows.sort(key=SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
     return Portfolio(rows, period, window, sort, sum((row.alignment for row in rows), Alignment()), pooled)

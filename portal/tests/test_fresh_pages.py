@@ -73,6 +73,43 @@ def test_the_portfolio_shows_a_state_change_at_once(world):
     assert (row.alignment.wip_aligned, row.alignment.finished, row.alignment.finished_aligned) == (0, 2, 1)
 
 
+def test_after_a_move_in_one_stream_the_portfolio_computes_that_streams_figures_only(world):
+    """Each stream's columns are cached under its own version (PostgreSQL's triggers): a move
+    in Payments recomputes Payments; Lending's figures come from the cache, and are right."""
+    if connection.vendor != "postgresql":
+        pytest.skip("per-stream versions are PostgreSQL's; SQLite recomputes every stream")
+    client, url, payments = world["client"], reverse("home"), world["stream"]
+    lending = ValueStreamFactory(name="Lending")
+    waiting = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
+    item_change_state(item=waiting, to_state=state(lending, "In progress"))
+    assert_second_view_is_cached(client, url)
+
+    item_change_state(item=world["items"][2], to_state=state(payments, "Done"))
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = {row.stream.name: row for row in client.get(url).context["portfolio"].rows}
+    wip_reads = [
+        q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "i.stream_id IN (" in q["sql"]
+    ]
+    assert wip_reads and all(f"i.stream_id IN ({payments.pk})" in sql for sql in wip_reads), wip_reads
+    assert (rows["Payments"].flow.wip, rows["Lending"].flow.wip) == (2, 1)
+    assert (rows["Payments"].flow.throughput, rows["Lending"].alignment.wip) == (
+        0,
+        1,
+    )  # finished today: not in the window
+
+    # Lending's item now waits on Payments' work held by another team: Lending's health reads it.
+    payments_team, lending_team = TeamFactory(name="Core payments"), TeamFactory(name="Loans")
+    BacklogItem.objects.filter(pk=waiting.pk).update(team=lending_team)
+    Dependency.objects.create(item=waiting, blocked_by=world["items"][1], created_at=timezone.now())
+    rows = {row.stream.name: row for row in assert_second_view_is_cached(client, url).context["portfolio"].rows}
+    assert next(check for check in rows["Lending"].health.checks if check.key == "autonomous").value == "0.00"
+    item_update(item=BacklogItem.objects.get(pk=world["items"][1].pk), team=payments_team)
+    rows = {row.stream.name: row for row in get(client, url)[0].context["portfolio"].rows}
+    autonomous = next(check for check in rows["Lending"].health.checks if check.key == "autonomous")
+    assert autonomous.value == "1.00"
+
+
 def test_the_portfolio_shows_a_change_committed_by_another_worker_at_once(world):
     client, url = world["client"], reverse("home")
     assert assert_second_view_is_cached(client, url).context["portfolio"].rows[0].alignment.wip_aligned == 1
