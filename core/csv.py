@@ -27,19 +27,20 @@ import re
 # Text starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _STARTS = frozenset(FORMULA_STARTS)
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# A number as the API writes it; `core.api.csv_sql` spells the same pattern for PostgreSQL.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def spreadsheet_safe(value):
     """The cell as a spreadsheet should show it: text that would run as a formula gets a
     leading `'`; None, booleans and finite numbers are returned unchanged; anything else as text."""
     if value.__class__ is str:  # the common case first: one check per cell
-        if value[:1] not in _STARTS or _PLAIN_NUMBER.fullmatch(value):
+        if value[:1] not in _STARTS or PLAIN_NUMBER.fullmatch(value):
             return value
         return "'" + value
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, (int, float, Decimal)) and _PLAIN_NUMBER.fullmatch(str(value)):
+    if isinstance(value, (int, float, Decimal)) and PLAIN_NUMBER.fullmatch(str(value)):
         return value  # -inf and NaN are not numbers to a spreadsheet: they go on as text
     return spreadsheet_safe(str(value))
 
