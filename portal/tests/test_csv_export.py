@@ -10,6 +10,7 @@ digits that must stay unquoted, quotes, commas, line breaks and non-ASCII text.
 
 import datetime as dt
 from decimal import Decimal
+import sys
 
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -18,7 +19,8 @@ import pytest
 
 from core.api import csv as api_csv
 from core.api.csv import CsvListMixin
-from core.api.csv_sql import copy_statement
+from core.api.csv_sql import copy_statement, plain_number_regex
+from core.csv import PLAIN_NUMBER
 from okrs.tests.factories import CheckInFactory, KeyResultFactory
 from streams.models import BacklogItem, Connection, ImprovementExperiment, StateTransition, SyncRun
 from streams.tests.factories import BacklogItemFactory, ValueStreamFactory, state
@@ -187,3 +189,18 @@ def test_a_client_that_hangs_up_mid_export_leaves_the_connection_usable(admin_cl
     next(chunks), next(chunks)  # the header, one row
     response.close()
     assert BacklogItem.objects.count() == 50
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="the pattern is PostgreSQL's")
+def test_postgresql_takes_for_a_plain_number_exactly_what_python_does():
+    digits = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isdecimal()]
+    samples = [f"-{digit}" for digit in digits] + [f"+{digit}.{digit}e-{digit}" for digit in digits[::7]]
+    samples += ["-1.", "-.5", "+1e5", "-1e", "-1.5E+3", "--1", "+ 1", "-1\n", "-1 ", "-\u00b2", "-\u00bd", "-\u216b"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s ~ %s FROM unnest(%s::text[]) WITH ORDINALITY AS t(s, n) ORDER BY n",
+            [plain_number_regex(), samples],
+        )
+        matched = [row[0] for row in cursor.fetchall()]
+    assert matched == [bool(PLAIN_NUMBER.fullmatch(sample)) for sample in samples]
+    assert sum(matched) == len(digits) + len(digits[::7]) + 4
