@@ -261,14 +261,25 @@ def fresh_cached(
 
 def stream_versions(stream_ids, alias: str = DEFAULT_DB_ALIAS) -> dict[int, str]:
     """Each stream's version as a cache key part (one query): on PostgreSQL its own, kept by
-    the triggers; elsewhere the global generation, the same for every stream."""
+    the triggers, with the data generation's epoch (a stream not written since the triggers
+    came has no row yet: keys stay unique if the tables are emptied and filled again);
+    elsewhere the global generation, the same for every stream."""
     conn = connections[alias]
     if conn.vendor != "postgresql":
         return dict.fromkeys(stream_ids, current_generation(alias))
+    select = (
+        f"SELECT g.epoch, v.stream_id, v.value FROM {GENERATION_TABLE} g "
+        f"LEFT JOIN {VERSION_TABLE} v ON v.stream_id = ANY(%s) WHERE g.id = {DATA}"
+    )
     with conn.cursor() as cursor:
-        cursor.execute(f"SELECT stream_id, value FROM {VERSION_TABLE} WHERE stream_id = ANY(%s)", [list(stream_ids)])
-        found = dict(cursor.fetchall())
-    return {pk: f"v{found.get(pk, 0)}" for pk in stream_ids}
+        cursor.execute(select, [list(stream_ids)])
+        rows = cursor.fetchall()
+        if not rows:
+            _create_row(cursor)
+            cursor.execute(select, [list(stream_ids)])
+            rows = cursor.fetchall()
+    epoch, found = rows[0][0], {pk: value for _, pk, value in rows if pk is not None}
+    return {pk: f"{epoch}.{found.get(pk, 0)}" for pk in stream_ids}
 
 
 def fresh_cached_by_stream(
@@ -280,14 +291,14 @@ def fresh_cached_by_stream(
     generation: int | tuple[int, ...] = LINKS,
 ) -> dict[int, T]:
     """`compute(ids)` per stream: each stream's result is cached under its own version (and
-    the `generation` rows, for what a stream's result reads beyond its own data), so only the
-    streams written since are computed again, all in one call. `compute` must read nothing of
+    the `generation` rows, for what a stream's result reads beyond its own data; none with
+    `()`), so only the streams written since are computed again, all in one call. `compute` must read nothing of
     a stream but what its version covers (`streams.models.versions`) and the generations
     given; `key` must name everything else (the period, the window, the day...)."""
     if writes_pending(alias) or not stream_ids:
         return compute(list(stream_ids))
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    prefix = f"fresh:{current_generation(alias, generation)}:{digest}"
+    prefix = f"fresh:{current_generation(alias, generation) if generation != () else 'streams'}:{digest}"
     keys = {pk: f"{prefix}:{pk}:{version}" for pk, version in stream_versions(stream_ids, alias).items()}
     found = cache.get_many(list(keys.values()))
     results = {pk: found[k] for pk, k in keys.items() if k in found}

@@ -204,6 +204,26 @@ def test_the_stream_page_is_cached_and_shows_a_state_change_at_once(world):
     assert report.wip == 2 and len(report.in_progress) == 2
 
 
+def test_the_stream_page_stays_cached_through_a_change_in_another_stream(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("per-stream versions are PostgreSQL's; on SQLite any change computes the page again")
+    rollups_refresh()
+    lending = ValueStreamFactory(name="Lending")
+    elsewhere = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
+    item_change_state(item=elsewhere, to_state=state(lending, "In progress"))
+    client, url = world["client"], reverse("streams:stream-detail", args=[world["stream"].slug])
+    assert_second_view_is_cached(client, url)
+    _, cached = get(client, url)
+
+    item_change_state(item=elsewhere, to_state=state(lending, "Review"))  # starts and finishes nothing
+    _, after_elsewhere = get(client, url)
+    item_update(item=world["items"][0], title="Renamed here")
+    response, after_here = get(client, url)
+
+    assert after_elsewhere == cached < after_here
+    assert response.context["report"].wip == 3
+
+
 def test_the_teams_page_shows_each_change_to_who_waits_on_whom_at_once(world):
     """Its open cross-team dependencies are cached under DELIVERY (finishes, teams,
     dependencies); whether the waiting item was removed is read at each view."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from core.freshness import fresh_cached
+from core.freshness import fresh_cached_by_stream
 from core.sql import Dialect
 from streams.flow.engine import PERCENTILES, FlowReport, Window
 from streams.flow.rollups import stored_moves
@@ -94,14 +94,16 @@ def with_data_quality(report: FlowReport) -> FlowReport:
     """The report of a stream with its data-quality facts attached (pages, API and command alike).
 
     They depend on the stored data and the window's bounds only (not on the instant the
-    history is read), so they are cached until the data changes: the default window, of
+    history is read), so they are cached until the stream's data changes: the default window, of
     complete days, is computed once per change rather than on every view."""
     if report.scope.kind == "stream":
         stream_id, window = report.scope.id, report.window
-        report.data_quality = fresh_cached(
-            f"quality:{stream_id}:{window.start.isoformat()}:{window.end.isoformat()}",
-            lambda: stream_data_quality(stream_id=stream_id, window=window),
-        )
+        report.data_quality = fresh_cached_by_stream(
+            f"quality:{window.start.isoformat()}:{window.end.isoformat()}",
+            [stream_id],
+            lambda ids: {stream_id: stream_data_quality(stream_id=stream_id, window=window)},
+            generation=(),  # it reads the stream's own items, moves and states only
+        )[stream_id]
     return report
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 
 from django.db import connection, transaction
 
-from core.freshness import fresh_cached
+from core.freshness import fresh_cached_by_stream
 from core.sql import Dialect
 from streams.flow.engine import ROLLUP_SCOPES, FlowReport, HistoryEngine, ItemFacts, Scope, Window, pace_of
 from streams.flow.rollups import midnight, rollup_report, utc_day
@@ -54,16 +54,20 @@ def stream_page_report(*, scope: Scope, window: Window, shown: int) -> FlowRepor
     days, reopens) are None (not read): exports use `flow_report`, which reads every item's.
     Falls back to `flow_report` when the rollups cannot answer. Tested against it.
 
-    A window of complete days (the page's default) is cached until the data changes
-    (`core.freshness`): what moves with the clock alone, the ages of the work in progress and
-    of the returned items (and the returned items' current stay in the backlog), is reckoned
-    again at each view (`rebased`).
+    A window of complete days (the page's default) is cached until the stream's data changes
+    (`core.freshness.fresh_cached_by_stream`: a change in another stream keeps it): what moves
+    with the clock alone, the ages of the work in progress and of the returned items (and the
+    returned items' current stay in the backlog), is reckoned again at each view (`rebased`).
     """
     if scope.kind != "stream":
         return flow_report(scope=scope, window=window)
     if window.end <= midnight(utc_day(window.as_of)):
-        key = f"stream-page:{scope.id}:{window.start.isoformat()}:{window.end.isoformat()}:{shown}"
-        report = fresh_cached(key, lambda: _page_report(scope, window, shown))
+        key = f"stream-page:{window.start.isoformat()}:{window.end.isoformat()}:{shown}"
+
+        def compute(ids: list[int]) -> dict:
+            return {scope.id: _page_report(scope, window, shown)}
+
+        report = fresh_cached_by_stream(key, [scope.id], compute, generation=())[scope.id]
         report = None if report is None else rebased(report, window)
     else:
         report = _page_report(scope, window, shown)
