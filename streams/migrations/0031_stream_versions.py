@@ -34,6 +34,7 @@ FUNCTION = r"""
 CREATE OR REPLACE FUNCTION streams_note_stream_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     written text;
+    rows text;  -- the rows once each (an update's old and new rows have the same ids)
     parts text[] := '{}';
     col text;
 BEGIN
@@ -41,6 +42,7 @@ BEGIN
         WHEN 'INSERT' THEN 'SELECT * FROM new_rows'
         WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
         ELSE 'SELECT * FROM new_rows UNION ALL SELECT * FROM old_rows' END;
+    rows := CASE TG_OP WHEN 'DELETE' THEN 'old_rows' ELSE 'new_rows' END;
     FOREACH col IN ARRAY TG_ARGV[1:] LOOP
         parts := parts || CASE TG_ARGV[0]
             WHEN 'stream' THEN format('SELECT w.%I FROM (%s) w', col, written)
@@ -49,9 +51,9 @@ BEGIN
             ELSE format(
                 'SELECT w.%I FROM (%s) w
                  UNION SELECT i.stream_id FROM streams_dependency d JOIN streams_backlogitem i ON i.id = d.item_id
-                 WHERE d.blocked_by_id IN (SELECT w.id FROM (%s) w)
-                 UNION SELECT c.stream_id FROM streams_backlogitem c WHERE c.parent_id IN (SELECT w.id FROM (%s) w)',
-                col, written, written, written) END
+                 WHERE d.blocked_by_id IN (SELECT w.id FROM %I w)
+                 UNION SELECT c.stream_id FROM streams_backlogitem c WHERE c.parent_id IN (SELECT w.id FROM %I w)',
+                col, written, rows, rows) END
             WHEN 'item' THEN format(
                 'SELECT i.stream_id FROM streams_backlogitem i WHERE i.id IN (SELECT w.%I FROM (%s) w)', col, written)
             WHEN 'team' THEN format(
