@@ -295,7 +295,9 @@ def fresh_cached_by_stream(
     `()`), so only the streams written since are computed again, all in one call. `compute` must read nothing of
     a stream but what its version covers (`streams.models.versions`) and the generations
     given; `key` must name everything else (the period, the window, the day...)."""
-    if writes_pending(alias) or not stream_ids:
+    if not stream_ids:
+        return {}
+    if writes_pending(alias):
         return compute(list(stream_ids))
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     prefix = f"fresh:{current_generation(alias, generation) if generation != () else 'streams'}:{digest}"

@@ -23,6 +23,7 @@ import datetime as dt
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+import numpy as np
 
 from core.freshness import DELIVERY, LINKS, fresh_cached
 from core.sql import Dialect
@@ -30,6 +31,7 @@ from streams.flow.engine import Scope
 from streams.flow.periods import Period
 from streams.models import BacklogItem, ValueStream, WorkflowState
 from streams.models.querysets import in_progress_sql
+from streams.selectors import work_in_progress_by_stream
 
 from .models import KeyResult, Objective
 from .selectors import linked_work_counts
@@ -118,6 +120,15 @@ def aligned_items(period: Period) -> list[int]:
     parent (an item serving many key results is walked once). The walk is cached until a write
     could change it (`core.freshness.LINKS`), not at every change of the data."""
     return fresh_cached(f"aligned_items:{period.label}", lambda: _aligned_items(period), generation=LINKS)
+
+
+def aligned_array(period: Period) -> np.ndarray:
+    """`aligned_items` as a sorted array (for NumPy's set operations), cached alike."""
+    return fresh_cached(
+        f"aligned_array:{period.label}",
+        lambda: np.unique(np.array(aligned_items(period), dtype=np.int64)),
+        generation=LINKS,
+    )
 
 
 def _aligned_items(period: Period) -> list[int]:
@@ -213,15 +224,46 @@ def _finished_counted(period: Period, where: str, group_by: str) -> dict:
 
 
 def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignment]:
-    """`alignment_counts` of the given streams, by stream (one query)."""
+    """`alignment_counts` of the given streams, by stream: their work in progress kept per
+    stream (`streams.selectors.work_in_progress_by_stream`: after an edit, only the streams
+    written are read again) counted against the cached aligned items, with the finished counts.
+    Streams with no work have no entry, as with `alignment_counts`."""
     ids = ", ".join(str(int(pk)) for pk in stream_ids) or "NULL"
-    return alignment_counts(period, where=f"i.stream_id IN ({ids})")
+    aligned = aligned_array(period)
+    counts: dict = {
+        pk: [0, 0, finished, served]
+        for pk, (finished, served) in _finished_counts(
+            period, f"i.stream_id IN ({ids}) AND NOT i.held_back", "i.stream_id"
+        ).items()
+    }
+    for pk, (wip, _) in work_in_progress_by_stream(stream_ids).items():
+        if len(wip):
+            row = counts.setdefault(pk, [0, 0, 0, 0])
+            row[0], row[1] = len(wip), int(np.isin(wip, aligned, assume_unique=True).sum())
+    return {pk: Alignment(*row) for pk, row in counts.items()}
+
+
+def stream_orphans(period: Period, stream_ids: list[int], limit: int = ORPHANS_LISTED) -> list[OrphanItem]:
+    """`orphan_work` of the given streams, from their work in progress kept per stream."""
+    aligned = aligned_array(period)
+    work = work_in_progress_by_stream(stream_ids).values()
+    ids = np.concatenate([np.empty(0, dtype=np.int64), *(ids for ids, _ in work)])
+    started = np.concatenate([np.empty(0, dtype=np.float64), *(days for _, days in work)])
+    orphan = ~np.isin(ids, aligned, assume_unique=True)
+    ids, started = ids[orphan], started[orphan]
+    oldest = ids[np.lexsort((ids, started))[:limit]].tolist()
+    return _orphan_items(_orphan_rows_of(oldest))
 
 
 def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> list[OrphanItem]:
     """The oldest items in progress that serve no key result in force in the period (the
     list is cached until the data changes; ages are reckoned now)."""
-    rows = fresh_cached(f"orphans:{period.label}:{limit}:{where}", lambda: _orphan_rows(period, where, limit))
+    return _orphan_items(
+        fresh_cached(f"orphans:{period.label}:{limit}:{where}", lambda: _orphan_rows(period, where, limit))
+    )
+
+
+def _orphan_items(rows: list[tuple]) -> list[OrphanItem]:
     now = timezone.now()
     return [
         OrphanItem(
@@ -240,7 +282,7 @@ def orphan_work(period: Period, *, where: str, limit: int = ORPHANS_LISTED) -> l
 def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
     """The oldest items in progress in the scope not among the cached aligned items: their ids
     and start read through the WIP index, the few listed read whole."""
-    items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
+    items, states = BacklogItem._meta.db_table, WorkflowState._meta.db_table
     aligned = set(aligned_items(period))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -248,8 +290,15 @@ def _orphan_rows(period: Period, where: str, limit: int) -> list[tuple]:
                 WHERE ({where}) AND {in_progress_sql()} ORDER BY i.started_at, i.id"""
         )
         oldest = [pk for (pk,) in cursor.fetchall() if pk not in aligned][:limit]
-        if not oldest:
-            return []
+    return _orphan_rows_of(oldest)
+
+
+def _orphan_rows_of(oldest: list[int]) -> list[tuple]:
+    """The listed orphans read whole, oldest first."""
+    if not oldest:
+        return []
+    items, states, streams = BacklogItem._meta.db_table, WorkflowState._meta.db_table, ValueStream._meta.db_table
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT i.id, i.external_key, i.title, i.flow_type, v.name, s.name, i.started_at
@@ -299,14 +348,18 @@ def alignment_stream_ids(scope: Scope, report: AlignmentReport):
 def alignment_report(scope: Scope, period: Period) -> AlignmentReport:
     """Everything the alignment page shows for a scope, in a fixed number of queries."""
     where = scope.item_filter_sql("i")
-    by_stream = alignment_counts(period, where=where)
+    if scope.kind in ("portfolio", "director", "stream"):  # whole streams: read per stream
+        stream_ids = list(scope.stream_ids_query().values_list("pk", flat=True))
+        by_stream, orphans = stream_alignment(period, stream_ids), stream_orphans(period, stream_ids)
+    else:
+        by_stream, orphans = alignment_counts(period, where=where), orphan_work(period, where=where)
     totals = sum(by_stream.values(), Alignment())
     return AlignmentReport(
         scope=scope,
         period=period,
         totals=totals,
         by_stream=by_stream,
-        orphans=orphan_work(period, where=where),
+        orphans=orphans,
         unsupported=unsupported_key_results(period, scope),
         unparented=unparented_team_objectives(period, scope),
     )

@@ -39,6 +39,7 @@ from streams.flow.scenarios import NONE as NO_LEVERS
 from streams.flow.scenarios import Levers, capped, descoped_closure, finished_by_team, in_progress_order, stream_pace
 from streams.models import BacklogItem, WorkflowState
 from streams.models.querysets import in_progress_sql
+from streams.selectors import every_stream_id, finished_by_stream, work_in_progress_by_stream
 
 from .models import CheckIn, KeyResult, Objective
 
@@ -104,6 +105,10 @@ def _ids(cursor) -> np.ndarray:
     return np.fromiter((pk for (pk,) in rows), dtype=np.int64, count=len(rows))
 
 
+def _joined(arrays) -> np.ndarray:
+    return np.concatenate([np.empty(0, dtype=np.int64), *arrays])
+
+
 PROBED_AT_MOST = 5_000  # linked items looked up by primary key; beyond, the ids in progress and finished read whole
 
 
@@ -127,16 +132,23 @@ def _linked_work_counts(key_result_ids: list[int], period: Period) -> dict[int, 
     if not len(linked):
         return {}
     distinct = np.unique(linked)
-    among, params = _among(distinct.tolist()) if len(distinct) <= PROBED_AT_MOST else ("", [])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT i.id FROM {items} i JOIN {states} s ON s.id = i.state_id WHERE {among}{in_progress_sql()}", params
-        )
-        wip = _ids(cursor)
-        cursor.execute(
-            f"SELECT i.id FROM {items} i WHERE {among}i.finished_at >= %s AND i.finished_at < %s", [*params, start, end]
-        )
-        done = _ids(cursor)
+    if len(distinct) <= PROBED_AT_MOST:
+        among, params = _among(distinct.tolist())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT i.id FROM {items} i JOIN {states} s ON s.id = i.state_id WHERE {among}{in_progress_sql()}",
+                params,
+            )
+            wip = _ids(cursor)
+            cursor.execute(
+                f"SELECT i.id FROM {items} i WHERE {among}i.finished_at >= %s AND i.finished_at < %s",
+                [*params, start, end],
+            )
+            done = _ids(cursor)
+    else:  # every stream's ids, kept per stream: after an edit only the streams written are read again
+        streams = every_stream_id()
+        wip = _joined(ids for ids, _ in work_in_progress_by_stream(streams).values())
+        done = _joined(finished_by_stream(streams, start, end).values())
     served, which = np.unique(krs, return_inverse=True)
     wip_n = np.bincount(which[np.isin(linked, wip)], minlength=len(served))
     done_n = np.bincount(which[np.isin(linked, done)], minlength=len(served))

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 import pytest
 
-from okrs.alignment import alignment_report, orphan_work
+from okrs.alignment import alignment_counts, alignment_report, orphan_work
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
@@ -169,3 +169,22 @@ def test_only_the_oldest_orphans_are_listed_oldest_first(world):
         make_item(payments, f"Unlinked {hours} hours", "In progress", hours_ago=hours)
     listed = orphan_work(PERIOD, where=f"i.stream_id = {payments.pk}", limit=2)
     assert [o.title for o in listed] == ["Unlinked 90 hours", "Unlinked 70 hours"]
+
+
+@pytest.mark.parametrize("kind", ["portfolio", "director"])
+def test_whole_streams_read_per_stream_give_what_the_filtered_queries_give(world, kind):
+    """Portfolio, director and stream scopes read each stream's work in progress as kept per
+    stream; any other scope filters items in SQL. Both give the same counts and orphans,
+    held-back items (out of every figure) included."""
+    held = make_item(world["lending"], "Unmapped in Jira", "In progress", hours_ago=200)
+    held.held_back = True
+    held.save(update_fields=["held_back"])
+    make_item(world["lending"], "Old and alone", "In progress", hours_ago=300)
+    scope = Scope.portfolio() if kind == "portfolio" else Scope.director(world["director"])
+    report = alignment_report(scope, PERIOD)
+    where = scope.item_filter_sql("i")
+    assert report.by_stream == alignment_counts(PERIOD, where=where)
+    assert [(o.item_id, o.title) for o in report.orphans] == [
+        (o.item_id, o.title) for o in orphan_work(PERIOD, where=where)
+    ]
+    assert report.orphans[0].title == "Old and alone" and "Unmapped in Jira" not in {o.title for o in report.orphans}
