@@ -27,7 +27,8 @@ class RowWriter:
         count = 0
         data_changed()  # COPY bypasses Django's cursor, where writes are otherwise noticed
         connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
+        # Django's error classes, as its own cursor gives: a trigger refusing a row raises IntegrityError.
+        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
             with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
                 write_row = copy.write_row
                 for row in rows:
@@ -75,7 +76,7 @@ class RowWriter:
         value_type = field.db_type(connection)
         data_changed()
         connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
+        with connection.wrap_database_errors, connection.connection.cursor() as cursor:
             cursor.execute(f"CREATE TEMPORARY TABLE _column_update (id bigint PRIMARY KEY, value {value_type})")
             try:
                 with cursor.copy("COPY _column_update (id, value) FROM STDIN") as copy:
