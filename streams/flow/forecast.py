@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import datetime as dt
+import hashlib
 import math
 
+from django.core.cache import cache
 import numpy as np
 
 TRIALS = 10_000
@@ -155,7 +157,27 @@ def forecast_when(*, daily_throughput: list[int], items: int, start: dt.date, se
     return Forecast(values, len(daily_throughput), note=note, sample_items=finished)
 
 
+TRIALS_CACHED_SECONDS = 3600  # trials are a pure function of their inputs: any lifetime is right
+
+
 def trial_days(*, daily_throughput: list[int] | Pace, items: int, share: float = 1.0, seed: int = SEED) -> np.ndarray:
+    """`simulated_days`, kept in the cache under its inputs: the same pace, items, share and
+    seed always give the same trials, and a key result's or an item's forecast is asked again
+    after every edit that leaves them as they were (a move within progress elsewhere). When a
+    linked item finishes, the items left change and the trials are simulated again."""
+    pace = Pace.of(daily_throughput)
+    inputs = repr((pace.base, pace.parts, int(items), float(share), int(seed), TRIALS, MAX_DAYS, BLOCK_DAYS))
+    key = "trial-days:" + hashlib.blake2b(inputs.encode(), digest_size=16).hexdigest()
+    days_needed = cache.get(key)
+    if days_needed is None:
+        days_needed = simulated_days(daily_throughput=pace, items=items, share=share, seed=seed)
+        cache.set(key, days_needed, TRIALS_CACHED_SECONDS)
+    return days_needed.copy()  # callers sort it in place
+
+
+def simulated_days(
+    *, daily_throughput: list[int] | Pace, items: int, share: float = 1.0, seed: int = SEED
+) -> np.ndarray:
     """Per trial, the days needed to finish `items` items (the last of them counted whole),
     sampling days from `daily_throughput` (a list, or a scenario's `Pace`), thinned to a `share`
     of it: each item the stream finishes is one of ours with that probability. `inf` for a trial

@@ -7,9 +7,11 @@ import pytest
 
 from streams.flow.forecast import (
     MIN_FINISHED,
+    Pace,
     chance_within,
     forecast_how_many,
     forecast_when,
+    simulated_days,
     trial_days,
     trial_quantile,
 )
@@ -116,3 +118,16 @@ def test_a_percentile_of_trials_some_never_finishing_is_a_day_or_none_never_nan(
     finishing = np.isfinite(sparse).mean()
     values = [trial_quantile(sparse, q) for q in (0.01, finishing / 2, 0.99)]
     assert 0 < values[0] <= values[1] < np.inf and values[2] is None  # days while trials finish, then None
+
+
+def test_trials_kept_in_the_cache_are_the_simulated_ones_and_callers_get_their_own_copy():
+    """`trial_days` keeps its trials under its inputs (a pure function of pace, items, share and
+    seed): the kept trials equal a fresh simulation, and sorting one answer leaves the next as
+    simulated."""
+    pace = Pace((3, 0, 1, 4, 0, 2, 5) * 12, (((1, 0, 0, 2, 0, 1, 1) * 12, 1.5),))
+    fresh = simulated_days(daily_throughput=pace, items=40, share=0.5)
+    first = trial_days(daily_throughput=pace, items=40, share=0.5)
+    first.sort()
+    again = trial_days(daily_throughput=pace, items=40, share=0.5)
+    assert np.array_equal(again, fresh) and not np.array_equal(again, first)
+    assert not np.array_equal(trial_days(daily_throughput=pace, items=41, share=0.5), fresh)
