@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
 from core.bounded_input import InputTooLarge, bounded_lines
-from core.bulk import RowWriter
+from core.bulk import RowWriter, values_rows
 from core.dates import too_early
 from core.errors import ImportRefused, RowError
 from core.history import delete_with_history
@@ -420,7 +420,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     stored_items = BacklogItem.objects.filter(stream=stream, source=source)
     if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
         stored_items = stored_items.filter(any_of("external_key", parsed.items))
-    existing = {row[0]: row[1:] for row in stored_items.values_list("external_key", "pk", *columns)}
+    existing = {row[0]: row[1:] for row in values_rows(stored_items, "external_key", "pk", *columns)}
     initial = _initial_state(states)
     now = timezone.now()
     # New items go after everything the product owners ordered, in the file's order.
@@ -647,10 +647,8 @@ def _write_histories(
     moves = StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
     if len(parsed.items) <= PART:  # a sync's batch: only its items' moves
         moves = StateTransition.objects.filter(any_of("item_id", [items[key] for key in parsed.items]))
-    for item_id, state_id, at, door in (
-        moves.order_by("item_id", "at", "pk")
-        .values_list("item_id", "to_state_id", "at", "source")
-        .iterator(chunk_size=20000)
+    for item_id, state_id, at, door in values_rows(
+        moves.order_by("item_id", "at", "pk"), "item_id", "to_state_id", "at", "source"
     ):
         stored[item_id].append((state_id, at))
         if door != StateTransition.Source.IMPORT:

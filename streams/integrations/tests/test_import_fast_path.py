@@ -1,14 +1,18 @@
 """New items are written whole (ids drawn first, parents, state and flow dates in the one COPY):
-the same rows as when the dates were set afterwards by the state service's rule."""
+the same rows as when the dates were set afterwards by the state service's rule. Stored rows are
+read with psycopg's C time loader: the same rows written as with the ORM's reader."""
 
 import datetime as dt
 import io
 import random
 
+from django.db import transaction
 import pytest
 
+from core.bulk import values_rows
 from streams.backlog.services import items_refresh_flow_dates
-from streams.integrations.writer import ItemRow, Parsed, flow_csv_import, history_flow_dates, write_parsed
+from streams.integrations import writer
+from streams.integrations.writer import PART, ItemRow, Parsed, flow_csv_import, history_flow_dates, write_parsed
 from streams.models import BacklogItem, StateTransition
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +133,49 @@ def test_ids_drawn_for_new_items_are_not_drawn_again():
     )
     drawn = BacklogItem.objects.filter(stream=result.stream).exclude(pk=later.pk).values_list("pk", flat=True)
     assert later.pk > max(drawn)
+
+
+def snapshot(stream) -> tuple[list, list]:
+    """Every stored row of the stream that an import writes, by key and state name (not by id)."""
+    items = sorted(
+        BacklogItem.objects.filter(stream=stream).values_list(
+            "external_key",
+            "title",
+            "flow_type",
+            "created_at",
+            "state__name",
+            "started_at",
+            "finished_at",
+            "parent__external_key",
+            "history_cut_short",
+        ),
+        key=repr,  # None among the values
+    )
+    moves = sorted(
+        StateTransition.objects.filter(item__stream=stream).values_list(
+            "item__external_key", "from_state__name", "to_state__name", "at", "source"
+        ),
+        key=repr,
+    )
+    return items, moves
+
+
+def orm_values_rows(queryset, *fields, chunk_size=20000):
+    """The reader `values_rows` replaced: the ORM's, with Django's timestamptz loader."""
+    return queryset.values_list(*fields).iterator(chunk_size=chunk_size)
+
+
+@pytest.mark.parametrize("items", [120, PART + 30])  # a sync's batch, and a whole stream read in one pass
+def test_a_changed_board_is_written_the_same_whichever_reader_compares_the_stored_rows(monkeypatch, items):
+    """The stored items and moves are read through psycopg's own time loader (`values_rows`)
+    to be compared with the file: the rows written are those the ORM's reader led to."""
+    first = flow_csv_import(stream_slug="fast", **board(items=items))
+    outcomes = []
+    for reader in (values_rows, orm_values_rows):
+        monkeypatch.setattr(writer, "values_rows", reader)
+        with transaction.atomic():
+            result = flow_csv_import(stream_slug="fast", **board(items=items, seed=6))  # other types and moves
+            outcomes.append((snapshot(first.stream), result.as_dict() | {"seconds": 0}))
+            transaction.set_rollback(True)
+    assert outcomes[0][1]["histories_written"] > 0 and outcomes[0][1]["items_updated"] > 0
+    assert outcomes[0] == outcomes[1]
