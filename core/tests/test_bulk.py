@@ -1,11 +1,13 @@
-"""Bulk reads: `values_rows` gives the ORM's rows (times read by psycopg's C loader on PostgreSQL)."""
+"""Bulk reads and writes: `values_rows` gives the ORM's rows (times read by psycopg's C loader on
+PostgreSQL), and big writes get their tables analysed once they commit."""
 
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 import pytest
 
-from core.bulk import values_rows
+from core.bulk import analyze_after_commit, values_rows
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -36,3 +38,22 @@ def test_values_rows_are_the_orms_rows():
 def test_values_rows_of_nothing_is_empty():
     assert list(values_rows(User.objects.none(), "pk")) == []
     assert list(values_rows(User.objects.filter(username="nobody"), "pk", "date_joined")) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
+def test_a_write_that_grows_a_table_a_tenth_analyses_it_after_the_commit(django_capture_on_commit_callbacks):
+    people(100)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE auth_user")
+    assert analyze_after_commit({User: 5}) == []  # 5% of the table: autovacuum's business
+    assert analyze_after_commit({User: 0}) == []
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert analyze_after_commit({User: 10}) == ["auth_user"]
+    assert len(callbacks) == 1
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite has no planner statistics to refresh")
+def test_nothing_is_analysed_elsewhere(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert analyze_after_commit({User: 1000}) == []
+    assert callbacks == []

@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
 from core.bounded_input import InputTooLarge, bounded_lines
-from core.bulk import RowWriter, values_rows
+from core.bulk import RowWriter, analyze_after_commit, values_rows
 from core.dates import too_early
 from core.errors import ImportRefused, RowError
 from core.history import delete_with_history
@@ -530,6 +530,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
             state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
         )
         items_readiness_checks_create(items=live)
+    analyze_after_commit({BacklogItem: result.items_created, StateTransition: result.transitions_written})
     return result
 
 
