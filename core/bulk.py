@@ -68,8 +68,8 @@ def values_rows(queryset: models.QuerySet, *fields: str, chunk_size: int = 20000
     ORM reads them.
     """
     rows = queryset.values_list(*fields)
-    if connection.vendor != "postgresql":
-        yield from rows.iterator(chunk_size=chunk_size)
+    if connection.vendor != "postgresql" or connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        yield from rows.iterator(chunk_size=chunk_size)  # (behind a transaction pooler, as the ORM does)
         return
     try:
         sql, params = rows.query.sql_with_params()

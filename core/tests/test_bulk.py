@@ -35,6 +35,16 @@ def test_values_rows_are_the_orms_rows():
     assert all(a[2].utcoffset() == dt.timedelta(0) for a in rows)  # aware, in UTC
 
 
+def test_values_rows_behind_a_transaction_pooler_are_the_orms_rows():
+    people(5)
+    users = User.objects.order_by("pk")
+    connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+    try:
+        assert list(values_rows(users, "pk", "date_joined")) == list(users.values_list("pk", "date_joined"))
+    finally:
+        del connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]
+
+
 def test_values_rows_of_nothing_is_empty():
     assert list(values_rows(User.objects.none(), "pk")) == []
     assert list(values_rows(User.objects.filter(username="nobody"), "pk", "date_joined")) == []
