@@ -22,11 +22,14 @@ generator.
 from collections.abc import Iterable
 import csv
 from decimal import Decimal
+import math
 import re
 
 # Text starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _STARTS = frozenset(FORMULA_STARTS)
+# Cells `spreadsheet_safe` returns unchanged whatever their value (an int's text is a plain number).
+_AS_IS = frozenset({int, type(None)})
 # A number as the API writes it; `core.api.csv_sql` spells the same pattern for PostgreSQL.
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -40,6 +43,8 @@ def spreadsheet_safe(value):
         return "'" + value
     if value is None or isinstance(value, bool):
         return value
+    if value.__class__ is float and math.isfinite(value):
+        return value  # every finite float's text is a plain number: no pattern to run
     if isinstance(value, (int, float, Decimal)) and PLAIN_NUMBER.fullmatch(str(value)):
         return value  # -inf and NaN are not numbers to a spreadsheet: they go on as text
     return spreadsheet_safe(str(value))
@@ -65,8 +70,11 @@ class SafeWriter:
         self._writer = csv.writer(Echo(), dialect, **{**fmtparams, "lineterminator": "\r\n"})
 
     def writerow(self, row: Iterable):
-        # Plain text that starts harmlessly skips the call: 500,000-row exports stay fast.
-        cells = [v if v.__class__ is str and v[:1] not in _STARTS else spreadsheet_safe(v) for v in row]
+        # Plain text that starts harmlessly, None and ints skip the call: 500,000-row exports stay fast.
+        cells = [
+            v if (v.__class__ is str and v[:1] not in _STARTS) or v.__class__ in _AS_IS else spreadsheet_safe(v)
+            for v in row
+        ]
         line = self._writer.writerow(cells)
         return self._target.write(line[:-2] + self._lineterminator)
 

@@ -664,9 +664,7 @@ class HistoryEngine:
                    a.reopens,
                    CASE WHEN a.category = 'backlog' AND a.first_start IS NOT NULL THEN a.left_progress END
                        AS returned_since,
-                   CASE WHEN EXISTS (SELECT 1 FROM streams_workflowstate w
-                                     WHERE w.stream_id = i.stream_id AND w.category = 'waiting')
-                        THEN 1 ELSE 0 END AS measurable
+                   CASE WHEN m.stream_id IS NOT NULL THEN 1 ELSE 0 END AS measurable
             FROM (
                 SELECT item_id,
                        MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
@@ -677,6 +675,10 @@ class HistoryEngine:
                 FROM {self.SEG} GROUP BY item_id
             ) a
             JOIN streams_backlogitem i ON i.id = a.item_id
+            -- A join, not EXISTS per row: PostgreSQL costed the subquery once per item, and above
+            -- 100,000 items the estimate crossed the JIT's thresholds (0.7 s of compiling).
+            LEFT JOIN (SELECT DISTINCT w.stream_id FROM streams_workflowstate w WHERE w.category = 'waiting') m
+                ON m.stream_id = i.stream_id
             WHERE a.category <> 'removed'
         """
         self.create(self.ITEM, select)
@@ -800,18 +802,67 @@ class HistoryEngine:
         returned.sort(key=lambda facts: (facts.returned_since, facts.item_id))
         yield from returned
 
-    def _items_sql(self, order_by: str) -> str:
+    def item_rows(self, chunk: int = 5000) -> Iterator[tuple]:
+        """`item_row(facts).values()` of each of `item_facts`, in its order, as tuples: what an
+        export writes. On PostgreSQL the times come as the ISO 8601 text `item_row` writes,
+        spelled by the database: converting 360,000 timestamps to datetimes and back to text was
+        most of the Python time of a whole board's export. SQLite goes through `item_facts`."""
+        if not self.sql.postgres:
+            for facts in self.item_facts():
+                yield tuple(item_row(facts).values())
+            return
+        self.cursor.execute(self._items_sql("f.finish IS NULL, f.finish, f.start, f.item_id", iso=True))
+        flow_time, returned = self.report.flow_time, []
+        while rows := self.cursor.fetchmany(chunk):
+            for row in rows:
+                item_id, key, title, flow_type, _stream, _team, created, start, finish, category, *days = row
+                flow, lead, age, active, waiting, blocked, reopens, returned_days, since = days
+                pace = pace_of(age, flow_time) if finish is None and category != "backlog" else None
+                out = (
+                    key or f"#{item_id}",
+                    title,
+                    flow_type,
+                    category,
+                    created,
+                    start,
+                    finish,
+                    _round(flow),
+                    _round(lead),
+                    _round(age),
+                    round(active, 4),
+                    round(waiting, 4),
+                    round(blocked, 4),
+                    round(returned_days, 4),
+                    int(reopens or 0),
+                    pace,
+                    since,
+                )
+                if finish is None and category == "backlog":
+                    returned.append((since, item_id, out))
+                else:
+                    yield out
+        # The same text for every time (UTC, "+00:00", six digits of microseconds or none) sorts
+        # as the instants do: "+" comes before ".", as a whole second before its fractions.
+        returned.sort(key=lambda entry: entry[:2])
+        for *_, out in returned:
+            yield out
+
+    def _items_sql(self, order_by: str, iso: bool = False) -> str:
         sql = self.sql
         flow_end = f"COALESCE(f.finish, {self.as_of})"
         blocked = sql.days(sql.least("b.e", flow_end), sql.greatest("b.s", "f.start"))
+        created, start, finish, since = (
+            _iso_text(column) if iso else column
+            for column in ("f.created_at", "f.start", "f.finish", "f.returned_since")
+        )
         return f"""
-            SELECT f.item_id, f.external_key, f.title, f.flow_type, f.stream_id, f.team_id, f.created_at,
-                   f.start, f.finish, f.category,
+            SELECT f.item_id, f.external_key, f.title, f.flow_type, f.stream_id, f.team_id, {created},
+                   {start}, {finish}, f.category,
                    CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.start")} END,
                    CASE WHEN f.finish IS NOT NULL THEN {sql.days("f.finish", "f.created_at")} END,
                    CASE WHEN f.finish IS NULL THEN {sql.days(self.as_of, "f.start")} END,
                    COALESCE(t.active, 0), COALESCE(t.waiting, 0), COALESCE(bl.days, 0), f.reopens,
-                   COALESCE(t.returned, 0), f.returned_since
+                   COALESCE(t.returned, 0), {since}
             FROM {self.ITEM} f
             LEFT JOIN (
                 SELECT item_id,
@@ -876,32 +927,27 @@ class HistoryEngine:
         it began at or before it and ended after it. Each stay contributes +1 at the first
         day-end it covers and −1 at the first it no longer covers; running sums of those steps
         give every series in one pass over the stays. Per state for a stream (its workflow's
-        order); the categories add its states up.
+        order); the categories add its states up, and the WIP is the active and waiting states'
+        sum (every stay in one is after the start; a started item back in a backlog state is
+        returned to the backlog, not WIP), not a series of its own read from the stays again.
         """
         sql = self.sql
         days = self.window.days
         first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
         until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
-        # WIP is a stay in an active or waiting state (every such stay is after the start); a
-        # started item back in a backlog state is returned to the backlog, not WIP.
-        wip = "g.category IN ('active', 'waiting')"
         stays = f"""
-            SELECT g.state_id AS band, g.category, {first} AS k_from, {until} AS k_to,
-                   CASE WHEN {wip} THEN 1 ELSE 0 END AS is_wip
+            SELECT g.state_id AS band, g.category, {first} AS k_from, {until} AS k_to
             FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
             WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
         """
-        # Band 0 (no state has id 0) is the WIP.
+        # Entries and exits counted per state and day-end, each a row: (state, category, k, ±n).
         rows = self.fetchall(
             f"""
             WITH stays AS ({stays}),
                  covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
-            SELECT band, category, k, SUM(delta) FROM (
-                SELECT band, category, k_from AS k, 1 AS delta FROM covering
-                UNION ALL SELECT band, category, k_to, -1 FROM covering WHERE k_to <= {days}
-                UNION ALL SELECT 0, 'wip', k_from, 1 FROM covering WHERE is_wip = 1
-                UNION ALL SELECT 0, 'wip', k_to, -1 FROM covering WHERE is_wip = 1 AND k_to <= {days}
-            ) steps GROUP BY band, category, k
+            SELECT band, category, k_from, COUNT(*) FROM covering GROUP BY band, category, k_from
+            UNION ALL
+            SELECT band, category, k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY band, category, k_to
             """
         )
         # Items done before the window and done still sit in their done state throughout. With
@@ -922,11 +968,12 @@ class HistoryEngine:
                     WHERE {self.scope.item_filter_sql("i")} AND i.finished_at < {self.ws}
                     GROUP BY i.state_id, s.category"""
             )
-        category_of: dict[int, str] = {0: "wip"}
+        category_of: dict[int, str] = {}
         steps: dict[int, dict[int, int]] = defaultdict(dict)
         for band, category, k, delta in rows:
             category_of[int(band)] = category
-            steps[int(band)][int(k)] = int(delta)
+            at = steps[int(band)]
+            at[int(k)] = at.get(int(k), 0) + int(delta)
         running = dict.fromkeys(category_of, 0)
         for state_id, category, count in settled:
             category_of[state_id] = category
@@ -939,6 +986,7 @@ class HistoryEngine:
             for band, count in running.items():
                 if category_of[band] in totals:
                     totals[category_of[band]] += count
+            totals["wip"] = totals["active"] + totals["waiting"]
             instant = min(self.window.start + dt.timedelta(days=k), self.window.end)
             day = {"day": (instant - dt.timedelta(microseconds=1)).date(), **totals}
             if named is not None:
@@ -1108,6 +1156,20 @@ def report_littles_law(r: FlowReport) -> None:
 
 def _f(value) -> float | None:
     return None if value is None else float(value)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _iso_text(column: str) -> str:
+    """PostgreSQL text of a timestamptz as `datetime.astimezone(UTC).isoformat()` writes it:
+    microseconds only when there are some, the offset as "+00:00"; NULL stays NULL."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') """
+        f"|| CASE WHEN {utc} = date_trunc('second', {utc}) THEN '' ELSE to_char({utc}, '.US') END || '+00:00'"
+    )
 
 
 def pace_of(age: float | None, flow_time: Distribution) -> str | None:

@@ -30,6 +30,8 @@ def test_flow_engine_passes_its_tests_on_sqlite(tmp_path):
             "-p",
             "no:xdist",
             "streams/flow/tests/test_flow.py",
+            "streams/flow/tests/test_engine_fast_paths.py",
+            "streams/flow/tests/test_flow_command_rows.py",
             "streams/flow/tests/test_rollups.py",
             "streams/maps/tests/test_vsm.py",
             "streams/experiments/tests/test_experiments.py",

@@ -9,16 +9,14 @@ would write of the whole report.
 from collections.abc import Iterable
 import datetime as dt
 import json
-from json.encoder import encode_basestring_ascii
-import math
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
-from core.csv import SafeDictWriter, SafeWriter
+from core.csv import Echo, SafeWriter
 from core.sql import Dialect
-from streams.flow.engine import ITEM_FIELDS, FlowReport, HistoryEngine, ItemFacts, Scope, Window, item_row, report_dict
+from streams.flow.engine import ITEM_FIELDS, FlowReport, HistoryEngine, Scope, Window, report_dict
 from streams.flow.quality import with_data_quality
 from streams.models import ValueStream
 from streams.selectors import data_sources
@@ -77,12 +75,21 @@ class Command(BaseCommand):
             raise CommandError(f"The window is not valid: {error}.") from error
         # flow_report(with_items=True) as the engine runs it, its items read after the aggregates.
         with transaction.atomic(), connection.cursor() as cursor:
+            postgres = connection.vendor == "postgresql"
+            if postgres:
+                # On a whole board's history the JIT compiled for longer than it saved.
+                cursor.execute("SET LOCAL jit = off")
             engine = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=False)
             report = with_data_quality(engine.run())
+            if postgres:
+                # The items, sorted, are 30 MB on a board of eleven years: sorted in memory, not on
+                # disk. Only now: more memory changes the plans of the sums of times in `run`, and
+                # with them the last bits of some items' days (the rounded text, rarely).
+                cursor.execute("SET LOCAL work_mem = '64MB'")
             if format == "json":
-                self._json(report, engine.item_facts(), data_sources(scope.stream_ids_query()))
+                self._json(report, engine.item_rows(), data_sources(scope.stream_ids_query()))
             else:
-                self._csv(report, engine.item_facts())
+                self._csv(report, engine.item_rows())
             engine.drop()
 
     def _scope(self, stream: str | None, team: str | None) -> Scope:
@@ -99,7 +106,7 @@ class Command(BaseCommand):
             return Scope.team(found)
         return Scope.portfolio()
 
-    def _json(self, report: FlowReport, items: Iterable[ItemFacts], sources: list[dict]) -> None:
+    def _json(self, report: FlowReport, items: Iterable[tuple], sources: list[dict]) -> None:
         """`json.dumps(data, indent=2)` of the report with its items and data sources (as the
         API says them), the items written as they come."""
         data = report_dict(report)
@@ -107,17 +114,20 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(json.dumps(data, indent=2)[:-2] + ',\n  "items": [', ending="")
         chunk, first = [], True
-        for facts in items:
-            chunk.append(_json_item(item_row(facts), first))
-            first = False
+        for row in items:
+            chunk.append(row)
             if len(chunk) == 1000:
-                write("".join(chunk), ending="")
-                chunk = []
-        write("".join(chunk) + ("]" if first else "\n  ]"), ending="")
+                write(_json_items(chunk, first), ending="")
+                chunk, first = [], False
+        if chunk:
+            write(_json_items(chunk, first), ending="")
+            first = False
+        write("]" if first else "\n  ]", ending="")
         write(',\n  "data_sources": ' + json.dumps(sources, indent=2).replace("\n", "\n  ") + "\n}")
 
-    def _csv(self, report: FlowReport, items: Iterable[ItemFacts]) -> None:
-        """Two tables: `metric,value` for the aggregates, a blank line, then one row per item."""
+    def _csv(self, report: FlowReport, items: Iterable[tuple]) -> None:
+        """Two tables: `metric,value` for the aggregates, a blank line, then one row per item
+        (written a thousand rows at a time)."""
         data = report_dict(report)
         writer = SafeWriter(self.stdout, lineterminator="\n")
         writer.writerow(["metric", "value"])
@@ -126,29 +136,30 @@ class Command(BaseCommand):
         for row in data["bottleneck"]:
             writer.writerow([f"bottleneck.{row['stream']}.{row['state']}.share", row["share"]])
         self.stdout.write("\n")
-        rows = SafeDictWriter(self.stdout, fieldnames=ITEM_FIELDS, lineterminator="\n")
-        rows.writeheader()
-        for facts in items:
-            rows.writerow(item_row(facts))
+        line = SafeWriter(Echo(), lineterminator="\n").writerow
+        chunk = [line(ITEM_FIELDS)]
+        for row in items:
+            chunk.append(line(row))
+            if len(chunk) == 1000:
+                self.stdout.write("".join(chunk), ending="")
+                chunk = []
+        self.stdout.write("".join(chunk), ending="")
 
 
-_JSON_FIELDS = [(f"\n      {json.dumps(name)}: ", name) for name in ITEM_FIELDS]
+# One item as `json.dumps(..., indent=2)` writes it among the report's items, a `%s` for each value.
+_JSON_ITEM = ",\n    {" + ",".join(f"\n      {json.dumps(name)}: %s" for name in ITEM_FIELDS) + "\n    }"
+# json's C encoder, writing each value of a flat list as `json.dumps` writes it, apart by a NUL: JSON
+# text spells a NUL inside a string as \u0000, so the NULs split the values exactly.
+_JSON_VALUES = json.JSONEncoder(separators=("\0", ":")).encode
 
 
-def _json_item(row: dict, first: bool) -> str:
-    """One item as `json.dumps` writes it at the depth of the report's items (indent 2)."""
-    fields = ",".join(prefix + _json_scalar(row[name]) for prefix, name in _JSON_FIELDS)
-    return ("\n    {" if first else ",\n    {") + fields + "\n    }"
-
-
-def _json_scalar(value) -> str:
-    if value.__class__ is str:
-        return encode_basestring_ascii(value)
-    if value.__class__ is float and math.isfinite(value):
-        return float.__repr__(value)
-    if value.__class__ is int:
-        return int.__repr__(value)
-    return json.dumps(value)  # None, booleans, NaN and the rest, as json writes them
+def _json_items(rows: list[tuple], first: bool) -> str:
+    """Items (`HistoryEngine.item_rows`) as `json.dumps(report, indent=2)` writes them, each
+    after a comma unless it is the first of the list; one call of json's C encoder for them all
+    instead of one call per value."""
+    values = tuple(_JSON_VALUES([value for row in rows for value in row])[1:-1].split("\0"))
+    text = (_JSON_ITEM * len(rows)) % values
+    return text[1:] if first else text
 
 
 def _flatten(value, prefix: str = "", skip: frozenset | set = frozenset()):
