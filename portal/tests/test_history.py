@@ -23,6 +23,8 @@ pytestmark = pytest.mark.django_db
 # Derived or operational rows: recomputed from the history, or records of jobs and tokens.
 UNTRACKED = {
     "teams.datageneration",  # a counter of changes, not domain data
+    "streams.streamversion",  # per-stream counters of changes (core.freshness)
+    "streams.streamchange",  # the triggers' notes waiting to be counted
     "streams.flowsnapshot",
     "streams.flowday",
     "streams.flowdayefficiency",
