@@ -199,7 +199,8 @@ class StateTransition(models.Model):
     # per-row foreign key checks of a 700,000-move import took 13-20 s of its COMMIT. Triggers
     # (migration 0032, `streams_transition_references`) refuse a move that names a missing item
     # or state and the deletion of an item or state that moves still name, and lock what they
-    # check as a foreign key does; on SQLite, row triggers do the same.
+    # check as a foreign key does. SQLite's tables keep their foreign keys (0032 changes the
+    # database on PostgreSQL only; a later rebuild of the table there would build it without).
     # Indexed by transition_item_history_idx (item first): no index of its own to keep up.
     item = models.ForeignKey(
         BacklogItem, on_delete=models.CASCADE, related_name="transitions", db_index=False, db_constraint=False
