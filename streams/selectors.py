@@ -102,18 +102,13 @@ def _work_in_progress_read(stream_ids: list[int]) -> dict[int, tuple[np.ndarray,
                 ORDER BY i.started_at, i.id"""
         )
         rows = cursor.fetchall()
-    grouped: dict[int, list] = defaultdict(list)
+    grouped: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
     for stream_id, pk, started in rows:
-        grouped[stream_id].append((pk, started))
-    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+        ids, starts = grouped[stream_id]
+        ids.append(pk)
+        starts.append(started)
     return {
-        pk: (
-            np.fromiter((row[0] for row in grouped[pk]), dtype=np.int64, count=len(grouped[pk])),
-            np.fromiter((row[1] for row in grouped[pk]), dtype=np.float64, count=len(grouped[pk])),
-        )
-        if pk in grouped
-        else empty
-        for pk in stream_ids
+        pk: (np.array(grouped[pk][0], dtype=np.int64), np.array(grouped[pk][1], dtype=np.float64)) for pk in stream_ids
     }
 
 
@@ -140,7 +135,7 @@ def _finished_read(stream_ids: list[int], start: dt.datetime, end: dt.datetime) 
     grouped: dict[int, list[int]] = defaultdict(list)
     for stream_id, pk in rows:
         grouped[stream_id].append(pk)
-    return {pk: np.array(grouped.get(pk, []), dtype=np.int64) for pk in stream_ids}
+    return {pk: np.array(grouped[pk], dtype=np.int64) for pk in stream_ids}
 
 
 def every_stream_id() -> list[int]:
