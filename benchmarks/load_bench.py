@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 
 from common import ROOT, admin_client, require_scale_database, typical_stream
@@ -48,7 +47,7 @@ def wait_until_up(url: str, seconds: float = 60) -> None:
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out (URLError is one) while the workers boot
             time.sleep(0.3)
     sys.exit(f"gunicorn did not answer {url} within {seconds:.0f} s")
 

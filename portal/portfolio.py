@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import datetime as dt
 
 from django import forms
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from core.freshness import fresh_cached_by_stream
@@ -118,10 +118,9 @@ def _stream_columns(ids: list[int], period: Period, window: PortfolioWindow) -> 
     return {pk: (flows[pk], aligned.get(pk, Alignment()), pending.get(pk, 0), health[pk]) for pk in ids}
 
 
-def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
-    """The rows of the streams the filters keep, sorted as asked (by name by default)."""
-    period = period or current_period()
-    streams = ValueStream.objects.for_user(user).with_director().order_by("name")
+def portfolio_streams(*, user, filters: dict) -> QuerySet[ValueStream]:
+    """The streams the user sees that the filters keep."""
+    streams = ValueStream.objects.for_user(user)
     if filters.get("industry"):
         streams = streams.filter(industry=filters["industry"])
     if filters.get("customer"):
@@ -135,7 +134,13 @@ def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio
         streams = streams.exclude(pk__in=ValueStream.objects.filter(active_director).values("pk"))
     elif kind:
         streams = streams.filter(active_director, leadership_assignments__kind=kind)
-    streams = list(streams)
+    return streams
+
+
+def portfolio(*, user, filters: dict, period: Period | None = None) -> Portfolio:
+    """The rows of the streams the filters keep, sorted as asked (by name by default)."""
+    period = period or current_period()
+    streams = list(portfolio_streams(user=user, filters=filters).with_director().order_by("name"))
     ids = [stream.pk for stream in streams]
     window = PortfolioWindow.ending_before()
     today = timezone.now().astimezone(dt.UTC).date()

@@ -7,12 +7,15 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import access
 from core.csv import SafeWriter
+from core.freshness import fresh_cached, ids_key
 from okrs.alignment import Alignment, stream_alignment
 from okrs.investment import investment_report
 from okrs.selectors import current_period
@@ -31,7 +34,7 @@ from .health import health_scorecards
 from .investment import METHOD as INVESTMENT_METHOD
 from .item import item_for_page, item_page
 from .leadership import leadership
-from .portfolio import PortfolioFilterForm, industries, portfolio
+from .portfolio import PortfolioFilterForm, industries, portfolio, portfolio_streams
 
 # (sort key, heading, numeric, view) of the portfolio table's sortable columns, in order. The
 # table has two views a leader switches between, so that every column fits a laptop's screen:
@@ -85,31 +88,64 @@ CSV_FIELDS = (
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The leaders' portfolio: every stream in one table, filterable, sortable and as CSV."""
+    """The leaders' portfolio: every stream in one table, filterable, sortable and as CSV.
+
+    Below the filters, the page is the same for everyone who sees the same streams: it is kept
+    rendered under the data generation (`core.freshness`: any committed write computes it again,
+    from each stream's cached columns) and the minute (the data sources' "synced N minutes ago")."""
     form = PortfolioFilterForm(request.GET or None, industries=industries())
     filters = form.cleaned_data if form.is_valid() else {}
-    result = portfolio(user=request.user, filters=filters)
     if request.GET.get("format") == "csv":
-        return _portfolio_csv(result)
+        return _portfolio_csv(portfolio(user=request.user, filters=filters))
     view = request.GET.get("view") if request.GET.get("view") in dict(VIEWS) else "flow"
+    sort = filters.get("sort") or "name"
     query = request.GET.copy()
     query.pop("sort", None)
     query.pop("format", None)
     other_views = query.copy()
     other_views.pop("view", None)
-    other_views["sort"] = result.sort
-    context = {
+    other_views["sort"] = sort
+    period = current_period()
+    body_context = {
         "form": form,
-        "portfolio": result,
+        "user": request.user,
         "query": query.urlencode(),
         "view": view,
         "views": VIEWS,
         "views_query": other_views.urlencode(),
         "columns": [(key, label, numeric) for key, label, numeric, shown in COLUMNS if shown in (view, "both")],
-        "first_steps": first_steps(request.user),
-        "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
-        "delivery_rows": key_rows(result.delivery),
         "bands_year": BANDS_YEAR,
+    }
+
+    def body() -> str:
+        result = portfolio(user=request.user, filters=filters, period=period)
+        return render_to_string(
+            "portal/partials/_portfolio_body.html",
+            body_context
+            | {
+                "portfolio": result,
+                "experiment_rows": experiments_latest(stream_ids=[row.stream.pk for row in result.rows]),
+                "delivery_rows": key_rows(result.delivery),
+            },
+        )
+
+    ids = list(portfolio_streams(user=request.user, filters=filters).values_list("pk", flat=True))
+    if ids:
+        now = timezone.now()
+        key = (
+            f"portfolio-body:{ids_key(ids)}:{period.label}:{now:%Y-%m-%dT%H:%M}:"
+            f"{body_context['query']}:{body_context['views_query']}:{view}:{sort}"
+        )
+        content = fresh_cached(key, body)
+    else:
+        content = body()  # the empty state speaks to this user (filters, the admin's link)
+    context = {
+        "form": form,
+        "query": body_context["query"],
+        "sort": sort,
+        "period": period,
+        "first_steps": first_steps(request.user),
+        "portfolio_body": content,
     }
     return render(request, "portal/home.html", context)
 

@@ -152,7 +152,9 @@ def test_the_csv_has_a_row_per_stream_with_the_pages_figures(admin_client, strea
 def test_the_query_count_is_the_same_for_three_streams_and_a_hundred(
     admin_client, streams, django_assert_num_queries, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(31) as three:  # 6 of them the delivery keys, per stream and pooled
+    # 6 of them the delivery keys, per stream and pooled; one the ids of the streams shown (the
+    # key of the rendered table, which the test's own open transaction never reads from the cache)
+    with django_assert_max_num_queries(32) as three:
         admin_client.get(reverse("home"))
     for n in range(97):
         stream = ValueStreamFactory(name=f"Stream {n:03}", workflow=[("Backlog", "backlog"), ("Doing", "active")])
