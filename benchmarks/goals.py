@@ -33,5 +33,6 @@ def rate(goal: float | None, times: int = TIMES) -> float | None:
 
 # Issue 32: the rollup job's one new day for every stream, at ten times the scale too (not doubled).
 ROLLUP_DAY_GOAL_S = 60
+VERDICT_GOAL_MS = 500  # Issue 32: one experiment's verdict on the largest stream (maps_bench.py).
 
 RESULTS = results_folder()
