@@ -166,10 +166,12 @@ def _item_dates(report: FlowReport) -> tuple[list[ItemFacts], list[ItemFacts], l
 
 
 class _FactsEngine(HistoryEngine):
-    """The engine's per-item facts only (no aggregates), for a few items."""
+    """The engine's per-item facts only (no aggregates), for a few items, in one statement: the
+    tables the engine would materialise become the WITH clauses of the query reading the facts
+    (for a few dozen items, creating and dropping four temporary tables cost more than the reads)."""
 
     def run(self) -> FlowReport:
-        self.drop()
+        self.clauses: list[str] = []
         self._build_segments()
         self._build_items()
         self._build_blocks()
@@ -177,15 +179,18 @@ class _FactsEngine(HistoryEngine):
         self._items()
         return self.report
 
+    def create(self, name: str, select_sql: str) -> None:
+        self.clauses.append(f"{name} AS ({select_sql})")
+
+    def fetchall(self, sql: str) -> list[tuple]:
+        return super().fetchall(f"WITH {', '.join(self.clauses)} {sql}")
+
 
 def _facts_of(ids: list[int], window: Window) -> FlowReport:
     """The engine's facts of the given items over the window (the page's table rows)."""
     scope = Scope.items("shown", "SELECT 0" if not ids else ", ".join(str(int(pk)) for pk in ids))
-    with transaction.atomic(), connection.cursor() as cursor:
-        engine = _FactsEngine(cursor, Dialect(connection), scope, window, with_items=True)
-        report = engine.run()
-        engine.drop()
-        return report
+    with connection.cursor() as cursor:
+        return _FactsEngine(cursor, Dialect(connection), scope, window, with_items=True).run()
 
 
 def _float(value) -> float | None:
