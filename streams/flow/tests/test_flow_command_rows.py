@@ -10,6 +10,7 @@ from django.core.management import call_command
 import pytest
 
 from core.csv import SafeDictWriter
+from core.parallel import default_workers
 from streams.flow.engine import ITEM_FIELDS, Scope, item_row, report_dict, report_items
 from streams.flow.quality import with_data_quality
 from streams.flow.report import flow_report
@@ -67,3 +68,26 @@ def test_json_and_csv_are_the_text_of_the_whole_report():
     for facts in report_items(report):
         writer.writerow(item_row(facts))
     assert run("--stream", stream.slug, *WINDOW_ARGS, "--format", "csv").split("\n\n", 1)[1] == out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_data_quality_read_on_a_connection_of_its_own_is_the_same():
+    """Outside a transaction, on PostgreSQL, the command reads the data quality on a second
+    connection while the engine runs on the first, and the items become text on a thread: the
+    same text as the whole report computed one step after the other."""
+    if default_workers() < 2:
+        pytest.skip("side by side needs PostgreSQL and two cores")
+    stream = board()
+    report = with_data_quality(flow_report(scope=Scope.stream(stream), window=WINDOW))
+    assert report.data_quality is not None and not report.data_quality.clean
+    data = report_dict(report)
+    data["data_sources"] = data_sources(Scope.stream(stream).stream_ids_query())
+
+    assert run("--stream", stream.slug, *WINDOW_ARGS) == json.dumps(data, indent=2) + "\n"
+    out = io.StringIO()
+    writer = SafeDictWriter(out, fieldnames=ITEM_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(data["items"])
+    metrics, items = run("--stream", stream.slug, *WINDOW_ARGS, "--format", "csv").split("\n\n", 1)
+    assert items == out.getvalue()
+    assert f"data_quality.reopens,{data['data_quality']['reopens']}\n" in metrics + "\n"

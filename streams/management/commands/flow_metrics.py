@@ -6,15 +6,18 @@ chunk at a time (a board of eleven years has 120,000 of them), into the same JSO
 would write of the whole report.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 import datetime as dt
+import io
 import json
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.csv import Echo, SafeWriter
+from core.parallel import default_workers
 from core.sql import Dialect
 from streams.flow.engine import ITEM_FIELDS, FlowReport, HistoryEngine, Scope, Window, report_dict
 from streams.flow.quality import with_data_quality
@@ -73,24 +76,46 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(f"The window is not valid: {error}.") from error
-        # flow_report(with_items=True) as the engine runs it, its items read after the aggregates.
-        with transaction.atomic(), connection.cursor() as cursor:
-            postgres = connection.vendor == "postgresql"
-            if postgres:
-                # On a whole board's history the JIT compiled for longer than it saved.
-                cursor.execute("SET LOCAL jit = off")
-            engine = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=False)
-            report = with_data_quality(engine.run())
-            if postgres:
-                # The items, sorted, are 30 MB on a board of eleven years: sorted in memory, not on
-                # disk. Only now: more memory changes the plans of the sums of times in `run`, and
-                # with them the last bits of some items' days (the rounded text, rarely).
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-            if format == "json":
-                self._json(report, engine.item_rows(), data_sources(scope.stream_ids_query()))
-            else:
-                self._csv(report, engine.item_rows())
-            engine.drop()
+        # flow_report(with_items=True) as the engine runs it, its items read after the finished
+        # items' statistics (their pace needs them) and before the other figures. On PostgreSQL
+        # three things run at once: the data quality on a connection of its own (where one can
+        # see what this one sees: not inside a caller's transaction), the items turned into
+        # text by a thread, and the rest of the report on the engine's cursor.
+        quality_apart = scope.kind == "stream" and default_workers() > 1
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="flow-metrics") as pool:
+            quality = pool.submit(_data_quality, scope, window) if quality_apart else None
+            with transaction.atomic(), connection.cursor() as cursor, connection.cursor() as rows_cursor:
+                postgres = connection.vendor == "postgresql"
+                if postgres:
+                    # On a whole board's history the JIT compiled for longer than it saved.
+                    cursor.execute("SET LOCAL jit = off")
+                engine = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=False)
+                engine.build()
+                text = self._json_items if format == "json" else self._csv_items
+                if postgres:
+                    cursor.execute("SHOW work_mem")
+                    (work_mem,) = cursor.fetchone()
+                    # The items, sorted, are 30 MB on a board of eleven years: sorted in memory, not
+                    # on disk. For them only: more memory changes the plans of the sums of times in
+                    # `aggregate`, and with them the last bits of some items' days (the rounded
+                    # text, rarely).
+                    cursor.execute("SET LOCAL work_mem = '64MB'")
+                    rows = engine.item_rows(cursor=rows_cursor)
+                    cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
+                    items = pool.submit(list, text(rows))
+                    report = engine.aggregate()
+                else:
+                    report, items = engine.aggregate(), None
+                if quality is not None:
+                    report.data_quality = quality.result()
+                else:
+                    report = with_data_quality(report)
+                head, tail = self._json_ends(report, scope) if format == "json" else self._csv_ends(report)
+                self.stdout.write(head, ending="")
+                for piece in items.result() if items is not None else text(engine.item_rows()):
+                    self.stdout.write(piece, ending="")
+                self.stdout.write(tail, ending="")
+                engine.drop()
 
     def _scope(self, stream: str | None, team: str | None) -> Scope:
         if stream:
@@ -106,44 +131,63 @@ class Command(BaseCommand):
             return Scope.team(found)
         return Scope.portfolio()
 
-    def _json(self, report: FlowReport, items: Iterable[tuple], sources: list[dict]) -> None:
-        """`json.dumps(data, indent=2)` of the report with its items and data sources (as the
-        API says them), the items written as they come."""
+    def _json_ends(self, report: FlowReport, scope: Scope) -> tuple[str, str]:
+        """The text of `json.dumps(data, indent=2)` of the report with its items and data
+        sources (as the API says them) before the items and after them."""
         data = report_dict(report)
         del data["items"]
-        write = self.stdout.write
-        write(json.dumps(data, indent=2)[:-2] + ',\n  "items": [', ending="")
+        head = json.dumps(data, indent=2)[:-2] + ',\n  "items": ['
+        sources = data_sources(scope.stream_ids_query())
+        return head, ',\n  "data_sources": ' + json.dumps(sources, indent=2).replace("\n", "\n  ") + "\n}\n"
+
+    @staticmethod
+    def _json_items(items: Iterable[tuple]) -> Iterator[str]:
+        """The items' text among the report's, a thousand at a time, up to their closing bracket."""
         chunk, first = [], True
         for row in items:
             chunk.append(row)
             if len(chunk) == 1000:
-                write(_json_items(chunk, first), ending="")
+                yield _json_items(chunk, first)
                 chunk, first = [], False
         if chunk:
-            write(_json_items(chunk, first), ending="")
+            yield _json_items(chunk, first)
             first = False
-        write("]" if first else "\n  ]", ending="")
-        write(',\n  "data_sources": ' + json.dumps(sources, indent=2).replace("\n", "\n  ") + "\n}")
+        yield "]" if first else "\n  ]"
 
-    def _csv(self, report: FlowReport, items: Iterable[tuple]) -> None:
-        """Two tables: `metric,value` for the aggregates, a blank line, then one row per item
-        (written a thousand rows at a time)."""
+    def _csv_ends(self, report: FlowReport) -> tuple[str, str]:
+        """Two tables: `metric,value` for the aggregates, a blank line, then one row per item;
+        the text before the items."""
         data = report_dict(report)
-        writer = SafeWriter(self.stdout, lineterminator="\n")
+        out = io.StringIO()
+        writer = SafeWriter(out, lineterminator="\n")
         writer.writerow(["metric", "value"])
         for name, value in _flatten(data, skip={"items", "daily", "daily_throughput", "bottleneck"}):
             writer.writerow([name, value])
         for row in data["bottleneck"]:
             writer.writerow([f"bottleneck.{row['stream']}.{row['state']}.share", row["share"]])
-        self.stdout.write("\n")
+        out.write("\n")
+        return out.getvalue(), ""
+
+    @staticmethod
+    def _csv_items(items: Iterable[tuple]) -> Iterator[str]:
+        """The items' table, header first, a thousand rows at a time."""
         line = SafeWriter(Echo(), lineterminator="\n").writerow
         chunk = [line(ITEM_FIELDS)]
         for row in items:
             chunk.append(line(row))
             if len(chunk) == 1000:
-                self.stdout.write("".join(chunk), ending="")
+                yield "".join(chunk)
                 chunk = []
-        self.stdout.write("".join(chunk), ending="")
+        yield "".join(chunk)
+
+
+def _data_quality(scope: Scope, window: Window):
+    """The stream's data-quality facts (`with_data_quality`), read on this thread's own
+    connection, closed at the end."""
+    try:
+        return with_data_quality(FlowReport(scope=scope, window=window)).data_quality
+    finally:
+        connections.close_all()
 
 
 # One item as `json.dumps(..., indent=2)` writes it among the report's items, a `%s` for each value.
