@@ -16,6 +16,10 @@ from psycopg.pq import Format
 from core.freshness import data_changed
 
 TIMESTAMPTZ_OID = 1184
+# Column types COPY writes in PostgreSQL's binary format (psycopg's C dumpers, no text to build or
+# parse): int2, int4, int8, float8, bool, text, varchar, date, timestamptz. A table with a column
+# of another type is written as text.
+BINARY_COPY_TYPES = frozenset({21, 23, 20, 701, 16, 25, 1043, 1082, TIMESTAMPTZ_OID})
 # A table is analysed after a write that added at least this share of its rows (autovacuum's own
 # threshold, autovacuum_analyze_scale_factor), or any rows to a table never analysed.
 ANALYZE_SHARE = 0.1
@@ -88,8 +92,12 @@ def values_rows(queryset: models.QuerySet, *fields: str, chunk_size: int = 20000
 
 
 class RowWriter:
-    def __init__(self, use_copy: bool | None = None):
+    def __init__(self, use_copy: bool | None = None, binary: bool = True):
+        """`binary`: COPY in PostgreSQL's binary format where every column's type allows it
+        (`BINARY_COPY_TYPES`); the values must then be of the column's Python type (an aware
+        datetime for a timestamptz, a str for a varchar), as the ORM would give them."""
         self.use_copy = connection.vendor == "postgresql" if use_copy is None else use_copy
+        self.binary = binary
 
     def write(self, model: type[models.Model], attnames: Sequence[str], rows: Iterable[tuple]) -> int:
         """Insert the rows into the model's table and return how many were written."""
@@ -98,18 +106,36 @@ class RowWriter:
             model._default_manager.bulk_create(objs, batch_size=1000)
             return len(objs)
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(model._meta.get_field(name).column) for name in attnames)
+        names = [model._meta.get_field(name).column for name in attnames]
+        columns = ", ".join(quote(name) for name in names)
         count = 0
         data_changed()  # COPY bypasses Django's cursor, where writes are otherwise noticed
         connection.ensure_connection()
         # Django's error classes, as its own cursor gives: a trigger refusing a row raises IntegrityError.
         with connection.wrap_database_errors, connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+            types = self._binary_types(cursor, model._meta.db_table, names) if self.binary else None
+            binary = " (FORMAT BINARY)" if types else ""
+            with cursor.copy(f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN{binary}") as copy:
+                if types:
+                    # Formatting rows as text took 0.9 s of CPU for 630,000 moves, binary 0.12 s.
+                    copy.set_types(types)
                 write_row = copy.write_row
                 for row in rows:
                     write_row(row)
                     count += 1
         return count
+
+    @staticmethod
+    def _binary_types(cursor, table: str, columns: list[str]) -> list[int] | None:
+        """The type oids of the table's columns, in order, if all can be copied in binary."""
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped",
+            [connection.ops.quote_name(table)],
+        )
+        types = dict(cursor.fetchall())
+        oids = [types.get(column) for column in columns]
+        return [int(oid) for oid in oids] if all(oid in BINARY_COPY_TYPES for oid in oids) else None
 
     def reserve_ids(self, model: type[models.Model], count: int) -> list[int]:
         """`count` primary keys for rows about to be written with `write`, in increasing order,
@@ -124,9 +150,12 @@ class RowWriter:
         table, pk = model._meta.db_table, model._meta.pk.column
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # The sequence named once: pg_get_serial_sequence in the select list runs per row
+                # (132,000 ids in 0.60 s that way, 0.08 s this way).
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [quote(table), pk])
                 cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
-                    [quote(table), pk, count],
+                    "SELECT nextval(%s::regclass) FROM generate_series(1, %s) ORDER BY 1",
+                    [cursor.fetchone()[0], count],
                 )
                 return [row[0] for row in cursor.fetchall()]
             cursor.execute(f"SELECT MAX({quote(pk)}) FROM {quote(table)}")

@@ -59,6 +59,12 @@ PART = 10_000
 CUT_SHORT_NAMED = 20  # items with a history cut short named in a job's summary
 CATEGORIES = [code for code, _ in WorkflowState.Category.choices]
 FLOW_TYPES = [code for code, _ in FlowType.choices]
+# The columns a new item is written with, in the order of its row.
+NEW_ITEM_COLUMNS = (
+    "id stream_id title description flow_type rank state_id created_at started_at finished_at source external_key "
+    "customer_facing updated_at team_id parent_id history_cut_short"
+).split()
+MOVE_COLUMNS = ["item_id", "from_state_id", "to_state_id", "at", "source"]
 
 
 @dataclass
@@ -467,29 +473,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
             )
         elif stored[1:] != values:
             changed.append(BacklogItem(pk=stored[0], **dict(zip(columns, values, strict=True))))
-    writer.write(
-        BacklogItem,
-        [
-            "id",
-            "stream_id",
-            "title",
-            "description",
-            "flow_type",
-            "rank",
-            "state_id",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "source",
-            "external_key",
-            "customer_facing",
-            "updated_at",
-            "team_id",
-            "parent_id",
-            "history_cut_short",
-        ],
-        new_rows,
-    )
+    writer.write(BacklogItem, NEW_ITEM_COLUMNS, new_rows)
     for column in columns:  # one UPDATE ... FROM per column (bulk_update's CASE took 1.6 ms a row)
         writer.update_column(BacklogItem, column, [(item.pk, getattr(item, column)) for item in changed])
     result.items_created, result.items_updated = len(new_rows), len(changed)
@@ -693,7 +677,7 @@ def _write_histories(
         for item_id in created:
             last.pop(item_id, None)
         RowWriter().update_column(BacklogItem, "state_id", list(last.items()))
-    RowWriter().write(StateTransition, ["item_id", "from_state_id", "to_state_id", "at", "source"], rows)
+    RowWriter().write(StateTransition, MOVE_COLUMNS, rows)
     result.histories_written, result.transitions_written = len(rewrite), len(rows)
     return rewrite
 
