@@ -8,12 +8,14 @@ children at any depth (a recursive query, so an item reached twice counts once).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 import datetime as dt
 from decimal import Decimal
 from functools import cached_property
 import math
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -184,6 +186,7 @@ class ObjectiveNode:
     children: list[ObjectiveNode] = field(default_factory=list)
     may_change: bool = False
     context: bool = False  # shown only because objectives beneath it match the page's filter
+    continued: bool = False  # shown again above objectives of its own on a later page of the tree
 
     @cached_property  # read once per key-result row on the tree
     def period(self) -> Period:
@@ -341,13 +344,19 @@ def key_results_of(objectives) -> list[KeyResult]:
 
 
 def objective_tree(
-    *, user, period: Period, objective_id: int | None = None, tree_filter: TreeFilter | None = None
+    *,
+    user,
+    period: Period,
+    objective_id: int | None = None,
+    tree_filter: TreeFilter | None = None,
+    trends: bool = True,
 ) -> list[ObjectiveNode]:
     """The objectives in force in the period (its own and, for a quarter, its year's), as a
     forest: company objectives first, each with the objectives aligned to it beneath.
 
     `objective_id` narrows the result to that one objective's node (for an htmx refresh);
-    `tree_filter` to the objectives it matches, under their ancestors.
+    `tree_filter` to the objectives it matches, under their ancestors. `trends=False` leaves
+    the key results' check-in trends empty, for `with_trends` to read for the page shown only.
     A fixed number of queries: objectives, key results, check-ins, linked work, the user's scope.
     """
     labels = {period.label, str(period.start.year)}
@@ -364,7 +373,7 @@ def objective_tree(
     by_pk = {objective.pk: objective for objective in objectives}
     for kr in key_results:
         kr.objective = by_pk[kr.objective_id]  # no query for access checks and periods below
-    trends = check_in_trends(key_results)
+    trend_of = check_in_trends(key_results) if trends else {}
     today = timezone.localdate()
     stale_before = {  # an ended period's key results are stale against its last day, not today
         label: min(today, parse_period(label).last_day) - dt.timedelta(days=STALE_AFTER_DAYS)
@@ -390,7 +399,7 @@ def objective_tree(
                 wip=wip,
                 finished=finished,
                 may_check_in=access.may(user, access.ADD, check_in),
-                trend=trends.get(kr.pk, []),
+                trend=trend_of.get(kr.pk, []),
             )
         )
     roots = []
@@ -401,6 +410,46 @@ def objective_tree(
         else:
             roots.append(node)
     return tree_filtered(roots, tree_filter or TreeFilter())
+
+
+TREE_PAGE = 100  # objectives a page of the OKR tree shows
+
+
+def tree_page(roots: list[ObjectiveNode], number) -> tuple[list[ObjectiveNode], Page]:
+    """A page of the tree (`number` as asked: Django's `get_page` reads a missing or bad one as
+    the first or last): TREE_PAGE objectives in reading order, each after the one it is aligned
+    to, under the objectives above it. Those above a filter's match count towards no page; an
+    objective shown on an earlier page comes again above its own on a later one, marked
+    `continued`, so the tree still reads. Returns the page's roots and the page."""
+    order: list[tuple[ObjectiveNode, tuple[ObjectiveNode, ...]]] = []
+    stack = [(root, ()) for root in reversed(roots)]
+    while stack:
+        node, ancestors = stack.pop()
+        if not node.context:
+            order.append((node, ancestors))
+        stack.extend((child, (*ancestors, node)) for child in reversed(node.children))
+    page = Paginator(order, TREE_PAGE).get_page(number)
+    shown = {id(node) for node, _ in page.object_list}
+    above = {id(node) for _, ancestors in page.object_list for node in ancestors} - shown
+
+    def cut(node: ObjectiveNode) -> ObjectiveNode:
+        kept = [cut(child) for child in node.children if id(child) in shown or id(child) in above]
+        return dataclasses.replace(node, children=kept, continued=id(node) in above and not node.context)
+
+    return [cut(root) for root in roots if id(root) in shown or id(root) in above], page
+
+
+def with_trends(roots: list[ObjectiveNode]) -> list[ObjectiveNode]:
+    """The key results' check-in trends of the objectives given and those beneath (one query)."""
+    rows, stack = [], list(roots)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        rows.extend(node.key_results)
+    trends = check_in_trends([row.key_result for row in rows])
+    for row in rows:
+        row.trend = trends.get(row.key_result.pk, [])
+    return roots
 
 
 # --- Linking work and key results --------------------------------------------------------------

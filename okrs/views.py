@@ -24,6 +24,7 @@ from .selectors import (
     LINKED_LISTED,
     LOW_CONFIDENCE,
     STALE_AFTER_DAYS,
+    TREE_PAGE,
     current_period,
     item_key_results,
     item_search,
@@ -34,6 +35,8 @@ from .selectors import (
     period_elapsed,
     period_from,
     tree_counts,
+    tree_page,
+    with_trends,
 )
 from .services import check_in_record, key_result_link, key_result_save, key_result_unlink, may_link, objective_save
 
@@ -61,7 +64,10 @@ def objective_list(request: HttpRequest) -> HttpResponse:
     form, period = _period_asked(request)
     filters = TreeFilterForm(request.GET or None, period=period)
     tree_filter = filters.tree_filter()
-    tree = objective_tree(user=request.user, period=period, tree_filter=tree_filter)
+    tree = objective_tree(user=request.user, period=period, tree_filter=tree_filter, trends=False)
+    shown, page = tree_page(tree, request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     me = Person.objects.filter(user=request.user).values_list("pk", flat=True).first()
     context = {
         "form": form,
@@ -69,7 +75,10 @@ def objective_list(request: HttpRequest) -> HttpResponse:
         "filtered": tree_filter.active,
         "period": period,
         "previous": period.previous(),
-        "tree": tree,
+        "tree": with_trends(shown),
+        "page": page,
+        "query": query.urlencode(),
+        "tree_page_size": TREE_PAGE,
         "counts": tree_counts(tree),
         "elapsed": period_elapsed(period),
         "mine_url": f"?{urlencode({'period': period.label, 'owner': me})}" if me else "",

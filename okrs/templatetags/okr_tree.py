@@ -88,10 +88,13 @@ def _card(context: Context, node: ObjectiveNode, period) -> str:
     else:
         key_results = '<p class="empty">No key results yet.</p>'
     level = escape(str(LEVELS.get(objective.level, objective.level))) + (f": {escape(scope.name)}" if scope else "")
-    above = ' <span class="tag">above a match</span>' if node.context else ""
+    above = ' <span class="tag">above a match</span>' if node.context and not node.continued else ""
+    if node.continued:
+        above = ' <span class="tag" title="Its first objectives aligned to it are on an earlier page">continued</span>'
+    dashed = node.context or node.continued
     stale = ' <span class="tag warn">stale</span>' if node.stale else ""
     card = (
-        f'<article class="card objective{" context" if node.context else ""}" id="objective-{pk}"'
+        f'<article class="card objective{" context" if dashed else ""}" id="objective-{pk}"'
         f' aria-labelledby="objective-{pk}-title"> <details class="objective-body"{" open" if is_open else ""}>'
         f' <summary class="objective-head"> <h2 id="objective-{pk}-title">{title}</h2> <span class="objective-tags">'
         f' <span class="tag">{level}</span> <span class="tag">{escape(objective.period)}</span>{above} </span>'
@@ -107,7 +110,8 @@ def _card(context: Context, node: ObjectiveNode, period) -> str:
     children = "".join(f"<li> {_card(context, child, period)} </li>" for child in node.children)
     n = len(node.children)
     return (
-        f'{card} <details class="okr-children" open> <summary>{n} objective{plural(n)} aligned to “{title}”</summary>'
+        f'{card} <details class="okr-children" open> <summary>{n}{" more" if node.continued else ""}'
+        f" objective{plural(n)} aligned to “{title}”</summary>"
         f' <ol class="okr-tree"> {children} </ol> </details>'
     )
 

@@ -418,3 +418,62 @@ def test_a_past_periods_key_result_is_stale_against_the_periods_last_day_not_tod
     CheckInFactory(key_result=forgotten, date=past.last_day - dt.timedelta(days=40))
     rows = objective_tree(user=admin_user, period=past)[0].key_results
     assert [row.stale for row in rows] == [False, True]
+
+
+def titles_on(page) -> list[tuple[str, bool]]:
+    """The objectives a page of the tree shows, in reading order, each with whether it is there
+    again only as the one above (`continued`)."""
+    rows, stack = [], list(reversed(page.context["tree"]))
+    while stack:
+        node = stack.pop()
+        rows.append((node.objective.title, node.continued))
+        stack.extend(reversed(node.children))
+    return rows
+
+
+def test_the_tree_comes_in_pages_each_objective_once_under_the_ones_above_it(client, org, monkeypatch):
+    """A page shows TREE_PAGE objectives in reading order; one whose parents are on an earlier
+    page comes under them again, marked continued; the counts are those of the whole tree, and
+    each page reads the trends of its own key results."""
+    monkeypatch.setattr(selectors, "TREE_PAGE", 3)
+    company, on_stream, _ = org["objectives"]
+    for n in range(3):
+        objective = ObjectiveFactory(
+            title=f"Stream goal {n}", level=Objective.Level.STREAM, stream=org["stream"], parent=company
+        )
+        CheckInFactory(key_result=KeyResultFactory(objective=objective, title=f"KR {n}"), value=Decimal(n))
+    client.force_login(org["owner"])
+
+    first = client.get(LIST)
+    assert titles_on(first) == [("Grow revenue", False), ("Faster payments", False), ("One-click checkout", False)]
+    html = first.content.decode()
+    assert "Page 1 of 2 (6 in all)" in html and "page=2" in html
+    assert first.context["counts"]["objectives"] == 6 and first.context["counts"]["key_results"] == 6
+
+    second = client.get(LIST, {"page": 2, "period": PERIOD.label})
+    assert titles_on(second) == [
+        ("Grow revenue", True),
+        ("Stream goal 0", False),
+        ("Stream goal 1", False),
+        ("Stream goal 2", False),
+    ]
+    html = second.content.decode()
+    assert ">continued</span>" in html and "3 more objectives aligned to “Grow revenue”" in html
+    assert f"period={PERIOD.label}&amp;page=1" in html  # the other parameters are kept
+    rows = [row for node in second.context["tree"][0].children for row in node.key_results]
+    assert [[value for _, value in row.trend] for row in rows] == [[Decimal(0)], [Decimal(1)], [Decimal(2)]]
+    assert client.get(LIST, {"page": 9}).context["page"].number == 2  # past the end: the last page
+
+
+def test_a_filtered_tree_is_paged_by_its_matches_each_under_the_objectives_above_it(client, org, monkeypatch):
+    monkeypatch.setattr(selectors, "TREE_PAGE", 1)
+    _, on_stream, _ = org["objectives"]
+    ObjectiveFactory(title="Saved cards", level=Objective.Level.TEAM, team=org["team"], parent=on_stream)
+    client.force_login(org["owner"])
+    above = [("Grow revenue", False), ("Faster payments", False)]  # above a match: on every page, on none's count
+    first = client.get(LIST, {"team": org["team"].pk})
+    assert titles_on(first) == [*above, ("One-click checkout", False)]
+    second = client.get(LIST, {"team": org["team"].pk, "page": 2})
+    assert titles_on(second) == [*above, ("Saved cards", False)]
+    assert "above a match" in second.content.decode() and "Page 2 of 2 (2 in all)" in second.content.decode()
+    assert second.context["counts"]["objectives"] == 2
