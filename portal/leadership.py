@@ -17,7 +17,7 @@ from django.utils import timezone
 from okrs.alignment import Alignment, stream_alignment
 from okrs.selectors import current_period
 from streams.flow.periods import Period
-from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows
+from streams.flow.portfolio import PortfolioWindow, StreamFlow, stream_flows_fresh
 from streams.models import LeadershipAssignment, ValueStream
 from teams.models import Person
 
@@ -117,7 +117,7 @@ def leadership(*, user, period: Period | None = None) -> Leadership:
             managers.setdefault(assignment.stream_id, assignment)
     overloaded = {pk for pk, rows in directed.items() if sum(a.time_share_percent for a in rows) > 100}
     window = PortfolioWindow.ending_before()
-    flows = stream_flows(ids, window)
+    flows = stream_flows_fresh(ids, window)
     aligned = stream_alignment(period, ids)
     rows = [
         StreamLeadership(

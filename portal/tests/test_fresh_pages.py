@@ -152,6 +152,28 @@ def test_after_a_move_in_one_stream_the_portfolio_computes_that_streams_figures_
     assert autonomous.value == "1.00"
 
 
+def test_after_a_move_in_one_stream_the_leadership_page_reads_that_streams_flow_only(world):
+    """Each stream's flow on the leadership page is kept under its version: a move in Payments
+    reads Payments' work in progress again, and both streams' figures are right."""
+    if connection.vendor != "postgresql":
+        pytest.skip("per-stream versions are PostgreSQL's; SQLite recomputes every stream")
+    client, url, payments = world["client"], reverse("leadership"), world["stream"]
+    lending = ValueStreamFactory(name="Lending")
+    waiting = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
+    item_change_state(item=waiting, to_state=state(lending, "In progress"))
+    client.get(url)
+
+    item_change_state(item=world["items"][2], to_state=state(payments, "Done"))
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = {row.stream.name: row for row in client.get(url).context["leadership"].rows}
+    wip_reads = [
+        q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "i.stream_id IN (" in q["sql"]
+    ]
+    assert wip_reads and all(f"i.stream_id IN ({payments.pk})" in sql for sql in wip_reads), wip_reads
+    assert (rows["Payments"].flow.wip, rows["Lending"].flow.wip) == (2, 1)
+
+
 def test_the_portfolio_shows_a_change_committed_by_another_worker_at_once(world):
     client, url = world["client"], reverse("home")
     assert served(assert_second_view_is_cached(client, url))[world["stream"].slug][2] == 1

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.freshness import DELIVERY, fresh_cached, ids_key
+from core.freshness import DELIVERY, fresh_cached, fresh_cached_by_stream, ids_key
 from core.sql import Dialect
 from streams.flow.engine import DEFAULT_WEEKS, FLOW_TYPES, PERCENTILES, default_days
 from streams.flow.rollups import DAY, midnight, utc_day
@@ -120,6 +120,20 @@ def stream_flows(stream_ids: list[int], window: PortfolioWindow | None = None) -
     _efficiency(flows, stream_ids, window)
     _trend(flows, stream_ids, window)
     return flows
+
+
+def stream_flows_fresh(stream_ids: list[int], window: PortfolioWindow | None = None) -> dict[int, StreamFlow]:
+    """`stream_flows`, each stream's kept under its version (`core.freshness.fresh_cached_by_stream`:
+    it reads the stream's items, states, rollups and snapshots only), so after a change in one
+    stream only that stream's figures are read again."""
+    window = window or PortfolioWindow.ending_before()
+    today = timezone.now().astimezone(dt.UTC).date()
+    return fresh_cached_by_stream(
+        f"stream-flows:{window.start.isoformat()}:{window.end.isoformat()}:{today}",
+        stream_ids,
+        lambda missing: stream_flows(missing, window),
+        generation=(),
+    )
 
 
 def _fetched(sql: str) -> list[tuple]:
