@@ -6,7 +6,8 @@ date. Its two periods have the same length, L = review − start days:
 - after: the L days from the start up to the review date (the review day itself is not in
   it, so the judgement can run on that day with complete data).
 
-The samples of each period, all computed by the flow engine (`streams.flow.engine`) in the database:
+The samples of each period, with the flow engine's definitions (`streams.flow.engine`), read in
+one query for both periods (`streams.experiments.samples`, held to the engine's report by tests):
 - flow time and flow efficiency: the items that started *and* finished inside the period.
   Both periods are cut off the same way (an item taking longer than L days is in neither),
   so the comparison is fair even though each sample leaves out the slowest items;
@@ -31,19 +32,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import datetime as dt
-import itertools
 import math
 
 from django.db import connection, transaction
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 import numpy as np
 
-from core.sql import Dialect
 from streams.experiments.ranks import MIN_SAMPLE, mann_whitney_u
-from streams.flow.engine import FLOW_TYPES, HistoryEngine, Scope, Window
+from streams.experiments.samples import period_figures
+from streams.flow.engine import FLOW_TYPES, Scope, Window
 from streams.flow.report import flow_report
-from streams.models import BacklogItem, ImprovementExperiment, StateTransition, WorkflowState
+from streams.models import BacklogItem, ImprovementExperiment, WorkflowState
 
 ALPHA = 0.05
 MIN_ITEMS = 10  # items per period for flow time and efficiency; in both periods together for throughput
@@ -209,137 +208,45 @@ def period_sample_from_report(scope: Scope, window: Window) -> Sample:
 
 
 def period_sample(scope: Scope, window: Window) -> Sample:
-    """One period's samples, the history read as of its end: what `period_sample_from_report`
-    finds (the engine's definitions, its temporary tables), reading only the items a sample
-    can hold and computing only the figures it needs. `scope` lies in one stream, whose id
-    is the scope's (`experiment_scope`)."""
-    dialect = Dialect(connection)
-    with transaction.atomic(), connection.cursor() as cursor:
-        engine = PeriodEngine(cursor, dialect, scope, window)
-        if dialect.postgres:
-            # The engine joins its few thousand items to the items table by id. At PostgreSQL's
-            # default cost of a random page (4, spinning disks) that was planned as a scan of all
-            # 500,000 items (130-220 ms against 20-50). 1.1 is the usual figure for SSDs and
-            # cached tables; set for these queries only, then put back.
-            cursor.execute("SELECT current_setting('random_page_cost')")
-            (page_cost,) = cursor.fetchone()
-            cursor.execute("SELECT set_config('random_page_cost', '1.1', true)")
-        sample = engine.sample()
-        # On failure the transaction's rollback drops the tables (and the setting).
-        engine.drop()
-        if dialect.postgres:
-            cursor.execute("SELECT set_config('random_page_cost', %s, true)", [page_cost])
-    sample.measurable = scope_measurable(scope)
-    return sample
+    """One period's samples, the history read as of its end (`period_samples`)."""
+    return period_samples(scope, [window])[0]
 
 
-def scope_measurable(scope: Scope) -> bool:
+def period_samples(scope: Scope, windows: list[Window]) -> list[Sample]:
+    """Each period's samples, the history read as of its end: what `period_sample_from_report`
+    finds, read for all the periods in one query (`streams.experiments.samples`). `scope` lies
+    in one stream, whose id is the scope's (`experiment_scope`)."""
+    figures = period_figures(scope, windows)
+    # Items counted in a figure are items in the scope.
+    seen = any(f.flow_days or any(f.daily_throughput) or any(f.daily_wip) for f in figures)
+    measurable = scope_measurable(scope, has_items=seen or None)
+    return [
+        Sample(
+            window=f.window,
+            flow_days=f.flow_days,
+            active_days=f.active_days,
+            daily_throughput=f.daily_throughput,
+            daily_wip=f.daily_wip,
+            measurable=measurable,
+        )
+        for f in figures
+    ]
+
+
+def scope_measurable(scope: Scope, *, has_items: bool | None = None) -> bool:
     """Whether flow efficiency is measurable for a scope within one stream (id: the stream's),
     as the engine's report says: the stream maps a waiting state, and for a scope of items, it
-    has some (the report finds the streams of the items: none without items). The report's
-    query over every stream took 2-2.7 s for a scope of items."""
+    has some (the report finds the streams of the items: none without items); `has_items`
+    when the caller knows. The report's query over every stream took 2-2.7 s for a scope of
+    items."""
     waiting = WorkflowState.objects.filter(stream_id=scope.id, category=WorkflowState.Category.WAITING).exists()
-    if not waiting or scope.kind == "stream":
-        return waiting
-    return BacklogItem.objects.filter(
-        pk__in=RawSQL(f"SELECT i.id FROM {BacklogItem._meta.db_table} i WHERE {scope.item_filter_sql('i')}", [])
-    ).exists()
-
-
-class PeriodEngine(HistoryEngine):
-    """The flow engine narrowed to one period's sample.
-
-    Read: the items that can be in progress at a day's end of the period or finish in it, as
-    of its end. Left out, besides the items done before the period (the engine leaves those
-    out too): items that start after it ends (their first move into an active or waiting
-    state is later; `started_at` is derived from the whole history) and items never started,
-    unless they entered a done state during the period (an item done without being in
-    progress starts when it finishes, and may have been reopened since). A cut-short item may
-    lack its start: always read. Blocked periods and time per state are built only for the
-    items started and finished inside the period (flow and active time)."""
-
-    # Every temporary table indexed and analysed, small ones too: without statistics the
-    # planner took the few thousand items for one and joined their time per state in a nested
-    # loop (2.6 million row comparisons, 200 ms).
-    LARGE_TABLE = 0
-
-    def __init__(self, cursor, dialect: Dialect, scope: Scope, window: Window):
-        super().__init__(cursor, dialect, scope, window, with_items=False)
-        self.measured = f"({self.finished}) AND f.start >= {self.ws}"
-
-    def item_filter(self) -> str:
-        items, transitions, states = (m._meta.db_table for m in (BacklogItem, StateTransition, WorkflowState))
-        stream = int(self.scope.id)
-        # One list of ids the planner can start from (index-only scans of the stream's items
-        # started by the end and not finished before the start, of its cut-short items, and of
-        # the moves into its done states during the period), instead of reading every item of
-        # the stream not finished before the start, never started ones included.
-        candidates = f"""
-            SELECT j.id FROM {items} j
-            WHERE j.stream_id = {stream} AND j.started_at <= {self.we}
-              AND (j.finished_at IS NULL OR j.finished_at >= {self.ws})
-            UNION
-            SELECT j.id FROM {items} j WHERE j.stream_id = {stream} AND j.history_cut_short
-            UNION
-            SELECT t.item_id FROM {transitions} t
-            WHERE t.at >= {self.ws} AND t.at < {self.we} AND t.to_state_id IN (
-                SELECT s.id FROM {states} s WHERE s.stream_id = {stream} AND s.category = 'done')
-        """
-        return f"{super().item_filter()} AND i.id IN ({candidates})"
-
-    def sample(self) -> Sample:
-        self.drop()
-        self._build_segments()
-        self._build_items()
-        self._build_blocks()
-        self._build_state_time()
-        self._weekly_and_daily_throughput()
-        flow = self.sql.days("f.finish", "f.start")
-        rows = self.fetchall(
-            f"""
-            SELECT {flow}, COALESCE(t.active, 0)
-            FROM {self.ITEM} f
-            LEFT JOIN (
-                SELECT item_id, SUM(CASE WHEN category = 'active' THEN days - blocked ELSE 0 END) AS active
-                FROM {self.STATE_TIME} GROUP BY item_id
-            ) t ON t.item_id = f.item_id
-            WHERE {self.measured}
-            ORDER BY f.finish, f.start, f.item_id
-            """
-        )
-        return Sample(
-            window=self.window,
-            flow_days=[float(flow_days) for flow_days, _ in rows],
-            active_days=[float(active) for _, active in rows],
-            daily_throughput=list(self.report.daily_throughput),
-            daily_wip=self.day_end_wip(),
-        )
-
-    def day_end_wip(self) -> list[int]:
-        """Items in an active or waiting state at the end of each day of the period, counted as
-        the engine's daily series counts them: a stay covers day-end k (the window's start + k
-        days, the last clipped to its end) when it began at or before it and ended after it;
-        +1 at the first day-end a stay covers, −1 at the first it no longer does."""
-        sql, days = self.sql, self.window.days
-        first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
-        until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
-        rows = self.fetchall(
-            f"""
-            WITH stays AS (
-                SELECT {first} AS k_from, {until} AS k_to
-                FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
-                WHERE g.category IN ('active', 'waiting') AND (g.next_at IS NULL OR g.next_at > {self.ws})
-                  AND g.seg_start <= {self.we}
-            ), covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
-            SELECT k_from, COUNT(*) FROM covering GROUP BY k_from
-            UNION ALL
-            SELECT k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY k_to
-            """
-        )
-        steps = [0] * (days + 1)
-        for k, delta in rows:
-            steps[int(k)] += int(delta)
-        return list(itertools.accumulate(steps[1:]))
+    if not waiting or scope.kind == "stream" or has_items is not None:
+        return waiting and (scope.kind == "stream" or bool(has_items))
+    # A count, not EXISTS: PostgreSQL read the items in id order hoping for an early match
+    # (0.8 s for a flow type with few items); the count reads the stream's items by index.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {BacklogItem._meta.db_table} i WHERE {scope.item_filter_sql('i')}")
+        return cursor.fetchone()[0] > 0
 
 
 # --- Statistics -------------------------------------------------------------------------------
@@ -550,7 +457,7 @@ def experiment_decide(*, experiment_id: int, today: dt.date | None = None) -> bo
             return False
         periods = experiment_periods(experiment)
         scope = experiment_scope(experiment)
-        before, after = period_sample(scope, periods.before), period_sample(scope, periods.after)
+        before, after = period_samples(scope, [periods.before, periods.after])
         judgement = judge(experiment, before, after)
         if experiment.baseline is None:
             experiment.baseline = before.summary(experiment.target_metric)

@@ -165,3 +165,13 @@ def test_a_flow_type_with_no_items_gives_empty_samples_either_way():
     fast, exact = period_sample(scope, after), period_sample_from_report(scope, after)
     assert exact.items == exact.finished == 0 and not any(exact.daily_wip)
     assert_same(fast, exact)
+
+
+def test_a_flow_type_whose_items_never_started_is_measurable_but_empty_either_way():
+    stream = awkward_stream()
+    make(stream, "debt never started", "debt", [])
+    experiment = ImprovementExperiment(stream=stream, flow_type="debt", start_date=START, review_date=REVIEW)
+    scope, after = experiment_scope(experiment), experiment_periods(experiment).after
+    fast, exact = period_sample(scope, after), period_sample_from_report(scope, after)
+    assert exact.items == exact.finished == 0 and exact.measurable
+    assert_same(fast, exact)
