@@ -544,13 +544,16 @@ class HistoryEngine:
     # Below this many rows, hash joins without an index or statistics are as fast as it gets.
     LARGE_TABLE = 20_000
 
-    def create(self, name: str, select_sql: str) -> None:
+    def create(self, name: str, select_sql: str) -> int | None:
         """Materialise a temporary table; a large one is indexed by item and given planner
-        statistics (autovacuum never analyses temporary tables, and big plans depend on it)."""
+        statistics (autovacuum never analyses temporary tables, and big plans depend on it).
+        Returns its number of rows where the database says it (PostgreSQL), else None."""
         self.execute(self.sql.temp_table(name, select_sql))
-        if self.cursor.rowcount is not None and self.cursor.rowcount > self.LARGE_TABLE:
+        rows = self.cursor.rowcount if self.cursor.rowcount is not None and self.cursor.rowcount >= 0 else None
+        if rows is not None and rows > self.LARGE_TABLE:
             self.execute(f"CREATE INDEX {name}_item ON {name} (item_id)")
             self.execute(f"ANALYZE {name}")
+        return rows if self.sql.postgres else None
 
     def fetchall(self, sql: str) -> list[tuple]:
         self.cursor.execute(sql)
@@ -713,7 +716,10 @@ class HistoryEngine:
                 ) marked
             ) islands GROUP BY item_id, grp
         """
-        self.create(self.BLOCK, select)
+        self.block_rows = self.create(self.BLOCK, select)
+
+    # Rows of the blocked periods' table when `_build_blocks` knew it (None: not known).
+    block_rows: int | None = None
 
     def _build_state_time(self) -> None:
         """Days each started item spent in each state within its flow [start, finish or as_of],
@@ -721,6 +727,26 @@ class HistoryEngine:
         sql = self.sql
         flow_end = f"COALESCE(f.finish, {self.as_of})"
         lo, hi = sql.greatest("g.seg_start", "f.start"), sql.least("g.seg_end", flow_end)
+        if self.block_rows == 0:
+            # Nothing blocked: each stay is one row, no join with the blocks to group again by
+            # stay (a whole board without blocks: 0.67 -> 0.42 s of CPU). Sorted as the query
+            # below sorts, so every sum adds the same numbers in the same order: the same rows.
+            self.create(
+                self.STATE_TIME,
+                f"""
+                SELECT item_id, state_id, category, SUM(days) AS days, SUM(blocked) AS blocked
+                FROM (
+                    SELECT g.item_id, g.state_id, g.category, g.seg_start, g.seg_end, {sql.days(hi, lo)} AS days,
+                           CAST(0 AS DOUBLE PRECISION) AS blocked
+                    FROM {self.SEG} g
+                    JOIN {self.ITEM} f ON f.item_id = g.item_id
+                    WHERE {self.measured} AND g.seg_start < {flow_end} AND g.seg_end > f.start
+                    ORDER BY g.item_id, g.state_id, g.category, g.seg_start, g.seg_end
+                ) stays
+                GROUP BY item_id, state_id, category
+                """,
+            )
+            return
         overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
         select = f"""
             SELECT item_id, state_id, category, SUM(days) AS days, SUM(blocked) AS blocked
@@ -977,18 +1003,22 @@ class HistoryEngine:
         first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
         until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
         stays = f"""
-            SELECT g.state_id AS band, g.category, {first} AS k_from, {until} AS k_to
+            SELECT g.state_id AS band, {first} AS k_from, {until} AS k_to
             FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
             WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
         """
         # Entries and exits counted per state and day-end, each a row: (state, category, k, ±n).
+        # Counted by state alone and the category (the state's) joined to the few counts: half
+        # a million stays hashed on an integer and a day, not on a text too (0.1 s of CPU).
         rows = self.fetchall(
             f"""
             WITH stays AS ({stays}),
                  covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
-            SELECT band, category, k_from, COUNT(*) FROM covering GROUP BY band, category, k_from
-            UNION ALL
-            SELECT band, category, k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY band, category, k_to
+            SELECT c.band, w.category, c.k, c.n FROM (
+                SELECT band, k_from AS k, COUNT(*) AS n FROM covering GROUP BY band, k_from
+                UNION ALL
+                SELECT band, k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY band, k_to
+            ) c JOIN streams_workflowstate w ON w.id = c.band
             """
         )
         # Items done before the window and done still sit in their done state throughout. With

@@ -38,7 +38,7 @@ DONE_AT = [name for name, _ in DEFAULT_WORKFLOW].index("Done") + 1
 WORKFLOW = [*DEFAULT_WORKFLOW[:DONE_AT], ("Done Elsewhere", "done"), *DEFAULT_WORKFLOW[DONE_AT:]]
 
 
-def random_board(seed: int, items: int = 80, workflow=WORKFLOW):
+def random_board(seed: int, items: int = 80, workflow=WORKFLOW, blocked: int = 10):
     """A stream whose items move at random between 20 days before T0 and 20 days after, some at
     exact midnights, some at the same instant twice, some with microseconds; a few blocked."""
     rng = random.Random(seed)
@@ -61,7 +61,7 @@ def random_board(seed: int, items: int = 80, workflow=WORKFLOW):
             moves.append((here, at))
         specs.append((created, moves if rng.random() > 0.05 else []))  # a few without history
     created_items = bulk_items(stream, specs)
-    for item in rng.sample(created_items, 10):
+    for item in rng.sample(created_items, blocked):
         start = T0 + dt.timedelta(days=rng.uniform(-10, 10))
         for _ in range(rng.randrange(1, 3)):  # overlapping periods, some open
             end = start + dt.timedelta(days=rng.uniform(0.2, 4)) if rng.random() > 0.2 else None
@@ -241,3 +241,38 @@ def test_daily_series_is_a_walk_through_each_items_moves(window):
     for day, expected in zip(daily, walked, strict=True):
         assert {key: day[key] for key in (*CATEGORIES, "wip")} == {key: expected[key] for key in (*CATEGORIES, "wip")}
         assert {name: n for name, n in day["states"].items() if n} == expected["states"]
+
+
+class JoinedStateTime(HistoryEngine):
+    """The time per item and state as it was always read: every stay joined with the blocked
+    periods and grouped by stay, even when nothing was blocked."""
+
+    def _build_state_time(self) -> None:
+        self.block_rows = None  # not known: the query with the blocks
+        super()._build_state_time()
+
+
+def state_time_rows(engine) -> list[tuple]:
+    engine.cursor.execute(f"SELECT * FROM {engine.STATE_TIME}")  # in the order the table was written
+    return engine.cursor.fetchall()
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_time_per_state_without_blocks_is_what_the_join_with_the_blocks_gave(window):
+    stream = random_board(seed=13, blocked=0)
+    random_board(seed=14, blocked=0)
+    for scope in (Scope.stream(stream), Scope.portfolio()):
+        with transaction.atomic():
+            new = engine_for(scope, window)
+            if connection.vendor == "postgresql":
+                assert new.block_rows == 0  # the path without the join was taken
+            new_rows, new_items = state_time_rows(new), list(new.item_rows())
+            new.drop()
+            old = engine_for(scope, window, JoinedStateTime)
+            old_rows, old_items = state_time_rows(old), list(old.item_rows())
+            old.drop()
+        assert new_rows and new_items
+        assert new_rows == old_rows
+        assert new_items == old_items
+        assert new.report.bottleneck == old.report.bottleneck
+        assert new.report.efficiency == old.report.efficiency
