@@ -142,12 +142,15 @@ def _moves_sql(sql: Dialect, scope: Scope, windows: list[Window]) -> str:
     """
     return f"""
         SELECT t.item_id, t.to_state_id AS state_id, s.category, t.at,
-               LEAD(t.at) OVER (PARTITION BY t.item_id ORDER BY t.at, t.id) AS next_at,
+               LEAD(t.at) OVER w AS next_at,
+               -- The item's first move into progress up to this move (its start as of then).
+               MIN(CASE WHEN s.category IN ('active', 'waiting') THEN t.at END) OVER w AS first_start,
                CASE WHEN i.history_cut_short THEN 1 ELSE 0 END AS cut, i.finished_at
         FROM {MOVES} t
         JOIN {STATES} s ON s.id = t.to_state_id
         JOIN {ITEMS} i ON i.id = t.item_id
         WHERE {scope.item_filter_sql("i")} AND i.id IN ({candidates}) AND t.at <= {last_as_of}
+        WINDOW w AS (PARTITION BY t.item_id ORDER BY t.at, t.id)
     """
 
 
@@ -168,20 +171,16 @@ def _period_sql(sql: Dialect, p: int, window: Window) -> tuple[list[str], list[s
     ctes = [
         f"""{seg} AS (
             SELECT m.item_id, m.state_id, m.category, m.at AS seg_start, {next_at} AS next_at,
-                   COALESCE({next_at}, {as_of}) AS seg_end, m.cut
+                   COALESCE({next_at}, {as_of}) AS seg_end, m.cut, m.first_start
             FROM {MOVED} m WHERE m.at <= {as_of} AND (m.finished_at IS NULL OR m.finished_at >= {ws}))""",
+        # An item's last move as of the window's end gives its state then, and its start
+        # (the first move into progress up to it): a filter, not an aggregate over the stays.
         f"""{item} AS (
-            SELECT item_id, CASE WHEN category = 'done' THEN last_at END AS finish,
+            SELECT item_id, CASE WHEN category = 'done' THEN seg_start END AS finish,
                    CASE WHEN cut = 1 AND category = 'done' THEN NULL
-                        ELSE COALESCE(first_start, CASE WHEN category = 'done' THEN last_at END) END AS start
-            FROM (
-                SELECT item_id, cut,
-                       MIN(CASE WHEN category IN ('active', 'waiting') THEN seg_start END) AS first_start,
-                       MAX(CASE WHEN next_at IS NULL THEN category END) AS category,
-                       MAX(CASE WHEN next_at IS NULL THEN seg_start END) AS last_at
-                FROM {seg} GROUP BY item_id, cut
-            ) a
-            WHERE category <> 'removed')""",
+                        ELSE COALESCE(first_start, CASE WHEN category = 'done' THEN seg_start END) END AS start
+            FROM {seg}
+            WHERE next_at IS NULL AND category <> 'removed')""",
         f"""{done} AS (
             SELECT item_id, start, finish FROM {item}
             WHERE finish >= {ws} AND finish < {we} AND start >= {ws})""",
