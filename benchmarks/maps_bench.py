@@ -8,19 +8,21 @@ is left as it was), prints and writes to benchmarks/results/maps.json:
 - the maps page's server time (median of 10 requests) and its query count;
 - the time and peak memory (tracemalloc) to judge one experiment of each target metric: each
   judged `VERDICT_RUNS` times (the first in a fresh process pays for its imports), the median
-  and this process's CPU time printed beside the goal (`goals.VERDICT_GOAL_MS`), with the load.
+  and the CPU time of this process and of its PostgreSQL backend (when on this machine) printed
+  beside the goal (`goals.VERDICT_GOAL_MS`), with the load: under load the CPU time is the steadier figure.
 """
 
 import datetime as dt
 from decimal import Decimal
 import json
 import os
+from pathlib import Path
 import statistics
 import time
 import tracemalloc
 
 from common import ROOT, admin_client, require_scale_database, time_page, timed
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from goals import RESULTS, VERDICT_GOAL_MS, budget
@@ -31,6 +33,19 @@ from streams.maps.services import map_blocks, measured_map  # noqa: E402
 from streams.models import ImprovementExperiment, ProcessBlock, ValueStream, ValueStreamMap  # noqa: E402
 
 VERDICT_RUNS = 3
+
+
+def database_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, when it runs on this
+    machine (/proc): with the process's own CPU time, what a verdict costs whatever the load."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -75,13 +90,16 @@ def main() -> None:
                 start_date=today - dt.timedelta(days=70),
                 review_date=today - dt.timedelta(days=14),
             )
-            runs, cpu = [], []
+            runs, cpu, db_cpu = [], [], []
             for _ in range(VERDICT_RUNS):
                 ImprovementExperiment.objects.filter(pk=experiment.pk).update(verdict="pending", decided_at=None)
+                started_db = database_cpu()
                 started, started_cpu = time.perf_counter(), time.process_time()
                 experiment_decide(experiment_id=experiment.pk, today=today)
                 runs.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - started_cpu)
+                ended_db = database_cpu()
+                db_cpu.append(None if started_db is None or ended_db is None else ended_db - started_db)
             # Again under tracemalloc (slower), for the peak memory it allocates.
             ImprovementExperiment.objects.filter(pk=experiment.pk).update(verdict="pending", decided_at=None)
             tracemalloc.start()
@@ -93,6 +111,7 @@ def main() -> None:
                 "ms": round(statistics.median(runs) * 1000),
                 "runs_ms": [round(r * 1000) for r in runs],
                 "cpu_ms": [round(c * 1000) for c in cpu],
+                "database_cpu_ms": [None if c is None else round(c * 1000) for c in db_cpu],
                 "peak_mb": round(peak / 2**20, 1),
                 "verdict": experiment.verdict,
                 "n_before": experiment.result["before"]["started_and_finished"],
@@ -114,7 +133,8 @@ def main() -> None:
     print(f"Maps page: median {page['median_ms']} ms, {page['queries']} queries")
     for metric, v in judged.items():
         print(
-            f"Verdict on {metric}: median {v['ms']} ms (runs {v['runs_ms']} ms, CPU here {v['cpu_ms']} ms), "
+            f"Verdict on {metric}: median {v['ms']} ms (runs {v['runs_ms']} ms; CPU here {v['cpu_ms']} ms, "
+            f"PostgreSQL's {v['database_cpu_ms']} ms), "
             f"peak {v['peak_mb']} MB allocated ({v['verdict']}, n = {v['n_before']} / {v['n_after']})"
         )
     verdict, goal = results["experiment_verdict_slowest_ms"], results["experiment_verdict_goal_ms"]
