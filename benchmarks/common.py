@@ -102,7 +102,7 @@ def time_page(
         if after_change and edit is not None and not links_changed:
             edit()
         elif after_change:
-            data_changed(links=links_changed, delivery=links_changed)
+            data_changed(links=links_changed, delivery=links_changed, okrs=links_changed)
         started = time.perf_counter()
         response = client.get(url)
         return response, time.perf_counter() - started
@@ -114,7 +114,7 @@ def time_page(
     if after_change and edit is not None and not links_changed:
         edit()
     elif after_change:
-        data_changed(links=links_changed, delivery=links_changed)
+        data_changed(links=links_changed, delivery=links_changed, okrs=links_changed)
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: executed.append(sql) or execute(sql, params, many, context)
     ):

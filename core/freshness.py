@@ -27,6 +27,10 @@ naming `started_at`, `finished_at`, `stream_id`, `team_id`, `flow_type` or `cust
 that changed a row (the lead time falls back on an item's start). The state
 service writes an item's dates only when they change, so a move that starts or finishes
 nothing keeps the delivery figures and the counts of finished work cached.
+A fourth (`OKRS`) goes up only with writes to the objectives' own tables and the names they
+show: objectives, key results, check-ins, people, teams, streams and which teams serve which
+streams. The OKR tree's objectives and key results are cached under it, so an edit of work
+(a move, a title) reads only the linked-work counts again.
 The generation is read with one small query per cached read, so every process and every cache
 backend agrees: a change committed by one gunicorn worker is visible at once in the others,
 with the per-process memory cache as with Redis. A random epoch in the generation row keeps
@@ -70,10 +74,14 @@ _WRITE = re.compile(
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "WITH")
 _MISSING = object()
 UNDEFINED_TABLE = "42P01"
-# The generations' rows: every domain write, the writes that shape links, those that move delivery.
-DATA, LINKS, DELIVERY = 1, 2, 3
+# The generations' rows: every domain write, the writes that shape links, those that move
+# delivery, those to objectives and the names they show.
+DATA, LINKS, DELIVERY, OKRS = 1, 2, 3, 4
 LINK_TABLES = frozenset({"okrs_keyresult_items", "okrs_keyresult", "okrs_objective"})
 DELIVERY_TABLES = frozenset({"streams_deployment", "streams_deploymentitem", "streams_incident", "streams_dependency"})
+OKR_TABLES = frozenset(
+    {"teams_person", "teams_team", "streams_valuestream", "streams_valuestream_teams"}
+)  # and every okrs_ table
 ITEMS_TABLE = "streams_backlogitem"
 _PARENT = re.compile(r"\bparent_id\b", re.IGNORECASE)
 _DATES = re.compile(r"\b(?:started_at|finished_at|stream_id|team_id|flow_type|customer_facing)\b", re.IGNORECASE)
@@ -104,6 +112,12 @@ def writes_links(sql: str) -> bool:
     return False
 
 
+def writes_okrs(sql: str) -> bool:
+    """Whether a statement that writes domain data writes the objectives' tables (every `okrs_`
+    table) or the names the OKR tree shows (people, teams, streams, a stream's teams)."""
+    return any(table.startswith("okrs_") or table in OKR_TABLES for table in (t.lower() for t in _WRITE.findall(sql)))
+
+
 def writes_delivery(sql: str, rowcount: int = -1) -> bool:
     """Whether a statement that writes domain data can change the delivery keys, which items
     were finished when or which team waits on which: a write to deployments, shipped items,
@@ -121,16 +135,18 @@ def writes_delivery(sql: str, rowcount: int = -1) -> bool:
 
 class _Bump:
     """The on-commit callback of a transaction that wrote; its presence in the connection's
-    on-commit list is how `writes_pending` knows the transaction wrote. `links` and `delivery`
-    say whether one of its writes could change the links, or the delivery keys, too."""
+    on-commit list is how `writes_pending` knows the transaction wrote. `links`, `delivery` and
+    `okrs` say whether one of its writes could change the links, the delivery keys or the
+    objectives, too."""
 
-    def __init__(self, alias: str, links: bool = False, delivery: bool = False):
+    def __init__(self, alias: str, links: bool = False, delivery: bool = False, okrs: bool = False):
         self.alias = alias
         self.links = links
         self.delivery = delivery
+        self.okrs = okrs
 
     def __call__(self) -> None:
-        _bump(self.alias, self.links, self.delivery)
+        _bump(self.alias, self.links, self.delivery, self.okrs)
 
 
 # After a commit: the streams this connection's committed transactions wrote move on, with
@@ -151,8 +167,8 @@ _COUNT_STREAM_CHANGES = f"""
 """
 
 
-def _bump(alias: str, links: bool = True, delivery: bool = True) -> None:
-    rows = (DATA,) + ((LINKS,) if links else ()) + ((DELIVERY,) if delivery else ())
+def _bump(alias: str, links: bool = True, delivery: bool = True, okrs: bool = True) -> None:
+    rows = (DATA,) + ((LINKS,) if links else ()) + ((DELIVERY,) if delivery else ()) + ((OKRS,) if okrs else ())
     conn = connections[alias]
     try:
         with conn.cursor() as cursor:
@@ -186,21 +202,24 @@ def writes_pending(alias: str = DEFAULT_DB_ALIAS) -> bool:
     return conn.in_atomic_block and any(isinstance(func, _Bump) for _, func, _ in conn.run_on_commit)
 
 
-def data_changed(alias: str = DEFAULT_DB_ALIAS, *, links: bool = True, delivery: bool = True) -> None:
+def data_changed(
+    alias: str = DEFAULT_DB_ALIAS, *, links: bool = True, delivery: bool = True, okrs: bool = True
+) -> None:
     """Say that domain data changed: the generation goes up when the transaction commits (at
     once outside a transaction). Statements through Django's cursor are seen without it. A
-    writer that bypasses the cursor (COPY) may have changed links and delivery too unless it
-    says not."""
+    writer that bypasses the cursor (COPY) may have changed links, delivery and objectives too
+    unless it says not."""
     conn = connections[alias]
     if conn.in_atomic_block:
         pending = next((func for _, func, _ in conn.run_on_commit if isinstance(func, _Bump)), None)
         if pending is None:
-            conn.on_commit(_Bump(alias, links, delivery))
+            conn.on_commit(_Bump(alias, links, delivery, okrs))
         else:
             pending.links = pending.links or links
             pending.delivery = pending.delivery or delivery
+            pending.okrs = pending.okrs or okrs
     else:
-        _bump(alias, links, delivery)
+        _bump(alias, links, delivery, okrs)
 
 
 def watch_writes(execute, sql, params, many, context):
@@ -209,7 +228,12 @@ def watch_writes(execute, sql, params, many, context):
     if isinstance(sql, str) and writes_domain_table(sql):
         rowcount = getattr(context.get("cursor"), "rowcount", -1)
         rowcount = -1 if rowcount is None else rowcount
-        data_changed(context["connection"].alias, links=writes_links(sql), delivery=writes_delivery(sql, rowcount))
+        data_changed(
+            context["connection"].alias,
+            links=writes_links(sql),
+            delivery=writes_delivery(sql, rowcount),
+            okrs=writes_okrs(sql),
+        )
     return result
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 import numpy as np
 
 from core import access
-from core.freshness import LINKS, fresh_cached, ids_key
+from core.freshness import LINKS, OKRS, fresh_cached, ids_key
 from core.sql import Dialect
 from streams.flow.engine import FlowReport, Scope, Window
 from streams.flow.forecast import (
@@ -343,22 +343,11 @@ def key_results_of(objectives) -> list[KeyResult]:
     )
 
 
-def objective_tree(
-    *,
-    user,
-    period: Period,
-    objective_id: int | None = None,
-    tree_filter: TreeFilter | None = None,
-    trends: bool = True,
-) -> list[ObjectiveNode]:
-    """The objectives in force in the period (its own and, for a quarter, its year's), as a
-    forest: company objectives first, each with the objectives aligned to it beneath.
-
-    `objective_id` narrows the result to that one objective's node (for an htmx refresh);
-    `tree_filter` to the objectives it matches, under their ancestors. `trends=False` leaves
-    the key results' check-in trends empty, for `with_trends` to read for the page shown only.
-    A fixed number of queries: objectives, key results, check-ins, linked work, the user's scope.
-    """
+def objectives_in_force(period: Period, objective_id: int | None = None) -> tuple[list[Objective], list[KeyResult]]:
+    """The objectives in force in the period (its own and, for a quarter, its year's; or the one
+    asked) in the tree's order, and their key results with their latest check-ins, each pointing
+    at its objective. Reads the objectives' tables and the names of people, teams and streams
+    only (`core.freshness.OKRS`)."""
     labels = {period.label, str(period.start.year)}
     objectives = (
         Objective.objects.filter(period__in=labels)
@@ -369,26 +358,49 @@ def objective_tree(
         objectives = objectives.filter(pk=objective_id)
     objectives = list(objectives.order_by("level", "title", "pk"))
     key_results = key_results_of(objectives)
-    counts = linked_work_counts([kr.pk for kr in key_results], period)
     by_pk = {objective.pk: objective for objective in objectives}
     for kr in key_results:
         kr.objective = by_pk[kr.objective_id]  # no query for access checks and periods below
+    return objectives, key_results
+
+
+def objective_tree(
+    *,
+    user,
+    period: Period,
+    objective_id: int | None = None,
+    tree_filter: TreeFilter | None = None,
+    trends: bool = True,
+    rights: bool = True,
+) -> list[ObjectiveNode]:
+    """The objectives in force in the period (its own and, for a quarter, its year's), as a
+    forest: company objectives first, each with the objectives aligned to it beneath.
+
+    `objective_id` narrows the result to that one objective's node (for an htmx refresh);
+    `tree_filter` to the objectives it matches, under their ancestors. `trends=False` leaves
+    the key results' check-in trends empty and `rights=False` what the user may do with each
+    (`may_change`, `may_check_in`), for `with_trends` and `with_rights` to read for the page
+    shown only. The whole tree's objectives and key results are cached until they change
+    (`core.freshness.OKRS`); the linked work is read per stream (cached under each stream's
+    version). A fixed number of queries.
+    """
+    if objective_id is None:
+        objectives, key_results = fresh_cached(
+            f"okr-tree:{period.label}", lambda: objectives_in_force(period), generation=OKRS
+        )
+    else:
+        objectives, key_results = objectives_in_force(period, objective_id)
+    counts = linked_work_counts([kr.pk for kr in key_results], period)
     trend_of = check_in_trends(key_results) if trends else {}
     today = timezone.localdate()
     stale_before = {  # an ended period's key results are stale against its last day, not today
         label: min(today, parse_period(label).last_day) - dt.timedelta(days=STALE_AFTER_DAYS)
         for label in {objective.period for objective in objectives}
     }
-
-    nodes = {
-        objective.pk: ObjectiveNode(objective, may_change=access.may(user, access.CHANGE, objective))
-        for objective in objectives
-    }
-    check_in = CheckIn()  # asked about for each key result in turn: 500 model instances cost 10 ms
+    nodes = {objective.pk: ObjectiveNode(objective) for objective in objectives}
     for kr in key_results:
         node = nodes[kr.objective_id]
         wip, finished = counts.get(kr.pk, (0, 0))
-        check_in.key_result = kr
         node.key_results.append(
             KeyResultRow(
                 key_result=kr,
@@ -398,7 +410,7 @@ def objective_tree(
                 stale=kr.last_check_in is None or kr.last_check_in <= stale_before[kr.objective.period],
                 wip=wip,
                 finished=finished,
-                may_check_in=access.may(user, access.ADD, check_in),
+                may_check_in=False,
                 trend=trend_of.get(kr.pk, []),
             )
         )
@@ -409,7 +421,23 @@ def objective_tree(
             parent.children.append(node)
         else:
             roots.append(node)
-    return tree_filtered(roots, tree_filter or TreeFilter())
+    roots = tree_filtered(roots, tree_filter or TreeFilter())
+    return with_rights(roots, user) if rights else roots
+
+
+def with_rights(roots: list[ObjectiveNode], user) -> list[ObjectiveNode]:
+    """What the user may do with the objectives given and those beneath: change each objective,
+    check in on each key result."""
+    check_in = CheckIn()  # asked about for each key result in turn: 500 model instances cost 10 ms
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        node.may_change = access.may(user, access.CHANGE, node.objective)
+        for row in node.key_results:
+            check_in.key_result = row.key_result
+            row.may_check_in = access.may(user, access.ADD, check_in)
+    return roots
 
 
 TREE_PAGE = 100  # objectives a page of the OKR tree shows

@@ -36,6 +36,7 @@ from .selectors import (
     period_from,
     tree_counts,
     tree_page,
+    with_rights,
     with_trends,
 )
 from .services import check_in_record, key_result_link, key_result_save, key_result_unlink, may_link, objective_save
@@ -64,7 +65,7 @@ def objective_list(request: HttpRequest) -> HttpResponse:
     form, period = _period_asked(request)
     filters = TreeFilterForm(request.GET or None, period=period)
     tree_filter = filters.tree_filter()
-    tree = objective_tree(user=request.user, period=period, tree_filter=tree_filter, trends=False)
+    tree = objective_tree(user=request.user, period=period, tree_filter=tree_filter, trends=False, rights=False)
     shown, page = tree_page(tree, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -75,7 +76,7 @@ def objective_list(request: HttpRequest) -> HttpResponse:
         "filtered": tree_filter.active,
         "period": period,
         "previous": period.previous(),
-        "tree": with_trends(shown),
+        "tree": with_rights(with_trends(shown), request.user),
         "page": page,
         "query": query.urlencode(),
         "tree_page_size": TREE_PAGE,

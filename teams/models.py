@@ -122,7 +122,7 @@ class Membership(models.Model):
 class DataGeneration(models.Model):
     """How many committed writes the domain data has seen (`core.freshness`): row 1 counts every
     write, row 2 those that can change which items serve which key results, row 3 those that can
-    change the delivery keys.
+    change the delivery keys, row 4 those to the objectives and the names they show.
 
     Cached results are keyed on `epoch` and `value`; the epoch is random per row, so keys stay
     unique if the row is ever re-created."""
@@ -132,7 +132,7 @@ class DataGeneration(models.Model):
     epoch = models.CharField(max_length=32)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id__in=[1, 2, 3]), name="datageneration_three_rows")]
+        constraints = [models.CheckConstraint(condition=models.Q(id__in=[1, 2, 3, 4]), name="datageneration_four_rows")]
 
     def __str__(self) -> str:
         return f"data generation {self.value} ({self.epoch})"

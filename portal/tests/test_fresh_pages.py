@@ -19,12 +19,12 @@ from rest_framework.test import APIClient
 
 from core.freshness import LINKS, current_generation
 from okrs.selectors import period_from
-from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
+from okrs.tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory
 from streams.backlog.services import item_change_state, item_create, item_update
 from streams.flow.rollups import rollups_refresh
 from streams.models import BacklogItem, Dependency
 from streams.tests.factories import LeadershipAssignmentFactory, ValueStreamFactory, state
-from teams.tests.factories import TeamFactory
+from teams.tests.factories import PersonFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -230,6 +230,37 @@ def test_the_okr_tree_shows_linked_work_as_it_changes(world):
     assert linked_wip(get(client, url)[0]) == 1
     world["key_result"].items.remove(world["items"][0])
     assert linked_wip(get(client, url)[0]) == 0
+
+
+def test_the_okr_tree_reads_its_objectives_again_only_when_they_change(world):
+    """The tree's objectives and key results are cached under the OKRS generation: a move of
+    work reads the linked work again and not the objectives; a check-in and a renamed owner
+    show at once."""
+    client, url, key_result = world["client"], reverse("okrs:objective-list"), world["key_result"]
+
+    def objectives_read(queries) -> int:
+        return sum(q["sql"].startswith('SELECT "okrs_objective"."id"') for q in queries.captured_queries)
+
+    assert_second_view_is_cached(client, url)
+    item_change_state(item=world["items"][0], to_state=state(world["stream"], "Done"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url)
+    assert objectives_read(queries) == 0
+    assert [row.wip for node in page.context["tree"] for row in node.key_results] == [0]
+
+    owner = PersonFactory(name="Olga Owner")
+    key_result.owner = owner
+    key_result.save()
+    assert '<td class="nowrap">never' in client.get(url).content.decode()  # no check-in yet
+    CheckInFactory(key_result=key_result, value=75, confidence=0.3)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(url).content.decode()
+    assert objectives_read(queries) == 1
+    assert "Olga Owner" in html
+    assert '<td class="nowrap">never' not in html  # its check-in shows
+    owner.name = "Olga Ownership"
+    owner.save()
+    assert "Olga Ownership" in client.get(url).content.decode()
 
 
 def test_the_portfolio_shows_a_deployment_a_pipeline_posts_at_once(world, admin_user):

@@ -15,14 +15,17 @@ from core.bulk import RowWriter
 from core.freshness import (
     DELIVERY,
     LINKS,
+    OKRS,
     current_generation,
     data_changed,
     fresh_cached,
     writes_delivery,
     writes_domain_table,
     writes_links,
+    writes_okrs,
     writes_pending,
 )
+from okrs.tests.factories import CheckInFactory, KeyResultFactory
 from streams.backlog.services import item_change_state, item_create
 from streams.models import ValueStream
 from streams.tests.factories import ValueStreamFactory, state
@@ -244,3 +247,33 @@ def test_a_result_under_two_generations_is_computed_again_when_either_moves():
     assert fresh_cached("both", lambda: 4, generation=(DELIVERY, LINKS)) == 4
     data_changed(links=False, delivery=True)
     assert fresh_cached("both", lambda: 5, generation=(DELIVERY, LINKS)) == 5
+
+
+@pytest.mark.parametrize(
+    ("sql", "okrs"),
+    [
+        ('INSERT INTO "okrs_checkin" ("value") VALUES (%s)', True),
+        ('UPDATE "okrs_keyresult" SET "title" = %s WHERE "id" = 1', True),
+        ('DELETE FROM "okrs_keyresult_items" WHERE "id" IN (1, 2)', True),
+        ('UPDATE "teams_person" SET "name" = %s WHERE "id" = 3', True),
+        ('UPDATE "streams_valuestream" SET "name" = %s WHERE "id" = 3', True),
+        ('INSERT INTO "streams_valuestream_teams" ("valuestream_id", "team_id") VALUES (1, 2)', True),
+        ('UPDATE "streams_backlogitem" SET "title" = %s WHERE "id" = 1', False),
+        ('INSERT INTO "streams_statetransition" ("item_id") VALUES (1)', False),
+        ('UPDATE "teams_membership" SET "allocation_percent" = 50', False),
+    ],
+)
+def test_which_writes_can_change_the_objectives_and_the_names_they_show(sql, okrs):
+    assert writes_okrs(sql) is okrs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_objectives_generation_moves_with_a_check_in_not_with_an_edit_of_work():
+    stream = ValueStreamFactory()
+    item = item_create(stream_id=stream.pk, title="Work", flow_type="feature")
+    key_result = KeyResultFactory()
+    okrs = current_generation(generation=OKRS)
+    item_change_state(item=item, to_state=state(stream, "In progress"), at=timezone.now())
+    assert current_generation(generation=OKRS) == okrs
+    CheckInFactory(key_result=key_result)
+    assert current_generation(generation=OKRS) != okrs
