@@ -67,13 +67,20 @@ class PeriodFigures:
     daily_wip: list[int] = field(default_factory=list)
 
 
-def period_figures(scope: Scope, windows: list[Window]) -> list[PeriodFigures]:
+def period_figures(
+    scope: Scope, windows: list[Window], *, active: bool = True, wip: bool = True
+) -> list[PeriodFigures]:
     """Each window's figures for a scope within one stream (the scope's id is the stream's,
-    as `streams.experiments.services.experiment_scope` builds it). One query."""
+    as `streams.experiments.services.experiment_scope` builds it). One query.
+
+    A verdict on one metric need not read them all: without `active` the sample's active days
+    are left empty (no blocked periods, no time per state), without `wip` the day-end WIP
+    (then only the items that entered a done state in a window are read: an item counts in
+    the sample or the throughput only if it finished in one)."""
     sql = Dialect(connection)
     ctes, selects = [], []
     for p, window in enumerate(windows):
-        period_ctes, period_selects = _period_sql(sql, p, window)
+        period_ctes, period_selects = _period_sql(sql, p, window, active=active, wip=wip)
         ctes += period_ctes
         selects += period_selects
     query = f"""
@@ -89,15 +96,16 @@ def period_figures(scope: Scope, windows: list[Window]) -> list[PeriodFigures]:
         # is the usual figure for SSDs and cached tables. 50,000 moves sorted for their window
         # spilled to disk at the default work_mem.
         with planner_settings(cursor, sql, random_page_cost="1.1", work_mem="32MB"):
-            cursor.execute(sql.temp_table(MOVED, _moves_sql(sql, scope, windows)))
-            # Only an item that has been in a done state can be in a sample.
-            cursor.execute(
-                sql.temp_table(
-                    BLOCKED,
-                    f"SELECT b.item_id, b.started_at, b.ended_at FROM {BLOCKS} b "
-                    f"WHERE b.item_id IN (SELECT m.item_id FROM {MOVED} m WHERE m.category = 'done')",
+            cursor.execute(sql.temp_table(MOVED, _moves_sql(sql, scope, windows, wip=wip)))
+            if active:
+                # Only an item that has been in a done state can be in a sample.
+                cursor.execute(
+                    sql.temp_table(
+                        BLOCKED,
+                        f"SELECT b.item_id, b.started_at, b.ended_at FROM {BLOCKS} b "
+                        f"WHERE b.item_id IN (SELECT m.item_id FROM {MOVED} m WHERE m.category = 'done')",
+                    )
                 )
-            )
         # Below, only these two tables and the expressions over them: the planner, with no
         # statistics of either, took a few thousand items for one and re-ran whole subqueries
         # in nested loops (a minute); hash joins read each once.
@@ -105,23 +113,24 @@ def period_figures(scope: Scope, windows: list[Window]) -> list[PeriodFigures]:
             cursor.execute(query)
             rows = cursor.fetchall()
         cursor.execute(f"DROP TABLE {MOVED}")
-        cursor.execute(f"DROP TABLE {BLOCKED}")
+        cursor.execute(f"DROP TABLE IF EXISTS {BLOCKED}")
     figures = [PeriodFigures(window=w, daily_throughput=[0] * w.days, daily_wip=[0] * (w.days + 1)) for w in windows]
     for kind, p, x, y, *_ in rows:
         f = figures[p]
         if kind == "s":
             f.flow_days.append(float(x))
-            f.active_days.append(float(y))
+            if active:
+                f.active_days.append(float(y))
         elif kind == "t":
             f.daily_throughput[int(x)] += int(y)
         else:  # "w": +n at the first day-end a stay covers, −n at the first it no longer does
             f.daily_wip[int(x)] += int(y)
     for f in figures:
-        f.daily_wip = list(itertools.accumulate(f.daily_wip[1:]))
+        f.daily_wip = list(itertools.accumulate(f.daily_wip[1:])) if wip else []
     return figures
 
 
-def _moves_sql(sql: Dialect, scope: Scope, windows: list[Window]) -> str:
+def _moves_sql(sql: Dialect, scope: Scope, windows: list[Window], *, wip: bool) -> str:
     """Every move up to the last window's end of the items that can count in any window, with
     the next move's time and the item's cut-short flag."""
     first = sql.timestamp(min(w.start for w in windows))
@@ -129,17 +138,24 @@ def _moves_sql(sql: Dialect, scope: Scope, windows: list[Window]) -> str:
     last_as_of = sql.timestamp(max(w.as_of for w in windows))
     stream = int(scope.id)
     done_inside = " OR ".join(f"(t.at >= {sql.timestamp(w.start)} AND t.at < {sql.timestamp(w.end)})" for w in windows)
-    candidates = f"""
+    done_in_a_window = f"""
+        SELECT t.item_id FROM {MOVES} t
+        WHERE ({done_inside}) AND t.to_state_id IN (
+            SELECT s.id FROM {STATES} s WHERE s.stream_id = {stream} AND s.category = 'done')
+    """
+    candidates = (
+        done_in_a_window
+        if not wip
+        else f"""
         SELECT j.id FROM {ITEMS} j
         WHERE j.stream_id = {stream} AND j.started_at <= {last_end}
           AND (j.finished_at IS NULL OR j.finished_at >= {first})
         UNION
         SELECT j.id FROM {ITEMS} j WHERE j.stream_id = {stream} AND j.history_cut_short
         UNION
-        SELECT t.item_id FROM {MOVES} t
-        WHERE ({done_inside}) AND t.to_state_id IN (
-            SELECT s.id FROM {STATES} s WHERE s.stream_id = {stream} AND s.category = 'done')
+        {done_in_a_window}
     """
+    )
     return f"""
         SELECT t.item_id, t.to_state_id AS state_id, s.category, t.at,
                LEAD(t.at) OVER w AS next_at,
@@ -154,20 +170,16 @@ def _moves_sql(sql: Dialect, scope: Scope, windows: list[Window]) -> str:
     """
 
 
-def _period_sql(sql: Dialect, p: int, window: Window) -> tuple[list[str], list[str]]:
-    """The common table expressions of window `p` and its three selects of figure rows
-    (kind, p, x, y, o1, o2, o3): "s" a sample item (flow days, active days, then its finish,
-    start and id to order by), "t" finished items on day x, "w" a step of y in the WIP at day-end x."""
+def _period_sql(sql: Dialect, p: int, window: Window, *, active: bool, wip: bool) -> tuple[list[str], list[str]]:
+    """The common table expressions of window `p` and its selects of figure rows (kind, p, x,
+    y, o1, o2, o3): "t" finished items on day x, "s" a sample item (flow days, active days (0
+    unless `active`), then its finish, start and id to order by), "w" (with `wip`) a step of y
+    in the WIP at day-end x. The engine's temporary tables, as of the window's end: stays
+    (flow_seg), items (flow_item: start, finish, removed ones dropped), and `_active_sql`."""
     ws, we, as_of = (sql.timestamp(t) for t in (window.start, window.end, window.as_of))
     days = window.days
-    seg, item, done, blocks, stays, states = (f"{name}_{p}" for name in ("seg", "item", "done", "blk", "stay", "st"))
-    # The engine's temporary tables, as of the window's end: stays (flow_seg), items (flow_item:
-    # start, finish, removed ones dropped), merged blocked periods (flow_block) and days per
-    # state (flow_state_time) of the items finished in the window having started in it.
+    seg, item, done = (f"{name}_{p}" for name in ("seg", "item", "done"))
     next_at = f"CASE WHEN m.next_at <= {as_of} THEN m.next_at END"
-    lo, hi = sql.greatest("g.seg_start", "f.start"), sql.least("g.seg_end", "f.finish")
-    overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
-    open_end = sql.least(f"COALESCE(b.ended_at, {as_of})", as_of)
     ctes = [
         f"""{seg} AS (
             SELECT m.item_id, m.state_id, m.category, m.at AS seg_start, {next_at} AS next_at,
@@ -184,6 +196,54 @@ def _period_sql(sql: Dialect, p: int, window: Window) -> tuple[list[str], list[s
         f"""{done} AS (
             SELECT item_id, start, finish FROM {item}
             WHERE finish >= {ws} AND finish < {we} AND start >= {ws})""",
+    ]
+    day = sql.floor(sql.days("f.finish", ws))
+    selects = [
+        f"""SELECT 't' AS kind, {p} AS p, {day} AS x, COUNT(*) AS y, NULL AS o1, NULL AS o2, NULL AS o3
+            FROM {item} f WHERE f.finish >= {ws} AND f.finish < {we} GROUP BY {day}""",
+    ]
+    flow = sql.days("f.finish", "f.start")
+    if not active:
+        selects.append(f"SELECT 's', {p}, {flow}, 0, f.finish, f.start, f.item_id FROM {done} f")
+    else:
+        ctes += _active_sql(sql, p, window)
+        selects.append(
+            f"""SELECT 's', {p}, {flow}, COALESCE(t.active, 0), f.finish, f.start, f.item_id
+            FROM {done} f
+            LEFT JOIN (
+                SELECT item_id, SUM(CASE WHEN category = 'active' THEN days - blocked ELSE 0 END) AS active
+                FROM st_{p} GROUP BY item_id
+            ) t ON t.item_id = f.item_id"""
+        )
+    if wip:
+        first = sql.greatest(sql.ceil(sql.days("g.seg_start", ws)), "1")
+        until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', ws))} END"
+        ctes.append(
+            f"""wip_{p} AS (
+                SELECT k_from, k_to FROM (
+                    SELECT {first} AS k_from, {until} AS k_to
+                    FROM {seg} g JOIN {item} f ON f.item_id = g.item_id
+                    WHERE g.category IN ('active', 'waiting') AND (g.next_at IS NULL OR g.next_at > {ws})
+                      AND g.seg_start <= {we}
+                ) covering
+                WHERE k_from <= {days} AND k_to > k_from)"""
+        )
+        selects += [
+            f"SELECT 'w', {p}, k_from, COUNT(*), NULL, NULL, NULL FROM wip_{p} GROUP BY k_from",
+            f"SELECT 'w', {p}, k_to, -COUNT(*), NULL, NULL, NULL FROM wip_{p} WHERE k_to <= {days} GROUP BY k_to",
+        ]
+    return ctes, selects
+
+
+def _active_sql(sql: Dialect, p: int, window: Window) -> list[str]:
+    """Window `p`'s merged blocked periods (the engine's flow_block), stays and days per state
+    (flow_state_time) of the items that started and finished in it (`done_p`): `st_p`."""
+    as_of = sql.timestamp(window.as_of)
+    seg, done, blocks, stays, states = (f"{name}_{p}" for name in ("seg", "done", "blk", "stay", "st"))
+    lo, hi = sql.greatest("g.seg_start", "f.start"), sql.least("g.seg_end", "f.finish")
+    overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
+    open_end = sql.least(f"COALESCE(b.ended_at, {as_of})", as_of)
+    return [
         f"""{blocks} AS (
             SELECT item_id, MIN(s) AS s, MAX(e) AS e FROM (
                 SELECT item_id, s, e,
@@ -215,30 +275,3 @@ def _period_sql(sql: Dialect, p: int, window: Window) -> tuple[list[str], list[s
             SELECT item_id, state_id, category, SUM(days) AS days, SUM(blocked) AS blocked
             FROM {stays} GROUP BY item_id, state_id, category)""",
     ]
-    first = sql.greatest(sql.ceil(sql.days("g.seg_start", ws)), "1")
-    until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', ws))} END"
-    ctes.append(
-        f"""wip_{p} AS (
-            SELECT k_from, k_to FROM (
-                SELECT {first} AS k_from, {until} AS k_to
-                FROM {seg} g JOIN {item} f ON f.item_id = g.item_id
-                WHERE g.category IN ('active', 'waiting') AND (g.next_at IS NULL OR g.next_at > {ws})
-                  AND g.seg_start <= {we}
-            ) covering
-            WHERE k_from <= {days} AND k_to > k_from)"""
-    )
-    day = sql.floor(sql.days("f.finish", ws))
-    selects = [
-        f"""SELECT 's' AS kind, {p} AS p, {sql.days("f.finish", "f.start")} AS x, COALESCE(t.active, 0) AS y,
-                   f.finish AS o1, f.start AS o2, f.item_id AS o3
-            FROM {done} f
-            LEFT JOIN (
-                SELECT item_id, SUM(CASE WHEN category = 'active' THEN days - blocked ELSE 0 END) AS active
-                FROM {states} GROUP BY item_id
-            ) t ON t.item_id = f.item_id""",
-        f"""SELECT 't', {p}, {day}, COUNT(*), NULL, NULL, NULL
-            FROM {item} f WHERE f.finish >= {ws} AND f.finish < {we} GROUP BY {day}""",
-        f"SELECT 'w', {p}, k_from, COUNT(*), NULL, NULL, NULL FROM wip_{p} GROUP BY k_from",
-        f"SELECT 'w', {p}, k_to, -COUNT(*), NULL, NULL, NULL FROM wip_{p} WHERE k_to <= {days} GROUP BY k_to",
-    ]
-    return ctes, selects

@@ -212,11 +212,19 @@ def period_sample(scope: Scope, window: Window) -> Sample:
     return period_samples(scope, [window])[0]
 
 
-def period_samples(scope: Scope, windows: list[Window]) -> list[Sample]:
+def period_samples(scope: Scope, windows: list[Window], *, metric: str | None = None) -> list[Sample]:
     """Each period's samples, the history read as of its end: what `period_sample_from_report`
     finds, read for all the periods in one query (`streams.experiments.samples`). `scope` lies
-    in one stream, whose id is the scope's (`experiment_scope`)."""
-    figures = period_figures(scope, windows)
+    in one stream, whose id is the scope's (`experiment_scope`).
+
+    With a `metric`, only what its judgement and summaries read: the active days for
+    efficiency, the day-end WIP for WIP (the lists not read stay empty)."""
+    figures = period_figures(
+        scope,
+        windows,
+        active=metric in (None, Metric.EFFICIENCY),
+        wip=metric in (None, Metric.WIP),
+    )
     # Items counted in a figure are items in the scope.
     seen = any(f.flow_days or any(f.daily_throughput) or any(f.daily_wip) for f in figures)
     measurable = scope_measurable(scope, has_items=seen or None)
@@ -426,8 +434,9 @@ def today_utc() -> dt.date:
 
 def experiment_baseline(experiment: ImprovementExperiment) -> dict:
     """The before period's figures (the page shows them from the start date on)."""
-    sample = period_sample(experiment_scope(experiment), experiment_periods(experiment).before)
-    return sample.summary(experiment.target_metric)
+    metric = experiment.target_metric
+    (sample,) = period_samples(experiment_scope(experiment), [experiment_periods(experiment).before], metric=metric)
+    return sample.summary(metric)
 
 
 def experiment_record_baseline(*, experiment_id: int, today: dt.date | None = None) -> bool:
@@ -458,7 +467,8 @@ def experiment_decide(*, experiment_id: int, today: dt.date | None = None) -> bo
             return False
         periods = experiment_periods(experiment)
         scope = experiment_scope(experiment)
-        before, after = period_samples(scope, [periods.before, periods.after])
+        metric = experiment.target_metric
+        before, after = period_samples(scope, [periods.before, periods.after], metric=metric)
         judgement = judge(experiment, before, after)
         if experiment.baseline is None:
             experiment.baseline = before.summary(experiment.target_metric)

@@ -11,8 +11,10 @@ from streams.backlog.services import items_refresh_flow_dates
 from streams.experiments.services import (
     experiment_periods,
     experiment_scope,
+    judge,
     period_sample,
     period_sample_from_report,
+    period_samples,
 )
 from streams.flow.engine import Window
 from streams.models import BacklogItem, BlockedPeriod, ImprovementExperiment, WorkflowState
@@ -175,3 +177,23 @@ def test_a_flow_type_whose_items_never_started_is_measurable_but_empty_either_wa
     fast, exact = period_sample(scope, after), period_sample_from_report(scope, after)
     assert exact.items == exact.finished == 0 and exact.measurable
     assert_same(fast, exact)
+
+
+@pytest.mark.parametrize("metric", ImprovementExperiment.Metric.values)
+def test_a_verdict_reads_only_what_its_metric_needs_and_judges_the_same(metric):
+    stream = awkward_stream()
+    experiment = ImprovementExperiment.objects.create(
+        stream=stream, title="t", hypothesis="-", change="-", target_metric=metric, start_date=START, review_date=REVIEW
+    )
+    scope, periods = experiment_scope(experiment), experiment_periods(experiment)
+    windows = [periods.before, periods.after]
+    full, read = period_samples(scope, windows), period_samples(scope, windows, metric=metric)
+    for whole, part in zip(full, read, strict=True):
+        assert (part.flow_days, part.daily_throughput, part.measurable) == (
+            whole.flow_days,
+            whole.daily_throughput,
+            whole.measurable,
+        )
+        assert part.active_days == (whole.active_days if metric == "efficiency" else [])
+        assert part.daily_wip == (whole.daily_wip if metric == "wip" else [])
+    assert judge(experiment, *read).result == judge(experiment, *full).result
