@@ -70,9 +70,14 @@ class SafeWriter:
         self._writer = csv.writer(Echo(), dialect, **{**fmtparams, "lineterminator": "\r\n"})
 
     def writerow(self, row: Iterable):
-        # Plain text that starts harmlessly, None and ints skip the call: 500,000-row exports stay fast.
+        # Plain text that starts harmlessly, None, ints and finite floats skip the call: 500,000-row
+        # exports stay fast (a float minus itself is 0 unless it is infinite or NaN).
         cells = [
-            v if (v.__class__ is str and v[:1] not in _STARTS) or v.__class__ in _AS_IS else spreadsheet_safe(v)
+            v
+            if (v.__class__ is str and v[:1] not in _STARTS)
+            or v.__class__ in _AS_IS
+            or (v.__class__ is float and v - v == 0)
+            else spreadsheet_safe(v)
             for v in row
         ]
         line = self._writer.writerow(cells)
