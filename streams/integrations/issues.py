@@ -12,7 +12,7 @@ from django.conf import settings
 import ijson
 
 from core.bounded_input import BoundedJson, InputTooLarge
-from core.dates import too_early
+from core.dates import EARLIEST_INSTANT, too_early
 from streams.backlog.services import CLOCK_SKEW
 from streams.integrations.writer import Errors
 
@@ -81,6 +81,8 @@ def parse_timestamp(value, now: dt.datetime) -> dt.datetime | str:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return f"{value!r} is not an ISO 8601 date and time."
+    if parsed.tzinfo is not None and EARLIEST_INSTANT <= parsed <= now + CLOCK_SKEW:
+        return parsed  # the usual case, checked in one comparison (700,000 of a large export)
     if parsed.tzinfo is None:
         return f"{value!r} has no UTC offset; the export must carry one (e.g. +0000 or Z)."
     if parsed > now + CLOCK_SKEW:

@@ -53,22 +53,25 @@ def read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
     for n, issue in IssueReader(file, jira_issues_prefix(file), errors, progress):
         key = field_text(issue, "key")
         fields = issue.get("fields")
-        where = f"issue {key or n}"
         if not key:
             errors.add(f"issue {n}", 0, "key", "is missing.")
             continue
+        where = f"issue {key}"
         if len(key) > 100:
             errors.add(where, 0, "key", "is longer than 100 characters.")
             continue
         if not isinstance(fields, dict):
             errors.add(where, 0, "fields", "is missing; export with the issue fields.")
             continue
+        title = field_text(fields, "summary")
+        status = field_text(fields, "status", "name")
+        issue_type = field_text(fields, "issuetype", "name")
         missing = [
             name
             for name, value in (
-                ("fields.summary", field_text(fields, "summary")),
-                ("fields.status.name", field_text(fields, "status", "name")),
-                ("fields.issuetype.name", field_text(fields, "issuetype", "name")),
+                ("fields.summary", title),
+                ("fields.status.name", status),
+                ("fields.issuetype.name", issue_type),
             )
             if not value
         ]
@@ -79,7 +82,6 @@ def read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
             errors.add(where, 0, "fields.created", created)
         if missing or isinstance(created, str):
             continue
-        status = field_text(fields, "status", "name")
         moves: list[tuple[dt.datetime, str]] = []
         raw = jira_moves(issue)
         bad = False
@@ -118,8 +120,8 @@ def read_jira(file, errors: Errors, progress, now) -> Iterator[tuple]:
         yield Issue(
             number=n,
             key=key,
-            title=field_text(fields, "summary"),
-            issue_type=field_text(fields, "issuetype", "name"),
+            title=title,
+            issue_type=issue_type,
             labels=[label for label in fields.get("labels") or [] if isinstance(label, str)],
             moves=moves,
             parent_key=field_text(fields, "parent", "key"),

@@ -374,13 +374,15 @@ def parse(source: str, file: IO[bytes], mapping: Mapping, progress: Progress | N
         history: list[tuple[str, dt.datetime]] = []
         problem = False
         for at, status in issue.moves:
-            target = mapping.status(status, issue.hints.get(status, ""))
+            # A status met before is in the mapping already (what `status` would return).
+            target = mapping.statuses.get(status) or mapping.status(status, issue.hints.get(status, ""))
             if target is None:
                 unmapped[status] += 1
                 problem = True
                 continue
             name, category = target
-            parsed.states.setdefault(name, (category, CATEGORY_RANK[category]))
+            if name not in parsed.states:
+                parsed.states[name] = (category, CATEGORY_RANK[category])
             if history and at < history[-1][1]:
                 # A change dated before the creation (tools migrated from others have them):
                 # it happened when the issue appeared.

@@ -32,7 +32,7 @@ from django.utils.text import slugify
 
 from core.bounded_input import InputTooLarge, bounded_lines
 from core.bulk import RowWriter, analyze_after_commit, values_rows
-from core.dates import too_early
+from core.dates import EARLIEST_INSTANT, too_early
 from core.errors import ImportRefused, RowError
 from core.history import delete_with_history
 from core.lookups import any_of
@@ -198,16 +198,25 @@ def _rows(file: IO, name: str, required: list[str], optional: list[str], errors:
     width = len(header)
     at = {column: index for index, column in enumerate(header)}  # a repeated column: its last
     wanted = [at[column] for column in required] + [at.get(column, -1) for column in optional]
+    # The usual file: the header is exactly the columns read, in order (each row stripped whole).
+    whole = wanted == list(range(width))
+    strip = str.strip
     try:
         for row in reader:
             if not row:
                 continue
-            if len(row) < width:
-                row += [""] * (width - len(row))
-            if "\x00" in "".join(row[:width]):  # columns past the header's are not read
+            length = len(row)
+            if length < width:
+                row += [""] * (width - length)
+            elif length > width:
+                row_read = row[:width]  # columns past the header's are not read
+            if "\x00" in "".join(row if length <= width else row_read):
                 errors.add(name, reader.line_num, "", "contains a NUL byte; is this a text file?")
                 continue
-            yield reader.line_num, [row[index].strip() if index >= 0 else None for index in wanted]
+            if whole:
+                yield reader.line_num, list(map(strip, row if length <= width else row_read))
+            else:
+                yield reader.line_num, [row[index].strip() if index >= 0 else None for index in wanted]
     except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
         errors.add(name, reader.line_num + (not isinstance(error, csv.Error)), "", _unreadable(error))
 
@@ -223,6 +232,12 @@ def _unreadable(error: Exception) -> str:
 
 def _timestamp(value: str) -> dt.datetime | str:
     """An aware datetime, or the reason the text is not one."""
+    try:  # what parse_datetime tries first: the usual case returns here, checked in one comparison
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is not None and parsed >= EARLIEST_INSTANT:
+            return parsed
+    except ValueError:
+        pass
     try:
         parsed = parse_datetime(value)
     except ValueError as error:
@@ -314,11 +329,12 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
                 )
 
     last_at: dict[str, tuple[dt.datetime, int]] = {}
-    now = timezone.now()
+    latest = timezone.now() + CLOCK_SKEW
+    items, histories = parsed.items, parsed.histories
     for line, row in _rows(transitions_file, "transitions.csv", ["key", "to_state", "at"], [], errors):
         key, to_state, at = row
         at = _timestamp(at)
-        if key not in parsed.items:
+        if key not in items:
             errors.add("transitions.csv", line, "key", f"{key!r} is not the key of an item in items.csv.")
         if to_state not in known_states:
             errors.add(
@@ -327,11 +343,12 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
         if isinstance(at, str):
             errors.add("transitions.csv", line, "at", at)
             continue
-        if at > now + CLOCK_SKEW:
+        if at > latest:
             errors.add("transitions.csv", line, "at", f"{at.isoformat()} is in the future.")
             continue
-        if key in last_at and at < last_at[key][0]:
-            previous, previous_line = last_at[key]
+        last = last_at.get(key)
+        if last is not None and at < last[0]:
+            previous, previous_line = last
             errors.add(
                 "transitions.csv",
                 line,
@@ -339,15 +356,15 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
                 f"{at.isoformat()} is earlier than this item's previous move on line {previous_line} "
                 f"({previous.isoformat()}); list each item's moves in time order.",
             )
-        elif key in parsed.items and key not in last_at and at < parsed.items[key].created_at:
+        elif last is None and key in items and at < items[key].created_at:
             errors.add(
                 "transitions.csv",
                 line,
                 "at",
-                f"{at.isoformat()} is before the item was created ({parsed.items[key].created_at.isoformat()}).",
+                f"{at.isoformat()} is before the item was created ({items[key].created_at.isoformat()}).",
             )
-        if key in parsed.items and to_state in known_states:
-            parsed.histories[key].append((to_state, at))
+        if key in items and to_state in known_states:
+            histories[key].append((to_state, at))
             last_at[key] = (at, line)
 
     if errors:
@@ -403,9 +420,17 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     result.warnings.update(parsed.warnings)
     states = _write_states(stream, parsed, result)
 
-    # Keys already used by another stream would silently move items between streams.
-    elsewhere = dict(
-        BacklogItem.objects.filter(any_of("external_key", parsed.items), source=source)
+    # The state is the history's to decide (see _write_histories), not a column to compare.
+    columns = ["title", "flow_type", "created_at"] + (["team_id"] if parsed.sets_team else [])
+    stored_items = BacklogItem.objects.filter(stream=stream, source=source)
+    if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
+        stored_items = stored_items.filter(any_of("external_key", parsed.items))
+    existing = {row[0]: row[1:] for row in values_rows(stored_items, "external_key", "pk", *columns)}
+    # Keys already used by another stream would silently move items between streams. A key this
+    # stream holds is nowhere else (one item per source and key): only the others are looked up.
+    new_keys = [key for key in parsed.items if key not in existing]
+    elsewhere = new_keys and dict(
+        BacklogItem.objects.filter(any_of("external_key", new_keys), source=source)
         .exclude(stream=stream)
         .values_list("external_key", "stream__slug")
     )
@@ -421,12 +446,6 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
                 for key, other in list(elsewhere.items())[:MAX_ERRORS]
             ]
         )
-    # The state is the history's to decide (see _write_histories), not a column to compare.
-    columns = ["title", "flow_type", "created_at"] + (["team_id"] if parsed.sets_team else [])
-    stored_items = BacklogItem.objects.filter(stream=stream, source=source)
-    if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
-        stored_items = stored_items.filter(any_of("external_key", parsed.items))
-    existing = {row[0]: row[1:] for row in values_rows(stored_items, "external_key", "pk", *columns)}
     initial = _initial_state(states)
     now = timezone.now()
     # New items go after everything the product owners ordered, in the file's order.
@@ -436,7 +455,6 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     # parent, and their state and flow dates taken from the file's history (the rule of
     # items_refresh_flow_dates), rather than set by an UPDATE of every row afterwards.
     writer = RowWriter()
-    new_keys = [key for key in parsed.items if key not in existing]
     new_ids = dict(zip(new_keys, writer.reserve_ids(BacklogItem, len(new_keys)), strict=True))
     categories = {name: state.category for name, state in states.items()}
     new_rows, changed = [], []
@@ -641,9 +659,10 @@ def _write_histories(
     rewrite: list[int] = []  # items whose history changes
     replaced: list[int] = []  # of them, those whose stored moves are not all kept
     rows: list[tuple] = []
+    state_ids = {name: state.pk for name, state in states.items()}
     for key, row in parsed.items.items():
         item_id = items[key]
-        wanted = [(states[name].pk, at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])]
+        wanted = [(state_ids[name], at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])]
         kept = stored.get(item_id, [])
         later = [move for move in live.get(item_id, ()) if move[1] > wanted[-1][1]]
         for state_id, at in later:

@@ -145,6 +145,56 @@ def test_every_problem_names_file_line_and_field_and_nothing_is_written(team):
     assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
 
 
+def reordered(text: str, order: list[str], prefix: str) -> str:
+    """A CSV of the test's (indented) text with its columns in `order` ("extra": a column not
+    read), keys given `prefix` instead of PAY-, and times in other ISO spellings of the same instant."""
+    lines = textwrap.dedent(text).splitlines()
+    header = lines[0].split(",")
+    out = [",".join(order)]
+    for number, line in enumerate(lines[1:]):
+        row = dict(zip(header, line.replace("PAY-", prefix).split(","), strict=True))
+        for column in ("created_at", "at"):
+            if row.get(column, "").endswith("T00:00:00+00:00"):
+                day = dt.date.fromisoformat(row[column][:10])
+                row[column] = (  # the second, only Django's parse_datetime reads
+                    f"{day} 00:00:00.000Z" if number % 2 else f"{day.year}-{day.month}-{day.day} 0:00:00 Z"
+                )
+        out.append(",".join(row.get(column, "x") for column in order) + ",past the header")
+    return "\n".join(out) + "\n"
+
+
+def stored(stream: str, prefix: str) -> list[tuple]:
+    items = BacklogItem.objects.filter(stream__slug=stream).order_by("external_key")
+    return [
+        (
+            item.external_key.removeprefix(prefix),
+            item.title,
+            item.flow_type,
+            item.created_at,
+            item.team_id,
+            item.parent.external_key.removeprefix(prefix) if item.parent else None,
+            item.state.name,
+            item.started_at,
+            item.finished_at,
+            [(t.to_state.name, t.at) for t in item.transitions.order_by("at", "pk")],
+        )
+        for item in items
+    ]
+
+
+def test_columns_in_another_order_and_other_time_spellings_read_as_the_plain_files(team):
+    """The plain files take the readers' fast paths (a header of exactly the columns read, times
+    that fromisoformat reads); the others the general ones: the same items and history."""
+    run()
+    run(
+        slug="lending",
+        items=reordered(ITEMS, ["team", "extra", "key", "title", "type", "created_at", "parent_key"], "LEN-"),
+        transitions=reordered(TRANSITIONS, ["at", "key", "extra", "to_state"], "LEN-"),
+    )
+    assert stored("lending", "LEN-") == stored("payments", "PAY-")
+    assert len(stored("payments", "PAY-")) == 4
+
+
 def test_a_missing_column_is_named(team):
     with pytest.raises(ImportRefused, match="items.csv, line 1: the header must name the columns .* missing: type"):
         run(items="key,title,created_at\nA,B,2026-03-02T00:00:00+00:00\n")
@@ -155,6 +205,21 @@ def test_a_key_of_another_stream_is_refused_and_nothing_is_written(team):
     with pytest.raises(ImportRefused, match="'PAY-1' already belongs to stream 'payments'"):
         run(slug="lending")
     assert not ValueStream.objects.filter(slug="lending").exists()
+
+
+def test_a_key_of_another_stream_is_refused_beside_keys_the_stream_holds(team):
+    run()
+    lending = ITEMS.replace("PAY-", "LEN-").replace(",checkout", ",").replace(",Checkout", ",")
+    run(slug="lending", items=lending, transitions=TRANSITIONS.replace("PAY-", "LEN-"))
+    before = list(BacklogItem.objects.filter(stream__slug="lending").values_list("external_key", "title"))
+    with pytest.raises(ImportRefused, match="'PAY-3' already belongs to stream 'payments'"):
+        run(
+            slug="lending",
+            items=lending + "    PAY-3,Taken,defect,2026-03-02T00:00:00+00:00,,\n",
+            transitions=TRANSITIONS.replace("PAY-", "LEN-"),
+        )
+    assert list(BacklogItem.objects.filter(stream__slug="lending").values_list("external_key", "title")) == before
+    assert len(before) == 4
 
 
 def test_an_unknown_team_and_parent_are_refused():
