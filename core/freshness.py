@@ -56,7 +56,7 @@ import secrets
 from typing import TypeVar
 
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, ProgrammingError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, ProgrammingError, connections
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -187,13 +187,13 @@ def _bump(alias: str, links: bool = True, delivery: bool = True, okrs: bool = Tr
 
 
 def _create_row(cursor, row: int = DATA) -> None:
-    try:
-        with transaction.atomic(using=cursor.db.alias):
-            cursor.execute(
-                f"INSERT INTO {GENERATION_TABLE} (id, value, epoch) VALUES (%s, 1, %s)", [row, secrets.token_hex(8)]
-            )
-    except IntegrityError:  # another process created it meanwhile
-        pass
+    """Create a generation's row unless it is there (another process may just have created it).
+    No error to catch: on SQLite a failed INSERT left on the cursor made the next row's commit
+    fail ("SQL statements in progress") when two rows were missing."""
+    cursor.execute(
+        f"INSERT INTO {GENERATION_TABLE} (id, value, epoch) VALUES (%s, 1, %s) ON CONFLICT (id) DO NOTHING",
+        [row, secrets.token_hex(8)],
+    )
 
 
 def writes_pending(alias: str = DEFAULT_DB_ALIAS) -> bool:
