@@ -32,12 +32,15 @@ import datetime as dt
 from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Sum, Value, When
 from django.utils import timezone
+import numpy as np
 
+from core.freshness import fresh_cached_by_stream
 from core.parallel import each_side_by_side
 from core.sql import Dialect
 from streams.flow.engine import (
     CATEGORIES,
     FLOW_TYPES,
+    PERCENTILES,
     FlowReport,
     HistoryEngine,
     Scope,
@@ -334,43 +337,33 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
         return None
 
     r = FlowReport(scope=scope, window=window, method="daily rollups")
-    sql = Dialect(connection)
-    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
-    items = f"{BacklogItem._meta.db_table} i"
-    where = f"{scope.item_filter_sql('i')} AND i.finished_at >= {ws} AND i.finished_at < {we}"
-    with connection.cursor() as cursor:
-        # Finished in the window: the dates the state service keeps are the engine's start and finish.
-        columns = finished_stats_sql(sql, start="i.started_at", finish="i.finished_at", created="i.created_at")
-        cursor.execute(f"SELECT {columns} FROM {items} WHERE {where}")
-        report_finished_stats(r, cursor.fetchone())
-        day = sql.floor(sql.days("i.finished_at", ws))
-        cursor.execute(
-            f"SELECT {day} AS day, i.flow_type, COUNT(*) FROM {items} WHERE {where} GROUP BY day, i.flow_type"
+    # WIP now (no moves after as_of): started, unfinished, active or waiting; the items
+    # returned to the backlog; and, for a window ending today, today's day-end (every item:
+    # else only the started, unfinished ones, which the index of work in progress holds).
+    live_point = window.days > stored_days
+    if scope.kind == "stream":
+        finished, throughput, now_rows = _item_figures(scope.item_filter_sql("i"), window, live_point)
+    else:  # each stream's part kept under its version: after an edit only that stream is read
+        finished, throughput, now_rows = _merged(
+            fresh_cached_by_stream(
+                f"rollup-items:{window.start.isoformat()}:{window.end.isoformat()}:{live_point}",
+                list(streams.values_list("pk", flat=True)),
+                lambda ids: _stream_item_figures(ids, window, live_point),
+                generation=(),
+            ).values()
         )
-        report_throughput(r, cursor.fetchall())
-        # WIP now (no moves after as_of): started, unfinished, active or waiting; the items
-        # returned to the backlog; and, for a window ending today, today's day-end (every item:
-        # else only the started, unfinished ones, which the index of work in progress holds).
-        live_point = window.days > stored_days
-        started = "" if live_point else "AND i.started_at IS NOT NULL AND i.finished_at IS NULL"
-        cursor.execute(
-            f"""SELECT s.id, s.category, i.flow_type, COUNT(*),
-                       SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
-                       SUM(CASE WHEN {returned_sql()} THEN 1 ELSE 0 END)
-                FROM {items} JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
-                WHERE {scope.item_filter_sql("i")} AND s.category <> 'removed' {started}
-                GROUP BY s.id, s.category, i.flow_type"""
-        )
-        now = dict.fromkeys((*CATEGORIES, "wip"), 0)
-        now_states: dict[str, int] = {}
-        r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0)
-        for state_id, category, flow_type, count, wip, returned in cursor.fetchall():
-            now[category] += count
-            now_states[str(state_id)] = now_states.get(str(state_id), 0) + count
-            now["wip"] += wip
-            r.wip_by_type[flow_type] += wip
-            r.returned += returned
-        r.wip = now["wip"]
+    report_finished_stats(r, finished)
+    report_throughput(r, throughput)
+    now = dict.fromkeys((*CATEGORIES, "wip"), 0)
+    now_states: dict[str, int] = {}
+    r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0)
+    for state_id, category, flow_type, count, wip, returned in now_rows:
+        now[category] += count
+        now_states[str(state_id)] = now_states.get(str(state_id), 0) + count
+        now["wip"] += wip
+        r.wip_by_type[flow_type] += wip
+        r.returned += returned
+    r.wip = now["wip"]
 
     if scope.kind == "stream":  # cumulative flow per state, in the workflow's order
         r.cfd_states = workflow_states(scope.id)
@@ -415,6 +408,105 @@ def rollup_report(*, scope: Scope, window: Window) -> FlowReport | None:
     report_targets_and_limits(r)
     report_littles_law(r)
     return r
+
+
+def _finished_and_now_sql(item_filter: str, window: Window, live_point: bool, *, by_stream: bool) -> tuple[str, ...]:
+    """The three reads of the items behind a report from the rollups: the items finished in
+    the window (their figures, or with `by_stream` each one's flow and lead time), their count
+    by day and type, and the items now by state and type (in progress, returned)."""
+    sql = Dialect(connection)
+    ws, we = sql.timestamp(window.start), sql.timestamp(window.end)
+    items = f"{BacklogItem._meta.db_table} i"
+    where = f"{item_filter} AND i.finished_at >= {ws} AND i.finished_at < {we}"
+    stream = "i.stream_id, " if by_stream else ""
+    if by_stream:
+        flow, lead = sql.days("i.finished_at", "i.started_at"), sql.days("i.finished_at", "i.created_at")
+        finished = f"SELECT i.stream_id, {flow}, {lead} FROM {items} WHERE {where}"
+    else:
+        columns = finished_stats_sql(sql, start="i.started_at", finish="i.finished_at", created="i.created_at")
+        finished = f"SELECT {columns} FROM {items} WHERE {where}"
+    day = sql.floor(sql.days("i.finished_at", ws))
+    throughput = (
+        f"SELECT {stream}{day} AS day, i.flow_type, COUNT(*) FROM {items} WHERE {where} "
+        f"GROUP BY {stream}day, i.flow_type"
+    )
+    started = "" if live_point else "AND i.started_at IS NOT NULL AND i.finished_at IS NULL"
+    now = f"""SELECT {stream}s.id, s.category, i.flow_type, COUNT(*),
+                     SUM(CASE WHEN {in_progress_sql()} THEN 1 ELSE 0 END),
+                     SUM(CASE WHEN {returned_sql()} THEN 1 ELSE 0 END)
+              FROM {items} JOIN {WorkflowState._meta.db_table} s ON s.id = i.state_id
+              WHERE {item_filter} AND s.category <> 'removed' {started}
+              GROUP BY {stream}s.id, s.category, i.flow_type"""
+    return finished, throughput, now
+
+
+def _item_figures(item_filter: str, window: Window, live_point: bool) -> tuple[tuple, list, list]:
+    """The finished items' figures (a `finished_stats_sql` row), the throughput rows and the
+    rows of items now, for one SQL condition on the items (the dates the state service keeps
+    are the engine's start and finish)."""
+    finished, throughput, now = _finished_and_now_sql(item_filter, window, live_point, by_stream=False)
+    with connection.cursor() as cursor:
+        cursor.execute(finished)
+        stats = cursor.fetchone()
+        cursor.execute(throughput)
+        days = cursor.fetchall()
+        cursor.execute(now)
+        return stats, days, cursor.fetchall()
+
+
+@dataclass
+class StreamItemFigures:
+    """One stream's part of a report from the rollups: the flow and lead times of its items
+    finished in the window (flow time only for those with a start), its throughput rows and its
+    rows of items now."""
+
+    flow: np.ndarray
+    lead: np.ndarray
+    throughput: list = field(default_factory=list)
+    now: list = field(default_factory=list)
+
+
+def _stream_item_figures(stream_ids: list[int], window: Window, live_point: bool) -> dict[int, StreamItemFigures]:
+    """`_item_figures` of each stream, in the same three reads for all of them."""
+    ids = ", ".join(str(int(pk)) for pk in stream_ids)
+    finished, throughput, now = _finished_and_now_sql(
+        f"i.stream_id IN ({ids}) AND NOT i.held_back", window, live_point, by_stream=True
+    )
+    times: dict[int, tuple[list, list]] = {pk: ([], []) for pk in stream_ids}
+    parts = {}
+    with connection.cursor() as cursor:
+        cursor.execute(finished)
+        for stream_id, flow, lead in cursor.fetchall():
+            if flow is not None:
+                times[stream_id][0].append(float(flow))
+            times[stream_id][1].append(float(lead))
+        for pk, (flow, lead) in times.items():
+            parts[pk] = StreamItemFigures(np.array(flow, dtype=float), np.array(lead, dtype=float))
+        cursor.execute(throughput)
+        for stream_id, *row in cursor.fetchall():
+            parts[stream_id].throughput.append(tuple(row))
+        cursor.execute(now)
+        for stream_id, *row in cursor.fetchall():
+            parts[stream_id].now.append(tuple(row))
+    return parts
+
+
+def _merged(parts) -> tuple[tuple, list, list]:
+    """Streams' parts as one scope's: the finished items' figures as `finished_stats_sql` gives
+    them (means; percentiles interpolated between the closest ranks, as percentile_cont), the
+    throughput rows and the rows of items now."""
+    parts = list(parts)
+    flow = np.concatenate([p.flow for p in parts]) if parts else np.array([])
+    lead = np.concatenate([p.lead for p in parts]) if parts else np.array([])
+
+    def figures(values: np.ndarray) -> list:
+        if not len(values):
+            return [None] * (1 + len(PERCENTILES))
+        return [float(values.mean()), *(float(v) for v in np.percentile(values, [100 * p for p in PERCENTILES]))]
+
+    (mean_flow, *flow_p), (mean_lead, *lead_p) = figures(flow), figures(lead)
+    stats = (len(lead), len(flow), mean_flow, mean_lead, *flow_p, *lead_p)
+    return stats, [row for p in parts for row in p.throughput], [row for p in parts for row in p.now]
 
 
 def _daily(window: Window, streams, stored_days: int, now: dict, named: list[dict], now_states: dict) -> list[dict]:

@@ -10,6 +10,8 @@ import io
 import math
 import textwrap
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 import pytest
 
 from streams.backlog.services import item_change_state, item_create, workflow_state_category_changed
@@ -312,3 +314,23 @@ def test_streams_refreshed_side_by_side_store_the_same_days(history):
     fast, exact = both(Scope.portfolio(), WINDOW)
     assert fast.method == "daily rollups"
     assert_same(fast, exact)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_portfolio_report_after_a_move_in_one_stream_reads_that_streams_items_only(history):
+    """Each stream's part of a portfolio or director report (its items finished in the window,
+    its throughput, its items now) is kept under its version: after a move in Payments only
+    Payments' items are read again, and the report still equals the history's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("per-stream versions are PostgreSQL's; SQLite reads every stream")
+    lending = history["lending"]
+    assert rollups_refresh(as_of=AS_OF) > 0
+    window = Window.build(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 14), as_of=LATER)
+    flow_report(scope=Scope.portfolio(), window=window, with_items=False)
+    item_change_state(item=BacklogItem.objects.get(external_key="L2"), to_state=state(lending, "Backlog"), at=LATER)
+    with CaptureQueriesContext(connection) as queries:
+        fast = flow_report(scope=Scope.portfolio(), window=window, with_items=False)
+    item_reads = [q["sql"] for q in queries.captured_queries if "FROM streams_backlogitem i" in q["sql"]]
+    assert item_reads and all(f"i.stream_id IN ({lending.pk})" in sql for sql in item_reads), item_reads
+    assert fast.method == "daily rollups"
+    assert_same(fast, flow_report(scope=Scope.portfolio(), window=window, with_items=False, use_rollups=False))
