@@ -16,10 +16,13 @@ median <= 200 ms) and its sorted form, the stream page of the stream with about 
 the leadership and teams pages (250 ms), the OKR tree, the alignment page and the key result
 page with the most linked work (250 ms) and its search for work to link, operations readiness
 and its criteria, the imports list, the API tokens page and the admin lists of items and
-transitions. Goals apply to the cached figure and to the one after a change.
+transitions. Goals apply to the cached figure and to the one after a change. `--only
+portfolio,stream` times those pages alone and keeps the others' last figures in pages.json.
 """
 
+import argparse
 import json
+import sys
 
 from common import admin_client, edits_in_turn, require_scale_database, time_page, typical_stream
 from django.db.models import Count  # noqa: E402
@@ -46,6 +49,13 @@ OF_THE_STREAM = {"stream", "stream_health", "delivery_timeline", "backlog", "ite
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        help="comma-separated page names (those with a goal: " + ", ".join(GOALS_MS) + "); their figures "
+        "replace theirs in pages.json and the others are kept",
+    )
+    only = set(filter(None, (parser.parse_args().only or "").split(",")))
     items = require_scale_database()
     rollups_refresh()  # what the beat job keeps true every 5 minutes
     client = admin_client()
@@ -94,6 +104,14 @@ def main() -> None:
     # the streams in turn for the organisation's pages (a colleague's edit somewhere).
     in_its_stream = edits_in_turn([stream.pk])
     anywhere = edits_in_turn(list(ValueStream.objects.order_by("pk").values_list("pk", flat=True)))
+    unknown = only - set(pages)
+    if unknown:
+        sys.exit(f"no such page: {', '.join(sorted(unknown))}; the pages are {', '.join(pages)}")
+    if only:
+        kept = RESULTS / "pages.json"
+        if kept.exists():
+            results["pages"] = json.loads(kept.read_text()).get("pages", {})
+        pages = {name: url for name, url in pages.items() if name in only}
     for name, url in pages.items():
         figures = time_page(client, url)
         edit = in_its_stream if name in OF_THE_STREAM else anywhere
