@@ -19,6 +19,7 @@ from core.freshness import (
     current_generation,
     data_changed,
     fresh_cached,
+    fresh_cached_by_stream,
     writes_delivery,
     writes_domain_table,
     writes_links,
@@ -277,3 +278,23 @@ def test_the_objectives_generation_moves_with_a_check_in_not_with_an_edit_of_wor
     assert current_generation(generation=OKRS) == okrs
     CheckInFactory(key_result=key_result)
     assert current_generation(generation=OKRS) != okrs
+
+
+@pytest.mark.django_db
+def test_the_cache_keeps_a_result_per_stream_for_a_thousand_streams():
+    """Ten times the DESIGN.md scale has 1,000 streams, each with its results kept per stream:
+    the in-process cache (one process, no CACHE_URL) must hold them all, where Django's default
+    of 300 entries culled them and every stream was computed again at each view."""
+    computed = []
+
+    def compute(ids):
+        computed.extend(ids)
+        return {pk: pk * 2 for pk in ids}
+
+    ids = list(range(1, 1001))
+    for kind in ("flows", "alignment", "items"):
+        fresh_cached_by_stream(f"per-stream {kind}", ids, compute)
+    computed.clear()
+    for kind in ("flows", "alignment", "items"):
+        assert fresh_cached_by_stream(f"per-stream {kind}", ids, compute) == {pk: pk * 2 for pk in ids}
+    assert computed == []
