@@ -223,6 +223,16 @@ def _finished_counted(period: Period, where: str, group_by: str) -> dict:
     return {grp: tuple(row) for grp, row in counts.items()}
 
 
+def in_sorted(values: np.ndarray, sorted_array: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `sorted_array` (sorted, as `aligned_array` is), by binary search:
+    `np.isin` sorts both sides at each call, so counting 1,000 streams' work against 1.6 million
+    aligned items cost 3 ms a stream at ten times the DESIGN.md scale."""
+    if not len(sorted_array):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_array, values), len(sorted_array) - 1)
+    return sorted_array[at] == values
+
+
 def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignment]:
     """`alignment_counts` of the given streams, by stream: their work in progress kept per
     stream (`streams.selectors.work_in_progress_by_stream`: after an edit, only the streams
@@ -239,7 +249,7 @@ def stream_alignment(period: Period, stream_ids: list[int]) -> dict[int, Alignme
     for pk, (wip, _) in work_in_progress_by_stream(stream_ids).items():
         if len(wip):
             row = counts.setdefault(pk, [0, 0, 0, 0])
-            row[0], row[1] = len(wip), int(np.isin(wip, aligned, assume_unique=True).sum())
+            row[0], row[1] = len(wip), int(in_sorted(wip, aligned).sum())
     return {pk: Alignment(*row) for pk, row in counts.items()}
 
 
@@ -249,7 +259,7 @@ def stream_orphans(period: Period, stream_ids: list[int], limit: int = ORPHANS_L
     work = work_in_progress_by_stream(stream_ids).values()
     ids = np.concatenate([np.empty(0, dtype=np.int64), *(ids for ids, _ in work)])
     started = np.concatenate([np.empty(0, dtype=np.float64), *(days for _, days in work)])
-    orphan = ~np.isin(ids, aligned, assume_unique=True)
+    orphan = ~in_sorted(ids, aligned)
     ids, started = ids[orphan], started[orphan]
     oldest = ids[np.lexsort((ids, started))[:limit]].tolist()
     return _orphan_items(_orphan_rows_of(oldest))

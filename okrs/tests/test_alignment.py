@@ -5,9 +5,10 @@ import datetime as dt
 
 from django.urls import reverse
 from django.utils import timezone
+import numpy as np
 import pytest
 
-from okrs.alignment import alignment_counts, alignment_report, orphan_work
+from okrs.alignment import alignment_counts, alignment_report, in_sorted, orphan_work
 from okrs.models import Objective
 from okrs.selectors import period_from
 from okrs.tests.factories import KeyResultFactory, ObjectiveFactory
@@ -188,3 +189,12 @@ def test_whole_streams_read_per_stream_give_what_the_filtered_queries_give(world
         (o.item_id, o.title) for o in orphan_work(PERIOD, where=where)
     ]
     assert report.orphans[0].title == "Old and alone" and "Unmapped in Jira" not in {o.title for o in report.orphans}
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 2000])
+def test_membership_by_binary_search_is_numpys_isin(size):
+    rng = np.random.default_rng(size)
+    aligned = np.unique(rng.integers(0, 5000, size))
+    wip = rng.integers(-3, 5100, 900)
+    assert (in_sorted(wip, aligned) == np.isin(wip, aligned)).all()
+    assert in_sorted(np.empty(0, dtype=np.int64), aligned).shape == (0,)
