@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Sum
 from django.utils import timezone
 
 from core.freshness import DELIVERY, fresh_cached
+from core.lookups import any_of
 from core.sql import Dialect
 from streams.models import BacklogItem, Dependency, ValueStream, WorkflowState
 from teams.models import Discipline, Membership, Person, Team
@@ -179,8 +180,8 @@ def _waits(now: dt.datetime | None = None) -> list[WaitingPair]:
     now = now or timezone.now()
     unfinished = fresh_cached("teams:unfinished-cross-team-dependencies", _unfinished_cross_team, generation=DELIVERY)
     removed = set(
-        BacklogItem.objects.filter(
-            pk__in={item for _, _, item, _ in unfinished}, state__category=WorkflowState.Category.REMOVED
+        BacklogItem.objects.filter(  # one array, not one placeholder per waiting item (core.lookups)
+            any_of("pk", {item for _, _, item, _ in unfinished}), state__category=WorkflowState.Category.REMOVED
         )
         .order_by()
         .values_list("pk", flat=True)
