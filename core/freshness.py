@@ -48,11 +48,13 @@ triggers: there every stream's version is the global generation.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 import hashlib
 import logging
 import re
 import secrets
+import time
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -264,22 +266,45 @@ def ids_key(ids) -> str:
     return hashlib.blake2b(",".join(map(str, sorted(ids))).encode(), digest_size=12).hexdigest()
 
 
+IN_PROCESS_ENTRIES = 16
+_in_process: OrderedDict[str, tuple[float, object]] = OrderedDict()
+
+
 def fresh_cached(
-    key: str, compute: Callable[[], T], *, alias: str = DEFAULT_DB_ALIAS, generation: int | tuple[int, ...] = DATA
+    key: str,
+    compute: Callable[[], T],
+    *,
+    alias: str = DEFAULT_DB_ALIAS,
+    generation: int | tuple[int, ...] = DATA,
+    in_process: bool = False,
 ) -> T:
     """`compute()`, or its result cached at the current data generation (or the `LINKS`
     generation, for results that depend only on which items serve which key results; or the
     `DELIVERY` one, for the delivery keys and finished work; or several, read in one query,
     for results that depend on what each of them covers). `key` must name everything else the
-    result depends on (the user's scope, filters, the day...)."""
+    result depends on (the user's scope, filters, the day...).
+
+    `in_process=True` also keeps the result as an object in this process (the last
+    IN_PROCESS_ENTRIES of them, for as long as the shared cache would), so a large result
+    (thousands of model instances) is not unpickled at every view: the caller must not change
+    it. The generation is still read at each call, so it is never stale either."""
     if writes_pending(alias):
         return compute()
     digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     full_key = f"fresh:{current_generation(alias, generation)}:{digest}"
+    if in_process:
+        kept = _in_process.get(full_key)
+        if kept is not None and kept[0] > time.monotonic():
+            _in_process.move_to_end(full_key)
+            return kept[1]
     value = cache.get(full_key, _MISSING)
     if value is _MISSING:
         value = compute()
         cache.set(full_key, value, FRESH_CACHE_SECONDS)
+    if in_process:
+        _in_process[full_key] = (time.monotonic() + FRESH_CACHE_SECONDS, value)
+        while len(_in_process) > IN_PROCESS_ENTRIES:
+            _in_process.popitem(last=False)
     return value
 
 

@@ -385,8 +385,8 @@ def objective_tree(
     version). A fixed number of queries.
     """
     if objective_id is None:
-        objectives, key_results = fresh_cached(
-            f"okr-tree:{period.label}", lambda: objectives_in_force(period), generation=OKRS
+        objectives, key_results = fresh_cached(  # read, never changed, below: kept as objects
+            f"okr-tree:{period.label}", lambda: objectives_in_force(period), generation=OKRS, in_process=True
         )
     else:
         objectives, key_results = objectives_in_force(period, objective_id)

@@ -298,3 +298,20 @@ def test_the_cache_keeps_a_result_per_stream_for_a_thousand_streams():
     for kind in ("flows", "alignment", "items"):
         assert fresh_cached_by_stream(f"per-stream {kind}", ids, compute) == {pk: pk * 2 for pk in ids}
     assert computed == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_kept_in_process_is_the_same_object_until_its_generation_moves():
+    made = []
+
+    def compute():
+        made.append(object())
+        return made[-1]
+
+    first = fresh_cached("kept", compute, generation=OKRS, in_process=True)
+    assert fresh_cached("kept", compute, generation=OKRS, in_process=True) is first  # not unpickled again
+    data_changed(links=False, delivery=False, okrs=False)  # an edit of work keeps it
+    assert fresh_cached("kept", compute, generation=OKRS, in_process=True) is first
+    data_changed(links=False, delivery=False, okrs=True)
+    assert fresh_cached("kept", compute, generation=OKRS, in_process=True) is not first
+    assert len(made) == 2
