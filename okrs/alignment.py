@@ -118,16 +118,20 @@ def key_results_in_force_sql(period: Period) -> tuple[str, list]:
 def aligned_items(period: Period) -> list[int]:
     """The distinct items serving any key result in force in the period, directly or through a
     parent (an item serving many key results is walked once). The walk is cached until a write
-    could change it (`core.freshness.LINKS`), not at every change of the data."""
-    return fresh_cached(f"aligned_items:{period.label}", lambda: _aligned_items(period), generation=LINKS)
+    could change it (`core.freshness.LINKS`), not at every change of the data, and kept as an
+    object in the process (callers read it, never change it)."""
+    return fresh_cached(
+        f"aligned_items:{period.label}", lambda: _aligned_items(period), generation=LINKS, in_process=True
+    )
 
 
 def aligned_array(period: Period) -> np.ndarray:
     """`aligned_items` as a sorted array (for NumPy's set operations), cached alike."""
-    return fresh_cached(
+    return fresh_cached(  # read only (searched), so kept as an object in the process
         f"aligned_array:{period.label}",
         lambda: np.unique(np.array(aligned_items(period), dtype=np.int64)),
         generation=LINKS,
+        in_process=True,
     )
 
 
