@@ -37,7 +37,7 @@ import itertools
 from django.db import connection, transaction
 
 from core.sql import Dialect
-from streams.flow.engine import Scope, Window
+from streams.flow.engine import Scope, Window, merged_blocks_sql
 from streams.models import BacklogItem, BlockedPeriod, StateTransition, WorkflowState
 
 ITEMS, MOVES, STATES, BLOCKS = (m._meta.db_table for m in (BacklogItem, StateTransition, WorkflowState, BlockedPeriod))
@@ -246,23 +246,13 @@ def _active_sql(sql: Dialect, p: int, window: Window) -> list[str]:
     lo, hi = sql.greatest("g.seg_start", "f.start"), sql.least("g.seg_end", "f.finish")
     overlap = sql.days(sql.least(hi, "b.e"), sql.greatest(lo, "b.s"))
     open_end = sql.least(f"COALESCE(b.ended_at, {as_of})", as_of)
+    raw_blocks = f"""
+        SELECT b.item_id, b.started_at AS s, {open_end} AS e
+        FROM {BLOCKED} b JOIN {done} f ON f.item_id = b.item_id
+        WHERE b.started_at < {as_of}
+    """
     return [
-        f"""{blocks} AS (
-            SELECT item_id, MIN(s) AS s, MAX(e) AS e FROM (
-                SELECT item_id, s, e,
-                       SUM(island) OVER (PARTITION BY item_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
-                FROM (
-                    SELECT item_id, s, e,
-                           CASE WHEN s <= MAX(e) OVER (PARTITION BY item_id ORDER BY s, e
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                                THEN 0 ELSE 1 END AS island
-                    FROM (
-                        SELECT b.item_id, b.started_at AS s, {open_end} AS e
-                        FROM {BLOCKED} b JOIN {done} f ON f.item_id = b.item_id
-                        WHERE b.started_at < {as_of}
-                    ) raw
-                ) marked
-            ) islands GROUP BY item_id, grp)""",
+        f"{blocks} AS ({merged_blocks_sql(raw_blocks)})",
         f"""{stays} AS (
             SELECT g.item_id, g.state_id, g.category,
                    MAX({sql.days(hi, lo)}) AS days,

@@ -699,24 +699,12 @@ class HistoryEngine:
         """Blocked periods of started items up to as_of, merged where they overlap (gaps and
         islands), so that no blocked time is counted twice."""
         open_end = self.sql.least(f"COALESCE(b.ended_at, {self.as_of})", self.as_of)
-        select = f"""
-            SELECT item_id, MIN(s) AS s, MAX(e) AS e FROM (
-                SELECT item_id, s, e,
-                       SUM(island) OVER (PARTITION BY item_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
-                FROM (
-                    SELECT item_id, s, e,
-                           CASE WHEN s <= MAX(e) OVER (PARTITION BY item_id ORDER BY s, e
-                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                                THEN 0 ELSE 1 END AS island
-                    FROM (
-                        SELECT b.item_id, b.started_at AS s, {open_end} AS e
-                        FROM streams_blockedperiod b JOIN {self.ITEM} f ON f.item_id = b.item_id
-                        WHERE {self.measured} AND b.started_at < {self.as_of}
-                    ) raw
-                ) marked
-            ) islands GROUP BY item_id, grp
+        raw = f"""
+            SELECT b.item_id, b.started_at AS s, {open_end} AS e
+            FROM streams_blockedperiod b JOIN {self.ITEM} f ON f.item_id = b.item_id
+            WHERE {self.measured} AND b.started_at < {self.as_of}
         """
-        self.block_rows = self.create(self.BLOCK, select)
+        self.block_rows = self.create(self.BLOCK, merged_blocks_sql(raw))
 
     # Rows of the blocked periods' table when `_build_blocks` knew it (None: not known).
     block_rows: int | None = None
@@ -1105,6 +1093,24 @@ def workflow_states(stream_id: int) -> list[dict]:
         .order_by("order", "pk")
         .values("id", "name", "category")
     )
+
+
+def merged_blocks_sql(raw_sql: str) -> str:
+    """The blocked periods `(item_id, s, e)` that `raw_sql` selects, merged per item where they
+    overlap (gaps and islands), so that no blocked time is counted twice."""
+    return f"""
+        SELECT item_id, MIN(s) AS s, MAX(e) AS e FROM (
+            SELECT item_id, s, e,
+                   SUM(island) OVER (PARTITION BY item_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS grp
+            FROM (
+                SELECT item_id, s, e,
+                       CASE WHEN s <= MAX(e) OVER (PARTITION BY item_id ORDER BY s, e
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                            THEN 0 ELSE 1 END AS island
+                FROM ({raw_sql}) raw
+            ) marked
+        ) islands GROUP BY item_id, grp
+    """
 
 
 def finished_stats_sql(sql: Dialect, *, start: str, finish: str, created: str) -> str:
