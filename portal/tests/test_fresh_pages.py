@@ -115,25 +115,34 @@ def test_the_portfolio_shows_a_renamed_stream_and_a_new_director_at_once(world):
     assert "Payments and payouts" in page and "Ada Director" in page
 
 
+def lending_with_work_in_progress():
+    """A second stream, Lending, with one item in progress (the one waiting)."""
+    lending = ValueStreamFactory(name="Lending")
+    waiting = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
+    item_change_state(item=waiting, to_state=state(lending, "In progress"))
+    return lending, waiting
+
+
+def assert_work_in_progress_read_for(stream, queries) -> None:
+    """Every read of work in progress per stream was of that stream alone."""
+    reads = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "i.stream_id IN (" in q["sql"]]
+    assert reads and all(f"i.stream_id IN ({stream.pk})" in sql for sql in reads), reads
+
+
 def test_after_a_move_in_one_stream_the_portfolio_computes_that_streams_figures_only(world):
     """Each stream's columns are cached under its own version (PostgreSQL's triggers): a move
     in Payments recomputes Payments; Lending's figures come from the cache, and are right."""
     if connection.vendor != "postgresql":
         pytest.skip("per-stream versions are PostgreSQL's; SQLite recomputes every stream")
     client, url, payments = world["client"], reverse("home"), world["stream"]
-    lending = ValueStreamFactory(name="Lending")
-    waiting = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
-    item_change_state(item=waiting, to_state=state(lending, "In progress"))
+    _, waiting = lending_with_work_in_progress()
     assert_second_view_is_cached(client, url)
 
     item_change_state(item=world["items"][2], to_state=state(payments, "Done"))
 
     with CaptureQueriesContext(connection) as queries:
         rows = {row.stream.name: row for row in client.get(url).context["portfolio"].rows}
-    wip_reads = [
-        q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "i.stream_id IN (" in q["sql"]
-    ]
-    assert wip_reads and all(f"i.stream_id IN ({payments.pk})" in sql for sql in wip_reads), wip_reads
+    assert_work_in_progress_read_for(payments, queries)
     assert (rows["Payments"].flow.wip, rows["Lending"].flow.wip) == (2, 1)
     assert (rows["Payments"].flow.throughput, rows["Lending"].alignment.wip) == (
         0,
@@ -158,19 +167,14 @@ def test_after_a_move_in_one_stream_the_leadership_page_reads_that_streams_flow_
     if connection.vendor != "postgresql":
         pytest.skip("per-stream versions are PostgreSQL's; SQLite recomputes every stream")
     client, url, payments = world["client"], reverse("leadership"), world["stream"]
-    lending = ValueStreamFactory(name="Lending")
-    waiting = item_create(stream_id=lending.pk, title="Loan offers", flow_type="feature")
-    item_change_state(item=waiting, to_state=state(lending, "In progress"))
+    lending_with_work_in_progress()
     client.get(url)
 
     item_change_state(item=world["items"][2], to_state=state(payments, "Done"))
 
     with CaptureQueriesContext(connection) as queries:
         rows = {row.stream.name: row for row in client.get(url).context["leadership"].rows}
-    wip_reads = [
-        q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"] and "i.stream_id IN (" in q["sql"]
-    ]
-    assert wip_reads and all(f"i.stream_id IN ({payments.pk})" in sql for sql in wip_reads), wip_reads
+    assert_work_in_progress_read_for(payments, queries)
     assert (rows["Payments"].flow.wip, rows["Lending"].flow.wip) == (2, 1)
 
 
