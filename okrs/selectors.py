@@ -8,6 +8,7 @@ children at any depth (a recursive query, so an item reached twice counts once).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import dataclasses
 from dataclasses import dataclass, field
 import datetime as dt
@@ -286,13 +287,19 @@ def tree_filtered(roots: list[ObjectiveNode], tree_filter: TreeFilter) -> list[O
     return [root for root in roots if keep(root)]
 
 
-def tree_counts(roots: list[ObjectiveNode]) -> dict[str, int]:
-    """Objectives and key results shown, with how many of the key results are stale or low."""
-    counts = {"objectives": 0, "key_results": 0, "stale": 0, "low_confidence": 0}
+def tree_nodes(roots: list[ObjectiveNode]) -> Iterator[ObjectiveNode]:
+    """Every node of the forest, each once (in no particular order)."""
     stack = list(roots)
     while stack:
         node = stack.pop()
         stack.extend(node.children)
+        yield node
+
+
+def tree_counts(roots: list[ObjectiveNode]) -> dict[str, int]:
+    """Objectives and key results shown, with how many of the key results are stale or low."""
+    counts = {"objectives": 0, "key_results": 0, "stale": 0, "low_confidence": 0}
+    for node in tree_nodes(roots):
         if node.context:
             continue
         counts["objectives"] += 1
@@ -440,10 +447,7 @@ def with_rights(roots: list[ObjectiveNode], user) -> list[ObjectiveNode]:
     """What the user may do with the objectives given and those beneath: change each objective,
     check in on each key result."""
     check_in = CheckIn()  # asked about for each key result in turn: 500 model instances cost 10 ms
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
+    for node in tree_nodes(roots):
         node.may_change = access.may(user, access.CHANGE, node.objective)
         for row in node.key_results:
             check_in.key_result = row.key_result
@@ -480,11 +484,7 @@ def tree_page(roots: list[ObjectiveNode], number) -> tuple[list[ObjectiveNode], 
 
 def with_trends(roots: list[ObjectiveNode]) -> list[ObjectiveNode]:
     """The key results' check-in trends of the objectives given and those beneath (one query)."""
-    rows, stack = [], list(roots)
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        rows.extend(node.key_results)
+    rows = [row for node in tree_nodes(roots) for row in node.key_results]
     trends = check_in_trends([row.key_result for row in rows])
     for row in rows:
         row.trend = trends.get(row.key_result.pk, [])
