@@ -5,9 +5,10 @@ leadership, target mixes, objectives, key results, readiness criteria) with the 
 backlog items and their history in chunks: on PostgreSQL with COPY, elsewhere with
 `bulk_create`. Each item's history is simulated first (a lognormal time in every state, review
 and test loops, blocked periods, removals, reopens); its `state` is where the history ends, and
-its `started_at` and `finished_at` are then derived by the one rule of the state service
+its `started_at` and `finished_at` follow from it. The one rule of the state service
 (`streams.backlog.services.items_refresh_flow_dates`, one set-based pass over each chunk as it
-is written), so the stored columns and the history agree by construction.
+is written) checks them and would correct any item where the two disagree, so the stored
+columns and the history agree by construction.
 
 Generated rows carry a mark so that `scale_data_delete` removes them and nothing else: slugs
 start with `scale-`, people's e-mail addresses end in `@scale.example`, items have the source
@@ -105,6 +106,9 @@ class ScaleReport:
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     workers: int = 1
+    # Items whose started/finished the state service's rule had to change after the generator
+    # wrote them: 0 when the generator applies the rule as the service does.
+    dates_corrected: int = 0
 
     def add(self, model: type[models.Model], count: int) -> None:
         label = model._meta.label
@@ -1215,12 +1219,15 @@ class _Generator:
                 (ReadinessCheck, CHECK_FIELDS, chunk.checks),
             ):
                 written.append((model, self.writer.write(model, names, rows)))
-            # The state service's rule derives the chunk's started/finished from its history,
-            # in the chunk's transaction (on each worker's connection, so in parallel).
-            items_refresh_flow_dates(
+            # The generator writes started/finished as it lays out the history; the state
+            # service's rule, run over the chunk in its transaction, is the authority and
+            # rewrites an item only where the two disagree (none should: an UPDATE of every
+            # row would write each item and its indexes twice).
+            corrected = items_refresh_flow_dates(
                 BacklogItem.objects.filter(pk__gte=first_id + start, pk__lt=first_id + start + count)
             )
         with lock:
+            self.report.dates_corrected += corrected
             for model, rows in written:
                 self.report.add(model, rows)
             timings = self.report.timings
@@ -1338,8 +1345,8 @@ class _Generator:
                     round(rand() * 1_000_000, 3),
                     states[last_role],
                     _ts(created),
-                    None,  # started_at and finished_at: the state service's rule derives them
-                    None,  # from the history once every chunk is written
+                    _ts(started) if started is not None else None,
+                    _ts(finished) if finished is not None else None,
                     ITEM_SOURCE,
                     f"{stream.key}-{key_number}",
                     target_date,

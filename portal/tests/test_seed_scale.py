@@ -279,6 +279,15 @@ def test_refuses_to_run_with_debug_off_unless_forced(db, settings):
         call_command("seed_scale", items=10, streams=1, teams=1, people=2, stdout=StringIO())
 
 
+def test_the_generator_writes_the_flow_dates_the_state_service_derives(db):
+    """The seed writes started/finished with the items rather than updating every item after
+    its history: the service's rule, run over each chunk, finds nothing to change."""
+    report = scale_data_create(ScaleSpec(**SMALL))
+    assert report.counts["streams.BacklogItem"] == SMALL["items"]
+    assert BacklogItem.objects.filter(started_at__isnull=False).count() > SMALL["items"] // 2
+    assert report.dates_corrected == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_parallel_writers_commit_consistent_chunks():
     """Outside a transaction several connections write chunks at once."""
