@@ -45,6 +45,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
+from portal.bulkfill.models import DeferredIndex  # noqa: E402,F401
 from portal.identity.models import Identity  # noqa: E402,F401
 from portal.notifications.models import (  # noqa: E402,F401 (the app's models live with their sub-domain)
     ChatChannel,

@@ -8,7 +8,10 @@ and test loops, blocked periods, removals, reopens); its `state` is where the hi
 its `started_at` and `finished_at` follow from it. The one rule of the state service
 (`streams.backlog.services.items_refresh_flow_dates`, one set-based pass over each chunk as it
 is written) checks them and would correct any item where the two disagree, so the stored
-columns and the history agree by construction.
+columns and the history agree by construction. On an empty PostgreSQL database the tables are
+filled without their secondary indexes and foreign keys, which are made again at the end
+(`portal.bulkfill.indexes`): at ten times the DESIGN.md scale their upkeep row by row took
+most of the time.
 
 Generated rows carry a mark so that `scale_data_delete` removes them and nothing else: slugs
 start with `scale-`, people's e-mail addresses end in `@scale.example`, items have the source
@@ -38,6 +41,7 @@ from django.db import connection, connections, models, transaction
 
 from core.bulk import RowWriter as _RowWriter
 from okrs.models import CheckIn, KeyResult, Objective
+from portal.bulkfill.indexes import indexes_deferred
 from streams.backlog.services import items_refresh_flow_dates
 from streams.flow.periods import Period, period_containing
 from streams.models import (
@@ -70,6 +74,20 @@ _DAY = 86_400
 # chunk this far back committed, so only those may hold the items it depends on across streams:
 # the database cannot see another connection's uncommitted rows.
 MAX_WORKERS = 4
+# The tables the items' chunks and the deliveries fill: on an empty database they are filled
+# without their secondary indexes and foreign keys, which are made again afterwards
+# (`portal.bulkfill.indexes`).
+FILLED_MODELS = (
+    BacklogItem,
+    StateTransition,
+    BlockedPeriod,
+    Dependency,
+    ReadinessCheck,
+    KeyResult.items.through,
+    Deployment,
+    DeploymentItem,
+    Incident,
+)
 # Every step of a history lasts at least a minute, so no two transitions of an item share a
 # timestamp and "first"/"last" never depend on the primary key as a tie-breaker.
 _MIN_STEP = 60
@@ -1510,26 +1528,20 @@ def scale_data_create(
         generator.create_organisation()
     report.timings["organisation"] = time.monotonic() - began
     log(f"Organisation created in {report.timings['organisation']:.1f}s")
-    began = time.monotonic()
-    generator.create_items(workers)
-    report.timings["items"] = time.monotonic() - began
-    began = time.monotonic()
-    generator.create_deliveries()
-    report.timings["deliveries"] = time.monotonic() - began
+    filling = time.monotonic()
+    with indexes_deferred(FILLED_MODELS, log=log):
+        began = time.monotonic()
+        generator.create_items(workers)
+        report.timings["items"] = time.monotonic() - began
+        began = time.monotonic()
+        generator.create_deliveries()
+        report.timings["deliveries"] = time.monotonic() - began
+    # Nothing when the tables held data before (their indexes stayed).
+    report.timings["indexes"] = time.monotonic() - filling - report.timings["items"] - report.timings["deliveries"]
     if connection.vendor == "postgresql":
         began = time.monotonic()
         with connection.cursor() as cursor:
-            for model in (
-                BacklogItem,
-                StateTransition,
-                BlockedPeriod,
-                Dependency,
-                ReadinessCheck,
-                KeyResult.items.through,
-                Deployment,
-                DeploymentItem,
-                Incident,
-            ):
+            for model in FILLED_MODELS:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         report.timings["analyze"] = time.monotonic() - began
     return report

@@ -11,6 +11,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.bulkfill.indexes import restore_indexes
 from portal.scale import SLUG_PREFIX, ScaleSpec, scale_data_create, scale_data_delete, scale_data_exists
 from streams.flow.rollups import rollups_refresh
 from streams.models import ValueStream
@@ -75,6 +76,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         log = self.stdout.write if options["verbosity"] >= 2 else (lambda message: None)
         began = time.monotonic()
+        made = restore_indexes(log=log)
+        if made:
+            self.stdout.write(
+                f"Made again {made} indexes and foreign keys that an interrupted run had dropped "
+                f"({time.monotonic() - began:.1f}s)."
+            )
 
         if options["reset"]:
             deleted = scale_data_delete(log=log)
@@ -95,7 +102,7 @@ class Command(BaseCommand):
         width = max(len(label) for label in report.counts)
         for label, count in sorted(report.counts.items()):
             self.stdout.write(f"  {label:<{width}}  {count:>12,}")
-        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.timings.items())
+        phases = ", ".join(f"{phase} {seconds:.1f}s" for phase, seconds in report.timings.items() if seconds >= 0.05)
         self.stdout.write(f"  ({phases}; generate and write are summed over {report.workers} worker(s))")
         items = report.counts.get("streams.BacklogItem", 0)
         transitions = report.counts.get("streams.StateTransition", 0)
