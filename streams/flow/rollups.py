@@ -164,13 +164,19 @@ class _DayEngine(HistoryEngine):
 
     def _moves(self) -> dict[int, dict[str, int]]:
         """Per day of the window, the stream's items' moves dated then, by "from-to" state ids
-        (as `streams.flow.quality` counts them: every item of the stream, held back or not)."""
+        (as `streams.flow.quality` counts them: every item of the stream, held back or not).
+
+        An item done before the window starts, and done still, made its last move then (its
+        finish is its last entry into a done state, `_build_segments` relies on the same), so
+        only unfinished items and those finished since are read: for the nightly day, a few
+        hundred of a stream's thousands."""
         day = self.sql.floor(self.sql.days("t.at", self.ws))
         rows = self.fetchall(
             f"""
             SELECT {day} AS k, t.from_state_id, t.to_state_id, COUNT(*)
             FROM {StateTransition._meta.db_table} t JOIN {BacklogItem._meta.db_table} i ON i.id = t.item_id
             WHERE i.stream_id = {int(self.scope.id)} AND t.from_state_id IS NOT NULL
+              AND (i.finished_at IS NULL OR i.finished_at >= {self.ws})
               AND t.at >= {self.ws} AND t.at < {self.we}
             GROUP BY k, t.from_state_id, t.to_state_id
             """

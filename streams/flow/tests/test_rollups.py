@@ -316,6 +316,38 @@ def test_streams_refreshed_side_by_side_store_the_same_days(history):
     assert_same(fast, exact)
 
 
+def test_days_added_one_night_at_a_time_equal_the_days_computed_at_once():
+    """The beat job adds each day the night after, reading only the items that can have
+    changed it (unfinished, or finished since the day began): what it stores equals the days
+    computed at once from the whole history, the moves between states included."""
+    stream = ValueStreamFactory(name="Nightly")
+    plans = {
+        "A": [("In progress", 1), ("Done", 2)],  # finished early: later nights leave it out
+        "B": [("In progress", 1), ("Done", 3), ("In progress", 5), ("Done", 7)],  # reopened
+        "C": [("In progress", 2), ("Backlog", 4)],  # sent back
+        "D": [("Review", 2), ("Done", 5)],
+        "E": [("In progress", 6), ("Review", 8), ("Done", 9)],
+        "F": [("In progress", 3)],  # still open
+    }
+    items = {key: make(stream, key, "feature", []) for key in plans}
+    moves = sorted((day, key, name) for key, plan in plans.items() for name, day in plan)
+
+    def stored() -> list[tuple]:
+        return list(FlowDay.objects.order_by("day").values_list("day", "wip", "states", "moves"))
+
+    for night in range(1, 11):
+        for day, key, name in moves:
+            if night - 1 <= day < night:
+                item = BacklogItem.objects.get(pk=items[key].pk)
+                item_change_state(item=item, to_state=state(stream, name), at=d(day) + dt.timedelta(hours=10))
+        rollups_refresh(as_of=d(night) + dt.timedelta(hours=1))
+    nightly = stored()
+    rollups_invalidate(stream_id=stream.pk, since=None)
+    rollups_refresh(as_of=d(10) + dt.timedelta(hours=1))
+    assert stored() == nightly
+    assert sum(sum(day_moves.values()) for *_rest, day_moves in nightly) == len(moves)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_portfolio_report_after_a_move_in_one_stream_reads_that_streams_items_only(history):
     """Each stream's part of a portfolio or director report (its items finished in the window,
