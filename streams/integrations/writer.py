@@ -48,7 +48,7 @@ from streams.models import (
     ValueStream,
     WorkflowState,
 )
-from streams.readiness.services import items_readiness_checks_create
+from streams.readiness.services import new_items_readiness_checks_create
 from teams.models import Team
 
 SOURCE = "csv"
@@ -425,7 +425,8 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     stored_items = BacklogItem.objects.filter(stream=stream, source=source)
     if len(parsed.items) <= PART:  # a sync's batch: read only its items, not the whole stream's
         stored_items = stored_items.filter(any_of("external_key", parsed.items))
-    existing = {row[0]: row[1:] for row in values_rows(stored_items, "external_key", "pk", *columns)}
+    # key -> (pk, *columns, parent_id)
+    existing = {row[0]: row[1:] for row in values_rows(stored_items, "external_key", "pk", *columns, "parent_id")}
     # Keys already used by another stream would silently move items between streams. A key this
     # stream holds is nowhere else (one item per source and key): only the others are looked up.
     new_keys = [key for key in parsed.items if key not in existing]
@@ -457,57 +458,69 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     writer = RowWriter()
     new_ids = dict(zip(new_keys, writer.reserve_ids(BacklogItem, len(new_keys)), strict=True))
     categories = {name: state.category for name, state in states.items()}
-    new_rows, changed = [], []
-    for key, row in parsed.items.items():
-        values = (row.title, row.flow_type, row.created_at)
-        if parsed.sets_team:
-            values += (row.team_id,)
-        stored = existing.get(key)
-        if stored is None:
+    ended = (WorkflowState.Category.DONE, WorkflowState.Category.REMOVED)
+    changed, live = [], []  # items whose columns change; new items still in the work (id, stream, type)
+    parents: dict[int, int | None] = {}  # id -> parent id, as stored once the new items are written
+
+    def new_rows():
+        """The new items' rows, made as COPY takes them (the server keeps the indexes meanwhile),
+        noting on the way the changed items, the new items' parents and the live ones."""
+        for key, row in parsed.items.items():
+            values = (row.title, row.flow_type, row.created_at)
+            if parsed.sets_team:
+                values += (row.team_id,)
+            stored = existing.get(key)
+            if stored is not None:
+                parents[stored[0]] = stored[-1]
+                if stored[1:-1] != values:
+                    changed.append(BacklogItem(pk=stored[0], **dict(zip(columns, values, strict=True))))
+                continue
             history = parsed.histories.get(key) or [(initial.name, row.created_at)]
             cut_short = key in parsed.cut_short
             started_at, finished_at = history_flow_dates(history, categories, cut_short=cut_short)
             parent = existing.get(row.parent_key)
-            new_rows.append(
-                (
-                    new_ids[key],
-                    stream.pk,
-                    row.title,
-                    "",
-                    row.flow_type,
-                    float(next(next_rank)),
-                    states[history[-1][0]].pk,
-                    row.created_at,
-                    started_at,
-                    finished_at,
-                    source,
-                    key,
-                    False,
-                    now,
-                    row.team_id,
-                    new_ids.get(row.parent_key) or (parent[0] if parent else None),
-                    cut_short,
-                )
+            item_id, state = new_ids[key], states[history[-1][0]]
+            parents[item_id] = new_ids.get(row.parent_key) or (parent[0] if parent else None)
+            if state.category not in ended:
+                live.append((item_id, stream.pk, row.flow_type))
+            yield (
+                item_id,
+                stream.pk,
+                row.title,
+                "",
+                row.flow_type,
+                float(next(next_rank)),
+                state.pk,
+                row.created_at,
+                started_at,
+                finished_at,
+                source,
+                key,
+                False,
+                now,
+                row.team_id,
+                parents[item_id],
+                cut_short,
             )
-        elif stored[1:] != values:
-            changed.append(BacklogItem(pk=stored[0], **dict(zip(columns, values, strict=True))))
-    writer.write(BacklogItem, NEW_ITEM_COLUMNS, new_rows)
+
+    result.items_created = writer.write(BacklogItem, NEW_ITEM_COLUMNS, new_rows())
     for column in columns:  # one UPDATE ... FROM per column (bulk_update's CASE took 1.6 ms a row)
         writer.update_column(BacklogItem, column, [(item.pk, getattr(item, column)) for item in changed])
-    result.items_created, result.items_updated = len(new_rows), len(changed)
+    result.items_updated = len(changed)
     touched = {item.pk for item in changed}
-    del existing, new_rows, changed
-    items_of_stream = BacklogItem.objects.filter(stream=stream, source=source)
-    if len(parsed.items) <= PART:  # a sync's batch: its items and their parents, not the whole stream
+    if len(parsed.items) > PART:  # every item of the stream from this source was read above, or is new
+        items = {key: stored[0] for key, stored in existing.items()} | new_ids
+    else:  # a sync's batch: its items and their parents, not the whole stream
         keys = set(parsed.items) | {row.parent_key for row in parsed.items.values() if row.parent_key}
-        items_of_stream = items_of_stream.filter(any_of("external_key", keys))
-    items, parents = {}, {}
-    for key, pk, parent_id in items_of_stream.values_list("external_key", "pk", "parent_id").iterator(20000):
-        items[key] = pk
-        parents[pk] = parent_id
+        items_of_stream = BacklogItem.objects.filter(stream=stream, source=source).filter(any_of("external_key", keys))
+        items, parents = {}, {}
+        for key, pk, parent_id in items_of_stream.values_list("external_key", "pk", "parent_id").iterator(20000):
+            items[key] = pk
+            parents[pk] = parent_id
+    existing.clear()  # (not `del`: new_rows() closes over it)
 
     touched |= _write_parents(parsed, items, parents, result)
-    del parents
+    parents.clear()
     created_ids = set(new_ids.values())
     rewritten = _write_histories(parsed, items, states, initial, result, created=created_ids)
     rewritten += _write_cut_short(parsed, items, stream, source, result)
@@ -527,11 +540,8 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
         # Imported history is backdated: the stream's stored days are recomputed from scratch.
         rollups_invalidate(stream_id=stream.pk, since=None)
     # Live work gets its readiness checks; work already done or removed was released without us.
-    if new_keys:
-        live = BacklogItem.objects.filter(any_of("pk", created_ids)).exclude(
-            state__category__in=[WorkflowState.Category.DONE, WorkflowState.Category.REMOVED]
-        )
-        items_readiness_checks_create(items=live)
+    if live:
+        new_items_readiness_checks_create(rows=live)
     analyze_after_commit({BacklogItem: result.items_created, StateTransition: result.transitions_written})
     return result
 
@@ -650,6 +660,8 @@ def _write_histories(
     moves = StateTransition.objects.filter(item__stream=result.stream, item__source=parsed.source)
     if len(parsed.items) <= PART:  # a sync's batch: only its items' moves
         moves = StateTransition.objects.filter(any_of("item_id", [items[key] for key in parsed.items]))
+    if len(created) == len(items):  # every item is new: none has a move yet
+        moves = moves.none()
     for item_id, state_id, at, door in values_rows(
         moves.order_by("item_id", "at", "pk"), "item_id", "to_state_id", "at", "source"
     ):

@@ -13,6 +13,7 @@ and the time work waits on them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import datetime as dt
 
 from django.core.exceptions import ValidationError
@@ -61,6 +62,22 @@ def items_readiness_checks_create(*, items: QuerySet[BacklogItem]) -> int:
         return 0
     rows = items.values_list("pk", "stream_id", "flow_type")
     have = set(ReadinessCheck.objects.filter(item__in=items).values_list("item_id", "criterion_id"))
+    return _checks_create(criteria, rows, have)
+
+
+def new_items_readiness_checks_create(*, rows: Iterable[tuple[int, int, str]]) -> int:
+    """`items_readiness_checks_create` for items this transaction has just written, given as
+    (id, stream id, flow type): they have no check yet, so neither they nor their checks are
+    read back (a board import of 132,000 items read both for 0.5-1 s)."""
+    criteria = list(ReadinessCriterion.objects.filter(active=True).prefetch_related("streams"))
+    if not criteria:
+        return 0
+    return _checks_create(criteria, list(rows), set())
+
+
+def _checks_create(criteria: list[ReadinessCriterion], rows, have: set[tuple[int, int]]) -> int:
+    """Create the pending checks the `criteria` call for among `rows` (id, stream id, flow
+    type), but those in `have` (item id, criterion id)."""
     checks = []
     for criterion in criteria:
         stream_ids = {stream.pk for stream in criterion.streams.all()}
