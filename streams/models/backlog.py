@@ -53,15 +53,20 @@ class BacklogItem(models.Model):
     definitions and are kept consistent with the history by `streams.backlog.services` alone.
     """
 
-    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="items")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    # On PostgreSQL the references are checked by triggers, once per statement (migration 0033).
+    stream = models.ForeignKey(ValueStream, on_delete=models.CASCADE, related_name="items", db_constraint=False)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="items", db_constraint=False
+    )
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     flow_type = models.CharField(max_length=8, choices=FlowType.choices, default=FlowType.FEATURE)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_constraint=False
+    )
     size = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Relative size (e.g. story points).")
     rank = models.FloatField(default=0, help_text="Lower ranks come first in the backlog.")
-    state = models.ForeignKey(WorkflowState, on_delete=models.RESTRICT, related_name="items")
+    state = models.ForeignKey(WorkflowState, on_delete=models.RESTRICT, related_name="items", db_constraint=False)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -76,6 +81,7 @@ class BacklogItem(models.Model):
         on_delete=models.SET_NULL,
         related_name="proposals",
         help_text="The business-operations team that proposed this improvement into the backlog.",
+        db_constraint=False,
     )
     updated_at = models.DateTimeField(auto_now=True)
     source_updated_at = models.DateTimeField(
