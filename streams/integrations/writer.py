@@ -670,46 +670,52 @@ def _write_histories(
             live[item_id].append((state_id, at))
     rewrite: list[int] = []  # items whose history changes
     replaced: list[int] = []  # of them, those whose stored moves are not all kept
-    rows: list[tuple] = []
+    # The item's state is its last move's (a kept later move may be newer than the file). An item
+    # created by this write has it already: updating it would only rewrite its row.
+    last: dict[int, int] = {}
     state_ids = {name: state.pk for name, state in states.items()}
-    for key, row in parsed.items.items():
-        item_id = items[key]
-        wanted = [(state_ids[name], at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])]
-        kept = stored.get(item_id, [])
-        later = [move for move in live.get(item_id, ()) if move[1] > wanted[-1][1]]
-        for state_id, at in later:
-            if state_id != wanted[-1][0]:
-                wanted.append((state_id, at))
-        if kept == wanted:
-            continue
-        if later:
-            result.warnings["moves recorded after the export kept"] += len(later)
-        rewrite.append(item_id)
-        if kept and len(kept) < len(wanted) and wanted[: len(kept)] == kept:
-            # The stored history goes on in the new one (a sync's new moves): append, delete nothing.
-            tail, previous = wanted[len(kept) :], kept[-1][0]
-        else:
-            tail, previous = wanted, None
-            if kept:  # a new item has no stored move to delete
-                replaced.append(item_id)
-        for state_id, at in tail:
-            rows.append((item_id, previous, state_id, at, StateTransition.Source.IMPORT.value))
-            previous = state_id
-    del stored
+
+    def history_rows():
+        """The moves to write, made as COPY takes them, noting on the way the items rewritten,
+        replaced and (not created by this write) their last state."""
+        for key, row in parsed.items.items():
+            item_id = items[key]
+            wanted = [
+                (state_ids[name], at) for name, at in (parsed.histories.get(key) or [(initial.name, row.created_at)])
+            ]
+            kept = stored.get(item_id, [])
+            later = [move for move in live.get(item_id, ()) if move[1] > wanted[-1][1]]
+            for state_id, at in later:
+                if state_id != wanted[-1][0]:
+                    wanted.append((state_id, at))
+            if kept == wanted:
+                continue
+            if later:
+                result.warnings["moves recorded after the export kept"] += len(later)
+            rewrite.append(item_id)
+            if kept and len(kept) < len(wanted) and wanted[: len(kept)] == kept:
+                # The stored history goes on in the new one (a sync's new moves): append, delete nothing.
+                tail, previous = wanted[len(kept) :], kept[-1][0]
+            else:
+                tail, previous = wanted, None
+                if kept:  # a new item has no stored move to delete
+                    replaced.append(item_id)
+            for state_id, at in tail:
+                yield (item_id, previous, state_id, at, StateTransition.Source.IMPORT.value)
+                previous = state_id
+            if item_id not in created:
+                last[item_id] = previous
+
+    rows = history_rows()
+    if stored:  # stored moves may be replaced: which ones is known before any new move is written
+        rows = list(rows)
     if replaced:
         # Each deleted move's last version, written in batches (one INSERT per row took seconds).
         delete_with_history(StateTransition.objects.filter(any_of("item_id", replaced)))
-    if rewrite:
-        # The item's state is the last move's (a kept later move may be newer than the file). An
-        # item created by this write has it already: updating it would only rewrite its row.
-        last = {}
-        for item_id, _previous, state_id, _at, _source in rows:
-            last[item_id] = state_id
-        for item_id in created:
-            last.pop(item_id, None)
-        RowWriter().update_column(BacklogItem, "state_id", list(last.items()))
-    RowWriter().write(StateTransition, MOVE_COLUMNS, rows)
-    result.histories_written, result.transitions_written = len(rewrite), len(rows)
+    result.transitions_written = RowWriter().write(StateTransition, MOVE_COLUMNS, rows)
+    stored.clear()  # (not `del`: history_rows() closes over it)
+    RowWriter().update_column(BacklogItem, "state_id", list(last.items()))
+    result.histories_written = len(rewrite)
     return rewrite
 
 
