@@ -6,6 +6,7 @@ columns consistent themselves (e.g. with `items_refresh_flow_dates`).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 import itertools
 
 from django.core.exceptions import EmptyResultSet
@@ -51,14 +52,32 @@ def analyze_after_commit(written: dict[type[models.Model], int]) -> list[str]:
         table for table, rows in tables.items() if sizes.get(table, -1) < 0 or rows >= ANALYZE_SHARE * sizes[table]
     )
     if chosen:
-        quote = connection.ops.quote_name
 
         def analyze() -> None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {', '.join(quote(table) for table in chosen)}")
+            # One table on this connection, each other one at the same time on a connection of its
+            # own: a board import's two ANALYZEs took 0.65 and 0.75 s one after the other.
+            with ThreadPoolExecutor(max_workers=max(1, len(chosen) - 1)) as pool:
+                others = [pool.submit(analyze_on_own_connection, table) for table in chosen[1:]]
+                analyze_tables(chosen[:1])
+                for other in others:
+                    other.result()  # raises what the thread raised
 
         transaction.on_commit(analyze, robust=True)
     return chosen
+
+
+def analyze_tables(tables: Sequence[str]) -> None:
+    """ANALYZE the tables, on this thread's connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(table) for table in tables)}")
+
+
+def analyze_on_own_connection(table: str) -> None:
+    """ANALYZE the table on a connection of this thread's own, closed afterwards (a thread's)."""
+    try:
+        analyze_tables([table])
+    finally:
+        connection.close()
 
 
 def values_rows(queryset: models.QuerySet, *fields: str, chunk_size: int = 20000) -> Iterator[tuple]:

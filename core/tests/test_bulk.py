@@ -2,12 +2,15 @@
 PostgreSQL), and big writes get their tables analysed once they commit."""
 
 import datetime as dt
+import threading
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 import pytest
 
-from core.bulk import analyze_after_commit, values_rows
+from core import bulk
+from core.bulk import analyze_after_commit, analyze_on_own_connection, values_rows
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -60,6 +63,23 @@ def test_a_write_that_grows_a_table_a_tenth_analyses_it_after_the_commit(django_
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert analyze_after_commit({User: 10}) == ["auth_user"]
     assert len(callbacks) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
+def test_tables_grown_together_are_analysed_at_the_same_time(django_capture_on_commit_callbacks, monkeypatch):
+    """The first on the transaction's connection, each other one on a thread's own connection."""
+    people(10)
+    threads = []
+
+    def on_own_connection(table):
+        threads.append((table, threading.get_ident()))
+        analyze_on_own_connection(table)
+
+    monkeypatch.setattr(bulk, "analyze_on_own_connection", on_own_connection)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyze_after_commit({User: 10, Group: 1}) == ["auth_group", "auth_user"]
+    assert [table for table, _thread in threads] == ["auth_user"]
+    assert threads[0][1] != threading.get_ident()
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite has no planner statistics to refresh")
