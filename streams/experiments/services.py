@@ -264,22 +264,27 @@ def bootstrap_difference(
     before, after, statistic, *, trials: int = TRIALS, seed: int = SEED, chunk: int = 250
 ) -> tuple[float, float]:
     """95% percentile interval of statistic(after) − statistic(before), each period resampled
-    with replacement on its own. `before`/`after` are arrays of units, or of rows for several
-    columns; `statistic` maps the resampled units, an array of shape (trials, n), or for rows a
-    tuple of one such array per column, to (trials,).
+    with replacement on its own. `before`/`after` are arrays of units, or of rows of two
+    columns. For units, `statistic` maps the resampled units, an array of shape (trials, n), to
+    (trials,); for rows it maps their two column sums, a pair of arrays of shape (trials,) (a
+    ratio of sums, say), to (trials,).
 
     Trials are drawn `chunk` at a time, so memory stays at chunk × n units (a few MB for
-    thousands of items) instead of trials × n. Rows are resampled column by column with the
-    same picks: gathering whole rows into a (trials, n, columns) array and summing across its
-    middle axis took ten times as long (0.6 s of the efficiency verdict on 2,000 items)."""
+    thousands of items) instead of trials × n. A row's two columns travel as one complex
+    number, so one gather and one sum serve both with the same picks: gathering whole rows
+    into a (trials, n, 2) array and summing across its middle axis took ten times as long (0.6 s
+    of the efficiency verdict on 2,000 items), and one gather per column 308 ms of CPU where
+    this takes 212 (2,100 items a period)."""
     rng = np.random.default_rng(seed)
-    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    before, after = _packed(np.asarray(before, dtype=float)), _packed(np.asarray(after, dtype=float))
 
     def resampled(units, picks):
         # np.take: the same values as units[picks], in two thirds of the time.
-        if units.ndim == 1:
-            return np.take(units, picks)
-        return tuple(np.take(column, picks) for column in np.ascontiguousarray(units.T))
+        taken = np.take(units, picks)
+        if np.iscomplexobj(units):
+            sums = taken.sum(axis=1)
+            return sums.real, sums.imag
+        return taken
 
     differences = []
     for first in range(0, trials, chunk):
@@ -291,14 +296,23 @@ def bootstrap_difference(
     return float(low), float(high)
 
 
+def _packed(units: np.ndarray) -> np.ndarray:
+    """Units as they are; rows of two columns as complex numbers (real: the first column)."""
+    if units.ndim == 1:
+        return units
+    if units.shape[1] != 2:
+        raise ValueError(f"rows of two columns are resampled, not of {units.shape[1]}")
+    return units[:, 0] + 1j * units[:, 1]
+
+
 def _mean(resampled):
     return resampled.mean(axis=1)
 
 
-def ratio_of_sums(columns):
-    """Σ active ÷ Σ flow of resampled (active, flow) rows, given as their two columns; NaN when
-    no flow time at all."""
-    active, flow = columns[0].sum(axis=1), columns[1].sum(axis=1)
+def ratio_of_sums(sums):
+    """Σ active ÷ Σ flow of resampled (active, flow) rows, given their two column sums; NaN
+    when no flow time at all."""
+    active, flow = sums
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(flow > 0, active / flow, np.nan)
 
