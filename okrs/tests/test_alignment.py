@@ -198,3 +198,30 @@ def test_membership_by_binary_search_is_numpys_isin(size):
     wip = rng.integers(-3, 5100, 900)
     assert (in_sorted(wip, aligned) == np.isin(wip, aligned)).all()
     assert in_sorted(np.empty(0, dtype=np.int64), aligned).shape == (0,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_key_results_kept_between_views_follow_objectives_links_and_leadership(world):
+    """Outside a test's transaction the alignment report keeps the scope's key results under
+    the objectives' generation: a new key result, a link and a director's new stream each show
+    at the next view."""
+    payments, lending = world["payments"], world["lending"]
+    director = Scope.director(world["director"])
+
+    def unsupported(scope) -> set[str]:
+        return {kr.title for kr in alignment_report(scope, PERIOD).unsupported}
+
+    assert unsupported(Scope.stream(payments)) == unsupported(director) == {"Nobody works on this"}
+    goal = ObjectiveFactory(title="Lending goal", level=Objective.Level.STREAM, stream=lending, period=PERIOD.label)
+    fresh = KeyResultFactory(objective=goal, title="Approve loans faster")
+    assert unsupported(director) == {"Nobody works on this", "Approve loans faster"}
+    fresh.items.add(make_item(lending, "Instant approval", "In progress"))
+    assert unsupported(director) == {"Nobody works on this"}
+    cards = ValueStreamFactory(name="Cards")
+    KeyResultFactory(
+        objective=ObjectiveFactory(title="Cards goal", level=Objective.Level.STREAM, stream=cards, period=PERIOD.label),
+        title="Fewer declines",
+    )
+    assert unsupported(director) == {"Nobody works on this"}  # not the director's stream yet
+    LeadershipAssignmentFactory(person=world["director"], stream=cards)
+    assert unsupported(director) == {"Nobody works on this", "Fewer declines"}
