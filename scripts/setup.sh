@@ -75,3 +75,8 @@ if [[ $want_bench == 1 ]] && ! command -v wrk >/dev/null 2>&1; then
   say "Installing Debian's wrk"
   as_root apt-get install -y wrk >/dev/null 2>&1 || { as_root apt-get update >/dev/null && as_root apt-get install -y wrk >/dev/null; }
 fi
+
+# 5. The project's bytecode, as a deployment compiles it (pip does so for the packages): where
+# PYTHONDONTWRITEBYTECODE is set, as on these machines, every command compiled about 340 modules
+# from source again, 0.15 s of each `manage.py` start. Up-to-date files are skipped.
+.venv/bin/python -m compileall -q -j 0 portal okrs streams teams core benchmarks >/dev/null
