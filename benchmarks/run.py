@@ -142,9 +142,19 @@ def prepare_import_database(server: str, name: str) -> None:
     manage("migrate", "--noinput", "-v0", url=url)
 
 
+SERVER_SETTINGS = ("shared_buffers", "wal_buffers", "max_wal_size", "work_mem", "synchronous_commit")
+
+
 def environment(url: str) -> dict:
     with psycopg.connect(url) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
+        # The server's settings that bulk writes and large reads depend on, printed with the figures.
+        settings = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+                [list(SERVER_SETTINGS)],
+            ).fetchall()
+        )
         transitions = conn.execute("SELECT count(*) FROM streams_statetransition").fetchone()[0]
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM streams_backlogitem), (SELECT count(*) FROM streams_valuestream), "
@@ -164,6 +174,7 @@ def environment(url: str) -> dict:
         "memory_gb": round(memory_gb, 1),
         "python": platform.python_version(),
         "postgresql": pg,
+        "postgresql_settings": settings,
         "items": counts[0],
         "streams": counts[1],
         "teams": counts[2],
@@ -448,7 +459,9 @@ def write_report(env: dict, runs: dict, times: int = 1) -> tuple[dict, list[str]
             else ["Written again from earlier runs' results (`--report-only`): each row says so.", ""]
         ),
         f"{env['date']}, commit {env['commit']}; {env['cores']} cores, {env['memory_gb']} GB, Python {env['python']}, "
-        f"PostgreSQL {env['postgresql']}. Database: {env['items']:,} items, {env['transitions']:,} transitions, "
+        f"PostgreSQL {env['postgresql']} ("
+        + ", ".join(f"{name} {value}" for name, value in env.get("postgresql_settings", {}).items())
+        + f"). Database: {env['items']:,} items, {env['transitions']:,} transitions, "
         f"{env['streams']:,} streams, {env['teams']:,} teams, {env['people']:,} people.",
         "",
         "| Benchmark | Measure | Value | Goal | Met | Notes |",
