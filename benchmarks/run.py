@@ -513,6 +513,12 @@ def main() -> None:
         "--server", default=os.environ.get("BENCH_POSTGRES", SERVER), help=f"PostgreSQL server URL ({SERVER})"
     )
     parser.add_argument("--reseed", action="store_true", help="drop and rebuild the scale database")
+    parser.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="leave the local PostgreSQL's settings as they are (by default scripts/tune_postgres.sh sets its "
+        "shared_buffers, wal_buffers and max_wal_size, restarting it if they change)",
+    )
     parser.add_argument("--only", help=f"comma-separated benchmarks to run ({','.join(BENCHES)})")
     parser.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
     parser.add_argument(
@@ -541,6 +547,10 @@ def main() -> None:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
 
     subprocess.run(["bash", "scripts/services.sh"], check=True, cwd=ROOT)
+    if options.server == SERVER and not options.no_tune:
+        # The local server set as a server at this scale is (shared buffers, WAL buffers and
+        # checkpoint distance; README, "Running on PostgreSQL"); restarted only if it was not.
+        subprocess.run(["bash", "scripts/tune_postgres.sh"], check=True, cwd=ROOT)
     scale_url = f"{options.server}/{database}"
     prepared = prepare_scale_database(options.server, database, scale, options.reseed, results_folder(times))
     env = {**environment(scale_url), **prepared}
