@@ -14,6 +14,8 @@ gathered in one pass. The INSERT's own stream trigger is dropped; an UPDATE of m
 refused, and how, is unchanged.
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
 PG_CHECK_MOVES = r"""
@@ -63,46 +65,7 @@ $$;
 """
 
 # 0032's function, as it was, for the way back.
-PG_CHECK_MOVES_BEFORE = r"""
-CREATE OR REPLACE FUNCTION streams_transition_references_check() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    wanted bigint;
-    locked bigint;
-    missing text;
-BEGIN
-    SELECT count(*) INTO wanted FROM (SELECT DISTINCT n.item_id FROM new_rows n) w;
-    SELECT count(*) INTO locked FROM (
-        SELECT 1 FROM streams_backlogitem i WHERE i.id IN (SELECT n.item_id FROM new_rows n) FOR KEY SHARE OF i
-    ) l;
-    IF locked < wanted THEN
-        SELECT n.item_id::text INTO missing FROM new_rows n
-        WHERE NOT EXISTS (SELECT 1 FROM streams_backlogitem i WHERE i.id = n.item_id) LIMIT 1;
-        RAISE EXCEPTION 'insert or update on table "streams_statetransition" names a missing item'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (item_id)=(%s) is not present in table "streams_backlogitem".', missing);
-    END IF;
-    SELECT count(*) INTO wanted FROM (
-        SELECT n.to_state_id FROM new_rows n
-        UNION SELECT n.from_state_id FROM new_rows n WHERE n.from_state_id IS NOT NULL
-    ) w;
-    SELECT count(*) INTO locked FROM (
-        SELECT 1 FROM streams_workflowstate s
-        WHERE s.id IN (SELECT n.to_state_id FROM new_rows n UNION SELECT n.from_state_id FROM new_rows n)
-        FOR KEY SHARE OF s
-    ) l;
-    IF locked < wanted THEN
-        SELECT w.id::text INTO missing FROM (
-            SELECT n.to_state_id FROM new_rows n UNION SELECT n.from_state_id FROM new_rows n
-        ) w(id)
-        WHERE w.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM streams_workflowstate s WHERE s.id = w.id) LIMIT 1;
-        RAISE EXCEPTION 'insert or update on table "streams_statetransition" names a missing workflow state'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (state_id)=(%s) is not present in table "streams_workflowstate".', missing);
-    END IF;
-    RETURN NULL;
-END
-$$;
-"""
+PG_CHECK_MOVES_BEFORE = import_module("streams.migrations.0032_transition_references_by_statement").PG_CHECK_MOVES
 
 STREAM_INSERT_TRIGGER = (
     "CREATE TRIGGER streams_statetransition_stream_insert AFTER INSERT ON streams_statetransition "
