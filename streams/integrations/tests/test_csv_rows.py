@@ -15,7 +15,7 @@ from core.bounded_input import InputTooLarge, bounded_lines
 from core.errors import ImportRefused, RowError
 from streams.integrations import writer
 from streams.integrations.tests.test_imports import ITEMS, STATES, files, run
-from streams.integrations.writer import Errors, _parse, _rows, _unreadable
+from streams.integrations.writer import Errors
 from teams.tests.factories import TeamFactory
 
 TRANSITIONS = ["key", "to_state", "at"]
@@ -33,7 +33,7 @@ def one_by_one(file, name: str, required: list[str], optional: list[str], errors
     try:
         header = [column.strip() for column in next(reader, None) or []]
     except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
-        errors.add(name, 1, "", _unreadable(error))
+        errors.add(name, 1, "", writer._unreadable(error))
         return
     missing = [column for column in required if column not in header]
     if missing:
@@ -58,7 +58,7 @@ def one_by_one(file, name: str, required: list[str], optional: list[str], errors
                 continue
             yield reader.line_num, tuple(row[index].strip() if index >= 0 else None for index in wanted)
     except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
-        errors.add(name, reader.line_num + (not isinstance(error, csv.Error)), "", _unreadable(error))
+        errors.add(name, reader.line_num + (not isinstance(error, csv.Error)), "", writer._unreadable(error))
 
 
 def opened(data: bytes, how: str) -> io.TextIOBase:
@@ -103,7 +103,7 @@ FILES = {
 def test_rows_read_in_chunks_are_those_read_one_by_one(monkeypatch, name, how, chunk_chars):
     monkeypatch.setattr(writer, "CHUNK_CHARS", chunk_chars)
     data = FILES[name].encode()
-    assert read(_rows, data, how) == read(one_by_one, data, how)
+    assert read(writer._rows, data, how) == read(one_by_one, data, how)
 
 
 @pytest.mark.parametrize("chunk_chars", [1, 7, 60, 700, 64 * 1024])
@@ -111,7 +111,7 @@ def test_a_line_too_long_is_refused_at_its_number_after_the_rows_before_it(monke
     monkeypatch.setattr(writer, "CHUNK_CHARS", chunk_chars)
     settings.IMPORT_MAX_CSV_LINE = 1024
     data = ("key,to_state,at\n" + "\n".join(LINES[:30] + ["PAY-1,Done," + "x" * 5000] + LINES)).encode()
-    rows, errors = read(_rows, data, "bytes")
+    rows, errors = read(writer._rows, data, "bytes")
     assert [line for _, line, _ in rows] == list(range(2, 32))
     assert errors == [
         RowError(
@@ -129,7 +129,7 @@ def test_a_line_too_long_is_refused_at_its_number_after_the_rows_before_it(monke
 def test_a_quoted_line_break_across_chunks_ends_its_row_on_its_last_line(monkeypatch, chunk_chars):
     monkeypatch.setattr(writer, "CHUNK_CHARS", chunk_chars)
     data = b'key,to_state,at\r\nPAY-1,"In\r\nprogress",2026-03-02T00:00:00+00:00\r\nPAY-2,Done,x\r\n'
-    assert read(_rows, data, "bytes") == (
+    assert read(writer._rows, data, "bytes") == (
         [(0, 3, ("PAY-1", "In\r\nprogress", "2026-03-02T00:00:00+00:00")), (0, 4, ("PAY-2", "Done", "x"))],
         [],
     )
@@ -140,7 +140,7 @@ def test_bytes_not_utf8_far_into_a_file_are_refused_where_reading_line_by_line_r
     monkeypatch.setattr(writer, "CHUNK_CHARS", chunk_chars)
     lines = [MOVE.format(n=n, d=n % 9 + 1) for n in range(1000)]  # 44 KB: decoded 8 KB at a time
     data = ("key,to_state,at\n" + "\n".join(lines)).encode().replace(b"PAY-700,", b"PAY-\xff700,")
-    rows, errors = read(_rows, data, "bytes")
+    rows, errors = read(writer._rows, data, "bytes")
     assert (rows, errors) == read(one_by_one, data, "bytes")
     assert len(errors) == 1 and errors[0].message.startswith("is not UTF-8 text (byte 0xff")
     assert errors[0].line == rows[-1][1] + 1 < 702
@@ -166,7 +166,7 @@ def test_items_without_the_optional_columns_get_none_for_them(monkeypatch):
         (0, 2, ("PAY-1", "Epic", "feature", "2026-03-02T00:00:00+00:00", None, None)),
         (0, 3, ("PAY-2", "Bug", "defect", "x", None, None)),
     ]
-    assert read(_rows, data, "bytes", ITEM_COLUMNS) == (expected, [])
+    assert read(writer._rows, data, "bytes", ITEM_COLUMNS) == (expected, [])
 
 
 @pytest.mark.django_db
@@ -209,10 +209,10 @@ def test_the_parse_leaves_the_garbage_collector_as_it_found_it(team, enabled):
     was = gc.isenabled()
     (gc.enable if enabled else gc.disable)()
     try:
-        _parse(None, **files())
+        writer._parse(None, **files())
         assert gc.isenabled() is enabled
         with pytest.raises(ImportRefused):
-            _parse(None, **files(items=ITEMS.replace("feature", "bogus"), states=STATES))
+            writer._parse(None, **files(items=ITEMS.replace("feature", "bogus"), states=STATES))
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
