@@ -389,30 +389,11 @@ def _parse_files(stream: ValueStream | None, states_file: IO, items_file: IO, tr
         teams[name.lower()] = pk
     items = parsed.items
     fromisoformat = dt.datetime.fromisoformat
-    flow_types = set(FLOW_TYPES)
     columns = ["key", "title", "type", "created_at"]
     for line, row in _rows(items_file, "items.csv", columns, ["parent_key", "team"], errors):
         key, title, raw_type, created_at, parent_key, team_name = row
         flow_type = raw_type.lower()
         team_id = teams.get(team_name.lower()) if team_name else None
-        # The usual item, checked in one expression: a time in ISO 8601 (else ValueError) with a UTC offset
-        # (else comparing it raises TypeError) from 2000 on, as _timestamp takes it first; a new key and a title
-        # of the right lengths; a known type and team. Any other goes through each check below.
-        try:
-            created = fromisoformat(created_at)
-            usual = (
-                created >= EARLIEST_INSTANT
-                and 0 < len(key) <= 100
-                and key not in items
-                and 0 < len(title) <= 300
-                and flow_type in flow_types
-                and (team_id is not None or not team_name)
-            )
-        except (ValueError, TypeError):
-            usual = False
-        if usual:
-            items[key] = ItemRow(line, key, title, flow_type, created, parent_key or "", team_id)
-            continue
         if not key:
             errors.add("items.csv", line, "key", "an item needs a key.")
         elif len(key) > 100:
