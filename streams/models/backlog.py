@@ -263,9 +263,12 @@ class StateTransition(models.Model):
             # A person's moves, for SET NULL when they are deleted.
             models.Index(fields=["actor"], condition=models.Q(actor__isnull=False), name="transition_actor_idx"),
             # An item's history in order, read from the index alone (the engine's stays, the
-            # data-quality panel's backward moves); it serves lookups by item too.
+            # data-quality panel's backward moves); it serves lookups by item too. The id is a
+            # key, not an included column: moves at one instant keep their order (at, id), and
+            # the engine's windows over them need no sort of their own (0.15 s of a board's
+            # 630,000 moves).
             models.Index(
-                fields=["item", "at"], include=["id", "to_state", "from_state"], name="transition_item_history_idx"
+                fields=["item", "at", "id"], include=["to_state", "from_state"], name="transition_item_history_idx"
             ),
             # A stream's moves by its states (with the item: which of its items have a history).
             models.Index(fields=["to_state", "at"], include=["item"], name="transition_to_state_item_idx"),
