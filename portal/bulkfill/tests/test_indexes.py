@@ -45,7 +45,9 @@ def _unique_or_primary(indexes: set[tuple[str, str]]) -> set[tuple[str, str]]:
 @pytest.mark.django_db(transaction=True)
 def test_a_fill_of_empty_tables_runs_without_secondary_indexes_and_gets_them_all_back():
     before = _schema()
-    assert len(before["indexes"]) > 20 and len(before["foreign keys"]) >= 2
+    # The moves and items check their references by triggers (streams 0032, 0033, 0038): the
+    # blocked periods' key on their item is the one foreign key of these tables left.
+    assert len(before["indexes"]) > 20 and len(before["foreign keys"]) >= 1
     with indexes_deferred(FILLED) as deferred:
         during = _schema()
         BacklogItemFactory.create_batch(3)
