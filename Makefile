@@ -40,8 +40,8 @@ bench:
 	@bash scripts/setup.sh --bench
 	$(PY) benchmarks/run.py
 
-# The same at ten times the DESIGN.md scale (portal_scale10: about 45 minutes to build and
-# 17 GB of disk the first time); report in benchmarks/results/x10/report.md.
+# The same at ten times the DESIGN.md scale (portal_scale10: about 20-25 minutes to build and
+# 12 GB of disk the first time; a run about 25 minutes); report in benchmarks/results/x10/report.md.
 bench10:
 	@bash scripts/setup.sh --bench
 	$(PY) benchmarks/run.py --times 10
