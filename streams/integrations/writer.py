@@ -199,24 +199,10 @@ def _row_batches(
     once the rows before it have been yielded, so errors stay in the order of the lines."""
     lines = bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name)
     reader = csv.reader(lines, strict=True)
-    try:
-        header = [column.strip() for column in next(reader, None) or []]
-    except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
-        errors.add(name, 1, "", _unreadable(error))
+    read = _header(reader, name, required, optional, errors)
+    if read is None:
         return
-    missing = [column for column in required if column not in header]
-    if missing:
-        errors.add(
-            name,
-            1,
-            "",
-            f"the header must name the columns {', '.join(required)} "
-            f"(optional: {', '.join(optional) or 'none'}); missing: {', '.join(missing)}.",
-        )
-        return
-    width = len(header)
-    at = {column: index for index, column in enumerate(header)}  # a repeated column: its last
-    wanted = [at[column] for column in required] + [at.get(column, -1) for column in optional]
+    width, wanted = read
     # The usual file: the header is exactly the columns read, in order, the optional ones it does not name
     # last (each row is stripped whole, then None added for those).
     absent = wanted.count(-1)
@@ -278,6 +264,31 @@ def _row_batches(
             return
         if ended:
             return
+
+
+def _header(
+    reader, name: str, required: list[str], optional: list[str], errors: Errors
+) -> tuple[int, list[int]] | None:
+    """Read the header from `reader`: its width and the index of each column read (the required,
+    then the optional ones, -1 for one it does not name). None, the problem reported, when the
+    header cannot be read or lacks a required column."""
+    try:
+        header = [column.strip() for column in next(reader, None) or []]
+    except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
+        errors.add(name, 1, "", _unreadable(error))
+        return None
+    missing = [column for column in required if column not in header]
+    if missing:
+        errors.add(
+            name,
+            1,
+            "",
+            f"the header must name the columns {', '.join(required)} "
+            f"(optional: {', '.join(optional) or 'none'}); missing: {', '.join(missing)}.",
+        )
+        return None
+    at = {column: index for index, column in enumerate(header)}  # a repeated column: its last
+    return len(header), [at[column] for column in required] + [at.get(column, -1) for column in optional]
 
 
 def _usual_rows(chunk: list[str], width: int, absent: int) -> Iterator[tuple] | None:

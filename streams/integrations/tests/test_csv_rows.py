@@ -30,24 +30,10 @@ def team():
 def one_by_one(file, name: str, required: list[str], optional: list[str], errors: Errors):
     """The rows as read before chunks (809de95): `csv.reader` over the file's lines, a row at a time."""
     reader = csv.reader(bounded_lines(file, max_line=settings.IMPORT_MAX_CSV_LINE, name=name), strict=True)
-    try:
-        header = [column.strip() for column in next(reader, None) or []]
-    except (InputTooLarge, UnicodeDecodeError, csv.Error) as error:
-        errors.add(name, 1, "", writer._unreadable(error))
+    read = writer._header(reader, name, required, optional, errors)  # the header as the writer reads it
+    if read is None:
         return
-    missing = [column for column in required if column not in header]
-    if missing:
-        errors.add(
-            name,
-            1,
-            "",
-            f"the header must name the columns {', '.join(required)} "
-            f"(optional: {', '.join(optional) or 'none'}); missing: {', '.join(missing)}.",
-        )
-        return
-    width = len(header)
-    at = {column: index for index, column in enumerate(header)}
-    wanted = [at[column] for column in required] + [at.get(column, -1) for column in optional]
+    width, wanted = read
     try:
         for row in reader:
             if not row:
