@@ -5,15 +5,17 @@ read with psycopg's C time loader: the same rows written as with the ORM's reade
 import datetime as dt
 import io
 import random
+import threading
 
 from django.db import transaction
 import pytest
 
 from core.bulk import values_rows
+from core.errors import ImportRefused
 from streams.backlog.services import items_refresh_flow_dates
 from streams.integrations import writer
 from streams.integrations.writer import PART, ItemRow, Parsed, flow_csv_import, history_flow_dates, write_parsed
-from streams.models import BacklogItem, StateTransition
+from streams.models import BacklogItem, StateTransition, ValueStream
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +181,63 @@ def test_a_changed_board_is_written_the_same_whichever_reader_compares_the_store
             transaction.set_rollback(True)
     assert outcomes[0][1]["histories_written"] > 0 and outcomes[0][1]["items_updated"] > 0
     assert outcomes[0] == outcomes[1]
+
+
+def in_time_order(files: dict[str, io.StringIO]) -> dict[str, io.StringIO]:
+    """The same board with its moves listed in time order (a log of moves): an item's moves apart,
+    between other items' moves. A stable sort: moves at the same time keep the file's order."""
+    header, *lines = files["transitions_file"].getvalue().splitlines()
+    lines.sort(key=lambda line: line.split(",")[2])  # one spelling of UTC times: text order is time order
+    return files | {"transitions_file": io.StringIO("\n".join([header, *lines]) + "\n")}
+
+
+@pytest.mark.parametrize("items", [120, 3000])
+def test_moves_listed_in_time_order_are_written_as_when_listed_by_item(items):
+    """The new items are written while transitions.csv is still read, each once the moves of
+    another item follow its own; a file that comes back to an item writes them again."""
+    outcomes = []
+    for files in (board(items=items), in_time_order(board(items=items))):
+        with transaction.atomic():
+            result = flow_csv_import(stream_slug="fast", **files)
+            outcomes.append((snapshot(result.stream), result.as_dict() | {"seconds": 0}))
+            transaction.set_rollback(True)
+    assert outcomes[0][1]["items_created"] == items and outcomes[0][1]["transitions_written"] > items
+    assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize(("keys", "again"), [("K-0 K-0 K-1", False), ("K-0 K-1 K-0", True)])
+def test_the_writer_learns_that_the_file_came_back_to_an_item(keys, again):
+    states = io.StringIO("name,category,order\nBacklog,backlog,0\nDoing,active,1\n")
+    items = io.StringIO(
+        f"key,title,type,created_at\nK-0,A,feature,{START.isoformat()}\nK-1,B,feature,{START.isoformat()}\n"
+    )
+    moves = "".join(
+        f"{key},{'Backlog' if n == 0 else 'Doing'},{(START + dt.timedelta(hours=n)).isoformat()}\n"
+        for n, key in enumerate(keys.split())
+    )
+    parsed, errors, known = writer._parse_head(None, states, items)
+    reading = writer.HistoriesReading(parsed, known, io.StringIO("key,to_state,at\n" + moves), errors)
+
+    assert reading.finish() is again
+    assert [len(parsed.histories[key]) for key in ("K-0", "K-1")] == [2, 1]
+    if again:
+        with pytest.raises(writer.ReadAgain):
+            reading.wait("K-1")
+    else:
+        reading.wait("K-0")
+        reading.wait("K-1")  # the last item's moves end with the file
+
+
+def test_a_bad_move_refuses_the_import_begun_while_the_moves_were_read():
+    files = board()
+    later = (START + dt.timedelta(days=300)).isoformat()  # after every move of the board
+    bad = files["transitions_file"].getvalue() + f"K-3,Nowhere,{later}\nK-999,Done,{later}\n"
+    with pytest.raises(ImportRefused) as refused:
+        flow_csv_import(stream_slug="fast", **files | {"transitions_file": io.StringIO(bad)})
+    lines = len(bad.splitlines())
+    assert [(error.file, error.line, error.field) for error in refused.value.errors] == [
+        ("transitions.csv", lines - 1, "to_state"),
+        ("transitions.csv", lines, "key"),
+    ]
+    assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
+    assert "transitions.csv" not in [thread.name for thread in threading.enumerate()]
