@@ -21,7 +21,7 @@ Definitions (all durations are calendar days with fractions, from the history):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 import datetime as dt
 import math
@@ -577,14 +577,15 @@ class HistoryEngine:
         self._build_state_time()
         self._finished_stats()
 
-    def aggregate(self) -> FlowReport:
-        """The rest of `run` after `build`: every other figure of the report."""
+    def aggregate(self, daily_steps: Callable[[], list[tuple]] | None = None) -> FlowReport:
+        """The rest of `run` after `build`: every other figure of the report. `daily_steps`, when
+        given, returns what `daily_steps` returns (computed meanwhile on another connection)."""
         self._weekly_and_daily_throughput()
         self._efficiency()
         self._wip()
         if self.with_items:
             self._items()
-        self._daily_series()
+        self._daily_series(daily_steps() if daily_steps is not None else None)
         self._bottleneck()
         self._targets_and_limits()
         self._littles_law()
@@ -643,22 +644,27 @@ class HistoryEngine:
         `finished_at` is set exactly while an item is in a done state (the state service keeps
         it so), which lets the (stream, finished_at) index find them.
         """
-        where = self.item_filter()
         select = f"""
             SELECT item_id, state_id, category, seg_start, next_at, COALESCE(next_at, {self.as_of}) AS seg_end,
                    prev_category
-            FROM (
-                SELECT t.item_id, t.to_state_id AS state_id, s.category, t.at AS seg_start,
-                       LEAD(t.at) OVER w AS next_at,
-                       LAG(s.category) OVER w AS prev_category
-                FROM streams_statetransition t
-                JOIN streams_workflowstate s ON s.id = t.to_state_id
-                JOIN streams_backlogitem i ON i.id = t.item_id
-                WHERE {where} AND t.at <= {self.as_of} AND (i.finished_at IS NULL OR i.finished_at >= {self.ws})
-                WINDOW w AS (PARTITION BY t.item_id ORDER BY t.at, t.id)
-            ) stays
+            FROM ({self._stays_sql(previous=True)}) stays
         """
         self.create(self.SEG, select)
+
+    def _stays_sql(self, *, previous: bool) -> str:
+        """The stays of `_build_segments` read from the moves: item_id, state_id, category,
+        seg_start, next_at (and prev_category where `previous`)."""
+        where = self.item_filter()
+        return f"""
+            SELECT t.item_id, t.to_state_id AS state_id, s.category, t.at AS seg_start,
+                   LEAD(t.at) OVER w AS next_at
+                   {", LAG(s.category) OVER w AS prev_category" if previous else ""}
+            FROM streams_statetransition t
+            JOIN streams_workflowstate s ON s.id = t.to_state_id
+            JOIN streams_backlogitem i ON i.id = t.item_id
+            WHERE {where} AND t.at <= {self.as_of} AND (i.finished_at IS NULL OR i.finished_at >= {self.ws})
+            WINDOW w AS (PARTITION BY t.item_id ORDER BY t.at, t.id)
+        """
 
     def _build_items(self) -> None:
         """Per item: start, finish, category and reopens as of as_of; removed items dropped.
@@ -974,7 +980,44 @@ class HistoryEngine:
         r.wip_by_type = dict.fromkeys(FLOW_TYPES, 0) | counts
         r.wip = sum(r.wip_by_type.values())
 
-    def _daily_series(self) -> None:
+    def daily_steps(self) -> list[tuple]:
+        """The rows `_daily_series` counts its days from, read from the moves themselves rather
+        than from `build`'s temporary tables: another connection computes them while this one
+        builds (`manage.py flow_metrics`), and `aggregate(daily_steps=...)` takes them. The same
+        stays: `_build_segments`' of the items `_build_items` keeps (not removed at as_of)."""
+        stays = f"""
+            SELECT item_id, state_id, seg_start, next_at FROM (
+                SELECT item_id, state_id, seg_start, next_at,
+                       MAX(CASE WHEN next_at IS NULL THEN category END) OVER (PARTITION BY item_id) AS last_category
+                FROM ({self._stays_sql(previous=False)}) stays
+            ) g WHERE last_category <> 'removed'
+        """
+        return self.fetchall(self._daily_steps_sql(f"({stays}) g"))
+
+    def _daily_steps_sql(self, stays: str) -> str:
+        """Entries and exits counted per state and day-end, each a row: (state, category, k, ±n), of
+        the stays `stays` names (alias g: state_id, seg_start, next_at)."""
+        sql = self.sql
+        days = self.window.days
+        first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
+        until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
+        # Counted by state alone and the category (the state's) joined to the few counts: half
+        # a million stays hashed on an integer and a day, not on a text too (0.1 s of CPU).
+        return f"""
+            WITH stays AS (
+                SELECT g.state_id AS band, {first} AS k_from, {until} AS k_to
+                FROM {stays}
+                WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
+            ),
+            covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
+            SELECT c.band, w.category, c.k, c.n FROM (
+                SELECT band, k_from AS k, COUNT(*) AS n FROM covering GROUP BY band, k_from
+                UNION ALL
+                SELECT band, k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY band, k_to
+            ) c JOIN streams_workflowstate w ON w.id = c.band
+        """
+
+    def _daily_series(self, rows: list[tuple] | None = None) -> None:
         """Cumulative flow (items per workflow state and per category) and WIP at the end of
         each day of the window.
 
@@ -986,29 +1029,9 @@ class HistoryEngine:
         sum (every stay in one is after the start; a started item back in a backlog state is
         returned to the backlog, not WIP), not a series of its own read from the stays again.
         """
-        sql = self.sql
         days = self.window.days
-        first = sql.greatest(sql.ceil(sql.days("g.seg_start", self.ws)), "1")
-        until = f"CASE WHEN g.next_at IS NULL THEN {days + 1} ELSE {sql.ceil(sql.days('g.next_at', self.ws))} END"
-        stays = f"""
-            SELECT g.state_id AS band, {first} AS k_from, {until} AS k_to
-            FROM {self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id
-            WHERE (g.next_at IS NULL OR g.next_at > {self.ws}) AND g.seg_start <= {self.we}
-        """
-        # Entries and exits counted per state and day-end, each a row: (state, category, k, ±n).
-        # Counted by state alone and the category (the state's) joined to the few counts: half
-        # a million stays hashed on an integer and a day, not on a text too (0.1 s of CPU).
-        rows = self.fetchall(
-            f"""
-            WITH stays AS ({stays}),
-                 covering AS (SELECT * FROM stays WHERE k_from <= {days} AND k_to > k_from)
-            SELECT c.band, w.category, c.k, c.n FROM (
-                SELECT band, k_from AS k, COUNT(*) AS n FROM covering GROUP BY band, k_from
-                UNION ALL
-                SELECT band, k_to, -COUNT(*) FROM covering WHERE k_to <= {days} GROUP BY band, k_to
-            ) c JOIN streams_workflowstate w ON w.id = c.band
-            """
-        )
+        if rows is None:  # else `daily_steps`' rows, read meanwhile on another connection
+            rows = self.fetchall(self._daily_steps_sql(f"{self.SEG} g JOIN {self.ITEM} f ON f.item_id = g.item_id"))
         # Items done before the window and done still sit in their done state throughout. With
         # one done state (or no per-state series) a count from the (stream, finished_at) index
         # says it all; several done states need each item's state.

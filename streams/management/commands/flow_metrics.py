@@ -20,7 +20,7 @@ from core.csv import Echo, SafeWriter
 from core.parallel import default_workers
 from core.sql import Dialect
 from streams.flow.engine import ITEM_FIELDS, FlowReport, HistoryEngine, Scope, Window, report_dict
-from streams.flow.quality import with_data_quality
+from streams.flow.quality import DataQuality, with_data_quality
 from streams.models import ValueStream
 from streams.selectors import data_sources
 from teams.models import Team
@@ -82,12 +82,13 @@ class Command(BaseCommand):
             raise CommandError(f"The window is not valid: {error}.") from error
         # flow_report(with_items=True) as the engine runs it, its items read after the finished
         # items' statistics (their pace needs them) and before the other figures. On PostgreSQL
-        # three things run at once: the data quality on a connection of its own (where one can
-        # see what this one sees: not inside a caller's transaction), the items turned into
-        # text by a thread, and the rest of the report on the engine's cursor.
-        quality_apart = scope.kind == "stream" and default_workers() > 1
+        # three things run at once: on a connection of its own (where one can see what this one
+        # sees: not inside a caller's transaction), the daily series' counts read from the moves
+        # then the data quality; the items turned into text by a thread; the rest of the report
+        # on the engine's cursor.
+        apart = default_workers() > 1
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="flow-metrics") as pool:
-            quality = pool.submit(_data_quality, scope, window) if quality_apart else None
+            side = pool.submit(_apart, scope, window) if apart else None
             with transaction.atomic(), connection.cursor() as cursor, connection.cursor() as rows_cursor:
                 postgres = connection.vendor == "postgresql"
                 if postgres:
@@ -107,11 +108,11 @@ class Command(BaseCommand):
                     rows = engine.item_rows(cursor=rows_cursor)
                     cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
                     items = pool.submit(list, text(rows))
-                    report = engine.aggregate()
+                    report = engine.aggregate(daily_steps=(lambda: side.result()[0]) if side else None)
                 else:
                     report, items = engine.aggregate(), None
-                if quality is not None:
-                    report.data_quality = quality.result()
+                if side is not None and scope.kind == "stream":
+                    report.data_quality = side.result()[1]
                 else:
                     report = with_data_quality(report)
                 head, tail = self._json_ends(report, scope) if format == "json" else self._csv_ends(report)
@@ -185,11 +186,17 @@ class Command(BaseCommand):
         yield "".join(chunk)
 
 
-def _data_quality(scope: Scope, window: Window):
-    """The stream's data-quality facts (`with_data_quality`), read on this thread's own
-    connection, closed at the end."""
+def _apart(scope: Scope, window: Window) -> tuple[list[tuple], DataQuality | None]:
+    """Read on this thread's own connection, closed at the end: the daily series' counts
+    (`HistoryEngine.daily_steps`, for `aggregate`, which needs them first) and a stream's
+    data-quality facts (`with_data_quality`)."""
     try:
-        return with_data_quality(FlowReport(scope=scope, window=window)).data_quality
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # as on the engine's cursor
+            steps = HistoryEngine(cursor, Dialect(connection), scope, window, with_items=False).daily_steps()
+        if scope.kind != "stream":  # the data quality of many streams: on the engine's connection, after
+            return steps, None
+        return steps, with_data_quality(FlowReport(scope=scope, window=window)).data_quality
     finally:
         connections.close_all()
 
