@@ -183,6 +183,35 @@ def environment(url: str) -> dict:
     }
 
 
+def machine_speed(url: str) -> dict:
+    """How fast the machine is now, in two fixed pieces of work (seconds, best of three): a loop of
+    pure Python, and a count PostgreSQL does on one core. Machines of the same kind differ: the
+    figures of runs on two machines compare only as these do (README, "Benchmarks")."""
+
+    def best(work) -> float:
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            runs.append(time.perf_counter() - started)
+        return round(min(runs), 3)
+
+    python = best(lambda: sum(n * n for n in range(3_000_000)))
+    with psycopg.connect(url) as conn:
+        conn.execute("SET jit = off")
+        query = "SELECT count(*) FROM generate_series(1, 5000000) g WHERE g % 7 = 3"
+        postgresql = best(lambda: conn.execute(query).fetchone())
+    return {"python_s": python, "postgresql_s": postgresql}
+
+
+def speed_line(env: dict) -> str:
+    before, after = env["speed_before"], env.get("speed_after") or env["speed_before"]
+    return (
+        f"Machine speed (lower is faster; before / after the run): a Python loop {before['python_s']:.2f} / "
+        f"{after['python_s']:.2f} s, a PostgreSQL count {before['postgresql_s']:.2f} / {after['postgresql_s']:.2f} s."
+    )
+
+
 def run_bench(name: str, *, url: str, extra: list[str], times: int = 1) -> dict:
     say(f"Benchmark: {name}")
     started = time.perf_counter()
@@ -464,6 +493,7 @@ def write_report(env: dict, runs: dict, times: int = 1) -> tuple[dict, list[str]
         + f"). Database: {env['items']:,} items, {env['transitions']:,} transitions, "
         f"{env['streams']:,} streams, {env['teams']:,} teams, {env['people']:,} people.",
         "",
+        *([speed_line(env), ""] if "speed_before" in env else []),
         "| Benchmark | Measure | Value | Goal | Met | Notes |",
         "|---|---|---:|---:|---|---|",
     ]
@@ -553,7 +583,7 @@ def main() -> None:
         subprocess.run(["bash", "scripts/tune_postgres.sh"], check=True, cwd=ROOT)
     scale_url = f"{options.server}/{database}"
     prepared = prepare_scale_database(options.server, database, scale, options.reseed, results_folder(times))
-    env = {**environment(scale_url), **prepared}
+    env = {**environment(scale_url), **prepared, "speed_before": machine_speed(scale_url)}
     runs = {}
     for name in chosen:
         if name == "import":
@@ -586,6 +616,7 @@ def main() -> None:
             # them: measure the steady state, as production would be by then.
             with psycopg.connect(scale_url, autocommit=True) as conn:
                 conn.execute("VACUUM (ANALYZE) streams_backlogitem, streams_statetransition")
+    env["speed_after"] = machine_speed(scale_url)
     _, missed = write_report(env, runs, times)
     folder = results_folder(times)
     print((folder / "report.md").read_text())
