@@ -30,6 +30,7 @@ expected size is recorded beside the verdict.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import datetime as dt
 import math
@@ -274,26 +275,39 @@ def bootstrap_difference(
     number, so one gather and one sum serve both with the same picks: gathering whole rows
     into a (trials, n, 2) array and summing across its middle axis took ten times as long (0.6 s
     of the efficiency verdict on 2,000 items), and one gather per column 308 ms of CPU where
-    this takes 212 (2,100 items a period)."""
-    rng = np.random.default_rng(seed)
-    before, after = _packed(np.asarray(before, dtype=float)), _packed(np.asarray(after, dtype=float))
+    this takes 212 (2,100 items a period).
 
-    def resampled(units, picks):
-        # np.take: the same values as units[picks], in two thirds of the time.
-        taken = np.take(units, picks)
-        if np.iscomplexobj(units):
-            sums = taken.sum(axis=1)
-            return sums.real, sums.imag
-        return taken
+    Each period has its own generator (the seed's two children) and is resampled on a thread of
+    its own: drawing the picks, gathering and summing run outside the GIL, one period on each
+    core. The picks are drawn as the smallest unsigned integers that hold the period's indexes
+    (16 bits up to 65,536 units), which numpy draws in half the time of 64-bit ones."""
+    generators = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)]
+    periods = [_packed(np.asarray(units, dtype=float)) for units in (before, after)]
 
-    differences = []
-    for first in range(0, trials, chunk):
-        size = min(chunk, trials - first)
-        picks_before = rng.integers(0, len(before), size=(size, len(before)))
-        picks_after = rng.integers(0, len(after), size=(size, len(after)))
-        differences.append(statistic(resampled(after, picks_after)) - statistic(resampled(before, picks_before)))
-    low, high = np.nanpercentile(np.concatenate(differences), [2.5, 97.5])
+    def statistics(period: int) -> np.ndarray:
+        units, rng = periods[period], generators[period]
+        index = _index_type(len(units))
+        values = []
+        for first in range(0, trials, chunk):
+            picks = rng.integers(0, len(units), size=(min(chunk, trials - first), len(units)), dtype=index)
+            # np.take: the same values as units[picks], in two thirds of the time.
+            taken = np.take(units, picks)
+            if np.iscomplexobj(units):
+                sums = taken.sum(axis=1)
+                values.append(statistic((sums.real, sums.imag)))
+            else:
+                values.append(statistic(taken))
+        return np.concatenate(values)
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bootstrap") as pool:
+        of_before, of_after = pool.map(statistics, (0, 1))
+    low, high = np.nanpercentile(of_after - of_before, [2.5, 97.5])
     return float(low), float(high)
+
+
+def _index_type(n: int) -> type:
+    """The smallest unsigned integer type that holds the indexes of n units."""
+    return next(kind for kind in (np.uint16, np.uint32, np.uint64) if n - 1 <= np.iinfo(kind).max)
 
 
 def _packed(units: np.ndarray) -> np.ndarray:

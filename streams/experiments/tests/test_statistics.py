@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
+from streams.experiments import services
 from streams.experiments.ranks import MIN_SAMPLE, mann_whitney_u
 from streams.experiments.services import MIN_ITEMS, SEED, TRIALS, bootstrap_difference, ratio_of_sums
 
@@ -36,23 +37,37 @@ def test_the_rank_test_refuses_samples_scipy_would_judge_exactly():
 
 
 def whole_rows_interval(before, after, seed):
-    """The bootstrap as it was: rows gathered whole into (trials, n, 2) and summed across n."""
-    rng = np.random.default_rng(seed)
-    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    """The bootstrap as it was: rows gathered whole into (trials, n, 2) and summed across n, one
+    period after the other; the picks drawn as `bootstrap_difference` draws them (each period
+    from its own child of the seed, as the smallest unsigned integers that hold its indexes)."""
+    generators = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)]
 
     def ratio(resampled):
         flow = resampled[..., 1].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(flow > 0, resampled[..., 0].sum(axis=1) / flow, np.nan)
 
-    differences = []
-    for first in range(0, TRIALS, 250):
-        size = min(250, TRIALS - first)
-        picks_before = rng.integers(0, len(before), size=(size, len(before)))
-        picks_after = rng.integers(0, len(after), size=(size, len(after)))
-        differences.append(ratio(after[picks_after]) - ratio(before[picks_before]))
-    low, high = np.nanpercentile(np.concatenate(differences), [2.5, 97.5])
+    ratios = []
+    for rows, rng in zip((before, after), generators, strict=True):
+        rows = np.asarray(rows, dtype=float)
+        index = services._index_type(len(rows))
+        chunks = []
+        for first in range(0, TRIALS, 250):
+            picks = rng.integers(0, len(rows), size=(min(250, TRIALS - first), len(rows)), dtype=index)
+            chunks.append(ratio(rows[picks]))
+        ratios.append(np.concatenate(chunks))
+    low, high = np.nanpercentile(ratios[1] - ratios[0], [2.5, 97.5])
     return float(low), float(high)
+
+
+def test_picks_are_drawn_as_the_smallest_unsigned_integers_that_hold_the_indexes():
+    assert [services._index_type(n) for n in (1, 65_536, 65_537, 2**32, 2**32 + 1)] == [
+        np.uint16,
+        np.uint16,
+        np.uint32,
+        np.uint32,
+        np.uint64,
+    ]
 
 
 @pytest.mark.parametrize("n_before, n_after", [(10, 12), (300, 250), (2100, 2000)])
