@@ -1,8 +1,11 @@
 """Jobs side by side: each thread on its own connection, results in order, failures raised."""
 
+import sys
+
 from django.db import connection
 import pytest
 
+from core import parallel
 from core.parallel import default_workers, each_side_by_side
 
 
@@ -40,3 +43,32 @@ def test_inside_a_transaction_every_job_runs_on_the_callers_connection():
     assert default_workers() == 1
     mine = backend_pid(0)[1]
     assert {pid for _, pid in each_side_by_side(range(3), backend_pid, workers=2)} == {mine}
+
+
+def test_quick_switches_lower_the_interval_while_any_user_is_inside_and_restore_it_after():
+    before = sys.getswitchinterval()
+    first, second = parallel.quick_switches(), parallel.quick_switches()
+    first.__enter__()
+    assert sys.getswitchinterval() == parallel.QUICK_SWITCH
+    second.__enter__()
+    first.__exit__(None, None, None)  # the other user is still inside: still quick
+    assert sys.getswitchinterval() == parallel.QUICK_SWITCH
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
+
+
+def test_quick_switches_never_raise_an_interval_already_lower():
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(parallel.QUICK_SWITCH / 2)
+    try:
+        with parallel.quick_switches():
+            assert sys.getswitchinterval() == parallel.QUICK_SWITCH / 2
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_quick_switches_restore_the_interval_when_the_block_raises():
+    before = sys.getswitchinterval()
+    with pytest.raises(ValueError), parallel.quick_switches():
+        raise ValueError
+    assert sys.getswitchinterval() == before

@@ -40,6 +40,7 @@ from core.dates import EARLIEST_INSTANT, too_early
 from core.errors import ImportRefused, RowError
 from core.history import delete_with_history
 from core.lookups import any_of
+from core.parallel import quick_switches
 from streams.backlog.services import CLOCK_SKEW, items_refresh_flow_dates
 from streams.flow.rollups import rollups_invalidate
 from streams.models import (
@@ -657,15 +658,17 @@ def flow_csv_import(
             _parse_transitions(parsed, known_states, transitions_file, errors)
             raise ImportRefused(errors.errors, errors.more)
         # The moves are read while the writes begin; their problems refuse the import before it commits.
-        parsed.reading = HistoriesReading(parsed, known_states, transitions_file, errors)
-        try:
-            with transaction.atomic():
-                result = write_parsed(stream, stream_slug, stream_name, parsed)
-                result.seconds = time.monotonic() - started
-                if on_commit_of:
-                    on_commit_of(result)
-        finally:
-            parsed.reading.join()
+        # Beside that thread, the writes' queries and waits get the GIL back quickly.
+        with quick_switches():
+            parsed.reading = HistoriesReading(parsed, known_states, transitions_file, errors)
+            try:
+                with transaction.atomic():
+                    result = write_parsed(stream, stream_slug, stream_name, parsed)
+                    result.seconds = time.monotonic() - started
+                    if on_commit_of:
+                        on_commit_of(result)
+            finally:
+                parsed.reading.join()
     return result
 
 

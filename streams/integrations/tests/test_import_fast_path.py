@@ -5,11 +5,13 @@ read with psycopg's C time loader: the same rows written as with the ORM's reade
 import datetime as dt
 import io
 import random
+import sys
 import threading
 
 from django.db import transaction
 import pytest
 
+from core import parallel
 from core.bulk import values_rows
 from core.errors import ImportRefused
 from streams.backlog.services import items_refresh_flow_dates
@@ -241,3 +243,17 @@ def test_a_bad_move_refuses_the_import_begun_while_the_moves_were_read():
     ]
     assert not ValueStream.objects.exists() and not BacklogItem.objects.exists()
     assert "transitions.csv" not in [thread.name for thread in threading.enumerate()]
+
+
+def test_the_moves_are_read_beside_the_writes_with_quick_switches_then_the_interval_comes_back():
+    """The writer's small queries get the GIL back within `QUICK_SWITCH` of their answer while
+    the reading thread parses, not 5 ms later (see `core.parallel.quick_switches`)."""
+    before, during = sys.getswitchinterval(), []
+    flow_csv_import(stream_slug="fast", **board(), on_commit_of=lambda result: during.append(sys.getswitchinterval()))
+    assert during == [parallel.QUICK_SWITCH]
+    assert sys.getswitchinterval() == before
+    files = board()
+    bad = files["transitions_file"].getvalue() + f"K-1,Nowhere,{START.isoformat()}\n"
+    with pytest.raises(ImportRefused):
+        flow_csv_import(stream_slug="other", **files | {"transitions_file": io.StringIO(bad)})
+    assert sys.getswitchinterval() == before
