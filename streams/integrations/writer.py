@@ -436,7 +436,7 @@ def _timestamp(value: str) -> dt.datetime | str:
 def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transitions_file: IO) -> Parsed:
     """The three files read and checked, one after the other (`flow_csv_import` writes while it reads
     transitions.csv); `ImportRefused` lists every problem."""
-    with _collector_paused():
+    with collector_paused():
         parsed, errors, known_states = _parse_head(stream, states_file, items_file)
         _parse_transitions(parsed, known_states, transitions_file, errors)
         if errors:
@@ -445,7 +445,7 @@ def _parse(stream: ValueStream | None, states_file: IO, items_file: IO, transiti
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     # The parse keeps about a million objects (the board's items, their histories, a tuple a move) and makes no
     # reference cycles, yet the cyclic garbage collector, started again and again as they pile up, went over the
     # whole heap three times: 0.5 s of the board's 2.3 s parse (measured). It is off while the parse runs. Then
@@ -652,7 +652,7 @@ def flow_csv_import(
             [RowError("--stream", 0, "", f"{stream_slug!r} is not a slug (lowercase letters, digits, hyphens).")]
         )
     stream = ValueStream.objects.filter(slug=stream_slug).first()
-    with _collector_paused():
+    with collector_paused():
         parsed, errors, known_states = _parse_head(stream, states_file, items_file)
         if errors:  # nothing will be written: the moves are read for their problems, then all are reported
             _parse_transitions(parsed, known_states, transitions_file, errors)
