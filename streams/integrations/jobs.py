@@ -33,7 +33,7 @@ from core import access
 from core.errors import PERMISSION_DENIED, DomainError, ImportRefused, RowError
 from core.queue import send
 from streams.integrations.toolchain import Found, Mapping, mapping_for, mapping_remember, parse, scan
-from streams.integrations.writer import ImportResult, flow_csv_import, write_parsed
+from streams.integrations.writer import ImportResult, collector_paused, flow_csv_import, write_parsed
 from streams.models import ImportJob, ImportSource, ValueStream
 
 logger = logging.getLogger(__name__)
@@ -67,15 +67,18 @@ def toolchain_import(
         mapping = mapping_for(stream, source)
     elif stream is not None:
         mapping.existing = mapping_for(stream, source).existing
-    parsed = parse(source, file, mapping, progress)
-    if on_write:
-        on_write(parsed)
-    with transaction.atomic():
-        result = write_parsed(stream, stream_slug, stream_name, parsed)
-        mapping_remember(stream=result.stream, source=source, mapping=mapping)
-        result.seconds = time.monotonic() - started
-        if on_commit_of:
-            on_commit_of(result)
+    # As for CSV files: the export's histories are a million objects and no cycles, which the garbage
+    # collector went over 4,700 times while a large export was read (1.6 s), 300 times while it was written.
+    with collector_paused():
+        parsed = parse(source, file, mapping, progress)
+        if on_write:
+            on_write(parsed)
+        with transaction.atomic():
+            result = write_parsed(stream, stream_slug, stream_name, parsed)
+            mapping_remember(stream=result.stream, source=source, mapping=mapping)
+            result.seconds = time.monotonic() - started
+            if on_commit_of:
+                on_commit_of(result)
     return result
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import datetime as dt
+import gc
 import io
 import json
 from pathlib import Path
@@ -400,3 +401,26 @@ def test_a_history_cut_short_by_the_export_leaves_the_start_unknown_and_says_so(
     assert result.cut_short == []
     whole = items("payments")["PAY-8"]
     assert not whole.history_cut_short and whole.started_at == dt.datetime(2026, 4, 6, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_export_is_read_with_the_garbage_collector_paused_and_left_as_found(enabled):
+    """Reading keeps every issue's history, a million objects on a large export, and makes no
+    cycles: the collector would go over them again and again (`writer.collector_paused`)."""
+    was, during = gc.isenabled(), []
+    (gc.enable if enabled else gc.disable)()
+    try:
+        toolchain_import(
+            source="jira",
+            stream_slug="payments",
+            file=as_file(jira()),
+            progress=lambda issues, read: during.append(gc.isenabled()),
+        )
+        assert gc.isenabled() is enabled
+        text = json.dumps(jira())
+        with pytest.raises(ImportRefused):
+            toolchain_import(source="jira", stream_slug="other", file=io.BytesIO(text[: len(text) // 2].encode()))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert during and not any(during)
