@@ -11,6 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
+import random
 import resource
 import subprocess
 import sys
@@ -70,6 +71,56 @@ def test_brackets_and_escaped_quotes_inside_strings_do_not_count(chunk):
     assert (reader.depth, reader.in_string, reader.item_start) == (0, False, None)
     with pytest.raises(InputTooLarge, match="nests deeper than 4 levels"):
         _read_all(data, chunk, max_depth=4)
+
+
+def _walked(data: bytes) -> tuple[int, bool, int]:
+    """(depth at the end, inside a string at the end, deepest nesting) of JSON text, byte by byte."""
+    depth = deepest = 0
+    in_string = escape = False
+    for byte in data:
+        if in_string:
+            if escape:
+                escape = False
+            elif byte == ord("\\"):
+                escape = True
+            elif byte == ord('"'):
+                in_string = False
+        elif byte == ord('"'):
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return depth, in_string, deepest
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_bounded_reader_counts_nesting_as_a_byte_by_byte_walk_does(seed):
+    """Runs of backslashes of every length, escaped quotes and brackets in strings, chunks cut
+    anywhere (inside a run too), and the file cut short inside a string."""
+    rng = random.Random(seed)
+    pieces = ["\\", '"', "[", "]", "{", "}", "a", "\\\\"]
+
+    def text() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+
+    def value(level: int):
+        if level > 5 or rng.random() < 0.3:
+            return text()
+        if rng.random() < 0.5:
+            return [value(level + 1) for _ in range(rng.randrange(0, 4))]
+        return {text(): value(level + 1) for _ in range(rng.randrange(0, 4))}
+
+    data = json.dumps({"issues": [value(2) for _ in range(rng.randrange(1, 6))]}).encode()
+    if seed % 4 == 3:
+        data = data[: rng.randrange(1, len(data))]  # a file cut short, perhaps inside a string
+    depth, in_string, deepest = _walked(data)
+    for chunk in (1, 2, rng.randrange(3, 40), 65536):
+        reader = _read_all(data, chunk, max_depth=deepest)
+        assert (reader.depth, reader.in_string) == (depth, in_string)
+        with pytest.raises(InputTooLarge, match=f"nests deeper than {deepest - 1} levels"):
+            _read_all(data, chunk, max_depth=deepest - 1)
 
 
 def test_nesting_beyond_the_bound_is_refused_with_its_byte_offset():
