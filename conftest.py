@@ -3,11 +3,19 @@
 import os
 from pathlib import Path
 
+from django.contrib.auth.models import Group
 from playwright.sync_api import Error as PlaywrightError
 import pytest
 
 from core import access
 from teams.tests.factories import UserFactory
+
+
+@pytest.fixture
+def role_groups(db):
+    """The role groups the migration creates. A transactional test's flush deletes them, so a
+    transactional test that runs after another needs them made again."""
+    return {role: Group.objects.get_or_create(name=role)[0] for role in access.ROLES}
 
 
 @pytest.fixture

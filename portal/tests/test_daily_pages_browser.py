@@ -2,12 +2,10 @@
 on the laptop every table shows all its columns; on the phone a table too wide for the screen
 scrolls within itself and says so. axe-core finds no accessibility violation on either."""
 
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db.models import Count
 import pytest
 
-from core import access
 from okrs.models import KeyResult
 from portal.tests.browser import PASSWORD, axe_violations, log_in
 from streams.models import ValueStream
@@ -31,9 +29,7 @@ TABLES = """() => [...document.querySelectorAll('table.data, .table-scroll')]
 
 
 @pytest.mark.parametrize("width", [1440, 390])
-def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot, settings, width):
-    for role in access.ROLES:  # a transactional test before this one flushed the migration's groups
-        Group.objects.get_or_create(name=role)
+def test_the_daily_pages_fit_a_laptop_and_a_phone(live_server, page, screenshot, settings, width, role_groups):
     settings.DEMO_PASSWORD = PASSWORD
     call_command("seed_demo", "--force", verbosity=0)
     stream = ValueStream.objects.order_by("name").first()

@@ -24,7 +24,7 @@ def _estimated_rows(table: str) -> int:
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=True)
-def test_the_seed_plans_its_own_queries_from_the_rows_it_wrote():
+def test_the_seed_plans_its_own_queries_from_the_rows_it_wrote(role_groups):
     if connection.vendor != "postgresql":
         pytest.skip("the planner's statistics are PostgreSQL's")
     call_command("seed_demo", force=True, stdout=io.StringIO())
