@@ -3,13 +3,15 @@ reopens, on a hand-built history (PostgreSQL here; SQLite in test_flow_sqlite's 
 
 import datetime as dt
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 import pytest
 
 from streams.flow.engine import Scope
 from streams.flow.quality import BULK_SIZE, stream_data_quality
 from streams.flow.report import flow_report
 from streams.flow.rollups import rollups_refresh, stored_moves
-from streams.models import BacklogItem, WorkflowState
+from streams.models import BacklogItem, StateTransition, WorkflowState
 from streams.tests.factories import ValueStreamFactory, state
 from streams.tests.flow_history import WINDOW, d, make
 
@@ -89,3 +91,51 @@ def test_the_stream_page_and_the_api_show_the_data_quality(board, admin_client, 
     ).json()
     assert data["data_quality"]["bulk_items"] == 12 and data["data_quality"]["backward_moves"] == 1
     assert admin_client.get("/api/v1/metrics/flow/").json().get("data_quality") is None  # per stream only
+
+
+def _per_row_subplans(plan: dict) -> list[str]:
+    """The subqueries of a plan that run once per row of their parent (not hashed once)."""
+    found = [plan["Subplan Name"]] if plan.get("Parent Relationship") == "SubPlan" else []
+    found = [name for name in found if not name.startswith("hashed")]
+    return found + [name for child in plan.get("Plans", []) for name in _per_row_subplans(child)]
+
+
+def test_no_data_quality_query_runs_a_subquery_per_item_however_many_moves_a_stream_has():
+    """Items without history were counted with NOT IN over the stream's moves: once those moves no
+    longer fit work_mem as a hash, PostgreSQL ran the subquery again for every item, and the
+    board of 132,000 items and 630,000 moves (flow_metrics) counted for more than ten minutes.
+    Here the same plan is provoked with fewer moves and the smallest work_mem."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    stream = ValueStreamFactory(name="Big board")
+    backlog, working, done = (state(stream, name) for name in ("Backlog", "In progress", "Done"))
+    items = BacklogItem.objects.bulk_create(
+        BacklogItem(
+            stream=stream,
+            title=f"Item {n}",
+            flow_type="feature",
+            state=done,
+            created_at=d(0),
+            started_at=d(1),
+            finished_at=d(2),
+        )
+        for n in range(1500)
+    )
+    StateTransition.objects.bulk_create(
+        StateTransition(item=item, from_state=before, to_state=after, at=d(day), source=StateTransition.Source.SEED)
+        for item in items
+        for day, before, after in ((0, None, backlog), (1, backlog, working), (2, working, done))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE streams_backlogitem, streams_statetransition, streams_workflowstate")
+        cursor.execute("SET LOCAL work_mem = '64kB'")
+        with CaptureQueriesContext(connection) as queries:
+            quality = stream_data_quality(stream_id=stream.pk, window=WINDOW)
+        assert quality.no_history == 0 and quality.throughput == 1500
+        per_row = {}
+        for query in queries.captured_queries:
+            if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
+                cursor.execute(f"EXPLAIN (FORMAT JSON) {query['sql']}")
+                if names := _per_row_subplans(cursor.fetchone()[0][0]["Plan"]):
+                    per_row[query["sql"][:200]] = names
+    assert per_row == {}
