@@ -176,14 +176,15 @@ class Command(BaseCommand):
     @staticmethod
     def _csv_items(items: Iterable[tuple]) -> Iterator[str]:
         """The items' table, header first, a thousand rows at a time."""
-        line = SafeWriter(Echo(), lineterminator="\n").writerow
-        chunk = [line(ITEM_FIELDS)]
+        writer = SafeWriter(Echo(), lineterminator="\n")
+        yield writer.writerow(ITEM_FIELDS)
+        chunk = []
         for row in items:
-            chunk.append(line(row))
+            chunk.append(row)
             if len(chunk) == 1000:
-                yield "".join(chunk)
+                yield writer.rows_text(chunk)
                 chunk = []
-        yield "".join(chunk)
+        yield writer.rows_text(chunk)
 
 
 def _apart(scope: Scope, window: Window) -> tuple[list[tuple], DataQuality | None]:
