@@ -14,6 +14,7 @@ from streams.flow.rollups import rollups_refresh, stored_moves
 from streams.models import BacklogItem, StateTransition, WorkflowState
 from streams.tests.factories import ValueStreamFactory, state
 from streams.tests.flow_history import WINDOW, d, make
+from streams.tests.plans import queries_with_per_row_subplans
 
 pytestmark = pytest.mark.django_db
 
@@ -93,13 +94,6 @@ def test_the_stream_page_and_the_api_show_the_data_quality(board, admin_client, 
     assert admin_client.get("/api/v1/metrics/flow/").json().get("data_quality") is None  # per stream only
 
 
-def _per_row_subplans(plan: dict) -> list[str]:
-    """The subqueries of a plan that run once per row of their parent (not hashed once)."""
-    found = [plan["Subplan Name"]] if plan.get("Parent Relationship") == "SubPlan" else []
-    found = [name for name in found if not name.startswith("hashed")]
-    return found + [name for child in plan.get("Plans", []) for name in _per_row_subplans(child)]
-
-
 def test_no_data_quality_query_runs_a_subquery_per_item_however_many_moves_a_stream_has():
     """Items without history were counted with NOT IN over the stream's moves: once those moves no
     longer fit work_mem as a hash, PostgreSQL ran the subquery again for every item, and the
@@ -132,10 +126,4 @@ def test_no_data_quality_query_runs_a_subquery_per_item_however_many_moves_a_str
         with CaptureQueriesContext(connection) as queries:
             quality = stream_data_quality(stream_id=stream.pk, window=WINDOW)
         assert quality.no_history == 0 and quality.throughput == 1500
-        per_row = {}
-        for query in queries.captured_queries:
-            if query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
-                cursor.execute(f"EXPLAIN (FORMAT JSON) {query['sql']}")
-                if names := _per_row_subplans(cursor.fetchone()[0][0]["Plan"]):
-                    per_row[query["sql"][:200]] = names
-    assert per_row == {}
+        assert queries_with_per_row_subplans(queries.captured_queries) == {}
