@@ -215,9 +215,11 @@ def criterion_checks_sync(*, criterion: ReadinessCriterion) -> tuple[int, int]:
     applies = Q(flow_type__in=criterion.flow_types) & (Q() if criterion.all_streams else Q(stream__in=streams))
     if not criterion.active:
         applies = Q(pk__in=[])
+    # Not `exclude(item__in=...)`: NOT IN over the open work it applies to ran that subquery again
+    # for every pending check once the work outgrew work_mem as a hash; NOT EXISTS is a join.
     dropped, _ = (
         ReadinessCheck.objects.filter(criterion=criterion, status=Status.PENDING, item__in=open_items)
-        .exclude(item__in=open_items.filter(applies))
+        .exclude(Exists(open_items.filter(applies, pk=OuterRef("item_id"))))
         .delete()
     )
     missing = (
