@@ -8,7 +8,7 @@ import random
 import sys
 import threading
 
-from django.db import transaction
+from django.db import connection, transaction
 import pytest
 
 from core import parallel
@@ -257,3 +257,36 @@ def test_the_moves_are_read_beside_the_writes_with_quick_switches_then_the_inter
     with pytest.raises(ImportRefused):
         flow_csv_import(stream_slug="other", **files | {"transitions_file": io.StringIO(bad)})
     assert sys.getswitchinterval() == before
+
+
+def _pending_pages(cursor) -> int:
+    """Pages of the title trigram index's pending list, moved into the index by this call."""
+    cursor.execute("SELECT gin_clean_pending_list('item_title_upper_trgm'::regclass)")
+    return cursor.fetchone()[0]
+
+
+def test_a_large_import_leaves_its_title_trigrams_in_the_index_not_in_its_pending_list(monkeypatch):
+    """From GIN_BESIDE_ITEMS new items, another connection moves the trigrams of their titles
+    into the index while the import writes on: none is left in the pending list (the search
+    reads that list whole), and the items are found by their titles."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's GIN index")
+    with connection.cursor() as cursor:
+        _pending_pages(cursor)
+        monkeypatch.setattr(writer, "GIN_BESIDE_ITEMS", 100)
+        result = flow_csv_import(stream_slug="fast", **board(items=400))
+        assert result.items_created == 400
+        assert _pending_pages(cursor) == 0
+        cursor.execute("SHOW gin_pending_list_limit")  # the limit raised for the items' COPY only
+        assert cursor.fetchone()[0] == "4MB"
+    found = BacklogItem.objects.filter(stream=result.stream, title__icontains="item 39")
+    assert sorted(found.values_list("title", flat=True)) == ["Item 39", *(f"Item {n}" for n in range(390, 400))]
+
+
+def test_a_small_import_leaves_the_pending_list_to_the_server():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's GIN index")
+    with connection.cursor() as cursor:
+        _pending_pages(cursor)
+        flow_csv_import(stream_slug="fast", **board(items=400))
+        assert _pending_pages(cursor) > 0
