@@ -84,24 +84,25 @@ class GinPendingLists:
     for this transaction's next statements (the COPY); `clean_meanwhile()` then has another
     connection move the list into the index (`gin_clean_pending_list`, which takes any
     entries, committed or not) while this one goes on writing; `join()` waits for it.
-    PostgreSQL only: elsewhere each is a no-op."""
+    Only when `active` (a write large enough to be worth it) and on PostgreSQL: else each is a
+    no-op."""
 
     LIMIT = "2GB"  # the list is kept on the index's own pages, not in memory
 
-    def __init__(self, model: type[models.Model]):
+    def __init__(self, model: type[models.Model], *, active: bool = True):
         self.table = model._meta.db_table
-        self.postgres = connection.vendor == "postgresql"
+        self.active = active and connection.vendor == "postgresql"
         self._pool: ThreadPoolExecutor | None = None
         self._cleaned = None
 
     def defer(self) -> None:
-        if self.postgres:
+        if self.active:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL gin_pending_list_limit = '{self.LIMIT}'")
 
     def clean_meanwhile(self) -> None:
         """Back to the server's limit for what follows, and the list moved on another connection."""
-        if not self.postgres:
+        if not self.active:
             return
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL gin_pending_list_limit TO DEFAULT")

@@ -775,9 +775,8 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
 
     # A board's new items: the title trigrams they add are moved into their index by another
     # connection while this one writes the rest (`GinPendingLists`).
-    pending = GinPendingLists(BacklogItem)
-    if len(new_keys) >= GIN_BESIDE_ITEMS:
-        pending.defer()
+    pending = GinPendingLists(BacklogItem, active=len(new_keys) >= GIN_BESIDE_ITEMS)
+    pending.defer()
     try:
         try:
             result.items_created = write_new_items()
@@ -788,8 +787,7 @@ def write_parsed(stream: ValueStream | None, slug: str, name: str, parsed: Parse
     except IntegrityError:
         _refuse_keys_elsewhere(parsed, stream, new_keys)
         raise
-    if len(new_keys) >= GIN_BESIDE_ITEMS:
-        pending.clean_meanwhile()
+    pending.clean_meanwhile()
     for column in columns:  # one UPDATE ... FROM per column (bulk_update's CASE took 1.6 ms a row)
         writer.update_column(BacklogItem, column, [(item.pk, getattr(item, column)) for item in changed])
     result.items_updated = len(changed)
